@@ -1,0 +1,94 @@
+// pprl/bloom.hpp — FilterMatrix: n Bloom filters (CLKs) of the same length, ready for SIMD.
+//
+// Layout: row-major, each row padded to a stride that is a multiple of 64 bytes and the whole buffer
+// 64-byte aligned, so every row starts on a cache line and an AVX-512 load of a row never splits
+// one. Padding bits are always zero, so kernels may read whole strides.
+//
+// Bit order (ARCHITECTURE.md): bit i of a filter is bit (i mod 8) of byte (i / 8) counted from the
+// most significant bit — the order of clkhash and Python's bitarray, so base64 exports interoperate.
+// Kernels only AND and count, which do not care about order; set_bit and test_bit apply it.
+//
+// The buffer is shared (std::shared_ptr): copies of a FilterMatrix are views of the same bits, which
+// is what lets a memory-mapped file or a numpy array be used without copying.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pprl/schema.hpp"
+
+namespace pprl {
+
+using KeyCheck = std::array<std::uint8_t, 16>;
+
+// Where a set of encodings came from; carried in the file header.
+struct EncodingInfo {
+    std::string party;
+    bool schema_known = false;  // false for filters imported from base64
+    Fingerprint schema_fingerprint{};
+    bool key_known = false;
+    KeyCheck key_check{};
+};
+
+class FilterMatrix {
+public:
+    static constexpr std::size_t alignment = 64;
+
+    FilterMatrix() = default;
+    // Zero-filled matrix of `rows` filters of `bits` bits (a positive multiple of 64).
+    FilterMatrix(std::size_t rows, unsigned bits);
+    // A view of external memory laid out as described above; `owner` keeps it alive.
+    static FilterMatrix view(std::shared_ptr<const void> owner, const std::uint8_t* data, std::size_t rows,
+                             unsigned bits, std::size_t stride_bytes);
+
+    static std::size_t stride_for(unsigned bits) noexcept {
+        return (static_cast<std::size_t>(bits) / 8 + alignment - 1) / alignment * alignment;
+    }
+
+    std::size_t rows() const noexcept { return rows_; }
+    unsigned bits() const noexcept { return bits_; }
+    std::size_t words() const noexcept { return bits_ / 64; }
+    std::size_t stride_bytes() const noexcept { return stride_; }
+    std::size_t stride_words() const noexcept { return stride_ / 8; }
+
+    const std::uint8_t* data() const noexcept { return data_; }
+    const std::uint8_t* row_bytes(std::size_t row) const noexcept { return data_ + row * stride_; }
+    const std::uint64_t* row_words(std::size_t row) const noexcept {
+        return reinterpret_cast<const std::uint64_t*>(data_ + row * stride_);
+    }
+    // Mutable access: only for matrices that own their memory (not views of files).
+    std::uint64_t* mutable_row_words(std::size_t row);
+
+    static void set_bit(std::uint64_t* row, std::size_t bit) noexcept {
+        row[bit / 64] |= std::uint64_t{1} << (((bit / 8) % 8) * 8 + (7 - bit % 8));
+    }
+    static bool test_bit(const std::uint64_t* row, std::size_t bit) noexcept {
+        return (row[bit / 64] >> (((bit / 8) % 8) * 8 + (7 - bit % 8))) & 1;
+    }
+
+    // Popcount of each row, computed by compute_popcounts() (the loaders call it).
+    const std::vector<std::uint32_t>& popcounts() const noexcept { return popcounts_; }
+    void compute_popcounts();
+
+    std::vector<std::string>& ids() noexcept { return ids_; }
+    const std::vector<std::string>& ids() const noexcept { return ids_; }
+    EncodingInfo& info() noexcept { return info_; }
+    const EncodingInfo& info() const noexcept { return info_; }
+
+private:
+    std::shared_ptr<const void> owner_;
+    std::uint8_t* data_ = nullptr;
+    bool owns_writable_ = false;
+    std::size_t rows_ = 0;
+    unsigned bits_ = 0;
+    std::size_t stride_ = 0;
+    std::vector<std::uint32_t> popcounts_;
+    std::vector<std::string> ids_;
+    EncodingInfo info_;
+};
+
+}  // namespace pprl

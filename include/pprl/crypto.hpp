@@ -1,0 +1,57 @@
+// pprl/crypto.hpp — the cryptographic primitives pprl relies on, behind a header without OpenSSL.
+//
+// Only src/crypto/ includes OpenSSL. Everything here is deterministic except random_bytes.
+//   sha256       — schema fingerprints.
+//   hmac_sha256  — one-shot HMAC (RFC 2104), used for the key-check value.
+//   hkdf_sha256  — RFC 5869 extract-and-expand; per-field subkeys are bound to the schema
+//                  fingerprint (salt) and to the field and purpose (info).
+//   HmacSha256   — HMAC with its key schedule precomputed: the inner and outer SHA-256 states after
+//                  absorbing key^ipad and key^opad are kept, so a short message (≤ 55 bytes) costs
+//                  exactly two SHA-256 compressions. This is what makes keyed encoding fast enough.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "pprl/secret.hpp"
+
+namespace pprl::crypto {
+
+using Digest256 = std::array<std::uint8_t, 32>;
+
+Digest256 sha256(const void* data, std::size_t size);
+Digest256 hmac_sha256(const std::uint8_t* key, std::size_t key_size, const void* data, std::size_t size);
+
+// RFC 5869 HKDF with SHA-256. `length` ≤ 255 * 32.
+SecretKey hkdf_sha256(const std::uint8_t* ikm, std::size_t ikm_size, const void* salt,
+                      std::size_t salt_size, const void* info, std::size_t info_size,
+                      std::size_t length);
+
+void random_bytes(std::uint8_t* out, std::size_t size);
+
+std::string to_hex(const std::uint8_t* data, std::size_t size);
+
+class HmacSha256 {
+public:
+    explicit HmacSha256(const SecretKey& key);
+    ~HmacSha256();
+    HmacSha256(HmacSha256&&) noexcept;
+    HmacSha256& operator=(HmacSha256&&) noexcept;
+    HmacSha256(const HmacSha256&) = delete;
+    HmacSha256& operator=(const HmacSha256&) = delete;
+
+    // HMAC(key, prefix || message) where prefix is one byte; used as a counter-mode stream.
+    Digest256 mac(std::uint8_t prefix, const void* message, std::size_t size) const noexcept;
+    // HMAC(key, message).
+    Digest256 mac(const void* message, std::size_t size) const noexcept;
+
+private:
+    struct State;
+    std::unique_ptr<State> state_;
+};
+
+}  // namespace pprl::crypto

@@ -1,0 +1,50 @@
+// pprl/csv.hpp — RFC 4180 CSV, read as a stream of records.
+//
+// pprl reads CSV itself rather than through a library: the format is small, and owning the reader is
+// what lets every rejected row be reported with its row and line numbers and a reason, without the
+// reader ever putting a field's content into a message. Accepted: quoted fields with embedded commas,
+// quotes ("") and newlines; LF or CRLF line ends; a UTF-8 byte-order mark; a missing final newline.
+// A quote inside an unquoted field, text after a closing quote, or end of file inside quotes makes
+// that record malformed (CsvRecord::error), and the reader carries on with the next line.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace pprl {
+
+struct CsvRecord {
+    std::vector<std::string> fields;
+    std::uint64_t line = 0;  // line on which the record starts (1-based)
+    std::string error;       // non-empty if the record is malformed
+};
+
+class CsvReader {
+public:
+    explicit CsvReader(const std::string& path);
+    ~CsvReader();
+    CsvReader(const CsvReader&) = delete;
+    CsvReader& operator=(const CsvReader&) = delete;
+
+    // Reads the next record; false at end of input. Blank lines are skipped.
+    bool next(CsvRecord& record);
+    const std::string& path() const noexcept { return path_; }
+
+private:
+    int get();
+    int peek();
+
+    std::string path_;
+    std::FILE* file_ = nullptr;
+    std::vector<char> buffer_;
+    std::size_t position_ = 0, end_ = 0;
+    std::uint64_t line_ = 1;
+    bool first_ = true;
+};
+
+// Appends `field` to `line`, quoted if it holds a comma, quote, CR or LF.
+void append_csv_field(std::string& line, const std::string& field);
+
+}  // namespace pprl

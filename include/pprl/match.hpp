@@ -1,0 +1,80 @@
+// pprl/match.hpp — scoring every cross-party pair of filters with the Dice coefficient.
+//
+//   Dice(A, B) = 2|A∧B| / (|A| + |B|), and 0 when both filters are empty.
+//
+// Exactness. A threshold is a rational p/q (parsed exactly from its decimal text, e.g. "0.8" = 4/5)
+// and a pair passes when 2·|A∧B|·q ≥ p·(|A|+|B|), computed in integers. Equivalently
+// |A∧B| ≥ min_common(s) = ⌈p·s / 2q⌉ for s = |A|+|B|: the matcher tabulates min_common once per run,
+// so the SIMD kernels compare integer counts and "score ≥ threshold" never depends on float rounding.
+// Scores are reported as doubles but ordered exactly (by cross-multiplied fractions).
+//
+// Pruning. Dice ≤ 2·min(|A|,|B|)/(|A|+|B|), so for a given |A| only a contiguous popcount range of B
+// can pass. Both sides are sorted by popcount, and each group of A rows scans only the B panels in
+// its range. This never drops a pair that passes: it is exact.
+//
+// Work. A rows are cut into chunks that threads take from a shared counter; each chunk walks B in
+// L2-sized tiles, and the kernel (src/simd/) register-blocks A rows against 8-filter panels. Output
+// is sorted by score descending, then A index, then B index, so it is identical for any thread
+// count and backend. Memory is the two inputs, one panel copy of B, and the candidates that pass —
+// never an n × m matrix.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "pprl/bloom.hpp"
+
+namespace pprl {
+
+struct Threshold {
+    std::uint64_t numerator = 4;
+    std::uint64_t denominator = 5;
+
+    // Exact decimal ("0.8", "0.875", "1", up to 9 decimals). Must be in (0, 1].
+    static Threshold parse(const std::string& text);
+    // The shortest decimal that round-trips to `value` (so 0.8 means 4/5, not 0.8000000000000000444).
+    static Threshold from_double(double value);
+    double value() const noexcept { return static_cast<double>(numerator) / static_cast<double>(denominator); }
+    // Does |A∧B| = common with |A|+|B| = total reach the threshold?
+    bool passes(std::uint64_t common, std::uint64_t total) const noexcept {
+        return total > 0 && 2 * common * denominator >= numerator * total;
+    }
+};
+
+struct MatchOptions {
+    Threshold threshold;
+    std::size_t top_k = 0;  // keep at most k best B records per A record (0: all)
+    bool prune = true;      // popcount-bound pruning (exact; off only to measure it)
+    unsigned threads = 0;   // 0: all hardware threads
+};
+
+// Pairs that passed, sorted by score descending, then a_index, then b_index. Indices are rows of the
+// inputs as given.
+struct Candidates {
+    std::vector<std::uint32_t> a_index;
+    std::vector<std::uint32_t> b_index;
+    std::vector<std::uint32_t> common;  // |A∧B|
+    std::vector<std::uint32_t> total;   // |A| + |B|
+
+    std::size_t size() const noexcept { return a_index.size(); }
+    double score(std::size_t i) const noexcept {
+        return total[i] == 0 ? 0.0 : 2.0 * common[i] / static_cast<double>(total[i]);
+    }
+};
+
+// Every (i, j) with Dice(a_i, b_j) ≥ threshold. Popcounts must be computed (loaders do it).
+Candidates match(const FilterMatrix& a, const FilterMatrix& b, const MatchOptions& options);
+
+// Deduplication within one matrix: every (i, j), i < j, with Dice ≥ threshold. top_k applies per i.
+Candidates match_dedup(const FilterMatrix& a, const MatchOptions& options);
+
+// Dice of two rows, computed from integer counts with the active kernels.
+double dice(const FilterMatrix& a, std::size_t i, const FilterMatrix& b, std::size_t j);
+
+// Refuses (KeyMismatchError) to compare encodings of different lengths, schemas or keys. If either
+// side came from a base64 import (schema or key unknown), returns a warning instead of checking that.
+std::string check_comparable(const FilterMatrix& a, const FilterMatrix& b);
+
+}  // namespace pprl

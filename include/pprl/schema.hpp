@@ -1,0 +1,92 @@
+// pprl/schema.hpp — what an agency encodes and how: the linkage schema.
+//
+// A schema is a versioned JSON document (`"pprl_schema": 1`, documented in the README) that fixes
+// the filter length, the hashing scheme and, per field, type, normalisation, tokeniser, weight and
+// missing-value rule. Parsing is strict: an unknown key, a wrong type or an out-of-range value is a
+// ValidationError naming the JSON pointer and what was expected, because a silently ignored typo
+// changes every encoding. The fingerprint is SHA-256 over a canonical form of the parsed schema (all
+// defaults filled in, keys sorted, descriptions dropped), so two files that mean the same thing have
+// the same fingerprint and the hub can refuse to compare encodings made under different schemas.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "pprl/normalize.hpp"
+
+namespace pprl {
+
+enum class FieldType { string, date, integer, enumeration };
+enum class TokenizerKind { qgram, positional_qgram, exact, date_parts };
+enum class DatePart { year, month, day };
+enum class MissingAction { skip, reject, replace };
+enum class HashingScheme { hmac_sha256_random };
+
+struct TokenizerSpec {
+    TokenizerKind kind = TokenizerKind::qgram;
+    int q = 2;             // q-gram length in code points
+    bool padding = true;   // pad with q-1 boundary markers on each side
+    std::vector<DatePart> date_parts{DatePart::year, DatePart::month, DatePart::day};
+};
+
+struct WeightSpec {
+    enum class Mode { bits_per_token, bits_per_feature } mode = Mode::bits_per_token;
+    unsigned bits = 10;
+};
+
+struct MissingRule {
+    std::vector<std::string> values{""};  // compared after normalisation
+    MissingAction action = MissingAction::skip;
+    std::string replacement;               // with MissingAction::replace
+};
+
+struct FieldSpec {
+    std::string name;
+    bool ignored = false;
+    FieldType type = FieldType::string;
+    NormalizeOptions normalize;
+    std::size_t max_length = 128;              // code points after normalisation
+    std::vector<std::string> date_formats;     // date: strptime-like, %Y %m %d and literals
+    std::int64_t min_value = INT64_MIN;        // integer
+    std::int64_t max_value = INT64_MAX;
+    std::vector<std::string> enum_values;      // enumeration: allowed (normalised) values
+    std::map<std::string, std::string> enum_aliases;
+    TokenizerSpec tokenizer;
+    WeightSpec weight;
+    MissingRule missing;
+};
+
+using Fingerprint = std::array<std::uint8_t, 32>;
+
+class Schema {
+public:
+    static constexpr int version = 1;
+    static constexpr unsigned max_bits = 65536;
+
+    static Schema from_json(const std::string& json_text, const std::string& origin = "schema");
+    static Schema from_file(const std::string& path);
+
+    unsigned bits() const noexcept { return bits_; }
+    HashingScheme hashing() const noexcept { return hashing_; }
+    const std::string& id_column() const noexcept { return id_column_; }
+    // The id column's name does not change any encoding, so it is outside the fingerprint and may
+    // be overridden per input file.
+    void set_id_column(const std::string& name);
+    const std::vector<FieldSpec>& fields() const noexcept { return fields_; }
+    const Fingerprint& fingerprint() const noexcept { return fingerprint_; }
+    // The canonical JSON the fingerprint is computed over.
+    const std::string& canonical_json() const noexcept { return canonical_; }
+
+private:
+    unsigned bits_ = 1024;
+    HashingScheme hashing_ = HashingScheme::hmac_sha256_random;
+    std::string id_column_ = "record_id";
+    std::vector<FieldSpec> fields_;
+    Fingerprint fingerprint_{};
+    std::string canonical_;
+};
+
+}  // namespace pprl

@@ -1,0 +1,50 @@
+#include "pprl/bloom.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "pprl/error.hpp"
+#include "simd/kernels.hpp"
+
+namespace pprl {
+
+FilterMatrix::FilterMatrix(std::size_t rows, unsigned bits) : rows_(rows), bits_(bits), stride_(stride_for(bits)) {
+    if (bits == 0 || bits % 64 != 0 || bits > Schema::max_bits)
+        throw UsageError("filter length must be a multiple of 64 from 64 to 65536 bits, got " + std::to_string(bits));
+    const std::size_t bytes = rows_ == 0 ? alignment : rows_ * stride_;
+    void* memory = std::aligned_alloc(alignment, bytes);
+    if (memory == nullptr) throw std::bad_alloc();
+    std::memset(memory, 0, bytes);
+    data_ = static_cast<std::uint8_t*>(memory);
+    owner_ = std::shared_ptr<const void>(memory, [](const void* p) { std::free(const_cast<void*>(p)); });
+    owns_writable_ = true;
+}
+
+FilterMatrix FilterMatrix::view(std::shared_ptr<const void> owner, const std::uint8_t* data, std::size_t rows,
+                                unsigned bits, std::size_t stride_bytes) {
+    if (bits == 0 || bits % 64 != 0 || stride_bytes < bits / 8 || stride_bytes % alignment != 0 ||
+        reinterpret_cast<std::uintptr_t>(data) % alignment != 0)
+        throw UsageError("filter view must be 64-byte aligned with a stride that is a multiple of 64 bytes");
+    FilterMatrix matrix;
+    matrix.owner_ = std::move(owner);
+    matrix.data_ = const_cast<std::uint8_t*>(data);
+    matrix.rows_ = rows;
+    matrix.bits_ = bits;
+    matrix.stride_ = stride_bytes;
+    return matrix;
+}
+
+std::uint64_t* FilterMatrix::mutable_row_words(std::size_t row) {
+    if (!owns_writable_) throw UsageError("this FilterMatrix is a read-only view");
+    return reinterpret_cast<std::uint64_t*>(data_ + row * stride_);
+}
+
+void FilterMatrix::compute_popcounts() {
+    const auto& table = simd::kernels();
+    popcounts_.resize(rows_);
+    for (std::size_t i = 0; i < rows_; ++i)
+        popcounts_[i] = static_cast<std::uint32_t>(table.popcount(row_words(i), words()));
+}
+
+}  // namespace pprl

@@ -1,0 +1,216 @@
+// Agency-side commands: keygen, encode, inspect, export, import.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "pprl/crypto.hpp"
+#include "pprl/csv.hpp"
+#include "pprl/encode.hpp"
+#include "pprl/error.hpp"
+#include "pprl/format.hpp"
+#include "pprl/io.hpp"
+#include "pprl/schema.hpp"
+#include "pprl/secret.hpp"
+
+namespace pprl::cli {
+namespace {
+
+std::string default_party(const std::string& out_path) {
+    std::string name = out_path.substr(out_path.find_last_of('/') + 1);
+    if (const auto dot = name.find('.'); dot != std::string::npos && dot > 0) name = name.substr(0, dot);
+    return name.substr(0, max_party_bytes);
+}
+
+void warn_if_exposed(const std::string& path) {
+    struct stat info {};
+    if (::stat(path.c_str(), &info) == 0 && (info.st_mode & 077) != 0)
+        std::cerr << "pprl: warning: secret file '" << path << "' is readable by other users (chmod 600 it)\n";
+}
+
+void write_rejects(const std::string& path, const std::vector<Rejection>& rejections) {
+    AtomicFile file(path);
+    file.write("row,line,field,reason\n");
+    std::string line;
+    for (const auto& r : rejections) {
+        line = std::to_string(r.row) + "," + std::to_string(r.line) + ",";
+        append_csv_field(line, r.field);
+        line += ",";
+        append_csv_field(line, r.reason);
+        line += "\n";
+        file.write(line);
+    }
+    file.commit();
+}
+
+}  // namespace
+
+Command add_keygen(CLI::App& app) {
+    auto out = std::make_shared<std::string>();
+    auto force = std::make_shared<bool>(false);
+    app.add_option("--out", *out, "Key file to create (mode 0600)")->required();
+    app.add_flag("--force", *force, "Overwrite an existing key file");
+    return [out, force]() {
+        struct stat info {};
+        if (!*force && ::stat(out->c_str(), &info) == 0)
+            throw UsageError("'" + *out + "' exists; pass --force to replace a key (encodings made with it stop matching)");
+        SecretKey::generate(32).write_hex_file(*out);
+        std::cerr << "pprl: wrote a 256-bit key to " << *out << " (mode 0600); share it only with the other agencies\n";
+        return 0;
+    };
+}
+
+Command add_encode(CLI::App& app) {
+    struct Options {
+        std::string schema, secret, in, out, id_column, party, rejects;
+        unsigned threads = 0;
+    };
+    auto o = std::make_shared<Options>();
+    app.add_option("--schema", o->schema, "Linkage schema (JSON)")->required();
+    app.add_option("--secret-file", o->secret, "File holding the shared secret key (or set PPRL_SECRET_FILE)");
+    app.add_option("--in", o->in, "Input CSV with a header row")->required();
+    app.add_option("--out", o->out, "Encoded file to write")->required();
+    app.add_option("--id-column", o->id_column, "Column holding record ids (default: the schema's, else record_id)");
+    app.add_option("--party", o->party, "Party label stored in the header (default: output file name)");
+    app.add_option("--threads", o->threads, "Worker threads (default: all cores)");
+    app.add_option("--rejects", o->rejects, "Write rejected rows (row, line, field, reason) to this CSV");
+    return [o]() {
+        const auto start = std::chrono::steady_clock::now();
+        Schema schema = Schema::from_file(o->schema);
+        if (!o->id_column.empty()) schema.set_id_column(o->id_column);
+        const std::string key_path = secret_path(o->secret);
+        warn_if_exposed(key_path);
+        const SecretKey secret = SecretKey::from_file(key_path);
+        EncodingInfo info;
+        info.party = o->party.empty() ? default_party(o->out) : o->party;
+        if (info.party.size() > max_party_bytes) throw UsageError("--party is longer than 64 bytes");
+        info.schema_known = true;
+        info.schema_fingerprint = schema.fingerprint();
+        info.key_known = true;
+        info.key_check = key_check_value(secret);
+
+        EncodedFileWriter writer(o->out, schema.bits(), info);
+        Progress progress("encoding", 0);
+        EncodeOptions options;
+        options.threads = o->threads;
+        options.party = info.party;
+        options.progress = [&](std::uint64_t done) { progress.update(done); };
+        const EncodeSummary summary =
+            encode_csv(o->in, schema, secret, options, [&](const FilterMatrix& part) { writer.append(part); });
+        progress.finish();
+        if (!o->rejects.empty()) write_rejects(o->rejects, summary.rejections);
+        writer.finish();
+
+        const double seconds = seconds_since(start);
+        std::cerr << "pprl: encoded " << with_commas(summary.rows_encoded) << " of " << with_commas(summary.rows_read)
+                  << " rows (" << with_commas(summary.rejections.size()) << " rejected) into " << o->out << " as party '"
+                  << info.party << "' in " << std::fixed << std::setprecision(2) << seconds << " s\n";
+        if (!summary.rejections.empty()) {
+            if (!o->rejects.empty()) {
+                std::cerr << "pprl: rejected rows are listed in " << o->rejects << "\n";
+            } else {
+                for (const auto& r : summary.rejections)
+                    std::cerr << "pprl: rejected row " << r.row << " (line " << r.line << ")"
+                              << (r.field.empty() ? "" : ", field " + r.field) << ": " << r.reason << "\n";
+            }
+        }
+        return 0;
+    };
+}
+
+Command add_inspect(CLI::App& app) {
+    auto path = std::make_shared<std::string>();
+    auto as_json = std::make_shared<bool>(false);
+    app.add_option("file", *path, "Encoded pprl file")->required();
+    app.add_flag("--json", *as_json, "Print JSON instead of text");
+    return [path, as_json]() {
+        const FileReport report = inspect_encoded_file(*path);
+        nlohmann::ordered_json out;
+        out["file"] = *path;
+        out["file_size"] = report.file_size;
+        out["format_version"] = report.version;
+        out["party"] = report.info.party;
+        out["filter_bits"] = report.bits;
+        out["stride_bytes"] = report.stride;
+        out["records"] = report.records;
+        out["schema_fingerprint"] =
+            report.info.schema_known ? crypto::to_hex(report.info.schema_fingerprint.data(), 32) : "unknown";
+        out["key_check"] = report.info.key_known ? crypto::to_hex(report.info.key_check.data(), 16) : "unknown";
+        out["checks"] = {{"header", report.header_ok},
+                         {"footer", report.footer_ok},
+                         {"filters_checksum", report.filters_checksum_ok},
+                         {"ids_checksum", report.ids_checksum_ok}};
+        if (report.problem.empty()) {
+            const FilterMatrix filters = load_encoded_file(*path);
+            const auto& pop = filters.popcounts();
+            double sum = 0, sum_sq = 0;
+            std::uint32_t low = UINT32_MAX, high = 0;
+            for (auto p : pop) {
+                sum += p;
+                sum_sq += static_cast<double>(p) * p;
+                low = std::min(low, p);
+                high = std::max(high, p);
+            }
+            const double n = static_cast<double>(pop.size());
+            const double mean = pop.empty() ? 0 : sum / n;
+            const double sd = pop.empty() ? 0 : std::sqrt(std::max(0.0, sum_sq / n - mean * mean));
+            out["popcount"] = {{"min", pop.empty() ? 0 : low}, {"mean", mean}, {"max", high}, {"stddev", sd},
+                               {"fill_ratio", filters.bits() ? mean / filters.bits() : 0.0}};
+            out["status"] = "ok";
+        } else {
+            out["status"] = report.problem;
+        }
+        if (*as_json) {
+            std::cout << out.dump(2) << "\n";
+        } else {
+            for (auto it = out.begin(); it != out.end(); ++it) {
+                std::cout << it.key() << ": ";
+                if (it.value().is_string()) std::cout << it.value().get<std::string>() << "\n";
+                else std::cout << it.value().dump() << "\n";
+            }
+        }
+        if (!report.problem.empty()) throw FormatError("'" + *path + "': " + report.problem);
+        return 0;
+    };
+}
+
+Command add_export(CLI::App& app) {
+    auto path = std::make_shared<std::string>();
+    auto format = std::make_shared<std::string>("csv");
+    auto out = std::make_shared<std::string>();
+    app.add_option("file", *path, "Encoded pprl file")->required();
+    app.add_option("--format", *format, "csv (record_id,clk) or clkhash-json ({\"clks\": [...]})")
+        ->check(CLI::IsMember({"csv", "clkhash-json"}));
+    app.add_option("--out", *out, "Output file")->required();
+    return [path, format, out]() {
+        const FilterMatrix filters = load_encoded_file(*path);
+        export_base64(filters, *format == "csv" ? ExportFormat::csv : ExportFormat::clkhash_json, *out);
+        std::cerr << "pprl: exported " << with_commas(filters.rows()) << " filters to " << *out << "\n";
+        return 0;
+    };
+}
+
+Command add_import(CLI::App& app) {
+    auto path = std::make_shared<std::string>();
+    auto bits = std::make_shared<unsigned>(0);
+    auto out = std::make_shared<std::string>();
+    auto party = std::make_shared<std::string>();
+    app.add_option("file", *path, "CSV (record_id,clk) or clkhash JSON of base64 filters")->required();
+    app.add_option("--bits", *bits, "Filter length in bits")->required();
+    app.add_option("--out", *out, "pprl file to write")->required();
+    app.add_option("--party", *party, "Party label (default: output file name)");
+    return [path, bits, out, party]() {
+        const FilterMatrix filters = import_base64(*path, *bits, party->empty() ? default_party(*out) : *party);
+        write_encoded_file(*out, filters);
+        std::cerr << "pprl: imported " << with_commas(filters.rows()) << " filters into " << *out
+                  << " (schema and key unknown)\n";
+        return 0;
+    };
+}
+
+}  // namespace pprl::cli

@@ -1,0 +1,47 @@
+// src/cli/commands.hpp — the pprl command-line tool: parse, call the library, report.
+//
+// No linkage logic lives here. Each command registers its options on a CLI11 subcommand and returns
+// the callback that runs it; main() turns pprl::Error categories into the documented exit codes.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace pprl::cli {
+
+using Command = std::function<int()>;
+
+Command add_keygen(CLI::App& app);
+Command add_encode(CLI::App& app);
+Command add_inspect(CLI::App& app);
+Command add_export(CLI::App& app);
+Command add_import(CLI::App& app);
+Command add_match(CLI::App& app);
+
+// The secret file named by --secret-file, else by PPRL_SECRET_FILE; UsageError if neither.
+std::string secret_path(const std::string& option_value);
+
+// Writes a one-line progress bar to stderr when stderr is a terminal; silent otherwise.
+class Progress {
+public:
+    Progress(std::string label, std::uint64_t total);
+    void update(std::uint64_t done);
+    void finish();
+
+private:
+    std::string label_;
+    std::uint64_t total_;
+    bool enabled_;
+    std::chrono::steady_clock::time_point last_;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point start);
+std::string with_commas(std::uint64_t value);
+// Shortest text that reads back as the same double.
+std::string format_score(double value);
+
+}  // namespace pprl::cli

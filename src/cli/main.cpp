@@ -1,0 +1,102 @@
+// pprl — command-line entry point. Exit codes: 0 success, 2 usage, 3 validation,
+// 4 key/schema mismatch, 5 I/O or format (see pprl/error.hpp and the README).
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdio>
+#include <iostream>
+#include <map>
+
+#include "commands.hpp"
+#include "pprl/error.hpp"
+#include "pprl/version.hpp"
+
+namespace pprl::cli {
+
+std::string secret_path(const std::string& option_value) {
+    if (!option_value.empty()) return option_value;
+    if (const char* env = std::getenv("PPRL_SECRET_FILE"); env != nullptr && *env != '\0') return env;
+    throw UsageError("no secret: pass --secret-file FILE or set PPRL_SECRET_FILE (keys are never taken on the command line)");
+}
+
+Progress::Progress(std::string label, std::uint64_t total)
+    : label_(std::move(label)), total_(total), enabled_(::isatty(STDERR_FILENO) == 1), last_() {}
+
+void Progress::update(std::uint64_t done) {
+    if (!enabled_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    if (total_ > 0) {
+        const int width = 30;
+        const int filled = static_cast<int>(width * std::min<double>(1.0, static_cast<double>(done) / total_));
+        std::fprintf(stderr, "\r%s [%s%s] %3d%%", label_.c_str(), std::string(filled, '#').c_str(),
+                     std::string(width - filled, '.').c_str(), static_cast<int>(100.0 * done / total_));
+    } else {
+        std::fprintf(stderr, "\r%s %s rows", label_.c_str(), with_commas(done).c_str());
+    }
+    std::fflush(stderr);
+}
+
+void Progress::finish() {
+    if (enabled_) std::fprintf(stderr, "\r\033[K");
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string with_commas(std::uint64_t value) {
+    std::string digits = std::to_string(value), out;
+    for (std::size_t i = 0; i < digits.size(); ++i) {
+        if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+        out += digits[i];
+    }
+    return out;
+}
+
+std::string format_score(double value) {
+    char buffer[32];
+    const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+    return std::string(buffer, result.ptr);
+}
+
+}  // namespace pprl::cli
+
+int main(int argc, char** argv) {
+    using namespace pprl::cli;
+    CLI::App app{"pprl: privacy-preserving record linkage with keyed Bloom filters"};
+    app.set_version_flag("--version", std::string(pprl::version));
+    app.require_subcommand(1);
+    std::map<CLI::App*, Command> commands;
+    auto add = [&](const char* name, const char* help, Command (*make)(CLI::App&)) {
+        CLI::App* sub = app.add_subcommand(name, help);
+        commands[sub] = make(*sub);
+    };
+    add("keygen", "Write a new random 256-bit secret key to a file (mode 0600)", &add_keygen);
+    add("encode", "Encode a CSV of quasi-identifiers into keyed Bloom filters (agency side)", &add_encode);
+    add("inspect", "Show an encoded file's header, popcount statistics and checksum status", &add_inspect);
+    add("export", "Export filters as base64 (CSV record_id,clk or clkhash JSON)", &add_export);
+    add("import", "Import base64 filters (CSV or clkhash JSON) into a pprl file", &add_import);
+    add("match", "Score all cross-file pairs with Dice and write those above a threshold", &add_match);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        const int code = app.exit(error);
+        return code == 0 ? 0 : pprl::exit_code_for(pprl::ErrorCategory::usage);
+    }
+    try {
+        for (const auto& [sub, run] : commands)
+            if (sub->parsed()) return run();
+    } catch (const pprl::Error& error) {
+        std::cerr << "pprl: " << pprl::category_name(error.category()) << " error: " << error.what() << "\n";
+        return pprl::exit_code_for(error.category());
+    } catch (const std::bad_alloc&) {
+        std::cerr << "pprl: out of memory\n";
+        return 1;
+    } catch (const std::exception& error) {
+        std::cerr << "pprl: internal error: " << error.what() << "\n";
+        return 1;
+    }
+    return 0;
+}

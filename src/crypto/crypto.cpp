@@ -1,0 +1,274 @@
+// src/crypto/crypto.cpp — the only translation units that include OpenSSL are in src/crypto/.
+//
+// HmacSha256 keeps two SHA256_CTX states (after key^ipad and key^opad) and copies them per message.
+// OpenSSL 3 marks the low-level SHA256_* functions deprecated in favour of EVP, but EVP_MD_CTX_copy
+// allocates on every copy, which costs more than the two compressions an HMAC of a q-gram needs;
+// the low-level context is a plain struct, so copying it is a memcpy. They remain part of OpenSSL 3's
+// API (and use the SHA extensions when the CPU has them). Their output is checked against RFC 4231.
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+
+#include <openssl/crypto.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include <cctype>
+#include <cstring>
+#include <string>
+
+#include "pprl/crypto.hpp"
+#include "pprl/error.hpp"
+#include "pprl/io.hpp"
+#include "pprl/secret.hpp"
+
+namespace pprl {
+
+void secure_wipe(void* data, std::size_t size) noexcept {
+    if (data != nullptr && size != 0) OPENSSL_cleanse(data, size);
+}
+
+SecretKey::SecretKey(const std::uint8_t* data, std::size_t size) {
+    if (size == 0) return;
+    data_ = new std::uint8_t[size];
+    size_ = size;
+    std::memcpy(data_, data, size);
+}
+
+SecretKey::~SecretKey() { release(); }
+
+SecretKey::SecretKey(SecretKey&& other) noexcept : data_(other.data_), size_(other.size_) {
+    other.data_ = nullptr;
+    other.size_ = 0;
+}
+
+SecretKey& SecretKey::operator=(SecretKey&& other) noexcept {
+    if (this != &other) {
+        release();
+        data_ = other.data_;
+        size_ = other.size_;
+        other.data_ = nullptr;
+        other.size_ = 0;
+    }
+    return *this;
+}
+
+void SecretKey::release() noexcept {
+    secure_wipe(data_, size_);
+    delete[] data_;
+    data_ = nullptr;
+    size_ = 0;
+}
+
+SecretKey SecretKey::generate(std::size_t size) {
+    if (size < min_bytes) throw UsageError("a generated key must have at least 16 bytes");
+    std::string bytes(size, '\0');
+    crypto::random_bytes(reinterpret_cast<std::uint8_t*>(bytes.data()), size);
+    SecretKey key(reinterpret_cast<const std::uint8_t*>(bytes.data()), size);
+    secure_wipe(bytes.data(), bytes.size());
+    return key;
+}
+
+namespace {
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+}  // namespace
+
+SecretKey SecretKey::from_file(const std::string& path, FileEncoding encoding) {
+    std::string content = read_file(path);
+    SecretKey key;
+    if (encoding == FileEncoding::raw) {
+        std::size_t size = content.size();
+        if (size > 0 && content[size - 1] == '\n') --size;
+        if (size == 0) {
+            secure_wipe(content.data(), content.size());
+            throw ValidationError("secret file '" + path + "' is empty");
+        }
+        key = SecretKey(reinterpret_cast<const std::uint8_t*>(content.data()), size);
+    } else {
+        std::size_t begin = 0, end = content.size();
+        while (begin < end && std::isspace(static_cast<unsigned char>(content[begin]))) ++begin;
+        while (end > begin && std::isspace(static_cast<unsigned char>(content[end - 1]))) --end;
+        const std::size_t digits = end - begin;
+        bool valid = digits % 2 == 0;
+        std::string bytes(digits / 2, '\0');
+        for (std::size_t i = 0; valid && i < digits / 2; ++i) {
+            int hi = hex_value(content[begin + 2 * i]), lo = hex_value(content[begin + 2 * i + 1]);
+            if (hi < 0 || lo < 0) valid = false;
+            else bytes[i] = static_cast<char>(hi * 16 + lo);
+        }
+        secure_wipe(content.data(), content.size());
+        if (!valid) {
+            secure_wipe(bytes.data(), bytes.size());
+            throw ValidationError("secret file '" + path +
+                                  "' is not a hex key (expected an even number of hex digits, as written "
+                                  "by `pprl keygen`)");
+        }
+        if (bytes.size() < min_bytes) {
+            const std::size_t bits = bytes.size() * 8;
+            secure_wipe(bytes.data(), bytes.size());
+            throw ValidationError("secret file '" + path + "' holds a " + std::to_string(bits) +
+                                  "-bit key; at least 128 bits are required");
+        }
+        key = SecretKey(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+        secure_wipe(bytes.data(), bytes.size());
+    }
+    secure_wipe(content.data(), content.size());
+    return key;
+}
+
+void SecretKey::write_hex_file(const std::string& path) const {
+    std::string hex = crypto::to_hex(data_, size_);
+    hex.push_back('\n');
+    try {
+        AtomicFile file(path, 0600);
+        file.write(hex);
+        file.commit();
+    } catch (...) {
+        secure_wipe(hex.data(), hex.size());
+        throw;
+    }
+    secure_wipe(hex.data(), hex.size());
+}
+
+namespace crypto {
+
+Digest256 sha256(const void* data, std::size_t size) {
+    Digest256 out{};
+    unsigned int out_size = 0;
+    if (EVP_Digest(data, size, out.data(), &out_size, EVP_sha256(), nullptr) != 1 || out_size != 32)
+        throw Error(ErrorCategory::io, "OpenSSL SHA-256 failed");
+    return out;
+}
+
+Digest256 hmac_sha256(const std::uint8_t* key, std::size_t key_size, const void* data, std::size_t size) {
+    Digest256 out{};
+    unsigned int out_size = 0;
+    static const std::uint8_t empty_key = 0;
+    if (HMAC(EVP_sha256(), key_size ? key : &empty_key, static_cast<int>(key_size),
+             static_cast<const unsigned char*>(data), size, out.data(), &out_size) == nullptr ||
+        out_size != 32)
+        throw Error(ErrorCategory::io, "OpenSSL HMAC-SHA256 failed");
+    return out;
+}
+
+SecretKey hkdf_sha256(const std::uint8_t* ikm, std::size_t ikm_size, const void* salt, std::size_t salt_size,
+                      const void* info, std::size_t info_size, std::size_t length) {
+    if (length == 0 || length > 255 * 32) throw UsageError("HKDF-SHA256 output length must be 1..8160 bytes");
+    EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
+    if (kdf == nullptr) throw Error(ErrorCategory::io, "OpenSSL has no HKDF implementation");
+    EVP_KDF_CTX* ctx = EVP_KDF_CTX_new(kdf);
+    EVP_KDF_free(kdf);
+    if (ctx == nullptr) throw Error(ErrorCategory::io, "OpenSSL could not allocate an HKDF context");
+    char digest_name[] = "SHA256";
+    static const unsigned char empty = 0;
+    OSSL_PARAM params[5];
+    int n = 0;
+    params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest_name, 0);
+    params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+                                                    const_cast<std::uint8_t*>(ikm_size ? ikm : &empty), ikm_size);
+    params[n++] = OSSL_PARAM_construct_octet_string(
+        OSSL_KDF_PARAM_SALT, const_cast<void*>(salt_size ? salt : &empty), salt_size);
+    params[n++] = OSSL_PARAM_construct_octet_string(
+        OSSL_KDF_PARAM_INFO, const_cast<void*>(info_size ? info : &empty), info_size);
+    params[n] = OSSL_PARAM_construct_end();
+    std::string out(length, '\0');
+    const int ok = EVP_KDF_derive(ctx, reinterpret_cast<unsigned char*>(out.data()), length, params);
+    EVP_KDF_CTX_free(ctx);
+    if (ok != 1) {
+        secure_wipe(out.data(), out.size());
+        throw Error(ErrorCategory::io, "OpenSSL HKDF-SHA256 failed");
+    }
+    SecretKey key(reinterpret_cast<const std::uint8_t*>(out.data()), out.size());
+    secure_wipe(out.data(), out.size());
+    return key;
+}
+
+void random_bytes(std::uint8_t* out, std::size_t size) {
+    if (size > static_cast<std::size_t>(INT32_MAX) || RAND_bytes(out, static_cast<int>(size)) != 1)
+        throw Error(ErrorCategory::io, "OpenSSL RAND_bytes failed: no entropy available");
+}
+
+std::string to_hex(const std::uint8_t* data, std::size_t size) {
+    static const char digits[] = "0123456789abcdef";
+    std::string out(2 * size, '0');
+    for (std::size_t i = 0; i < size; ++i) {
+        out[2 * i] = digits[data[i] >> 4];
+        out[2 * i + 1] = digits[data[i] & 15];
+    }
+    return out;
+}
+
+struct HmacSha256::State {
+    SHA256_CTX inner;
+    SHA256_CTX outer;
+};
+
+HmacSha256::HmacSha256(const SecretKey& key) : state_(std::make_unique<State>()) {
+    unsigned char block[SHA256_CBLOCK] = {};
+    if (key.size() > SHA256_CBLOCK) {
+        SHA256(key.data(), key.size(), block);
+    } else if (key.size() > 0) {
+        std::memcpy(block, key.data(), key.size());
+    }
+    unsigned char pad[SHA256_CBLOCK];
+    for (int i = 0; i < SHA256_CBLOCK; ++i) pad[i] = block[i] ^ 0x36;
+    SHA256_Init(&state_->inner);
+    SHA256_Update(&state_->inner, pad, sizeof pad);
+    for (int i = 0; i < SHA256_CBLOCK; ++i) pad[i] = block[i] ^ 0x5c;
+    SHA256_Init(&state_->outer);
+    SHA256_Update(&state_->outer, pad, sizeof pad);
+    secure_wipe(block, sizeof block);
+    secure_wipe(pad, sizeof pad);
+}
+
+HmacSha256::~HmacSha256() {
+    if (state_) secure_wipe(state_.get(), sizeof(State));
+}
+HmacSha256::HmacSha256(HmacSha256&&) noexcept = default;
+HmacSha256& HmacSha256::operator=(HmacSha256&& other) noexcept {
+    if (this != &other) {
+        if (state_) secure_wipe(state_.get(), sizeof(State));
+        state_ = std::move(other.state_);
+    }
+    return *this;
+}
+
+Digest256 HmacSha256::mac(std::uint8_t prefix, const void* message, std::size_t size) const noexcept {
+    SHA256_CTX ctx = state_->inner;
+    SHA256_Update(&ctx, &prefix, 1);
+    SHA256_Update(&ctx, message, size);
+    Digest256 inner_digest;
+    SHA256_Final(inner_digest.data(), &ctx);
+    ctx = state_->outer;
+    SHA256_Update(&ctx, inner_digest.data(), inner_digest.size());
+    Digest256 out;
+    SHA256_Final(out.data(), &ctx);
+    secure_wipe(&ctx, sizeof ctx);
+    return out;
+}
+
+Digest256 HmacSha256::mac(const void* message, std::size_t size) const noexcept {
+    SHA256_CTX ctx = state_->inner;
+    SHA256_Update(&ctx, message, size);
+    Digest256 inner_digest;
+    SHA256_Final(inner_digest.data(), &ctx);
+    ctx = state_->outer;
+    SHA256_Update(&ctx, inner_digest.data(), inner_digest.size());
+    Digest256 out;
+    SHA256_Final(out.data(), &ctx);
+    secure_wipe(&ctx, sizeof ctx);
+    return out;
+}
+
+}  // namespace crypto
+}  // namespace pprl

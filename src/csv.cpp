@@ -1,0 +1,119 @@
+#include "pprl/csv.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include "pprl/error.hpp"
+
+namespace pprl {
+namespace {
+constexpr std::size_t read_chunk_bytes = 1 << 20;
+}
+
+CsvReader::CsvReader(const std::string& path) : path_(path), buffer_(read_chunk_bytes) {
+    file_ = std::fopen(path.c_str(), "rb");
+    if (file_ == nullptr) throw IoError("cannot open '" + path + "': " + std::strerror(errno));
+}
+
+CsvReader::~CsvReader() {
+    if (file_ != nullptr) std::fclose(file_);
+}
+
+int CsvReader::peek() {
+    if (position_ == end_) {
+        end_ = std::fread(buffer_.data(), 1, buffer_.size(), file_);
+        position_ = 0;
+        if (end_ == 0) {
+            if (std::ferror(file_)) throw IoError("cannot read '" + path_ + "': " + std::strerror(errno));
+            return EOF;
+        }
+    }
+    return static_cast<unsigned char>(buffer_[position_]);
+}
+
+int CsvReader::get() {
+    const int c = peek();
+    if (c != EOF) ++position_;
+    return c;
+}
+
+bool CsvReader::next(CsvRecord& record) {
+    if (first_) {
+        first_ = false;
+        if (peek() == 0xEF) {  // UTF-8 byte-order mark EF BB BF
+            get();
+            if (get() != 0xBB || get() != 0xBF) {
+                record = CsvRecord{};
+                record.line = 1;
+                record.error = "malformed byte-order mark";
+            }
+        }
+    }
+    // Skip blank lines.
+    for (;;) {
+        const int c = peek();
+        if (c == '\n') { get(); ++line_; continue; }
+        if (c == '\r') { get(); if (peek() == '\n') get(); ++line_; continue; }
+        if (c == EOF) return false;
+        break;
+    }
+    record.fields.clear();
+    record.fields.emplace_back();
+    record.line = line_;
+    record.error.clear();
+    std::string* field = &record.fields.back();
+    bool quoted = false, after_quote = false, at_field_start = true;
+    for (;;) {
+        int c = get();
+        if (quoted) {
+            if (c == EOF) {
+                record.error = "end of file inside a quoted field";
+                return true;
+            }
+            if (c == '"') {
+                if (peek() == '"') { get(); field->push_back('"'); }
+                else { quoted = false; after_quote = true; }
+                continue;
+            }
+            if (c == '\n') ++line_;
+            field->push_back(static_cast<char>(c));
+            continue;
+        }
+        if (c == EOF || c == '\n' || c == '\r') {
+            if (c == '\r' && peek() == '\n') get();
+            if (c != EOF) ++line_;
+            return true;
+        }
+        if (c == ',') {
+            record.fields.emplace_back();
+            field = &record.fields.back();
+            after_quote = false;
+            at_field_start = true;
+            continue;
+        }
+        if (c == '"' && at_field_start) {
+            quoted = true;
+            at_field_start = false;
+            continue;
+        }
+        if ((c == '"' || after_quote) && record.error.empty())
+            record.error = after_quote ? "text after a closing quote" : "quote inside an unquoted field";
+        at_field_start = false;
+        field->push_back(static_cast<char>(c));
+    }
+}
+
+void append_csv_field(std::string& line, const std::string& field) {
+    if (field.find_first_of(",\"\r\n") == std::string::npos) {
+        line += field;
+        return;
+    }
+    line.push_back('"');
+    for (char c : field) {
+        if (c == '"') line.push_back('"');
+        line.push_back(c);
+    }
+    line.push_back('"');
+}
+
+}  // namespace pprl

@@ -1,0 +1,379 @@
+#include "pprl/encode.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <thread>
+
+#include "pprl/crypto.hpp"
+#include "pprl/csv.hpp"
+#include "pprl/error.hpp"
+#include "pprl/normalize.hpp"
+#include "pprl/tokenize.hpp"
+
+namespace pprl {
+namespace {
+
+// A raw value longer than this many bytes per allowed code point is rejected before normalisation
+// (a UTF-8 code point is at most 4 bytes; NFKC can shrink text, so allow generous slack).
+constexpr std::size_t raw_bytes_per_code_point = 8;
+// Record ids are opaque keys, not personal data, but a runaway column should still be caught.
+constexpr std::size_t max_record_id_bytes = 256;
+
+const char key_check_message[] = "pprl key check v1";
+
+struct BoundField {
+    const FieldSpec* spec;
+    std::size_t column;
+    crypto::HmacSha256 mac;
+    std::vector<std::string> missing_values;  // normalised
+    std::string replacement;                  // normalised
+    std::map<std::string, std::string> aliases;  // normalised alias → value
+};
+
+unsigned index_bits(unsigned m) {
+    unsigned bits = 0;
+    while ((1u << bits) < m) ++bits;
+    return bits;
+}
+
+// Draws k positions in [0, m) from the HMAC stream of `token` (see the header) into `row`.
+void hash_token(const crypto::HmacSha256& mac, const std::string& token, unsigned k, unsigned m, std::uint64_t* row) {
+    const unsigned width = index_bits(m);
+    const std::uint32_t mask = (1u << width) - 1;
+    std::uint8_t counter = 0;
+    crypto::Digest256 digest = mac.mac(counter, token.data(), token.size());
+    unsigned bit = 0;
+    for (unsigned drawn = 0; drawn < k;) {
+        if (bit + width > 256) {
+            digest = mac.mac(++counter, token.data(), token.size());
+            bit = 0;
+        }
+        const unsigned byte = bit / 8;
+        std::uint32_t window = static_cast<std::uint32_t>(digest[byte]) << 16;
+        if (byte + 1 < 32) window |= static_cast<std::uint32_t>(digest[byte + 1]) << 8;
+        if (byte + 2 < 32) window |= digest[byte + 2];
+        const std::uint32_t value = (window >> (24 - bit % 8 - width)) & mask;
+        bit += width;
+        if (value < m) {
+            FilterMatrix::set_bit(row, value);
+            ++drawn;
+        }
+    }
+}
+
+std::string normalized(const std::string& value, const NormalizeOptions& options) {
+    std::string out;
+    if (!normalize(value, options, out)) throw ValidationError("a configured value in the schema is not valid UTF-8");
+    return out;
+}
+
+}  // namespace
+
+KeyCheck key_check_value(const SecretKey& secret) {
+    static const char salt[] = "pprl/v1/key-check";
+    SecretKey subkey = crypto::hkdf_sha256(secret.data(), secret.size(), salt, sizeof salt - 1, "", 0, 32);
+    const crypto::Digest256 mac =
+        crypto::hmac_sha256(subkey.data(), subkey.size(), key_check_message, sizeof key_check_message - 1);
+    KeyCheck check{};
+    std::memcpy(check.data(), mac.data(), check.size());
+    return check;
+}
+
+struct Encoder::Impl {
+    Schema schema;
+    KeyCheck key_check{};
+    std::vector<BoundField> fields;  // encoded fields in schema order
+    std::size_t id_index = 0;
+    std::size_t column_count = 0;
+    bool bound = false;
+};
+
+Encoder::Encoder(const Schema& schema, const SecretKey& secret) : impl_(std::make_unique<Impl>()) {
+    if (secret.size() < SecretKey::min_bytes) throw ValidationError("the secret key is shorter than 128 bits");
+    impl_->schema = schema;
+    impl_->key_check = key_check_value(secret);
+    for (const FieldSpec& spec : impl_->schema.fields()) {
+        if (spec.ignored) continue;
+        std::string info = "pprl/v1/field-hash";
+        info.push_back('\0');
+        info += spec.name;
+        const Fingerprint& salt = impl_->schema.fingerprint();
+        SecretKey subkey = crypto::hkdf_sha256(secret.data(), secret.size(), salt.data(), salt.size(), info.data(),
+                                               info.size(), 32);
+        BoundField field{&spec, 0, crypto::HmacSha256(subkey), {}, {}, {}};
+        for (const auto& value : spec.missing.values) field.missing_values.push_back(normalized(value, spec.normalize));
+        field.replacement = normalized(spec.missing.replacement, spec.normalize);
+        for (const auto& [alias, value] : spec.enum_aliases)
+            field.aliases[normalized(alias, spec.normalize)] = normalized(value, spec.normalize);
+        impl_->fields.push_back(std::move(field));
+    }
+}
+
+Encoder::~Encoder() = default;
+Encoder::Encoder(Encoder&&) noexcept = default;
+Encoder& Encoder::operator=(Encoder&&) noexcept = default;
+
+const Schema& Encoder::schema() const noexcept { return impl_->schema; }
+KeyCheck Encoder::key_check() const noexcept { return impl_->key_check; }
+std::size_t Encoder::id_column_index() const noexcept { return impl_->id_index; }
+
+void Encoder::bind_columns(const std::vector<std::string>& columns) {
+    std::map<std::string, std::size_t> position;
+    for (std::size_t i = 0; i < columns.size(); ++i) {
+        if (columns[i].empty()) throw ValidationError("column " + std::to_string(i + 1) + " has an empty name");
+        if (!position.emplace(columns[i], i).second)
+            throw ValidationError("column \"" + columns[i] + "\" appears twice in the header");
+    }
+    const Schema& schema = impl_->schema;
+    auto id = position.find(schema.id_column());
+    if (id == position.end()) throw ValidationError("the id column \"" + schema.id_column() + "\" is missing");
+    impl_->id_index = id->second;
+    std::vector<bool> used(columns.size(), false);
+    used[id->second] = true;
+    for (const FieldSpec& spec : schema.fields()) {
+        auto it = position.find(spec.name);
+        if (it == position.end()) {
+            if (spec.ignored) continue;
+            throw ValidationError("the schema field \"" + spec.name + "\" has no column in the input");
+        }
+        used[it->second] = true;
+    }
+    for (BoundField& field : impl_->fields) field.column = position.at(field.spec->name);
+    for (std::size_t i = 0; i < columns.size(); ++i)
+        if (!used[i])
+            throw ValidationError("column \"" + columns[i] +
+                                  "\" is not in the schema (list it with \"ignore\": true to leave it out)");
+    impl_->column_count = columns.size();
+    impl_->bound = true;
+}
+
+bool Encoder::encode_record(const std::vector<std::string>& values, std::uint64_t* row, Rejection& why,
+                            std::uint64_t& tokens) const {
+    if (!impl_->bound) throw UsageError("Encoder::bind_columns must be called before encoding");
+    if (values.size() != impl_->column_count) {
+        why.field.clear();
+        why.reason = "has " + std::to_string(values.size()) + " fields, the header has " +
+                     std::to_string(impl_->column_count);
+        return false;
+    }
+    const unsigned m = impl_->schema.bits();
+    thread_local std::string value;
+    thread_local std::string canonical;
+    thread_local std::vector<std::string> token_list;
+    for (const BoundField& field : impl_->fields) {
+        const FieldSpec& spec = *field.spec;
+        const std::string& raw = values[field.column];
+        auto reject = [&](std::string reason) {
+            why.field = spec.name;
+            why.reason = std::move(reason);
+            return false;
+        };
+        if (raw.size() > spec.max_length * raw_bytes_per_code_point)
+            return reject("longer than " + std::to_string(spec.max_length) + " characters");
+        if (!normalize(raw, spec.normalize, value)) return reject("not valid UTF-8");
+        if (std::find(field.missing_values.begin(), field.missing_values.end(), value) != field.missing_values.end()) {
+            if (spec.missing.action == MissingAction::skip) continue;
+            if (spec.missing.action == MissingAction::reject) return reject("missing value");
+            value = field.replacement;
+        }
+        const std::string* encoded = &value;
+        switch (spec.type) {
+            case FieldType::string:
+                break;
+            case FieldType::date: {
+                bool parsed = false;
+                for (const auto& format : spec.date_formats)
+                    if ((parsed = parse_date(value, format, canonical))) break;
+                if (!parsed) return reject("not a valid date in the schema's formats");
+                encoded = &canonical;
+                break;
+            }
+            case FieldType::integer: {
+                std::int64_t number = 0;
+                if (!parse_integer(value, number)) return reject("not an integer");
+                if (number < spec.min_value || number > spec.max_value) return reject("integer out of range");
+                canonical = std::to_string(number);
+                encoded = &canonical;
+                break;
+            }
+            case FieldType::enumeration: {
+                auto alias = field.aliases.find(value);
+                if (alias != field.aliases.end()) canonical = alias->second;
+                else canonical = value;
+                bool allowed = false;
+                for (const auto& option : spec.enum_values) allowed = allowed || option == canonical;
+                if (!allowed) return reject("not one of the allowed values");
+                encoded = &canonical;
+                break;
+            }
+        }
+        if (count_code_points(*encoded) > spec.max_length)
+            return reject("longer than " + std::to_string(spec.max_length) + " characters");
+        token_list.clear();
+        tokenize(*encoded, spec.tokenizer, token_list);
+        if (token_list.empty()) continue;
+        unsigned k = spec.weight.bits;
+        if (spec.weight.mode == WeightSpec::Mode::bits_per_feature)
+            k = static_cast<unsigned>((spec.weight.bits + token_list.size() - 1) / token_list.size());
+        for (const std::string& token : token_list) hash_token(field.mac, token, k, m, row);
+        tokens += token_list.size();
+    }
+    return true;
+}
+
+FilterMatrix Encoder::encode_batch(const std::vector<std::vector<std::string>>& rows, std::uint64_t first_row,
+                                   const std::vector<std::uint64_t>& lines, unsigned threads,
+                                   std::unordered_set<std::string>& seen_ids, EncodeSummary& summary) const {
+    const std::size_t n = rows.size();
+    const unsigned m = impl_->schema.bits();
+    FilterMatrix scratch(n, m);
+    std::vector<char> accepted(n, 0);
+    std::vector<Rejection> why(n);
+    std::vector<std::uint64_t> token_counts(std::max<unsigned>(threads, 1), 0);
+    if (threads == 0) threads = 1;
+    threads = static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(n, 1)));
+    auto work = [&](unsigned t) {
+        const std::size_t begin = n * t / threads, end = n * (t + 1) / threads;
+        std::uint64_t tokens = 0;
+        for (std::size_t i = begin; i < end; ++i)
+            accepted[i] = encode_record(rows[i], scratch.mutable_row_words(i), why[i], tokens) ? 1 : 0;
+        token_counts[t] = tokens;
+    };
+    if (threads == 1) {
+        work(0);
+    } else {
+        std::vector<std::thread> pool;
+        for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work, t);
+        work(0);
+        for (auto& thread : pool) thread.join();
+    }
+    for (std::uint64_t tokens : token_counts) summary.tokens += tokens;
+
+    // Ids are checked in input order, after encoding, so the first of two duplicates is kept.
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (accepted[i]) {
+            const std::string& id = rows[i][impl_->id_index];
+            std::string reason;
+            if (id.empty()) reason = "empty record id";
+            else if (id.size() > max_record_id_bytes) reason = "record id longer than 256 bytes";
+            else if (!seen_ids.insert(id).second) reason = "duplicate record id (an earlier row has it)";
+            if (!reason.empty()) {
+                accepted[i] = 0;
+                why[i].field = impl_->schema.id_column();
+                why[i].reason = reason;
+            }
+        }
+        if (accepted[i]) ++kept;
+        else {
+            why[i].row = first_row + i;
+            why[i].line = i < lines.size() ? lines[i] : 0;
+            summary.rejections.push_back(std::move(why[i]));
+        }
+    }
+    FilterMatrix out(kept, m);
+    out.ids().reserve(kept);
+    std::size_t j = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (!accepted[i]) continue;
+        std::memcpy(out.mutable_row_words(j), scratch.row_words(i), out.stride_bytes());
+        out.ids().push_back(rows[i][impl_->id_index]);
+        ++j;
+    }
+    summary.rows_read += n;
+    summary.rows_encoded += kept;
+    return out;
+}
+
+EncodeSummary encode_csv(const std::string& csv_path, const Schema& schema, const SecretKey& secret,
+                         const EncodeOptions& options, const std::function<void(const FilterMatrix&)>& sink) {
+    Encoder encoder(schema, secret);
+    CsvReader reader(csv_path);
+    CsvRecord record;
+    if (!reader.next(record)) throw ValidationError("'" + csv_path + "' is empty (expected a header row)");
+    if (!record.error.empty()) throw ValidationError("'" + csv_path + "' header row: " + record.error);
+    encoder.bind_columns(record.fields);
+
+    unsigned threads = options.threads;
+    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    const std::size_t batch_rows = std::max<std::size_t>(options.batch_rows, 1);
+
+    EncodeSummary summary;
+    std::unordered_set<std::string> seen_ids;
+    std::vector<std::vector<std::string>> batch;
+    std::vector<std::uint64_t> lines;
+    std::uint64_t next_row = 1;
+    bool more = true;
+    while (more) {
+        batch.clear();
+        lines.clear();
+        std::uint64_t batch_first_row = next_row;
+        while (batch.size() < batch_rows && (more = reader.next(record))) {
+            if (!record.error.empty()) {
+                // Malformed CSV rows are rejected here; rows before and after still encode.
+                summary.rows_read += 1;
+                summary.rejections.push_back(Rejection{next_row, record.line, "", record.error});
+                // Keep numbering: flush what we have so rows stay in order.
+                if (!batch.empty()) break;
+                ++next_row;
+                batch_first_row = next_row;
+                continue;
+            }
+            batch.push_back(std::move(record.fields));
+            lines.push_back(record.line);
+            ++next_row;
+        }
+        if (!batch.empty()) {
+            FilterMatrix part = encoder.encode_batch(batch, batch_first_row, lines, threads, seen_ids, summary);
+            if (part.rows() > 0) sink(part);
+        }
+        // A malformed row that ended the batch early is numbered after the batch's rows.
+        if (more && !record.error.empty() && !batch.empty()) {
+            summary.rows_read += 1;
+            summary.rejections.push_back(Rejection{next_row, record.line, "", record.error});
+            ++next_row;
+        }
+        if (options.progress) options.progress(summary.rows_read);
+    }
+    if (summary.rows_read == 0) throw ValidationError("'" + csv_path + "' has a header but no data rows");
+    std::sort(summary.rejections.begin(), summary.rejections.end(),
+              [](const Rejection& x, const Rejection& y) { return x.row < y.row; });
+    return summary;
+}
+
+FilterMatrix concatenate(const std::vector<FilterMatrix>& parts) {
+    if (parts.empty()) throw UsageError("nothing to concatenate");
+    std::size_t rows = 0;
+    for (const auto& part : parts) {
+        if (part.bits() != parts[0].bits()) throw UsageError("cannot concatenate filters of different lengths");
+        rows += part.rows();
+    }
+    FilterMatrix out(rows, parts[0].bits());
+    out.info() = parts[0].info();
+    out.ids().reserve(rows);
+    std::size_t row = 0;
+    for (const auto& part : parts) {
+        if (part.rows() > 0) std::memcpy(out.mutable_row_words(row), part.data(), part.rows() * part.stride_bytes());
+        out.ids().insert(out.ids().end(), part.ids().begin(), part.ids().end());
+        row += part.rows();
+    }
+    out.compute_popcounts();
+    return out;
+}
+
+FilterMatrix encode_csv(const std::string& csv_path, const Schema& schema, const SecretKey& secret,
+                        const EncodeOptions& options, EncodeSummary& summary) {
+    std::vector<FilterMatrix> parts;
+    summary = encode_csv(csv_path, schema, secret, options, [&](const FilterMatrix& part) { parts.push_back(part); });
+    FilterMatrix all = parts.empty() ? FilterMatrix(0, schema.bits()) : concatenate(parts);
+    all.info().party = options.party;
+    all.info().schema_known = true;
+    all.info().schema_fingerprint = schema.fingerprint();
+    all.info().key_known = true;
+    all.info().key_check = key_check_value(secret);
+    all.compute_popcounts();
+    return all;
+}
+
+}  // namespace pprl

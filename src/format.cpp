@@ -1,0 +1,407 @@
+#include "pprl/format.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <cstring>
+
+#include "pprl/csv.hpp"
+#include "pprl/error.hpp"
+#include "pprl/io.hpp"
+
+namespace pprl {
+namespace {
+
+constexpr char header_magic[8] = {'P', 'P', 'R', 'L', 'E', 'N', 'C', '\0'};
+constexpr char footer_magic[8] = {'P', 'P', 'R', 'L', 'E', 'N', 'D', '\0'};
+constexpr std::size_t header_bytes = 256;
+constexpr std::size_t header_checksum_offset = 248;
+constexpr std::size_t footer_bytes = 32;
+constexpr std::uint32_t bit_order_msb_first = 1;
+constexpr std::uint32_t flag_schema_known = 1, flag_key_known = 2;
+
+template <class T>
+void put(std::uint8_t* at, T value) {
+    std::memcpy(at, &value, sizeof value);  // the formats are little-endian, as is every target
+}
+template <class T>
+T take(const std::uint8_t* at) {
+    T value;
+    std::memcpy(&value, at, sizeof value);
+    return value;
+}
+
+struct Header {
+    unsigned bits = 0;
+    std::uint32_t stride = 0;
+    std::uint64_t records = 0;
+    std::uint64_t ids_offset = 0, ids_size = 0;
+    EncodingInfo info;
+};
+
+std::array<std::uint8_t, header_bytes> encode_header(const Header& header) {
+    std::array<std::uint8_t, header_bytes> out{};
+    std::memcpy(out.data(), header_magic, 8);
+    put<std::uint32_t>(&out[8], format_version);
+    put<std::uint32_t>(&out[12], bit_order_msb_first);
+    put<std::uint32_t>(&out[16], header.bits);
+    put<std::uint32_t>(&out[20], header.stride);
+    put<std::uint64_t>(&out[24], header.records);
+    put<std::uint64_t>(&out[32], header_bytes);
+    put<std::uint64_t>(&out[40], header.ids_offset);
+    put<std::uint64_t>(&out[48], header.ids_size);
+    put<std::uint32_t>(&out[56], (header.info.schema_known ? flag_schema_known : 0) |
+                                     (header.info.key_known ? flag_key_known : 0));
+    put<std::uint32_t>(&out[60], static_cast<std::uint32_t>(header.info.party.size()));
+    std::memcpy(&out[64], header.info.schema_fingerprint.data(), 32);
+    std::memcpy(&out[96], header.info.key_check.data(), 16);
+    std::memcpy(&out[112], header.info.party.data(), header.info.party.size());
+    put<std::uint64_t>(&out[header_checksum_offset], XXH3_64bits(out.data(), header_checksum_offset));
+    return out;
+}
+
+void check_party(const std::string& party) {
+    if (party.size() > max_party_bytes) throw UsageError("party label is longer than 64 bytes");
+}
+
+class MappedFile {
+public:
+    explicit MappedFile(const std::string& path) {
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) throw IoError("cannot open '" + path + "': " + std::strerror(errno));
+        struct stat info {};
+        if (::fstat(fd, &info) != 0) {
+            ::close(fd);
+            throw IoError("cannot stat '" + path + "': " + std::strerror(errno));
+        }
+        size_ = static_cast<std::size_t>(info.st_size);
+        if (size_ > 0) {
+            void* map = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+            if (map == MAP_FAILED) {
+                ::close(fd);
+                throw IoError("cannot map '" + path + "': " + std::strerror(errno));
+            }
+            data_ = static_cast<const std::uint8_t*>(map);
+        }
+        ::close(fd);
+    }
+    ~MappedFile() {
+        if (data_ != nullptr) ::munmap(const_cast<std::uint8_t*>(data_), size_);
+    }
+    const std::uint8_t* data() const { return data_; }
+    std::size_t size() const { return size_; }
+
+private:
+    const std::uint8_t* data_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+// Parses and checks a mapped file; fills `report` as far as it gets. Returns false at the first
+// problem (report.problem says which).
+bool verify(const MappedFile& file, FileReport& report, Header& header) {
+    const std::uint8_t* d = file.data();
+    report.file_size = file.size();
+    if (file.size() < header_bytes + footer_bytes) {
+        report.problem = "file is too short to be a pprl file (" + std::to_string(file.size()) + " bytes)";
+        return false;
+    }
+    if (std::memcmp(d, header_magic, 8) != 0) {
+        report.problem = "not a pprl encoded file (bad magic)";
+        return false;
+    }
+    if (take<std::uint64_t>(d + header_checksum_offset) != XXH3_64bits(d, header_checksum_offset)) {
+        report.problem = "header checksum mismatch (the header is corrupted)";
+        return false;
+    }
+    report.header_ok = true;
+    report.version = take<std::uint32_t>(d + 8);
+    header.bits = take<std::uint32_t>(d + 16);
+    header.stride = take<std::uint32_t>(d + 20);
+    header.records = take<std::uint64_t>(d + 24);
+    header.ids_offset = take<std::uint64_t>(d + 40);
+    header.ids_size = take<std::uint64_t>(d + 48);
+    const std::uint32_t flags = take<std::uint32_t>(d + 56);
+    const std::uint32_t party_size = take<std::uint32_t>(d + 60);
+    header.info.schema_known = flags & flag_schema_known;
+    header.info.key_known = flags & flag_key_known;
+    std::memcpy(header.info.schema_fingerprint.data(), d + 64, 32);
+    std::memcpy(header.info.key_check.data(), d + 96, 16);
+    if (party_size <= max_party_bytes) header.info.party.assign(reinterpret_cast<const char*>(d + 112), party_size);
+    report.bits = header.bits;
+    report.stride = header.stride;
+    report.records = header.records;
+    report.info = header.info;
+    if (report.version != format_version) {
+        report.problem = "unsupported format version " + std::to_string(report.version) + " (this pprl reads 1)";
+        return false;
+    }
+    if (take<std::uint32_t>(d + 12) != bit_order_msb_first || header.bits == 0 || header.bits % 64 != 0 ||
+        header.bits > Schema::max_bits || header.stride != FilterMatrix::stride_for(header.bits) ||
+        take<std::uint64_t>(d + 32) != header_bytes || party_size > max_party_bytes) {
+        report.problem = "header fields are inconsistent";
+        return false;
+    }
+    const std::uint64_t filters_size = header.records * header.stride;
+    if (header.records > (file.size() / header.stride) || header.ids_offset != header_bytes + filters_size ||
+        header.ids_offset + header.ids_size + footer_bytes != file.size()) {
+        report.problem = "file size does not match its header (truncated or extended)";
+        return false;
+    }
+    const std::uint8_t* footer = d + file.size() - footer_bytes;
+    if (std::memcmp(footer, footer_magic, 8) != 0 || take<std::uint64_t>(footer + 24) != file.size()) {
+        report.problem = "footer missing or wrong (truncated file)";
+        return false;
+    }
+    report.footer_ok = true;
+    report.filters_checksum_ok = take<std::uint64_t>(footer + 8) == XXH3_64bits(d + header_bytes, filters_size);
+    report.ids_checksum_ok = take<std::uint64_t>(footer + 16) == XXH3_64bits(d + header.ids_offset, header.ids_size);
+    if (!report.filters_checksum_ok) {
+        report.problem = "filter section checksum mismatch (corrupted)";
+        return false;
+    }
+    if (!report.ids_checksum_ok) {
+        report.problem = "id section checksum mismatch (corrupted)";
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+struct EncodedFileWriter::Impl {
+    AtomicFile file;
+    Header header;
+    XXH3_state_t* filters_hash = nullptr;
+    std::string ids;
+    Impl(const std::string& path) : file(path, 0644) {}
+};
+
+EncodedFileWriter::EncodedFileWriter(const std::string& path, unsigned bits, const EncodingInfo& info) {
+    check_party(info.party);
+    impl_ = std::make_unique<Impl>(path);
+    impl_->header.bits = bits;
+    impl_->header.stride = static_cast<std::uint32_t>(FilterMatrix::stride_for(bits));
+    impl_->header.info = info;
+    impl_->filters_hash = XXH3_createState();
+    if (impl_->filters_hash == nullptr) throw std::bad_alloc();
+    XXH3_64bits_reset(impl_->filters_hash);
+    const std::array<std::uint8_t, header_bytes> placeholder{};
+    impl_->file.write(placeholder.data(), placeholder.size());
+}
+
+EncodedFileWriter::~EncodedFileWriter() {
+    if (impl_ && impl_->filters_hash) XXH3_freeState(impl_->filters_hash);
+}
+
+void EncodedFileWriter::append(const FilterMatrix& filters) {
+    if (filters.bits() != impl_->header.bits) throw UsageError("appended filters have a different length");
+    if (filters.ids().size() != filters.rows()) throw UsageError("appended filters lack record ids");
+    const std::size_t bytes = filters.rows() * filters.stride_bytes();
+    impl_->file.write(filters.data(), bytes);
+    XXH3_64bits_update(impl_->filters_hash, filters.data(), bytes);
+    for (const std::string& id : filters.ids()) {
+        std::uint8_t length[4];
+        put<std::uint32_t>(length, static_cast<std::uint32_t>(id.size()));
+        impl_->ids.append(reinterpret_cast<const char*>(length), 4);
+        impl_->ids += id;
+    }
+    impl_->header.records += filters.rows();
+}
+
+void EncodedFileWriter::finish() {
+    Header& header = impl_->header;
+    header.ids_offset = header_bytes + header.records * header.stride;
+    header.ids_size = impl_->ids.size();
+    impl_->file.write(impl_->ids);
+    std::uint8_t footer[footer_bytes];
+    std::memcpy(footer, footer_magic, 8);
+    put<std::uint64_t>(footer + 8, XXH3_64bits_digest(impl_->filters_hash));
+    put<std::uint64_t>(footer + 16, XXH3_64bits(impl_->ids.data(), impl_->ids.size()));
+    put<std::uint64_t>(footer + 24, header.ids_offset + header.ids_size + footer_bytes);
+    impl_->file.write(footer, footer_bytes);
+    const auto encoded = encode_header(header);
+    impl_->file.write_at(0, encoded.data(), encoded.size());
+    impl_->file.commit();
+}
+
+void write_encoded_file(const std::string& path, const FilterMatrix& filters) {
+    EncodedFileWriter writer(path, filters.bits(), filters.info());
+    writer.append(filters);
+    writer.finish();
+}
+
+FilterMatrix load_encoded_file(const std::string& path) {
+    auto file = std::make_shared<MappedFile>(path);
+    FileReport report;
+    Header header;
+    if (!verify(*file, report, header)) throw FormatError("'" + path + "': " + report.problem);
+    const std::uint8_t* base = file->data();
+    FilterMatrix matrix = FilterMatrix::view(file, base + header_bytes, header.records, header.bits, header.stride);
+    matrix.info() = header.info;
+    auto& ids = matrix.ids();
+    ids.reserve(header.records);
+    const std::uint8_t* cursor = base + header.ids_offset;
+    const std::uint8_t* end = cursor + header.ids_size;
+    for (std::uint64_t i = 0; i < header.records; ++i) {
+        if (end - cursor < 4) throw FormatError("'" + path + "': id section ends early");
+        const std::uint32_t size = take<std::uint32_t>(cursor);
+        cursor += 4;
+        if (static_cast<std::uint64_t>(end - cursor) < size) throw FormatError("'" + path + "': id section ends early");
+        ids.emplace_back(reinterpret_cast<const char*>(cursor), size);
+        cursor += size;
+    }
+    if (cursor != end) throw FormatError("'" + path + "': id section has trailing bytes");
+    matrix.compute_popcounts();
+    return matrix;
+}
+
+FileReport inspect_encoded_file(const std::string& path) {
+    MappedFile file(path);
+    FileReport report;
+    Header header;
+    verify(file, report, header);
+    return report;
+}
+
+namespace {
+const char base64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+}
+
+std::string base64_encode(const std::uint8_t* data, std::size_t size) {
+    std::string out;
+    out.reserve((size + 2) / 3 * 4);
+    std::size_t i = 0;
+    for (; i + 3 <= size; i += 3) {
+        const std::uint32_t v = (data[i] << 16) | (data[i + 1] << 8) | data[i + 2];
+        out += base64_alphabet[v >> 18];
+        out += base64_alphabet[(v >> 12) & 63];
+        out += base64_alphabet[(v >> 6) & 63];
+        out += base64_alphabet[v & 63];
+    }
+    if (i < size) {
+        std::uint32_t v = data[i] << 16;
+        if (i + 1 < size) v |= data[i + 1] << 8;
+        out += base64_alphabet[v >> 18];
+        out += base64_alphabet[(v >> 12) & 63];
+        out += i + 1 < size ? base64_alphabet[(v >> 6) & 63] : '=';
+        out += '=';
+    }
+    return out;
+}
+
+std::string base64_decode(const std::string& text) {
+    int value_of[256];
+    std::fill(std::begin(value_of), std::end(value_of), -1);
+    for (int i = 0; i < 64; ++i) value_of[static_cast<unsigned char>(base64_alphabet[i])] = i;
+    if (text.size() % 4 != 0) throw ValidationError("base64 text length is not a multiple of 4");
+    std::string out;
+    out.reserve(text.size() / 4 * 3);
+    for (std::size_t i = 0; i < text.size(); i += 4) {
+        int v[4];
+        int padding = 0;
+        for (int j = 0; j < 4; ++j) {
+            const char c = text[i + j];
+            if (c == '=' && i + 4 == text.size() && j >= 2) {
+                v[j] = 0;
+                ++padding;
+                continue;
+            }
+            if (padding > 0 || (v[j] = value_of[static_cast<unsigned char>(c)]) < 0)
+                throw ValidationError("invalid base64 character");
+        }
+        const std::uint32_t bits = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
+        out += static_cast<char>(bits >> 16);
+        if (padding < 2) out += static_cast<char>((bits >> 8) & 255);
+        if (padding < 1) out += static_cast<char>(bits & 255);
+    }
+    return out;
+}
+
+void export_base64(const FilterMatrix& filters, ExportFormat format, const std::string& path) {
+    AtomicFile file(path);
+    const std::size_t bytes = filters.bits() / 8;
+    if (format == ExportFormat::csv) {
+        file.write("record_id,clk\n");
+        std::string line;
+        for (std::size_t i = 0; i < filters.rows(); ++i) {
+            line.clear();
+            append_csv_field(line, filters.ids()[i]);
+            line += ',';
+            line += base64_encode(filters.row_bytes(i), bytes);
+            line += '\n';
+            file.write(line);
+        }
+    } else {
+        file.write("{\"clks\": [");
+        for (std::size_t i = 0; i < filters.rows(); ++i) {
+            file.write(std::string(i ? ", \"" : "\"") + base64_encode(filters.row_bytes(i), bytes) + "\"");
+        }
+        file.write("]}\n");
+    }
+    file.commit();
+}
+
+FilterMatrix import_base64(const std::string& path, unsigned bits, const std::string& party) {
+    check_party(party);
+    if (bits == 0 || bits % 64 != 0 || bits > Schema::max_bits)
+        throw UsageError("--bits must be a multiple of 64 from 64 to 65536");
+    std::vector<std::string> ids, clks;
+    std::string content = read_file(path);
+    std::size_t first = content.find_first_not_of(" \t\r\n\xEF\xBB\xBF");
+    if (first != std::string::npos && content[first] == '{') {
+        nlohmann::json document;
+        try {
+            document = nlohmann::json::parse(content);
+        } catch (const nlohmann::json::parse_error& error) {
+            throw ValidationError("'" + path + "': not valid JSON (at byte " + std::to_string(error.byte) + ")");
+        }
+        if (!document.is_object() || !document.contains("clks") || !document["clks"].is_array())
+            throw ValidationError("'" + path + "': /clks: expected an array of base64 strings");
+        for (std::size_t i = 0; i < document["clks"].size(); ++i) {
+            const auto& item = document["clks"][i];
+            if (!item.is_string())
+                throw ValidationError("'" + path + "': /clks/" + std::to_string(i) + ": expected a base64 string");
+            clks.push_back(item.get<std::string>());
+            ids.push_back(std::to_string(i));
+        }
+    } else {
+        CsvReader reader(path);
+        CsvRecord record;
+        if (!reader.next(record)) throw ValidationError("'" + path + "' is empty");
+        if (record.fields.size() != 2 || record.fields[0] != "record_id" || record.fields[1] != "clk")
+            throw ValidationError("'" + path + "': expected the header record_id,clk");
+        std::uint64_t row = 0;
+        while (reader.next(record)) {
+            ++row;
+            if (!record.error.empty() || record.fields.size() != 2)
+                throw ValidationError("'" + path + "' row " + std::to_string(row) + ": expected two fields");
+            ids.push_back(record.fields[0]);
+            clks.push_back(record.fields[1]);
+        }
+    }
+    FilterMatrix matrix(clks.size(), bits);
+    for (std::size_t i = 0; i < clks.size(); ++i) {
+        std::string raw;
+        try {
+            raw = base64_decode(clks[i]);
+        } catch (const ValidationError& error) {
+            throw ValidationError("'" + path + "' record " + std::to_string(i + 1) + ": " + error.what());
+        }
+        if (raw.size() != bits / 8)
+            throw ValidationError("'" + path + "' record " + std::to_string(i + 1) + ": filter has " +
+                                  std::to_string(raw.size() * 8) + " bits, expected " + std::to_string(bits));
+        std::memcpy(matrix.mutable_row_words(i), raw.data(), raw.size());
+    }
+    matrix.ids() = std::move(ids);
+    matrix.info().party = party;
+    matrix.compute_popcounts();
+    return matrix;
+}
+
+}  // namespace pprl

@@ -1,0 +1,383 @@
+#include "pprl/match.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "pprl/crypto.hpp"
+#include "pprl/error.hpp"
+#include "simd/kernels.hpp"
+
+namespace pprl {
+namespace {
+
+// A rows per kernel job: the kernel's limit, 64 rows = 8 KiB of 1024-bit filters, which stays in L1
+// while the job's panels stream past.
+constexpr std::size_t group_rows = simd::max_tile_a_rows;
+// A rows per unit of thread work: 4 groups share each B tile while it is in L2, so B is read from
+// memory once per 256 A rows.
+constexpr std::size_t chunk_rows = 4 * group_rows;
+// Bytes of B panels per tile: a quarter of Zen 5's (and most current cores') 1 MiB L2, leaving room
+// for the A chunk, the hit buffer and the other hyperthread.
+constexpr std::size_t tile_bytes = 256 * 1024;
+// min_common value for totals where no pair can pass; below 2^31 so kernels may compare signed.
+constexpr std::uint32_t unreachable = 1u << 30;
+// Most decimals a threshold may have (denominator ≤ 10^9 keeps every product in 64 bits).
+constexpr int max_threshold_decimals = 9;
+
+struct Pair {
+    std::uint32_t a, b, common, total;
+};
+
+// Score descending (exact, by cross-multiplication), then a, then b.
+bool ranks_before(const Pair& x, const Pair& y) {
+    const std::uint64_t left = static_cast<std::uint64_t>(x.common) * y.total;
+    const std::uint64_t right = static_cast<std::uint64_t>(y.common) * x.total;
+    if (left != right) return left > right;
+    if (x.a != y.a) return x.a < y.a;
+    return x.b < y.b;
+}
+
+void keep_best(std::vector<Pair>& pairs, std::size_t k) {
+    if (pairs.size() <= k) return;
+    std::nth_element(pairs.begin(), pairs.begin() + static_cast<std::ptrdiff_t>(k), pairs.end(), ranks_before);
+    pairs.resize(k);
+}
+
+struct AlignedBuffer {
+    std::uint64_t* data = nullptr;
+    explicit AlignedBuffer(std::size_t words) {
+        const std::size_t bytes = std::max<std::size_t>(64, (words * 8 + 63) / 64 * 64);
+        data = static_cast<std::uint64_t*>(std::aligned_alloc(64, bytes));
+        if (data == nullptr) throw std::bad_alloc();
+        std::memset(data, 0, bytes);
+    }
+    ~AlignedBuffer() { std::free(data); }
+    AlignedBuffer(const AlignedBuffer&) = delete;
+    AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+};
+
+std::vector<std::uint32_t> popcount_order(const std::vector<std::uint32_t>& popcounts) {
+    std::vector<std::uint32_t> order(popcounts.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::uint32_t>(i);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::uint32_t x, std::uint32_t y) { return popcounts[x] < popcounts[y]; });
+    return order;
+}
+
+class Matcher {
+public:
+    Matcher(const FilterMatrix& a, const FilterMatrix& b, const MatchOptions& options, bool dedup)
+        : a_(a), b_(b), options_(options), dedup_(dedup), words_(a.words()), kernels_(simd::kernels()) {
+        if (a.bits() != b.bits()) throw KeyMismatchError("filters have different lengths");
+        if (a.popcounts().size() != a.rows() || b.popcounts().size() != b.rows())
+            throw UsageError("FilterMatrix popcounts are not computed (call compute_popcounts)");
+        if (a.rows() > UINT32_MAX || b.rows() > UINT32_MAX) throw UsageError("more than 2^32 - 1 filters");
+        const Threshold& t = options.threshold;
+        if (t.denominator == 0 || t.numerator == 0 || t.numerator > t.denominator)
+            throw UsageError("threshold must be in (0, 1]");
+        const std::size_t max_total = 2 * static_cast<std::size_t>(a.bits());
+        min_common_.resize(max_total + 1);
+        min_common_[0] = unreachable;
+        for (std::size_t s = 1; s <= max_total; ++s) {
+            const std::uint64_t need = (t.numerator * s + 2 * t.denominator - 1) / (2 * t.denominator);
+            min_common_[s] = static_cast<std::uint32_t>(need);
+        }
+        prepare_a();
+        prepare_b();
+        tile_panels_ = std::max<std::size_t>(1, tile_bytes / (words_ * simd::panel_lanes * 8));
+    }
+
+    std::vector<Pair> run() {
+        const std::size_t chunks = (na_ + chunk_rows - 1) / chunk_rows;
+        std::vector<std::vector<Pair>> results(chunks);
+        unsigned threads = options_.threads != 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
+        threads = static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(chunks, 1)));
+        std::atomic<std::size_t> next{0};
+        auto worker = [&]() {
+            std::vector<simd::TileHit> hits(group_rows * tile_panels_ * simd::panel_lanes);
+            for (std::size_t c; (c = next.fetch_add(1)) < chunks;) results[c] = run_chunk(c, hits);
+        };
+        if (threads <= 1) {
+            worker();
+        } else {
+            std::vector<std::thread> pool;
+            for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
+            worker();
+            for (auto& thread : pool) thread.join();
+        }
+        std::size_t total = 0;
+        for (const auto& part : results) total += part.size();
+        std::vector<Pair> pairs;
+        pairs.reserve(total);
+        for (auto& part : results) {
+            pairs.insert(pairs.end(), part.begin(), part.end());
+            std::vector<Pair>().swap(part);
+        }
+        if (dedup_ && options_.top_k > 0) {
+            // Per smaller index i: group by a, keep the k best.
+            std::sort(pairs.begin(), pairs.end(), [](const Pair& x, const Pair& y) {
+                return x.a != y.a ? x.a < y.a : ranks_before(x, y);
+            });
+            std::size_t out = 0;
+            for (std::size_t i = 0; i < pairs.size();) {
+                std::size_t j = i;
+                while (j < pairs.size() && pairs[j].a == pairs[i].a) ++j;
+                for (std::size_t m = i; m < std::min(j, i + options_.top_k); ++m) pairs[out++] = pairs[m];
+                i = j;
+            }
+            pairs.resize(out);
+        }
+        std::sort(pairs.begin(), pairs.end(), ranks_before);
+        return pairs;
+    }
+
+private:
+    void prepare_a() {
+        na_ = a_.rows();
+        a_order_ = options_.prune || dedup_ ? popcount_order(a_.popcounts()) : identity(na_);
+        a_sorted_ = std::make_unique<AlignedBuffer>(std::max<std::size_t>(na_, 1) * a_.stride_words());
+        a_pop_.resize(na_);
+        for (std::size_t i = 0; i < na_; ++i) {
+            std::memcpy(a_sorted_->data + i * a_.stride_words(), a_.row_words(a_order_[i]), a_.stride_bytes());
+            a_pop_[i] = a_.popcounts()[a_order_[i]];
+        }
+    }
+
+    static std::vector<std::uint32_t> identity(std::size_t n) {
+        std::vector<std::uint32_t> order(n);
+        for (std::size_t i = 0; i < n; ++i) order[i] = static_cast<std::uint32_t>(i);
+        return order;
+    }
+
+    void prepare_b() {
+        nb_ = b_.rows();
+        b_order_ = options_.prune || dedup_ ? popcount_order(b_.popcounts()) : identity(nb_);
+        panels_ = (nb_ + simd::panel_lanes - 1) / simd::panel_lanes;
+        b_panels_ = std::make_unique<AlignedBuffer>(std::max<std::size_t>(panels_, 1) * words_ * simd::panel_lanes);
+        b_pop_.resize(nb_);
+        panel_min_.assign(std::max<std::size_t>(panels_, 1), unreachable);
+        for (std::size_t j = 0; j < nb_; ++j) {
+            const std::uint64_t* row = b_.row_words(b_order_[j]);
+            std::uint64_t* panel = b_panels_->data + (j / simd::panel_lanes) * words_ * simd::panel_lanes;
+            for (std::size_t w = 0; w < words_; ++w) panel[w * simd::panel_lanes + j % simd::panel_lanes] = row[w];
+            b_pop_[j] = b_.popcounts()[b_order_[j]];
+            panel_min_[j / simd::panel_lanes] = std::min(panel_min_[j / simd::panel_lanes], b_pop_[j]);
+        }
+    }
+
+    // Positions [begin, end) of sorted B whose popcount can pass with an A row of popcount pa.
+    std::pair<std::size_t, std::size_t> b_range(std::uint32_t pa) const {
+        if (!options_.prune) return {0, nb_};
+        const std::uint32_t bits = a_.bits();
+        // Below pa: feasible iff min_common[pa + pb] ≤ pb, which holds from some lo up to pa.
+        // Above pa: feasible iff min_common[pa + pb] ≤ pa, which holds from pa up to some hi.
+        auto fits_low = [&](std::uint32_t pb) { return min_common_[pa + pb] <= pb; };
+        auto fits_high = [&](std::uint32_t pb) { return min_common_[pa + pb] <= pa; };
+        if (pa == 0 || !fits_low(pa)) return {0, 0};
+        std::uint32_t lo = 0, hi = pa;  // smallest feasible in [0, pa]
+        while (lo < hi) {
+            const std::uint32_t mid = lo + (hi - lo) / 2;
+            if (fits_low(mid)) hi = mid;
+            else lo = mid + 1;
+        }
+        const std::uint32_t low = lo;
+        lo = pa;
+        hi = bits;  // largest feasible in [pa, bits]
+        while (lo < hi) {
+            const std::uint32_t mid = lo + (hi - lo + 1) / 2;
+            if (fits_high(mid)) lo = mid;
+            else hi = mid - 1;
+        }
+        const std::uint32_t high = lo;
+        const auto begin = std::lower_bound(b_pop_.begin(), b_pop_.end(), low) - b_pop_.begin();
+        const auto end = std::upper_bound(b_pop_.begin(), b_pop_.end(), high) - b_pop_.begin();
+        return {static_cast<std::size_t>(begin), static_cast<std::size_t>(end)};
+    }
+
+    std::vector<Pair> run_chunk(std::size_t chunk, std::vector<simd::TileHit>& hits) const {
+        const std::size_t c0 = chunk * chunk_rows, c1 = std::min(na_, c0 + chunk_rows);
+        struct Group {
+            std::size_t first, rows, panel_begin, panel_end;
+        };
+        std::vector<Group> groups;
+        std::size_t chunk_begin = panels_, chunk_end = 0;
+        for (std::size_t g0 = c0; g0 < c1; g0 += group_rows) {
+            const std::size_t g1 = std::min(c1, g0 + group_rows);
+            std::size_t begin = nb_, end = 0;
+            for (std::size_t r = g0; r < g1; ++r) {
+                const auto range = b_range(a_pop_[r]);
+                if (range.first >= range.second) continue;
+                begin = std::min(begin, range.first);
+                end = std::max(end, range.second);
+            }
+            if (dedup_) begin = std::max(begin, g0 + 1);
+            if (begin >= end) continue;
+            Group group{g0, g1 - g0, begin / simd::panel_lanes,
+                        (end + simd::panel_lanes - 1) / simd::panel_lanes};
+            chunk_begin = std::min(chunk_begin, group.panel_begin);
+            chunk_end = std::max(chunk_end, group.panel_end);
+            groups.push_back(group);
+        }
+        const bool bucketed = options_.top_k > 0 && !dedup_;
+        std::vector<std::vector<Pair>> buckets(bucketed ? c1 - c0 : 0);
+        std::vector<Pair> pairs;
+        const std::size_t prune_at = std::max<std::size_t>(2 * options_.top_k, 64);
+
+        simd::TileJob job;
+        job.a_stride_words = a_.stride_words();
+        job.panels = b_panels_->data;
+        job.words = words_;
+        job.panel_min_popcount = panel_min_.data();
+        job.min_common = min_common_.data();
+        for (std::size_t tile = chunk_begin; tile < chunk_end; tile += tile_panels_) {
+            const std::size_t tile_end = std::min(chunk_end, tile + tile_panels_);
+            for (const Group& group : groups) {
+                job.panel_begin = std::max(group.panel_begin, tile);
+                job.panel_end = std::min(group.panel_end, tile_end);
+                if (job.panel_begin >= job.panel_end) continue;
+                job.a = a_sorted_->data + group.first * a_.stride_words();
+                job.a_rows = group.rows;
+                job.a_popcounts = a_pop_.data() + group.first;
+                const std::size_t found = kernels_.count_tile(job, hits.data());
+                for (std::size_t h = 0; h < found; ++h) {
+                    const simd::TileHit& hit = hits[h];
+                    const std::size_t a_pos = group.first + hit.a_row, b_pos = hit.b_row;
+                    if (b_pos >= nb_ || (dedup_ && b_pos <= a_pos)) continue;
+                    const std::uint32_t total = a_pop_[a_pos] + b_pop_[b_pos];
+                    if (hit.common < min_common_[total]) continue;
+                    Pair pair{a_order_[a_pos], b_order_[b_pos], hit.common, total};
+                    if (dedup_ && pair.a > pair.b) std::swap(pair.a, pair.b);
+                    if (bucketed) {
+                        auto& bucket = buckets[a_pos - c0];
+                        bucket.push_back(pair);
+                        if (bucket.size() >= prune_at) keep_best(bucket, options_.top_k);
+                    } else {
+                        pairs.push_back(pair);
+                    }
+                }
+            }
+        }
+        if (bucketed)
+            for (auto& bucket : buckets) {
+                keep_best(bucket, options_.top_k);
+                pairs.insert(pairs.end(), bucket.begin(), bucket.end());
+            }
+        return pairs;
+    }
+
+    const FilterMatrix& a_;
+    const FilterMatrix& b_;
+    MatchOptions options_;
+    bool dedup_;
+    std::size_t words_;
+    const simd::KernelTable& kernels_;
+    std::vector<std::uint32_t> min_common_;
+    std::size_t na_ = 0, nb_ = 0, panels_ = 0, tile_panels_ = 1;
+    std::vector<std::uint32_t> a_order_, b_order_, a_pop_, b_pop_, panel_min_;
+    std::unique_ptr<AlignedBuffer> a_sorted_, b_panels_;
+};
+
+Candidates to_candidates(const std::vector<Pair>& pairs) {
+    Candidates out;
+    out.a_index.reserve(pairs.size());
+    out.b_index.reserve(pairs.size());
+    out.common.reserve(pairs.size());
+    out.total.reserve(pairs.size());
+    for (const Pair& pair : pairs) {
+        out.a_index.push_back(pair.a);
+        out.b_index.push_back(pair.b);
+        out.common.push_back(pair.common);
+        out.total.push_back(pair.total);
+    }
+    return out;
+}
+
+}  // namespace
+
+Threshold Threshold::parse(const std::string& text) {
+    const std::string complaint = "threshold '" + text + "' must be a decimal in (0, 1] with at most 9 decimals";
+    std::uint64_t numerator = 0, denominator = 1;
+    std::size_t i = 0;
+    bool digits = false;
+    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+        numerator = numerator * 10 + static_cast<std::uint64_t>(text[i] - '0');
+        digits = true;
+        if (numerator > 1) throw UsageError(complaint);
+    }
+    if (i < text.size() && text[i] == '.') {
+        ++i;
+        int decimals = 0;
+        for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+            if (++decimals > max_threshold_decimals) throw UsageError(complaint);
+            numerator = numerator * 10 + static_cast<std::uint64_t>(text[i] - '0');
+            denominator *= 10;
+            digits = true;
+        }
+    }
+    if (!digits || i != text.size() || numerator == 0 || numerator > denominator) throw UsageError(complaint);
+    // Reduce the fraction so equal thresholds compare equal.
+    std::uint64_t x = numerator, y = denominator;
+    while (y != 0) {
+        const std::uint64_t r = x % y;
+        x = y;
+        y = r;
+    }
+    return Threshold{numerator / x, denominator / x};
+}
+
+Threshold Threshold::from_double(double value) {
+    if (!(value > 0.0 && value <= 1.0)) throw UsageError("threshold must be in (0, 1]");
+    char text[32];
+    for (int decimals = 1; decimals <= max_threshold_decimals; ++decimals) {
+        std::snprintf(text, sizeof text, "%.*f", decimals, value);
+        if (std::strtod(text, nullptr) == value) return parse(text);
+    }
+    std::snprintf(text, sizeof text, "%.*f", max_threshold_decimals, value);
+    return parse(text);
+}
+
+Candidates match(const FilterMatrix& a, const FilterMatrix& b, const MatchOptions& options) {
+    return to_candidates(Matcher(a, b, options, false).run());
+}
+
+Candidates match_dedup(const FilterMatrix& a, const MatchOptions& options) {
+    return to_candidates(Matcher(a, a, options, true).run());
+}
+
+double dice(const FilterMatrix& a, std::size_t i, const FilterMatrix& b, std::size_t j) {
+    if (a.bits() != b.bits()) throw UsageError("filters have different lengths");
+    const auto& kernels = simd::kernels();
+    const std::uint64_t total = kernels.popcount(a.row_words(i), a.words()) + kernels.popcount(b.row_words(j), b.words());
+    if (total == 0) return 0.0;
+    return 2.0 * static_cast<double>(kernels.and_popcount(a.row_words(i), b.row_words(j), a.words())) /
+           static_cast<double>(total);
+}
+
+std::string check_comparable(const FilterMatrix& a, const FilterMatrix& b) {
+    auto name = [](const FilterMatrix& m) { return m.info().party.empty() ? std::string("(unnamed)") : m.info().party; };
+    if (a.bits() != b.bits())
+        throw KeyMismatchError("filter lengths differ: " + name(a) + " has " + std::to_string(a.bits()) + " bits, " +
+                               name(b) + " has " + std::to_string(b.bits()));
+    std::string warning;
+    if (a.info().schema_known && b.info().schema_known) {
+        if (a.info().schema_fingerprint != b.info().schema_fingerprint)
+            throw KeyMismatchError("schema fingerprints differ between " + name(a) + " and " + name(b) +
+                                   " (encoded with different schemas)");
+    } else {
+        warning += "schema of an imported file is unknown; ";
+    }
+    if (a.info().key_known && b.info().key_known) {
+        if (a.info().key_check != b.info().key_check)
+            throw KeyMismatchError("key-check values differ between " + name(a) + " and " + name(b) +
+                                   " (encoded with different secret keys)");
+    } else {
+        warning += "key of an imported file is unknown; ";
+    }
+    if (!warning.empty()) warning += "comparing " + name(a) + " and " + name(b) + " without checking them";
+    return warning;
+}
+
+}  // namespace pprl

@@ -1,0 +1,128 @@
+#include "pprl/normalize.hpp"
+
+#include <utf8proc.h>
+
+#include <cstdlib>
+
+namespace pprl {
+namespace {
+
+bool is_punctuation(utf8proc_category_t category) {
+    switch (category) {
+        case UTF8PROC_CATEGORY_PC: case UTF8PROC_CATEGORY_PD: case UTF8PROC_CATEGORY_PS:
+        case UTF8PROC_CATEGORY_PE: case UTF8PROC_CATEGORY_PI: case UTF8PROC_CATEGORY_PF:
+        case UTF8PROC_CATEGORY_PO: case UTF8PROC_CATEGORY_SM: case UTF8PROC_CATEGORY_SC:
+        case UTF8PROC_CATEGORY_SK: case UTF8PROC_CATEGORY_SO:
+            return true;
+        default:
+            return false;
+    }
+}
+
+bool is_space(utf8proc_int32_t code_point, utf8proc_category_t category) {
+    switch (category) {
+        case UTF8PROC_CATEGORY_ZS: case UTF8PROC_CATEGORY_ZL: case UTF8PROC_CATEGORY_ZP:
+        case UTF8PROC_CATEGORY_CC:
+            return true;
+        default:
+            return code_point == 0x200B;  // zero-width space (category Cf) is whitespace to a clerk
+    }
+}
+
+bool is_ascii_plain(std::string_view input) {
+    for (unsigned char c : input)
+        if (c >= 0x80) return false;
+    return true;
+}
+
+// Fast path for ASCII input, which is nearly all of it: identical result to the utf8proc path
+// (NFKC and stripping are identities on ASCII; case folding is A-Z → a-z).
+void append_ascii(std::string_view input, const NormalizeOptions& options, std::string& out) {
+    for (unsigned char c : input) {
+        bool punctuation = (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60) ||
+                           (c >= 0x7B && c <= 0x7E);
+        bool space = c == ' ' || c < 0x20 || c == 0x7F;
+        if (punctuation && options.punctuation != PunctuationRule::keep) {
+            if (options.punctuation == PunctuationRule::remove) continue;
+            space = true;
+        }
+        if (space) {
+            out.push_back(' ');
+            continue;
+        }
+        if (options.case_fold && c >= 'A' && c <= 'Z') c = static_cast<unsigned char>(c - 'A' + 'a');
+        out.push_back(static_cast<char>(c));
+    }
+}
+
+void apply_whitespace_rule(WhitespaceRule rule, std::string& text) {
+    if (rule == WhitespaceRule::keep) return;
+    std::string result;
+    result.reserve(text.size());
+    bool pending_space = false;
+    for (char c : text) {
+        if (c == ' ') {
+            pending_space = true;
+            continue;
+        }
+        if (pending_space && rule == WhitespaceRule::collapse && !result.empty()) result.push_back(' ');
+        pending_space = false;
+        result.push_back(c);
+    }
+    text.swap(result);
+}
+
+}  // namespace
+
+bool normalize(std::string_view input, const NormalizeOptions& options, std::string& out) {
+    out.clear();
+    if (is_ascii_plain(input)) {
+        append_ascii(input, options, out);
+        apply_whitespace_rule(options.whitespace, out);
+        return true;
+    }
+    int flags = UTF8PROC_COMPOSE | UTF8PROC_COMPAT;
+    if (options.case_fold) flags |= UTF8PROC_CASEFOLD;
+    if (options.strip_accents) flags |= UTF8PROC_STRIPMARK;
+    utf8proc_uint8_t* mapped = nullptr;
+    const utf8proc_ssize_t length = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(input.data()),
+                                                 static_cast<utf8proc_ssize_t>(input.size()), &mapped,
+                                                 static_cast<utf8proc_option_t>(flags));
+    if (length < 0) return false;  // UTF8PROC_ERROR_INVALIDUTF8 and friends
+    const utf8proc_uint8_t* cursor = mapped;
+    utf8proc_ssize_t remaining = length;
+    while (remaining > 0) {
+        utf8proc_int32_t code_point = 0;
+        const utf8proc_ssize_t step = utf8proc_iterate(cursor, remaining, &code_point);
+        if (step <= 0) {
+            std::free(mapped);
+            return false;
+        }
+        const utf8proc_category_t category = utf8proc_category(code_point);
+        bool space = is_space(code_point, category);
+        if (!space && is_punctuation(category) && options.punctuation != PunctuationRule::keep) {
+            if (options.punctuation == PunctuationRule::remove) {
+                cursor += step;
+                remaining -= step;
+                continue;
+            }
+            space = true;
+        }
+        if (space) out.push_back(' ');
+        else out.append(reinterpret_cast<const char*>(cursor), static_cast<std::size_t>(step));
+        cursor += step;
+        remaining -= step;
+    }
+    std::free(mapped);
+    apply_whitespace_rule(options.whitespace, out);
+    return true;
+}
+
+std::size_t count_code_points(std::string_view utf8) noexcept {
+    std::size_t count = 0;
+    for (unsigned char c : utf8)
+        if ((c & 0xC0) != 0x80) ++count;
+    return count;
+}
+
+}  // namespace pprl

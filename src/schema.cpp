@@ -1,0 +1,357 @@
+#include "pprl/schema.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+#include "pprl/crypto.hpp"
+#include "pprl/error.hpp"
+#include "pprl/io.hpp"
+
+namespace pprl {
+namespace {
+
+using nlohmann::json;
+
+// Upper bounds that keep a malformed schema from asking for absurd work; each is far above any
+// sensible linkage setting.
+constexpr int max_q = 8;
+constexpr unsigned max_bits_per_token = 256;
+constexpr std::size_t max_field_length = 4096;
+
+// Walks one JSON object, remembers its pointer for messages and rejects keys it was not asked about.
+class ObjectReader {
+public:
+    ObjectReader(const json& node, std::string pointer, const std::string& origin)
+        : node_(node), pointer_(std::move(pointer)), origin_(origin) {
+        if (!node_.is_object()) fail("", "an object");
+    }
+
+    [[noreturn]] void fail(const std::string& key, const std::string& expected) const {
+        throw ValidationError(origin_ + ": " + at(key) + ": expected " + expected);
+    }
+    std::string at(const std::string& key) const {
+        std::string p = key.empty() ? pointer_ : pointer_ + "/" + key;
+        return p.empty() ? "/" : p;
+    }
+    bool has(const std::string& key) {
+        seen_.insert(key);
+        return node_.contains(key);
+    }
+    const json& get(const std::string& key) {
+        seen_.insert(key);
+        return node_.at(key);
+    }
+    std::string string_or(const std::string& key, const std::string& fallback) {
+        if (!has(key)) return fallback;
+        const json& value = get(key);
+        if (!value.is_string()) fail(key, "a string");
+        return value.get<std::string>();
+    }
+    bool bool_or(const std::string& key, bool fallback) {
+        if (!has(key)) return fallback;
+        const json& value = get(key);
+        if (!value.is_boolean()) fail(key, "true or false");
+        return value.get<bool>();
+    }
+    std::int64_t int_in(const std::string& key, std::int64_t fallback, std::int64_t low, std::int64_t high) {
+        if (!has(key)) return fallback;
+        const json& value = get(key);
+        if (!value.is_number_integer() || value.get<std::int64_t>() < low || value.get<std::int64_t>() > high)
+            fail(key, "an integer from " + std::to_string(low) + " to " + std::to_string(high));
+        return value.get<std::int64_t>();
+    }
+    template <class Enum>
+    Enum choice(const std::string& key, Enum fallback, const std::vector<std::pair<std::string, Enum>>& options) {
+        if (!has(key)) return fallback;
+        const json& value = get(key);
+        std::string names;
+        for (const auto& [name, option] : options) {
+            if (value.is_string() && value.get<std::string>() == name) return option;
+            names += (names.empty() ? "" : ", ") + ("\"" + name + "\"");
+        }
+        fail(key, "one of " + names);
+    }
+    std::vector<std::string> strings(const std::string& key, bool allow_empty) {
+        const json& value = get(key);
+        if (!value.is_array() || (!allow_empty && value.empty())) fail(key, "a non-empty array of strings");
+        std::vector<std::string> out;
+        for (const json& item : value) {
+            if (!item.is_string()) fail(key, "an array of strings");
+            out.push_back(item.get<std::string>());
+        }
+        return out;
+    }
+    void finish() const {
+        for (auto it = node_.begin(); it != node_.end(); ++it)
+            if (!seen_.count(it.key())) throw ValidationError(origin_ + ": " + at(it.key()) + ": unknown key");
+    }
+    const std::string& pointer() const { return pointer_; }
+    const std::string& origin() const { return origin_; }
+
+private:
+    const json& node_;
+    std::string pointer_;
+    const std::string& origin_;
+    std::set<std::string> seen_;
+};
+
+const std::vector<std::pair<std::string, FieldType>> field_types = {
+    {"string", FieldType::string}, {"date", FieldType::date}, {"integer", FieldType::integer},
+    {"enum", FieldType::enumeration}};
+const std::vector<std::pair<std::string, TokenizerKind>> tokenizer_kinds = {
+    {"qgram", TokenizerKind::qgram}, {"positional_qgram", TokenizerKind::positional_qgram},
+    {"exact", TokenizerKind::exact}, {"date_parts", TokenizerKind::date_parts}};
+const std::vector<std::pair<std::string, PunctuationRule>> punctuation_rules = {
+    {"remove", PunctuationRule::remove}, {"space", PunctuationRule::space}, {"keep", PunctuationRule::keep}};
+const std::vector<std::pair<std::string, WhitespaceRule>> whitespace_rules = {
+    {"collapse", WhitespaceRule::collapse}, {"remove", WhitespaceRule::remove}, {"keep", WhitespaceRule::keep}};
+const std::vector<std::pair<std::string, MissingAction>> missing_actions = {
+    {"skip", MissingAction::skip}, {"reject", MissingAction::reject}, {"replace", MissingAction::replace}};
+const std::vector<std::pair<std::string, DatePart>> date_part_names = {
+    {"year", DatePart::year}, {"month", DatePart::month}, {"day", DatePart::day}};
+
+template <class Enum>
+std::string name_of(const std::vector<std::pair<std::string, Enum>>& table, Enum value) {
+    for (const auto& [name, option] : table)
+        if (option == value) return name;
+    return "?";
+}
+
+void check_date_format(ObjectReader& reader, const std::string& format) {
+    int year = 0, month = 0, day = 0;
+    for (std::size_t i = 0; i < format.size(); ++i) {
+        if (format[i] != '%') continue;
+        if (i + 1 >= format.size()) reader.fail("formats", "date formats using %Y, %m, %d and literal characters");
+        const char d = format[++i];
+        if (d == 'Y') ++year;
+        else if (d == 'm') ++month;
+        else if (d == 'd') ++day;
+        else if (d != '%') reader.fail("formats", "date formats using %Y, %m, %d and literal characters");
+    }
+    if (year != 1 || month != 1 || day != 1) reader.fail("formats", "each format to contain %Y, %m and %d once");
+}
+
+FieldSpec parse_field(const json& node, std::size_t index, const std::string& origin) {
+    ObjectReader reader(node, "/fields/" + std::to_string(index), origin);
+    FieldSpec field;
+    if (!reader.has("name") || !reader.get("name").is_string() || reader.get("name").get<std::string>().empty())
+        reader.fail("name", "a non-empty string");
+    field.name = reader.get("name").get<std::string>();
+    field.ignored = reader.bool_or("ignore", false);
+    reader.string_or("description", "");
+    if (field.ignored) {
+        reader.finish();
+        return field;
+    }
+    field.type = reader.choice("type", FieldType::string, field_types);
+    if (field.type == FieldType::date || field.type == FieldType::integer) {
+        // Separators carry meaning in dates and signs in integers: keep them, drop spaces.
+        field.normalize.punctuation = PunctuationRule::keep;
+        field.normalize.whitespace = WhitespaceRule::remove;
+    }
+    field.max_length = static_cast<std::size_t>(reader.int_in("max_length", 128, 1, max_field_length));
+
+    if (reader.has("normalize")) {
+        ObjectReader norm(reader.get("normalize"), reader.at("normalize"), origin);
+        field.normalize.case_fold = norm.bool_or("case_fold", field.normalize.case_fold);
+        field.normalize.strip_accents = norm.bool_or("strip_accents", field.normalize.strip_accents);
+        field.normalize.punctuation = norm.choice("punctuation", field.normalize.punctuation, punctuation_rules);
+        field.normalize.whitespace = norm.choice("whitespace", field.normalize.whitespace, whitespace_rules);
+        norm.finish();
+    }
+
+    TokenizerKind default_kind = TokenizerKind::qgram;
+    if (field.type == FieldType::date) {
+        if (!reader.has("formats")) reader.fail("formats", "an array of date formats such as \"%Y-%m-%d\"");
+        field.date_formats = reader.strings("formats", false);
+        for (const auto& format : field.date_formats) check_date_format(reader, format);
+        default_kind = TokenizerKind::date_parts;
+    } else if (field.type == FieldType::integer) {
+        field.min_value = reader.int_in("min", INT64_MIN, INT64_MIN, INT64_MAX);
+        field.max_value = reader.int_in("max", INT64_MAX, INT64_MIN, INT64_MAX);
+        if (field.min_value > field.max_value) reader.fail("max", "a value not below \"min\"");
+        default_kind = TokenizerKind::exact;
+    } else if (field.type == FieldType::enumeration) {
+        if (!reader.has("values")) reader.fail("values", "the array of allowed values");
+        field.enum_values = reader.strings("values", false);
+        if (reader.has("aliases")) {
+            const json& aliases = reader.get("aliases");
+            if (!aliases.is_object()) reader.fail("aliases", "an object mapping alias to value");
+            for (auto it = aliases.begin(); it != aliases.end(); ++it) {
+                if (!it.value().is_string()) reader.fail("aliases/" + it.key(), "a string");
+                const std::string target = it.value().get<std::string>();
+                bool known = false;
+                for (const auto& value : field.enum_values) known = known || value == target;
+                if (!known) reader.fail("aliases/" + it.key(), "one of the field's \"values\"");
+                field.enum_aliases[it.key()] = target;
+            }
+        }
+        default_kind = TokenizerKind::exact;
+    }
+
+    field.tokenizer.kind = default_kind;
+    if (reader.has("tokenizer")) {
+        ObjectReader tok(reader.get("tokenizer"), reader.at("tokenizer"), origin);
+        field.tokenizer.kind = tok.choice("kind", default_kind, tokenizer_kinds);
+        const bool grams = field.tokenizer.kind == TokenizerKind::qgram ||
+                           field.tokenizer.kind == TokenizerKind::positional_qgram;
+        if (grams) {
+            field.tokenizer.q = static_cast<int>(tok.int_in("q", 2, 1, max_q));
+            field.tokenizer.padding = tok.bool_or("padding", true);
+        }
+        if (field.tokenizer.kind == TokenizerKind::date_parts) {
+            if (field.type != FieldType::date) tok.fail("kind", "\"date_parts\" only on a field of type \"date\"");
+            if (tok.has("parts")) {
+                field.tokenizer.date_parts.clear();
+                const json& parts = tok.get("parts");
+                if (!parts.is_array() || parts.empty()) tok.fail("parts", "a non-empty array of \"year\", \"month\", \"day\"");
+                for (const json& part : parts) {
+                    bool found = false;
+                    for (const auto& [name, value] : date_part_names)
+                        if (part.is_string() && part.get<std::string>() == name) {
+                            field.tokenizer.date_parts.push_back(value);
+                            found = true;
+                        }
+                    if (!found) tok.fail("parts", "an array of \"year\", \"month\", \"day\"");
+                }
+            }
+        }
+        tok.finish();
+    }
+
+    if (reader.has("weight")) {
+        ObjectReader weight(reader.get("weight"), reader.at("weight"), origin);
+        const bool per_token = weight.has("bits_per_token");
+        const bool per_feature = weight.has("bits_per_feature");
+        if (per_token == per_feature) weight.fail("", "exactly one of \"bits_per_token\" and \"bits_per_feature\"");
+        if (per_token) {
+            field.weight.mode = WeightSpec::Mode::bits_per_token;
+            field.weight.bits = static_cast<unsigned>(weight.int_in("bits_per_token", 10, 0, max_bits_per_token));
+        } else {
+            field.weight.mode = WeightSpec::Mode::bits_per_feature;
+            field.weight.bits = static_cast<unsigned>(weight.int_in("bits_per_feature", 100, 0, Schema::max_bits));
+        }
+        weight.finish();
+    }
+
+    if (reader.has("missing")) {
+        ObjectReader missing(reader.get("missing"), reader.at("missing"), origin);
+        if (missing.has("values")) field.missing.values = missing.strings("values", true);
+        field.missing.action = missing.choice("action", MissingAction::skip, missing_actions);
+        if (field.missing.action == MissingAction::replace) {
+            if (!missing.has("replacement") || !missing.get("replacement").is_string())
+                missing.fail("replacement", "a string (the value used when the field is missing)");
+            field.missing.replacement = missing.get("replacement").get<std::string>();
+        }
+        missing.finish();
+    }
+    reader.finish();
+    return field;
+}
+
+json canonical_field(const FieldSpec& field) {
+    json out;
+    out["name"] = field.name;
+    if (field.ignored) {
+        out["ignore"] = true;
+        return out;
+    }
+    out["type"] = name_of(field_types, field.type);
+    out["max_length"] = field.max_length;
+    out["normalize"] = {{"case_fold", field.normalize.case_fold},
+                        {"strip_accents", field.normalize.strip_accents},
+                        {"punctuation", name_of(punctuation_rules, field.normalize.punctuation)},
+                        {"whitespace", name_of(whitespace_rules, field.normalize.whitespace)}};
+    if (field.type == FieldType::date) out["formats"] = field.date_formats;
+    if (field.type == FieldType::integer) {
+        out["min"] = field.min_value;
+        out["max"] = field.max_value;
+    }
+    if (field.type == FieldType::enumeration) {
+        out["values"] = field.enum_values;
+        out["aliases"] = field.enum_aliases;
+    }
+    json tokenizer = {{"kind", name_of(tokenizer_kinds, field.tokenizer.kind)}};
+    if (field.tokenizer.kind == TokenizerKind::qgram || field.tokenizer.kind == TokenizerKind::positional_qgram) {
+        tokenizer["q"] = field.tokenizer.q;
+        tokenizer["padding"] = field.tokenizer.padding;
+    }
+    if (field.tokenizer.kind == TokenizerKind::date_parts) {
+        json parts = json::array();
+        for (DatePart part : field.tokenizer.date_parts) parts.push_back(name_of(date_part_names, part));
+        tokenizer["parts"] = parts;
+    }
+    out["tokenizer"] = tokenizer;
+    out["weight"] = {{field.weight.mode == WeightSpec::Mode::bits_per_token ? "bits_per_token" : "bits_per_feature",
+                      field.weight.bits}};
+    out["missing"] = {{"values", field.missing.values}, {"action", name_of(missing_actions, field.missing.action)}};
+    if (field.missing.action == MissingAction::replace) out["missing"]["replacement"] = field.missing.replacement;
+    return out;
+}
+
+}  // namespace
+
+Schema Schema::from_json(const std::string& json_text, const std::string& origin) {
+    json document;
+    try {
+        document = json::parse(json_text);
+    } catch (const json::parse_error& error) {
+        throw ValidationError(origin + ": not valid JSON (at byte " + std::to_string(error.byte) + ")");
+    }
+    ObjectReader reader(document, "", origin);
+    if (!reader.has("pprl_schema")) reader.fail("pprl_schema", "the schema version number (1)");
+    const json& version_node = reader.get("pprl_schema");
+    if (!version_node.is_number_integer() || version_node.get<int>() != version)
+        reader.fail("pprl_schema", "1 (the only schema version this pprl reads)");
+
+    Schema schema;
+    reader.string_or("description", "");
+    schema.id_column_ = reader.string_or("id_column", "record_id");
+    if (schema.id_column_.empty()) reader.fail("id_column", "a non-empty column name");
+    if (reader.has("filter")) {
+        ObjectReader filter(reader.get("filter"), "/filter", origin);
+        const auto bits = filter.int_in("bits", 1024, 64, max_bits);
+        if (bits % 64 != 0) filter.fail("bits", "a multiple of 64 from 64 to 65536");
+        schema.bits_ = static_cast<unsigned>(bits);
+        schema.hashing_ = filter.choice("hashing", HashingScheme::hmac_sha256_random,
+                                        std::vector<std::pair<std::string, HashingScheme>>{
+                                            {"hmac-sha256-random", HashingScheme::hmac_sha256_random}});
+        filter.finish();
+    }
+    if (!reader.has("fields") || !reader.get("fields").is_array() || reader.get("fields").empty())
+        reader.fail("fields", "a non-empty array of field specifications");
+    const json& fields = reader.get("fields");
+    std::set<std::string> names{schema.id_column_};
+    bool any_encoded = false;
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        FieldSpec field = parse_field(fields[i], i, origin);
+        if (!names.insert(field.name).second)
+            throw ValidationError(origin + ": /fields/" + std::to_string(i) + "/name: \"" + field.name +
+                                  "\" is used twice (or is the id column)");
+        any_encoded = any_encoded || !field.ignored;
+        schema.fields_.push_back(std::move(field));
+    }
+    if (!any_encoded) reader.fail("fields", "at least one field that is not ignored");
+    reader.finish();
+
+    json canonical;
+    canonical["pprl_schema"] = version;
+    canonical["filter"] = {{"bits", schema.bits_}, {"hashing", "hmac-sha256-random"}};
+    canonical["fields"] = json::array();
+    for (const auto& field : schema.fields_) canonical["fields"].push_back(canonical_field(field));
+    schema.canonical_ = canonical.dump();
+    schema.fingerprint_ = crypto::sha256(schema.canonical_.data(), schema.canonical_.size());
+    return schema;
+}
+
+void Schema::set_id_column(const std::string& name) {
+    if (name.empty()) throw UsageError("the id column name is empty");
+    for (const auto& field : fields_)
+        if (field.name == name) throw ValidationError("the id column \"" + name + "\" is also a schema field");
+    id_column_ = name;
+}
+
+Schema Schema::from_file(const std::string& path) { return from_json(read_file(path), path); }
+
+}  // namespace pprl
