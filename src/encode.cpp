@@ -303,39 +303,30 @@ EncodeSummary encode_csv(const std::string& csv_path, const Schema& schema, cons
     std::unordered_set<std::string> seen_ids;
     std::vector<std::vector<std::string>> batch;
     std::vector<std::uint64_t> lines;
-    std::uint64_t next_row = 1;
-    bool more = true;
-    while (more) {
+    std::uint64_t next_row = 1;  // data row number of the next record read
+    auto flush = [&]() {
+        if (batch.empty()) return;
+        const std::uint64_t first = next_row - batch.size();
+        FilterMatrix part = encoder.encode_batch(batch, first, lines, threads, seen_ids, summary);
+        if (part.rows() > 0) sink(part);
         batch.clear();
         lines.clear();
-        std::uint64_t batch_first_row = next_row;
-        while (batch.size() < batch_rows && (more = reader.next(record))) {
-            if (!record.error.empty()) {
-                // Malformed CSV rows are rejected here; rows before and after still encode.
-                summary.rows_read += 1;
-                summary.rejections.push_back(Rejection{next_row, record.line, "", record.error});
-                // Keep numbering: flush what we have so rows stay in order.
-                if (!batch.empty()) break;
-                ++next_row;
-                batch_first_row = next_row;
-                continue;
-            }
-            batch.push_back(std::move(record.fields));
-            lines.push_back(record.line);
-            ++next_row;
-        }
-        if (!batch.empty()) {
-            FilterMatrix part = encoder.encode_batch(batch, batch_first_row, lines, threads, seen_ids, summary);
-            if (part.rows() > 0) sink(part);
-        }
-        // A malformed row that ended the batch early is numbered after the batch's rows.
-        if (more && !record.error.empty() && !batch.empty()) {
-            summary.rows_read += 1;
-            summary.rejections.push_back(Rejection{next_row, record.line, "", record.error});
-            ++next_row;
-        }
         if (options.progress) options.progress(summary.rows_read);
+    };
+    while (reader.next(record)) {
+        if (!record.error.empty()) {
+            // A malformed CSV record is rejected in its place; rows before and after still encode.
+            flush();
+            summary.rows_read += 1;
+            summary.rejections.push_back(Rejection{next_row++, record.line, "", record.error});
+            continue;
+        }
+        batch.push_back(std::move(record.fields));
+        lines.push_back(record.line);
+        ++next_row;
+        if (batch.size() >= batch_rows) flush();
     }
+    flush();
     if (summary.rows_read == 0) throw ValidationError("'" + csv_path + "' has a header but no data rows");
     std::sort(summary.rejections.begin(), summary.rejections.end(),
               [](const Rejection& x, const Rejection& y) { return x.row < y.row; });

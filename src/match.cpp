@@ -13,15 +13,12 @@
 namespace pprl {
 namespace {
 
-// A rows per kernel job: the kernel's limit, 64 rows = 8 KiB of 1024-bit filters, which stays in L1
-// while the job's panels stream past.
-constexpr std::size_t group_rows = simd::max_tile_a_rows;
-// A rows per unit of thread work: 4 groups share each B tile while it is in L2, so B is read from
-// memory once per 256 A rows.
+// A rows per kernel job (the kernel's limit). A job's rows share one pruning range, and their
+// set-bit lists (~1 KiB per row) stay in L1 while the job's slices are read from L2.
+constexpr std::size_t group_rows = simd::max_job_rows;
+// A rows per unit of thread work: its groups walk B together, so each tile of B slices is brought
+// into L2 once per 256 A rows.
 constexpr std::size_t chunk_rows = 4 * group_rows;
-// Bytes of B panels per tile: a quarter of Zen 5's (and most current cores') 1 MiB L2, leaving room
-// for the A chunk, the hit buffer and the other hyperthread.
-constexpr std::size_t tile_bytes = 256 * 1024;
 // min_common value for totals where no pair can pass; below 2^31 so kernels may compare signed.
 constexpr std::uint32_t unreachable = 1u << 30;
 // Most decimals a threshold may have (denominator ≤ 10^9 keeps every product in 64 bits).
@@ -74,40 +71,26 @@ public:
         if (a.bits() != b.bits()) throw KeyMismatchError("filters have different lengths");
         if (a.popcounts().size() != a.rows() || b.popcounts().size() != b.rows())
             throw UsageError("FilterMatrix popcounts are not computed (call compute_popcounts)");
-        if (a.rows() > UINT32_MAX || b.rows() > UINT32_MAX) throw UsageError("more than 2^32 - 1 filters");
+        if (a.rows() > UINT32_MAX - simd::slice_rows || b.rows() > UINT32_MAX - simd::slice_rows)
+            throw UsageError("too many filters (at most 2^32 - 513 per side)");
         const Threshold& t = options.threshold;
         if (t.denominator == 0 || t.numerator == 0 || t.numerator > t.denominator)
             throw UsageError("threshold must be in (0, 1]");
         const std::size_t max_total = 2 * static_cast<std::size_t>(a.bits());
         min_common_.resize(max_total + 1);
         min_common_[0] = unreachable;
-        for (std::size_t s = 1; s <= max_total; ++s) {
-            const std::uint64_t need = (t.numerator * s + 2 * t.denominator - 1) / (2 * t.denominator);
-            min_common_[s] = static_cast<std::uint32_t>(need);
-        }
+        for (std::size_t s = 1; s <= max_total; ++s)
+            min_common_[s] = static_cast<std::uint32_t>((t.numerator * s + 2 * t.denominator - 1) / (2 * t.denominator));
         prepare_a();
         prepare_b();
-        tile_panels_ = std::max<std::size_t>(1, tile_bytes / (words_ * simd::panel_lanes * 8));
     }
 
     std::vector<Pair> run() {
         const std::size_t chunks = (na_ + chunk_rows - 1) / chunk_rows;
         std::vector<std::vector<Pair>> results(chunks);
-        unsigned threads = options_.threads != 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
-        threads = static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(chunks, 1)));
-        std::atomic<std::size_t> next{0};
-        auto worker = [&]() {
-            std::vector<simd::TileHit> hits(group_rows * tile_panels_ * simd::panel_lanes);
-            for (std::size_t c; (c = next.fetch_add(1)) < chunks;) results[c] = run_chunk(c, hits);
-        };
-        if (threads <= 1) {
-            worker();
-        } else {
-            std::vector<std::thread> pool;
-            for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
-            worker();
-            for (auto& thread : pool) thread.join();
-        }
+        std::vector<Scratch> scratch(thread_count(chunks));
+        for (auto& area : scratch) area.hits.resize(simd::max_job_hits);
+        parallel_for(chunks, [&](std::size_t chunk, unsigned worker) { results[chunk] = run_chunk(chunk, scratch[worker]); });
         std::size_t total = 0;
         for (const auto& part : results) total += part.size();
         std::vector<Pair> pairs;
@@ -135,16 +118,10 @@ public:
     }
 
 private:
-    void prepare_a() {
-        na_ = a_.rows();
-        a_order_ = options_.prune || dedup_ ? popcount_order(a_.popcounts()) : identity(na_);
-        a_sorted_ = std::make_unique<AlignedBuffer>(std::max<std::size_t>(na_, 1) * a_.stride_words());
-        a_pop_.resize(na_);
-        for (std::size_t i = 0; i < na_; ++i) {
-            std::memcpy(a_sorted_->data + i * a_.stride_words(), a_.row_words(a_order_[i]), a_.stride_bytes());
-            a_pop_[i] = a_.popcounts()[a_order_[i]];
-        }
-    }
+    struct Scratch {
+        std::vector<simd::SliceHit> hits;
+        std::vector<std::uint32_t> columns, offsets;
+    };
 
     static std::vector<std::uint32_t> identity(std::size_t n) {
         std::vector<std::uint32_t> order(n);
@@ -152,20 +129,59 @@ private:
         return order;
     }
 
+    void prepare_a() {
+        na_ = a_.rows();
+        a_order_ = options_.prune || dedup_ ? popcount_order(a_.popcounts()) : identity(na_);
+        a_pop_.resize(na_);
+        for (std::size_t i = 0; i < na_; ++i) a_pop_[i] = a_.popcounts()[a_order_[i]];
+    }
+
+    // B in bit-sliced form (kernels.hpp): slice s, bit position k → 8 words of 512 row bits.
     void prepare_b() {
         nb_ = b_.rows();
         b_order_ = options_.prune || dedup_ ? popcount_order(b_.popcounts()) : identity(nb_);
-        panels_ = (nb_ + simd::panel_lanes - 1) / simd::panel_lanes;
-        b_panels_ = std::make_unique<AlignedBuffer>(std::max<std::size_t>(panels_, 1) * words_ * simd::panel_lanes);
+        slices_ = (nb_ + simd::slice_rows - 1) / simd::slice_rows;
+        const std::size_t bits = a_.bits();
+        b_slices_ = std::make_unique<AlignedBuffer>(std::max<std::size_t>(slices_, 1) * bits * simd::slice_words);
         b_pop_.resize(nb_);
-        panel_min_.assign(std::max<std::size_t>(panels_, 1), unreachable);
-        for (std::size_t j = 0; j < nb_; ++j) {
-            const std::uint64_t* row = b_.row_words(b_order_[j]);
-            std::uint64_t* panel = b_panels_->data + (j / simd::panel_lanes) * words_ * simd::panel_lanes;
-            for (std::size_t w = 0; w < words_; ++w) panel[w * simd::panel_lanes + j % simd::panel_lanes] = row[w];
-            b_pop_[j] = b_.popcounts()[b_order_[j]];
-            panel_min_[j / simd::panel_lanes] = std::min(panel_min_[j / simd::panel_lanes], b_pop_[j]);
-        }
+        slice_min_.assign(std::max<std::size_t>(slices_, 1), unreachable);
+        // Slices are independent: build them on all threads.
+        parallel_for(slices_, [&](std::size_t slice, unsigned) {
+            std::uint64_t* slice_base = b_slices_->data + slice * bits * simd::slice_words;
+            const std::size_t end = std::min(nb_, (slice + 1) * simd::slice_rows);
+            for (std::size_t j = slice * simd::slice_rows; j < end; ++j) {
+                const std::size_t lane = j % simd::slice_rows;
+                std::uint64_t* base = slice_base + lane / 64;
+                const std::uint64_t lane_bit = std::uint64_t{1} << (lane % 64);
+                const std::uint64_t* row = b_.row_words(b_order_[j]);
+                for (std::size_t w = 0; w < words_; ++w)
+                    for (std::uint64_t x = row[w]; x != 0; x &= x - 1)
+                        base[(w * 64 + static_cast<std::size_t>(__builtin_ctzll(x))) * simd::slice_words] |= lane_bit;
+                b_pop_[j] = b_.popcounts()[b_order_[j]];
+                slice_min_[slice] = std::min(slice_min_[slice], b_pop_[j]);
+            }
+        });
+    }
+
+    unsigned thread_count(std::size_t work_items) const {
+        const unsigned wanted =
+            options_.threads != 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
+        return static_cast<unsigned>(std::min<std::size_t>(wanted, std::max<std::size_t>(work_items, 1)));
+    }
+
+    // Runs body(i, worker) for i in [0, n) on thread_count(n) threads numbered 0.., items taken from a
+    // shared counter (so uneven items balance out).
+    template <class Body>
+    void parallel_for(std::size_t n, Body body) const {
+        std::atomic<std::size_t> next{0};
+        auto worker = [&](unsigned id) {
+            for (std::size_t i; (i = next.fetch_add(1)) < n;) body(i, id);
+        };
+        const unsigned threads = thread_count(n);
+        std::vector<std::thread> pool;
+        for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker, t);
+        worker(0);
+        for (auto& thread : pool) thread.join();
     }
 
     // Positions [begin, end) of sorted B whose popcount can pass with an A row of popcount pa.
@@ -197,13 +213,25 @@ private:
         return {static_cast<std::size_t>(begin), static_cast<std::size_t>(end)};
     }
 
-    std::vector<Pair> run_chunk(std::size_t chunk, std::vector<simd::TileHit>& hits) const {
+    std::vector<Pair> run_chunk(std::size_t chunk, Scratch& scratch) const {
         const std::size_t c0 = chunk * chunk_rows, c1 = std::min(na_, c0 + chunk_rows);
+        // Set-bit positions of the chunk's A rows, in the kernels' numbering (64 w + b), as word
+        // offsets into a slice.
+        scratch.columns.clear();
+        scratch.offsets.assign(1, 0);
+        for (std::size_t r = c0; r < c1; ++r) {
+            const std::uint64_t* row = a_.row_words(a_order_[r]);
+            for (std::size_t w = 0; w < words_; ++w)
+                for (std::uint64_t x = row[w]; x != 0; x &= x - 1)
+                    scratch.columns.push_back(
+                        static_cast<std::uint32_t>((w * 64 + __builtin_ctzll(x)) * simd::slice_words));
+            scratch.offsets.push_back(static_cast<std::uint32_t>(scratch.columns.size()));
+        }
         struct Group {
-            std::size_t first, rows, panel_begin, panel_end;
+            std::size_t first, rows, slice_begin, slice_end;
         };
         std::vector<Group> groups;
-        std::size_t chunk_begin = panels_, chunk_end = 0;
+        std::size_t chunk_begin = slices_, chunk_end = 0;
         for (std::size_t g0 = c0; g0 < c1; g0 += group_rows) {
             const std::size_t g1 = std::min(c1, g0 + group_rows);
             std::size_t begin = nb_, end = 0;
@@ -215,10 +243,9 @@ private:
             }
             if (dedup_) begin = std::max(begin, g0 + 1);
             if (begin >= end) continue;
-            Group group{g0, g1 - g0, begin / simd::panel_lanes,
-                        (end + simd::panel_lanes - 1) / simd::panel_lanes};
-            chunk_begin = std::min(chunk_begin, group.panel_begin);
-            chunk_end = std::max(chunk_end, group.panel_end);
+            Group group{g0, g1 - g0, begin / simd::slice_rows, (end + simd::slice_rows - 1) / simd::slice_rows};
+            chunk_begin = std::min(chunk_begin, group.slice_begin);
+            chunk_end = std::max(chunk_end, group.slice_end);
             groups.push_back(group);
         }
         const bool bucketed = options_.top_k > 0 && !dedup_;
@@ -226,24 +253,24 @@ private:
         std::vector<Pair> pairs;
         const std::size_t prune_at = std::max<std::size_t>(2 * options_.top_k, 64);
 
-        simd::TileJob job;
-        job.a_stride_words = a_.stride_words();
-        job.panels = b_panels_->data;
-        job.words = words_;
-        job.panel_min_popcount = panel_min_.data();
+        simd::SliceJob job;
+        job.a_columns = scratch.columns.data();
+        job.slices = b_slices_->data;
+        job.bits = a_.bits();
+        job.slice_min_popcount = slice_min_.data();
         job.min_common = min_common_.data();
-        for (std::size_t tile = chunk_begin; tile < chunk_end; tile += tile_panels_) {
-            const std::size_t tile_end = std::min(chunk_end, tile + tile_panels_);
+        for (std::size_t tile = chunk_begin; tile < chunk_end; tile += simd::max_job_slices) {
+            const std::size_t tile_end = std::min(chunk_end, tile + simd::max_job_slices);
             for (const Group& group : groups) {
-                job.panel_begin = std::max(group.panel_begin, tile);
-                job.panel_end = std::min(group.panel_end, tile_end);
-                if (job.panel_begin >= job.panel_end) continue;
-                job.a = a_sorted_->data + group.first * a_.stride_words();
+                job.slice_begin = std::max(group.slice_begin, tile);
+                job.slice_end = std::min(group.slice_end, tile_end);
+                if (job.slice_begin >= job.slice_end) continue;
+                job.a_column_offsets = scratch.offsets.data() + (group.first - c0);
                 job.a_rows = group.rows;
                 job.a_popcounts = a_pop_.data() + group.first;
-                const std::size_t found = kernels_.count_tile(job, hits.data());
+                const std::size_t found = kernels_.count_slices(job, scratch.hits.data());
                 for (std::size_t h = 0; h < found; ++h) {
-                    const simd::TileHit& hit = hits[h];
+                    const simd::SliceHit& hit = scratch.hits[h];
                     const std::size_t a_pos = group.first + hit.a_row, b_pos = hit.b_row;
                     if (b_pos >= nb_ || (dedup_ && b_pos <= a_pos)) continue;
                     const std::uint32_t total = a_pop_[a_pos] + b_pop_[b_pos];
@@ -275,9 +302,9 @@ private:
     std::size_t words_;
     const simd::KernelTable& kernels_;
     std::vector<std::uint32_t> min_common_;
-    std::size_t na_ = 0, nb_ = 0, panels_ = 0, tile_panels_ = 1;
-    std::vector<std::uint32_t> a_order_, b_order_, a_pop_, b_pop_, panel_min_;
-    std::unique_ptr<AlignedBuffer> a_sorted_, b_panels_;
+    std::size_t na_ = 0, nb_ = 0, slices_ = 0;
+    std::vector<std::uint32_t> a_order_, b_order_, a_pop_, b_pop_, slice_min_;
+    std::unique_ptr<AlignedBuffer> b_slices_;
 };
 
 Candidates to_candidates(const std::vector<Pair>& pairs) {

@@ -6,16 +6,18 @@
 // A byte counter grows by at most 8 per word, so byte sums are flushed every 31 words (31 * 8 = 248
 // < 256) and cannot overflow.
 //
-// The all-pairs tile uses the same panel layout as the AVX-512 kernel (kernels.hpp): a panel word is
-// two 256-bit halves of 4 lanes each; R = 2 A rows are blocked against it.
+// All pairs: the bit-sliced kernel of slice_impl.hpp with a slice column as two ymm registers. Without
+// VPTERNLOG a carry-save adder is five instructions (two XOR for the sum; AND, AND, OR for the
+// majority) instead of two.
 #include <immintrin.h>
 
 #include "kernels.hpp"
+#define PPRL_SIMD_NAMESPACE avx2
+#include "slice_impl.hpp"
 
 namespace pprl::simd::avx2 {
 namespace {
 
-constexpr std::size_t block_rows = 2;
 constexpr std::size_t words_per_flush = 31;
 
 inline __m256i popcount_bytes(__m256i v) noexcept {
@@ -63,68 +65,42 @@ std::uint64_t and_popcount(const std::uint64_t* a, const std::uint64_t* b, std::
     return sum;
 }
 
-template <std::size_t R>
-std::size_t block(const TileJob& job, std::size_t r0, TileHit* out) noexcept {
-    const std::size_t words = job.words;
-    const std::uint64_t* a[R];
-    for (std::size_t r = 0; r < R; ++r) a[r] = job.a + (r0 + r) * job.a_stride_words;
-    const __m256i zero = _mm256_setzero_si256();
-    std::size_t hits = 0;
-    for (std::size_t p = job.panel_begin; p < job.panel_end; ++p) {
-        const std::uint64_t* panel = job.panels + p * words * panel_lanes;
-        __m256i low_total[R], high_total[R];
-        for (std::size_t r = 0; r < R; ++r) low_total[r] = high_total[r] = zero;
-        std::size_t w = 0;
-        while (w < words) {
-            __m256i low_bytes[R], high_bytes[R];
-            for (std::size_t r = 0; r < R; ++r) low_bytes[r] = high_bytes[r] = zero;
-            const std::size_t stop = w + words_per_flush < words ? w + words_per_flush : words;
-            for (; w < stop; ++w) {
-                const __m256i low = _mm256_load_si256(reinterpret_cast<const __m256i*>(panel + w * panel_lanes));
-                const __m256i high = _mm256_load_si256(reinterpret_cast<const __m256i*>(panel + w * panel_lanes + 4));
-                for (std::size_t r = 0; r < R; ++r) {
-                    const __m256i a_word = _mm256_set1_epi64x(static_cast<long long>(a[r][w]));
-                    low_bytes[r] = _mm256_add_epi8(low_bytes[r], popcount_bytes(_mm256_and_si256(low, a_word)));
-                    high_bytes[r] = _mm256_add_epi8(high_bytes[r], popcount_bytes(_mm256_and_si256(high, a_word)));
-                }
-            }
-            for (std::size_t r = 0; r < R; ++r) {
-                low_total[r] = _mm256_add_epi64(low_total[r], _mm256_sad_epu8(low_bytes[r], zero));
-                high_total[r] = _mm256_add_epi64(high_total[r], _mm256_sad_epu8(high_bytes[r], zero));
-            }
-        }
-        for (std::size_t r = 0; r < R; ++r) {
-            const std::uint32_t need = job.min_common[job.a_popcounts[r0 + r] + job.panel_min_popcount[p]];
-            // Unsigned ≥ via signed compare is safe: counts and need are below 2^31.
-            const __m256i need_v = _mm256_set1_epi64x(static_cast<long long>(need) - 1);
-            const unsigned low_pass = static_cast<unsigned>(_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(low_total[r], need_v))));
-            const unsigned high_pass = static_cast<unsigned>(_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(high_total[r], need_v))));
-            unsigned pass = low_pass | (high_pass << 4);
-            if (pass == 0) continue;
-            alignas(32) std::uint64_t counts[panel_lanes];
-            _mm256_store_si256(reinterpret_cast<__m256i*>(counts), low_total[r]);
-            _mm256_store_si256(reinterpret_cast<__m256i*>(counts + 4), high_total[r]);
-            while (pass != 0) {
-                const unsigned lane = static_cast<unsigned>(__builtin_ctz(pass));
-                pass &= pass - 1;
-                out[hits++] = TileHit{static_cast<std::uint32_t>(r0 + r),
-                                      static_cast<std::uint32_t>(p * panel_lanes + lane),
-                                      static_cast<std::uint32_t>(counts[lane])};
-            }
-        }
+struct TwoYmm {
+    struct V {
+        __m256i lo, hi;
+    };
+    static V load(const std::uint64_t* p) noexcept {
+        return {_mm256_load_si256(reinterpret_cast<const __m256i*>(p)),
+                _mm256_load_si256(reinterpret_cast<const __m256i*>(p + 4))};
     }
-    return hits;
-}
+    static V zero() noexcept { return {_mm256_setzero_si256(), _mm256_setzero_si256()}; }
+    static V all_ones() noexcept { return {_mm256_set1_epi64x(-1), _mm256_set1_epi64x(-1)}; }
+    static __m256i maj(__m256i a, __m256i b, __m256i c) noexcept {
+        return _mm256_or_si256(_mm256_and_si256(a, b), _mm256_and_si256(c, _mm256_xor_si256(a, b)));
+    }
+    static V xor3(const V& a, const V& b, const V& c) noexcept {
+        return {_mm256_xor_si256(_mm256_xor_si256(a.lo, b.lo), c.lo), _mm256_xor_si256(_mm256_xor_si256(a.hi, b.hi), c.hi)};
+    }
+    static V majority(const V& a, const V& b, const V& c) noexcept { return {maj(a.lo, b.lo, c.lo), maj(a.hi, b.hi, c.hi)}; }
+    static V and_(const V& a, const V& b) noexcept { return {_mm256_and_si256(a.lo, b.lo), _mm256_and_si256(a.hi, b.hi)}; }
+    static V or_(const V& a, const V& b) noexcept { return {_mm256_or_si256(a.lo, b.lo), _mm256_or_si256(a.hi, b.hi)}; }
+    static V xor_(const V& a, const V& b) noexcept { return {_mm256_xor_si256(a.lo, b.lo), _mm256_xor_si256(a.hi, b.hi)}; }
+    static V andnot(const V& a, const V& b) noexcept {
+        return {_mm256_andnot_si256(a.lo, b.lo), _mm256_andnot_si256(a.hi, b.hi)};
+    }
+    static bool any(const V& a) noexcept {
+        const __m256i x = _mm256_or_si256(a.lo, a.hi);
+        return !_mm256_testz_si256(x, x);
+    }
+    static void store(std::uint64_t* p, const V& a) noexcept {
+        _mm256_store_si256(reinterpret_cast<__m256i*>(p), a.lo);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(p + 4), a.hi);
+    }
+};
 
-std::size_t count_tile(const TileJob& job, TileHit* out) noexcept {
-    std::size_t hits = 0;
-    std::size_t r = 0;
-    for (; r + block_rows <= job.a_rows; r += block_rows) hits += block<block_rows>(job, r, out + hits);
-    for (; r < job.a_rows; ++r) hits += block<1>(job, r, out + hits);
-    return hits;
-}
+std::size_t count_slices(const SliceJob& job, SliceHit* out) noexcept { return SliceCounter<TwoYmm>::run(job, out); }
 
-const KernelTable table = {"avx2", &popcount, &and_popcount, &count_tile};
+const KernelTable table = {"avx2", &popcount, &and_popcount, &count_slices};
 
 }  // namespace
 }  // namespace pprl::simd::avx2

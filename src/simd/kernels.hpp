@@ -1,13 +1,14 @@
 // src/simd/kernels.hpp — the kernel table each instruction-set translation unit fills in.
 //
-// Kernels take raw pointers, word counts and strides; they are noexcept, allocate nothing and cannot
-// fail. Only the matcher and FilterMatrix call them, through the table of the active backend.
+// Kernels take raw pointers, counts and strides; they are noexcept, allocate nothing and cannot fail.
+// Only the matcher and FilterMatrix call them, through the table of the active backend.
 //
-// Panels. The all-pairs kernel reads the B side "transposed" in panels of 8 filters: panel p holds
-// word w of its 8 filters contiguously at panel + p * words * 8 + w * 8 + lane. One 512-bit load then
-// carries the same word of 8 different filters, so a single AND with a broadcast A word and a
-// VPOPCNTQ update 8 pair counts at once, with no horizontal reduction. Rows past the end of B are
-// zero filters; they can never pass the threshold test (min_common ≥ 1 whenever |A| + |B| > 0).
+// All-pairs counting is bit-sliced (see slice_impl.hpp for the algorithm and its cost). The B side
+// is stored in slices of 512 filters: for slice s and bit position k, 512 bits — bit k of each of
+// the slice's filters — are 8 consecutive words at slices + (s * bits + k) * 8; filter r of the slice
+// is bit r % 64 of word r / 64. Bit positions k count within the little-endian 64-bit words of a
+// filter (k = 64 w + b), which differs from the file's MSB-first order but only has to agree
+// between the two sides. Rows past the end of B are zero filters and never pass (need ≥ 1).
 #pragma once
 
 #include <cstddef>
@@ -15,39 +16,43 @@
 
 namespace pprl::simd {
 
-constexpr std::size_t panel_lanes = 8;
+constexpr std::size_t slice_rows = 512;
+constexpr std::size_t slice_words = slice_rows / 64;
 
-// Most A rows a tile job may hold. The matcher sizes its hit buffers from it.
-constexpr std::size_t max_tile_a_rows = 64;
+// Limits of one job, which bound the caller's hit buffer (max_job_hits entries).
+constexpr std::size_t max_job_rows = 64;
+constexpr std::size_t max_job_slices = 4;
+constexpr std::size_t max_job_hits = max_job_rows * max_job_slices * slice_rows;
 
-struct TileJob {
-    const std::uint64_t* a = nullptr;  // first A row; rows a_stride_words apart
-    std::size_t a_stride_words = 0;
-    std::size_t a_rows = 0;            // ≤ max_tile_a_rows
+struct SliceJob {
+    // The set bit positions k of each A row as word offsets into a slice (k * slice_words), rows
+    // concatenated: row r's are a_columns[a_column_offsets[r] .. a_column_offsets[r + 1]).
+    const std::uint32_t* a_columns = nullptr;
+    const std::uint32_t* a_column_offsets = nullptr;
     const std::uint32_t* a_popcounts = nullptr;
-    const std::uint64_t* panels = nullptr;  // all B panels
-    std::size_t words = 0;                  // words per filter
-    std::size_t panel_begin = 0, panel_end = 0;
-    const std::uint32_t* panel_min_popcount = nullptr;  // least popcount of the real rows of a panel
-    // min_common[s]: the least |A∧B| a pair with |A|+|B| = s needs to reach the threshold
-    // (non-decreasing in s; larger than any count where no pair can pass).
+    std::size_t a_rows = 0;  // ≤ max_job_rows
+    const std::uint64_t* slices = nullptr;
+    std::size_t bits = 0;
+    std::size_t slice_begin = 0, slice_end = 0;  // ≤ max_job_slices slices
+    const std::uint32_t* slice_min_popcount = nullptr;  // least popcount of the real rows of a slice
+    // min_common[s]: the least |A∧B| a pair with |A|+|B| = s needs to pass (non-decreasing in s).
     const std::uint32_t* min_common = nullptr;
 };
 
-// A pair that passed the coarse test c ≥ min_common[|A| + least |B| of its panel]. The caller applies
+// A pair that passed the coarse test c ≥ min_common[|A| + least |B| of its slice]. The caller applies
 // the exact test c ≥ min_common[|A| + |B|].
-struct TileHit {
-    std::uint32_t a_row;     // relative to TileJob::a
-    std::uint32_t b_row;     // panel * 8 + lane
-    std::uint32_t common;    // |A ∧ B|
+struct SliceHit {
+    std::uint32_t a_row;   // relative to the job
+    std::uint32_t b_row;   // slice * 512 + lane
+    std::uint32_t common;  // |A ∧ B|
 };
 
 struct KernelTable {
     const char* name;
     std::uint64_t (*popcount)(const std::uint64_t* words, std::size_t count) noexcept;
     std::uint64_t (*and_popcount)(const std::uint64_t* a, const std::uint64_t* b, std::size_t count) noexcept;
-    // Writes hits and returns their number; `out` must hold a_rows * (panel_end - panel_begin) * 8.
-    std::size_t (*count_tile)(const TileJob& job, TileHit* out) noexcept;
+    // Writes hits (at most max_job_hits) and returns their number.
+    std::size_t (*count_slices)(const SliceJob& job, SliceHit* out) noexcept;
 };
 
 const KernelTable* generic_kernels() noexcept;

@@ -2,9 +2,8 @@
 // generic.cpp (no ISA flags: the reference every other backend is tested against) and
 // scalar.cpp (-mpopcnt, so __builtin_popcountll is one POPCNT instruction).
 //
-// Counting is per pair and horizontal: |A∧B| = Σ_w popcount(a[w] & b[w]); four independent
-// accumulators keep the POPCNT units busy. A pair count never exceeds 65536, so 32-bit hit fields and
-// 64-bit sums cannot overflow.
+// popcount and and_popcount use four independent accumulators to keep the POPCNT units busy. The
+// all-pairs kernel is the bit-sliced one of slice_impl.hpp with a "vector" of eight 64-bit words.
 //
 // Include only from a file that has defined PPRL_SIMD_NAMESPACE to a name unique to that file: the
 // same inline functions compiled with different flags must not be merged by the linker.
@@ -13,6 +12,7 @@
 #endif
 
 #include "kernels.hpp"
+#include "slice_impl.hpp"
 
 namespace pprl::simd::PPRL_SIMD_NAMESPACE {
 
@@ -42,32 +42,44 @@ inline std::uint64_t and_popcount(const std::uint64_t* a, const std::uint64_t* b
     return s0 + s1 + s2 + s3;
 }
 
-inline std::size_t count_tile(const TileJob& job, TileHit* out) noexcept {
-    std::size_t hits = 0;
-    const std::size_t words = job.words;
-    for (std::size_t r = 0; r < job.a_rows; ++r) {
-        const std::uint64_t* a = job.a + r * job.a_stride_words;
-        const std::uint32_t a_popcount = job.a_popcounts[r];
-        for (std::size_t p = job.panel_begin; p < job.panel_end; ++p) {
-            const std::uint64_t* panel = job.panels + p * words * panel_lanes;
-            const std::uint32_t need = job.min_common[a_popcount + job.panel_min_popcount[p]];
-            std::uint64_t counts[panel_lanes] = {};
-            for (std::size_t w = 0; w < words; ++w) {
-                const std::uint64_t a_word = a[w];
-                const std::uint64_t* lanes = panel + w * panel_lanes;
-                for (std::size_t lane = 0; lane < panel_lanes; ++lane)
-                    counts[lane] += static_cast<std::uint64_t>(__builtin_popcountll(a_word & lanes[lane]));
-            }
-            for (std::size_t lane = 0; lane < panel_lanes; ++lane)
-                if (counts[lane] >= need)
-                    out[hits++] = TileHit{static_cast<std::uint32_t>(r),
-                                          static_cast<std::uint32_t>(p * panel_lanes + lane),
-                                          static_cast<std::uint32_t>(counts[lane])};
-        }
+// One slice column as eight 64-bit words.
+struct WordOps {
+    struct V {
+        std::uint64_t w[slice_words];
+    };
+    template <class F>
+    static V map(F f) noexcept {
+        V out;
+        for (std::size_t i = 0; i < slice_words; ++i) out.w[i] = f(i);
+        return out;
     }
-    return hits;
+    static V load(const std::uint64_t* p) noexcept { return map([&](std::size_t i) { return p[i]; }); }
+    static V zero() noexcept { return map([](std::size_t) { return std::uint64_t{0}; }); }
+    static V all_ones() noexcept { return map([](std::size_t) { return ~std::uint64_t{0}; }); }
+    static V xor3(const V& a, const V& b, const V& c) noexcept {
+        return map([&](std::size_t i) { return a.w[i] ^ b.w[i] ^ c.w[i]; });
+    }
+    static V majority(const V& a, const V& b, const V& c) noexcept {
+        return map([&](std::size_t i) { return (a.w[i] & b.w[i]) | (c.w[i] & (a.w[i] ^ b.w[i])); });
+    }
+    static V and_(const V& a, const V& b) noexcept { return map([&](std::size_t i) { return a.w[i] & b.w[i]; }); }
+    static V or_(const V& a, const V& b) noexcept { return map([&](std::size_t i) { return a.w[i] | b.w[i]; }); }
+    static V xor_(const V& a, const V& b) noexcept { return map([&](std::size_t i) { return a.w[i] ^ b.w[i]; }); }
+    static V andnot(const V& a, const V& b) noexcept { return map([&](std::size_t i) { return ~a.w[i] & b.w[i]; }); }
+    static bool any(const V& a) noexcept {
+        std::uint64_t x = 0;
+        for (std::size_t i = 0; i < slice_words; ++i) x |= a.w[i];
+        return x != 0;
+    }
+    static void store(std::uint64_t* p, const V& a) noexcept {
+        for (std::size_t i = 0; i < slice_words; ++i) p[i] = a.w[i];
+    }
+};
+
+inline std::size_t count_slices(const SliceJob& job, SliceHit* out) noexcept {
+    return SliceCounter<WordOps>::run(job, out);
 }
 
-inline const KernelTable table = {PPRL_SIMD_NAME, &popcount, &and_popcount, &count_tile};
+inline const KernelTable table = {PPRL_SIMD_NAME, &popcount, &and_popcount, &count_slices};
 
 }  // namespace pprl::simd::PPRL_SIMD_NAMESPACE

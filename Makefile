@@ -1,0 +1,38 @@
+# The two commands of the README, and their parts.
+#   make demo   install what is missing, build, run the demo
+#   make test   install what is missing, build, run every test (C++, CLI, sanitizers)
+JOBS ?= $(shell nproc)
+BUILD ?= build/release
+SANITIZE_BUILD ?= build/sanitize
+CMAKE_FLAGS ?=
+
+.PHONY: demo test bootstrap build build-sanitize test-release test-sanitize bench clean
+
+demo: bootstrap build
+	bash scripts/demo.sh $(BUILD)/pprl
+
+test: bootstrap build test-release build-sanitize test-sanitize
+
+bootstrap:
+	bash scripts/bootstrap.sh
+
+build:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+test-release: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+# The same tests under AddressSanitizer and UndefinedBehaviorSanitizer (no benchmarks).
+build-sanitize:
+	cmake -S . -B $(SANITIZE_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPPRL_SANITIZE=ON -DPPRL_BUILD_BENCH=OFF >/dev/null
+	cmake --build $(SANITIZE_BUILD) -j $(JOBS)
+
+test-sanitize: build-sanitize
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir $(SANITIZE_BUILD) --output-on-failure -j $(JOBS)
+
+bench: bootstrap build
+	bash scripts/bench.sh $(BUILD)
+
+clean:
+	rm -rf build

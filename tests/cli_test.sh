@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# End-to-end checks of the pprl CLI: outputs, exit codes per error class, no half-written files,
+# and that the secret never reaches a log line.
+set -u
+pprl=$(realpath "$1")
+src=$(realpath "$2")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+failures=0
+passes=0
+
+expect() {  # expect CODE DESCRIPTION -- command...
+    local want=$1 what=$2
+    shift 3
+    "$@" >out.txt 2>err.txt
+    local got=$?
+    if [[ $got -ne $want ]]; then
+        echo "FAIL: $what: exit $got, expected $want"; sed 's/^/    /' err.txt; failures=$((failures + 1))
+    else
+        passes=$((passes + 1))
+    fi
+}
+check() {  # check DESCRIPTION -- test expression...
+    local what=$1
+    shift 2
+    if "$@"; then passes=$((passes + 1)); else echo "FAIL: $what"; failures=$((failures + 1)); fi
+}
+
+schema="$src/examples/youth_schema.json"
+sample="$src/examples/sample_youth.csv"
+
+expect 0 "keygen" -- "$pprl" keygen --out k.key
+check "key file is mode 600" -- test "$(stat -c %a k.key)" = 600
+expect 2 "keygen refuses to overwrite" -- "$pprl" keygen --out k.key
+key_hex=$(tr -d '\n' < k.key)
+
+expect 0 "encode sample" -- "$pprl" encode --schema "$schema" --secret-file k.key --in "$sample" --out a.pprl --party city
+check "secret never printed by encode" -- bash -c "! grep -q '$key_hex' err.txt out.txt"
+PPRL_SECRET_FILE=k.key expect 0 "secret from PPRL_SECRET_FILE" -- "$pprl" encode --schema "$schema" --in "$sample" --out b.pprl --party schools --threads 2
+check "thread count does not change bytes (apart from party)" -- cmp -s <(tail -c +257 a.pprl) <(tail -c +257 b.pprl)
+expect 0 "inspect" -- "$pprl" inspect a.pprl --json
+check "inspect reports ok status" -- grep -q '"status": "ok"' out.txt
+check "inspect shows popcount stats" -- grep -q '"fill_ratio"' out.txt
+
+expect 0 "match" -- "$pprl" match a.pprl b.pprl --threshold 0.9 --out pairs.csv
+check "pairs header" -- test "$(head -1 pairs.csv)" = "a_id,b_id,score"
+check "every sample record matches itself" -- test "$(grep -c ',1$' pairs.csv)" = 10
+
+expect 0 "export csv" -- "$pprl" export a.pprl --format csv --out a.csv
+expect 0 "export clkhash json" -- "$pprl" export a.pprl --format clkhash-json --out a.json
+expect 0 "import csv" -- "$pprl" import a.csv --bits 1024 --out imported.pprl
+expect 0 "imported file matches with a warning" -- "$pprl" match imported.pprl b.pprl --threshold 0.9 --out p2.csv
+check "warning about unknown key" -- grep -q "unknown" err.txt
+check "imported pairs equal the original" -- cmp -s pairs.csv p2.csv
+
+# Usage errors: exit 2, no output.
+expect 2 "no subcommand" -- "$pprl"
+expect 2 "unknown option" -- "$pprl" encode --bogus
+expect 2 "no secret at all" -- env -u PPRL_SECRET_FILE "$pprl" encode --schema "$schema" --in "$sample" --out u.pprl
+check "no output after usage error" -- test ! -e u.pprl
+expect 2 "bad threshold" -- "$pprl" match a.pprl b.pprl --threshold 1.5 --out x.csv
+expect 2 "secret as an argument is not an option" -- "$pprl" encode --schema "$schema" --secret "$key_hex" --in "$sample" --out u.pprl
+
+# Validation errors: exit 3, no output file.
+printf 'record_id,first_name\n1,a\n' > missing_cols.csv
+expect 3 "missing columns" -- "$pprl" encode --schema "$schema" --secret-file k.key --in missing_cols.csv --out v.pprl
+check "no output after validation error" -- test ! -e v.pprl
+: > empty.csv
+expect 3 "empty input" -- "$pprl" encode --schema "$schema" --secret-file k.key --in empty.csv --out v.pprl
+echo '{"pprl_schema": 1, "fields": [{"name": "a", "tokenizer": {"q": 99}}]}' > bad_schema.json
+expect 3 "bad schema" -- "$pprl" encode --schema bad_schema.json --secret-file k.key --in "$sample" --out v.pprl
+check "schema error names the pointer" -- grep -q "/fields/0/tokenizer/q" err.txt
+echo 0011 > short.key
+expect 3 "short key" -- "$pprl" encode --schema "$schema" --secret-file short.key --in "$sample" --out v.pprl
+check "no output after any failure" -- bash -c "! ls v.pprl* 2>/dev/null | grep -q ."
+
+# Rejected rows: encoded file still written, rejects listed without values.
+{ head -3 "$sample"; echo 'c-0099,Secretname,Doe,2010-02-31,F,1 Main St,60601'; } > some_bad.csv
+expect 0 "encode with a rejected row" -- "$pprl" encode --schema "$schema" --secret-file k.key --in some_bad.csv --out r.pprl --rejects rejects.csv
+check "rejects file lists row 3" -- grep -q '^3,4,dob,' rejects.csv
+check "rejects never echo values" -- bash -c "! grep -q Secretname rejects.csv err.txt"
+
+# Key/schema mismatch: exit 4.
+"$pprl" keygen --out other.key 2>/dev/null
+"$pprl" encode --schema "$schema" --secret-file other.key --in "$sample" --out other.pprl 2>/dev/null
+expect 4 "different keys refused" -- "$pprl" match a.pprl other.pprl --out m.csv
+check "no pairs file after mismatch" -- test ! -e m.csv
+"$pprl" import a.csv --bits 1024 --out i.pprl 2>/dev/null
+sed 's/"bits": 1024/"bits": 2048/' "$schema" > schema2048.json
+"$pprl" encode --schema schema2048.json --secret-file k.key --in "$sample" --out long.pprl 2>/dev/null
+expect 4 "different lengths refused" -- "$pprl" match a.pprl long.pprl --out m.csv
+
+# I/O and format errors: exit 5.
+expect 5 "missing input" -- "$pprl" encode --schema "$schema" --secret-file k.key --in nope.csv --out v.pprl
+expect 5 "unreadable key file" -- "$pprl" encode --schema "$schema" --secret-file nope.key --in "$sample" --out v.pprl
+head -c 500 a.pprl > truncated.pprl
+expect 5 "truncated file" -- "$pprl" inspect truncated.pprl
+expect 5 "truncated file refused by match" -- "$pprl" match truncated.pprl b.pprl --out m.csv
+cp a.pprl flipped.pprl
+printf '\x01' | dd of=flipped.pprl bs=1 seek=300 conv=notrunc 2>/dev/null
+expect 5 "bit flip detected" -- "$pprl" match flipped.pprl b.pprl --out m.csv
+expect 5 "output directory missing" -- "$pprl" encode --schema "$schema" --secret-file k.key --in "$sample" --out /nonexistent/dir/x.pprl
+
+# Forcing each backend gives the same pairs; an unknown backend is a usage error.
+for backend in generic scalar avx2 avx512; do
+    if PPRL_FORCE_BACKEND=$backend "$pprl" match a.pprl b.pprl --threshold 0.5 --out "pairs_$backend.csv" 2>/dev/null; then
+        check "backend $backend equals generic" -- cmp -s pairs_generic.csv "pairs_$backend.csv"
+    fi
+done
+PPRL_FORCE_BACKEND=sse9 expect 2 "unknown forced backend" -- "$pprl" match a.pprl b.pprl --out m.csv
+
+echo "cli: $passes passed, $failures failed"
+[[ $failures -eq 0 ]]

@@ -1,0 +1,152 @@
+// Known-answer tests for the crypto layer (RFC 4231, RFC 5869) and the secret-key type.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <string>
+#include <vector>
+
+#include "pprl/crypto.hpp"
+#include "pprl/encode.hpp"
+#include "pprl/error.hpp"
+#include "pprl/secret.hpp"
+#include "test_support.hpp"
+
+namespace pprl {
+namespace {
+
+std::vector<std::uint8_t> bytes(const std::string& text) { return {text.begin(), text.end()}; }
+std::vector<std::uint8_t> repeat(std::uint8_t value, std::size_t n) { return std::vector<std::uint8_t>(n, value); }
+std::vector<std::uint8_t> counting(std::uint8_t first, std::size_t n) {
+    std::vector<std::uint8_t> out(n);
+    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::uint8_t>(first + i);
+    return out;
+}
+std::string hex(const std::uint8_t* data, std::size_t size) { return crypto::to_hex(data, size); }
+
+struct HmacCase {
+    std::vector<std::uint8_t> key, data;
+    std::string expected;
+};
+
+std::vector<HmacCase> rfc4231_cases() {
+    return {
+        {repeat(0x0b, 20), bytes("Hi There"), "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
+        {bytes("Jefe"), bytes("what do ya want for nothing?"),
+         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
+        {repeat(0xaa, 20), repeat(0xdd, 50), "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"},
+        {counting(0x01, 25), repeat(0xcd, 50), "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"},
+        {repeat(0xaa, 131), bytes("Test Using Larger Than Block-Size Key - Hash Key First"),
+         "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
+        {repeat(0xaa, 131),
+         bytes("This is a test using a larger than block-size key and a larger than block-size data. The key needs "
+               "to be hashed before being used by the HMAC algorithm."),
+         "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"},
+    };
+}
+
+TEST(Crypto, HmacSha256MatchesRfc4231) {
+    for (const auto& c : rfc4231_cases()) {
+        const auto mac = crypto::hmac_sha256(c.key.data(), c.key.size(), c.data.data(), c.data.size());
+        EXPECT_EQ(hex(mac.data(), mac.size()), c.expected);
+    }
+}
+
+TEST(Crypto, PrecomputedHmacMatchesRfc4231) {
+    for (const auto& c : rfc4231_cases()) {
+        const SecretKey key(c.key.data(), c.key.size());
+        const crypto::HmacSha256 mac(key);
+        const auto out = mac.mac(c.data.data(), c.data.size());
+        EXPECT_EQ(hex(out.data(), out.size()), c.expected);
+        // The prefixed form is HMAC over prefix || message.
+        if (!c.data.empty()) {
+            const auto prefixed = mac.mac(c.data[0], c.data.data() + 1, c.data.size() - 1);
+            EXPECT_EQ(hex(prefixed.data(), prefixed.size()), c.expected);
+        }
+    }
+}
+
+TEST(Crypto, HkdfSha256MatchesRfc5869) {
+    struct Case {
+        std::vector<std::uint8_t> ikm, salt, info;
+        std::size_t length;
+        std::string okm;
+    };
+    const std::vector<Case> cases = {
+        {repeat(0x0b, 22), counting(0x00, 13), counting(0xf0, 10), 42,
+         "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"},
+        {counting(0x00, 80), counting(0x60, 80), counting(0xb0, 80), 82,
+         "b11e398dc80327a1c8e7f78c596a49344f012eda2d4efad8a050cc4c19afa97c59045a99cac7827271cb41c65e590e09da3275600c2f09b8367"
+         "793a9aca3db71cc30c58179ec3e87c14c01d5c1f3434f1d87"},
+        {repeat(0x0b, 22), {}, {}, 42,
+         "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8"},
+    };
+    for (const auto& c : cases) {
+        const SecretKey okm = crypto::hkdf_sha256(c.ikm.data(), c.ikm.size(), c.salt.data(), c.salt.size(),
+                                                  c.info.data(), c.info.size(), c.length);
+        EXPECT_EQ(hex(okm.data(), okm.size()), c.okm);
+    }
+}
+
+TEST(Crypto, Sha256OfAbcIsTheFips180Vector) {
+    const auto digest = crypto::sha256("abc", 3);
+    EXPECT_EQ(hex(digest.data(), digest.size()), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(SecretKey, GeneratedKeysDifferAndRoundTripThroughHexFile) {
+    test::TempDir dir;
+    const SecretKey a = SecretKey::generate(), b = SecretKey::generate();
+    ASSERT_EQ(a.size(), 32u);
+    EXPECT_NE(hex(a.data(), a.size()), hex(b.data(), b.size()));
+    a.write_hex_file(dir.file("k"));
+    struct stat info {};
+    ASSERT_EQ(::stat(dir.file("k").c_str(), &info), 0);
+    EXPECT_EQ(info.st_mode & 0777, 0600u);
+    const SecretKey read = SecretKey::from_file(dir.file("k"));
+    EXPECT_EQ(hex(read.data(), read.size()), hex(a.data(), a.size()));
+}
+
+TEST(SecretKey, RejectsShortMalformedAndMissingKeysWithoutEchoingThem) {
+    test::TempDir dir;
+    const std::string short_key = dir.write("short", "00112233445566778899aabbccddee\n");  // 120 bits
+    try {
+        SecretKey::from_file(short_key);
+        FAIL() << "short key accepted";
+    } catch (const ValidationError& e) {
+        EXPECT_NE(std::string(e.what()).find("120-bit"), std::string::npos);
+        EXPECT_EQ(std::string(e.what()).find("00112233"), std::string::npos);
+    }
+    const std::string not_hex = dir.write("bad", "correct horse battery staple correct horse\n");
+    try {
+        SecretKey::from_file(not_hex);
+        FAIL() << "non-hex key accepted";
+    } catch (const ValidationError& e) {
+        EXPECT_EQ(std::string(e.what()).find("horse"), std::string::npos);
+    }
+    EXPECT_THROW(SecretKey::from_file(dir.file("absent")), IoError);
+    // A 128-bit key is the minimum and is accepted.
+    EXPECT_EQ(SecretKey::from_file(dir.write("ok", "00112233445566778899aabbccddeeff")).size(), 16u);
+}
+
+TEST(SecretKey, RawFilesDropOneTrailingNewline) {
+    test::TempDir dir;
+    const SecretKey key = SecretKey::from_file(dir.write("raw", "secret\n\n"), SecretKey::FileEncoding::raw);
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(key.data()), key.size()), "secret\n");
+}
+
+TEST(SecretKey, MovedFromKeyIsEmpty) {
+    SecretKey a = SecretKey::generate();
+    SecretKey b = std::move(a);
+    EXPECT_TRUE(a.empty());  // NOLINT(bugprone-use-after-move): the moved-from state is specified
+    EXPECT_EQ(b.size(), 32u);
+}
+
+TEST(KeyCheck, EqualForEqualKeysAndDifferentOtherwise) {
+    const std::vector<std::uint8_t> raw = counting(1, 32);
+    const SecretKey a(raw.data(), raw.size()), b(raw.data(), raw.size());
+    const SecretKey c = SecretKey::generate();
+    EXPECT_EQ(key_check_value(a), key_check_value(b));
+    EXPECT_NE(key_check_value(a), key_check_value(c));
+}
+
+}  // namespace
+}  // namespace pprl

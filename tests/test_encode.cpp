@@ -1,0 +1,230 @@
+// The encoder: determinism, key sensitivity, and every class of bad input.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <set>
+
+#include "pprl/encode.hpp"
+#include "pprl/error.hpp"
+#include "pprl/format.hpp"
+#include "test_support.hpp"
+
+namespace pprl {
+namespace {
+
+const std::string example_schema = std::string(PPRL_SOURCE_DIR) + "/examples/youth_schema.json";
+const std::string header = "record_id,first_name,last_name,dob,sex,address,zip\n";
+
+SecretKey fixed_key(std::uint8_t seed) {
+    std::uint8_t raw[32];
+    for (int i = 0; i < 32; ++i) raw[i] = static_cast<std::uint8_t>(seed * 31 + i);
+    return SecretKey(raw, 32);
+}
+
+std::string generated_rows(std::size_t n) {
+    static const char* first[] = {"Aaliyah", "José", "Liam", "Mei", "Darnell", "Sofía", "Noah", "Zoë"};
+    static const char* last[] = {"Johnson", "García-López", "O'Neal", "Chen", "Washington", "Müller", "Smith"};
+    std::string csv = header;
+    for (std::size_t i = 0; i < n; ++i) {
+        csv += "r" + std::to_string(i) + "," + first[i % 8] + "," + last[(i / 8) % 7] + ",20" +
+               std::to_string(10 + i % 9) + "-0" + std::to_string(1 + i % 9) + "-1" + std::to_string(i % 10) + "," +
+               (i % 2 ? "F" : "m") + "," + std::to_string(i) + " Elm St," + std::to_string(60600 + i % 50) + "\n";
+    }
+    return csv;
+}
+
+FilterMatrix encode_text(const test::TempDir& dir, const std::string& csv, const SecretKey& key, unsigned threads,
+                         EncodeSummary& summary, std::size_t batch = 16384) {
+    const std::string path = dir.write("in.csv", csv);
+    EncodeOptions options;
+    options.threads = threads;
+    options.batch_rows = batch;
+    return encode_csv(path, Schema::from_file(example_schema), key, options, summary);
+}
+
+std::string all_bytes(const FilterMatrix& m) {
+    return std::string(reinterpret_cast<const char*>(m.data()), m.rows() * m.stride_bytes());
+}
+
+TEST(Encoder, BytesAreIdenticalForOneTwoAndSevenThreads) {
+    test::TempDir dir;
+    const std::string csv = generated_rows(3000);
+    const SecretKey key = fixed_key(1);
+    EncodeSummary s1, s2, s7;
+    const FilterMatrix one = encode_text(dir, csv, key, 1, s1, 1000);
+    const FilterMatrix two = encode_text(dir, csv, key, 2, s2, 1000);
+    const FilterMatrix seven = encode_text(dir, csv, key, 7, s7, 777);
+    ASSERT_EQ(one.rows(), 3000u);
+    EXPECT_EQ(all_bytes(one), all_bytes(two));
+    EXPECT_EQ(all_bytes(one), all_bytes(seven));
+    EXPECT_EQ(one.ids(), seven.ids());
+    EXPECT_EQ(s1.tokens, s7.tokens);
+    // And the written files are byte-identical too.
+    write_encoded_file(dir.file("1.pprl"), one);
+    write_encoded_file(dir.file("7.pprl"), seven);
+    EXPECT_EQ(test::read_all(dir.file("1.pprl")), test::read_all(dir.file("7.pprl")));
+}
+
+TEST(Encoder, ADifferentKeyChangesEveryFilterAndTheKeyCheck) {
+    test::TempDir dir;
+    const std::string csv = generated_rows(500);
+    EncodeSummary s;
+    const FilterMatrix a = encode_text(dir, csv, fixed_key(1), 1, s);
+    const FilterMatrix b = encode_text(dir, csv, fixed_key(2), 1, s);
+    ASSERT_EQ(a.rows(), b.rows());
+    for (std::size_t i = 0; i < a.rows(); ++i)
+        EXPECT_NE(std::memcmp(a.row_bytes(i), b.row_bytes(i), a.stride_bytes()), 0) << "row " << i;
+    EXPECT_NE(a.info().key_check, b.info().key_check);
+}
+
+TEST(Encoder, SimilarRecordsScoreHighAndDifferentOnesLow) {
+    test::TempDir dir;
+    const std::string csv = header + "a,Jonathan,Smith,2010-05-06,M,12 Elm St,60612\n" +
+                            "b,Jonathon,Smith,2010-05-06,M,12 Elm Street,60612\n" +
+                            "c,Maria,Okafor,2007-11-30,F,9 Lake Dr,60649\n";
+    EncodeSummary s;
+    const FilterMatrix m = encode_text(dir, csv, fixed_key(3), 1, s);
+    ASSERT_EQ(m.rows(), 3u);
+    auto dice = [&](std::size_t i, std::size_t j) {
+        std::size_t common = 0, total = 0;
+        for (unsigned b = 0; b < m.bits(); ++b) {
+            const bool x = FilterMatrix::test_bit(m.row_words(i), b), y = FilterMatrix::test_bit(m.row_words(j), b);
+            common += x && y;
+            total += x + y;
+        }
+        return 2.0 * common / total;
+    };
+    EXPECT_GT(dice(0, 1), 0.8);
+    EXPECT_LT(dice(0, 2), 0.5);
+}
+
+TEST(Encoder, RfcCsvFeaturesParse) {
+    test::TempDir dir;
+    const std::string csv = "\xEF\xBB\xBF" + std::string("record_id,first_name,last_name,dob,sex,address,zip\r\n") +
+                            "a,\"Mary, Ann\",\"O\"\"Neal\",2010-05-06,F,\"12 Elm St\r\nRear\",60612\r\n" +
+                            "b,Ann,Lee,2010-05-06,F,1 Oak St,60612";  // no final newline
+    EncodeSummary s;
+    const FilterMatrix m = encode_text(dir, csv, fixed_key(1), 1, s);
+    EXPECT_EQ(m.rows(), 2u);
+    EXPECT_TRUE(s.rejections.empty());
+    EXPECT_EQ(m.ids(), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(Encoder, EveryBadRowIsReportedWithRowFieldAndReasonButNeverItsValue) {
+    test::TempDir dir;
+    const std::string csv = header +
+                            "ok1,Ann,Lee,2010-05-06,F,1 Oak St,60612\n"                      // row 1
+                            "bad2,Ann,Lee,2010-02-30,F,1 Oak St,60612\n"                      // impossible date
+                            "bad3,Ann,Lee,2010-05-06,Q,1 Oak St,60612\n"                      // enum
+                            "bad4,Ann\xFF,Lee,2010-05-06,F,1 Oak St,60612\n"                  // invalid UTF-8
+                            "bad5,Ann,Lee,2010-05-06,F,1 Oak St\n"                            // too few fields
+                            "bad6,Ann,Lee,2010-05-06,F,1 Oak St,60612,extra\n"                // too many
+                            "ok1,Bob,Lee,2010-05-06,M,1 Oak St,60612\n"                       // duplicate id
+                            ",Bob,Lee,2010-05-06,M,1 Oak St,60612\n"                          // empty id
+                            "bad9," + std::string(70, 'x') + ",Lee,2010-05-06,M,1 Oak St,60612\n"  // too long
+                            "bad10,\"Ann,Lee,2010-05-06,F,1 Oak St,60612\n"                     // open quote to EOF
+                            ;
+    EncodeSummary s;
+    const FilterMatrix m = encode_text(dir, csv, fixed_key(1), 2, s);
+    EXPECT_EQ(m.rows(), 1u);
+    EXPECT_EQ(s.rows_read, 10u);
+    ASSERT_EQ(s.rejections.size(), 9u);
+    std::set<std::string> seen;
+    for (const auto& r : s.rejections) {
+        seen.insert(std::to_string(r.row) + ":" + r.field + ":" + r.reason);
+        EXPECT_EQ(r.reason.find("Ann"), std::string::npos);
+        EXPECT_EQ(r.reason.find("xxx"), std::string::npos);
+    }
+    EXPECT_TRUE(seen.count("2:dob:not a valid date in the schema's formats"));
+    EXPECT_TRUE(seen.count("3:sex:not one of the allowed values"));
+    EXPECT_TRUE(seen.count("4:first_name:not valid UTF-8"));
+    EXPECT_TRUE(seen.count("5::has 6 fields, the header has 7"));
+    EXPECT_TRUE(seen.count("6::has 8 fields, the header has 7"));
+    EXPECT_TRUE(seen.count("7:record_id:duplicate record id (an earlier row has it)"));
+    EXPECT_TRUE(seen.count("8:record_id:empty record id"));
+    EXPECT_TRUE(seen.count("9:first_name:longer than 64 characters"));
+    EXPECT_TRUE(seen.count("10::end of file inside a quoted field"));
+    EXPECT_EQ(s.rejections.front().line, 3u);  // row 2 starts on line 3
+}
+
+TEST(Encoder, MissingValuesFollowTheirRule) {
+    test::TempDir dir;
+    const std::string schema = dir.write("s.json", R"({"pprl_schema": 1, "fields": [
+        {"name": "a", "missing": {"values": ["", "unknown"], "action": "skip"}},
+        {"name": "b", "missing": {"action": "reject"}},
+        {"name": "c", "missing": {"action": "replace", "replacement": "none"}}]})");
+    const std::string csv = dir.write("in.csv", "record_id,a,b,c\n1,Unknown,x,\n2,x,,y\n3,,x,none\n");
+    EncodeSummary s;
+    const FilterMatrix m = encode_csv(csv, Schema::from_file(schema), fixed_key(1), {}, s);
+    ASSERT_EQ(m.rows(), 2u);
+    ASSERT_EQ(s.rejections.size(), 1u);
+    EXPECT_EQ(s.rejections[0].row, 2u);
+    EXPECT_EQ(s.rejections[0].reason, "missing value");
+    // Row 1 (a skipped, c replaced by "none") equals row 3 (a empty, c literally "none").
+    EXPECT_EQ(std::memcmp(m.row_bytes(0), m.row_bytes(1), m.stride_bytes()), 0);
+}
+
+TEST(Encoder, HeaderProblemsAreValidationErrors) {
+    test::TempDir dir;
+    const Schema schema = Schema::from_file(example_schema);
+    const SecretKey key = fixed_key(1);
+    auto message = [&](const std::string& csv) -> std::string {
+        EncodeSummary s;
+        try {
+            encode_csv(dir.write("h.csv", csv), schema, key, {}, s);
+        } catch (const ValidationError& e) {
+            return e.what();
+        }
+        return "";
+    };
+    EXPECT_NE(message("").find("is empty"), std::string::npos);
+    EXPECT_NE(message(header).find("no data rows"), std::string::npos);
+    EXPECT_NE(message("record_id,first_name,last_name,dob,sex,address\n1,a,b,2010-01-01,f,x\n").find("\"zip\" has no column"),
+              std::string::npos);
+    EXPECT_NE(message("first_name,last_name,dob,sex,address,zip\na,b,2010-01-01,f,x,1\n").find("id column"),
+              std::string::npos);
+    EXPECT_NE(message("record_id,first_name,last_name,dob,sex,address,zip,ssn\n1,a,b,2010-01-01,f,x,1,2\n")
+                  .find("\"ssn\" is not in the schema"),
+              std::string::npos);
+    EXPECT_NE(message("record_id,first_name,first_name,last_name,dob,sex,address,zip\n").find("appears twice"),
+              std::string::npos);
+    EXPECT_THROW(encode_csv(dir.file("absent.csv"), schema, key, {}, *std::make_unique<EncodeSummary>()), IoError);
+}
+
+TEST(Encoder, RefusesKeysShorterThan128Bits) {
+    const std::uint8_t raw[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    EXPECT_THROW(Encoder(Schema::from_file(example_schema), SecretKey(raw, 8)), ValidationError);
+}
+
+TEST(Encoder, BitsPerTokenSetsAtMostKBitsPerToken) {
+    test::TempDir dir;
+    const std::string schema = dir.write("s.json", R"({"pprl_schema": 1, "filter": {"bits": 4096},
+        "fields": [{"name": "a", "tokenizer": {"kind": "exact"}, "weight": {"bits_per_token": 30}}]})");
+    const std::string csv = dir.write("in.csv", "record_id,a\n1,x\n2,y\n");
+    EncodeSummary s;
+    const FilterMatrix m = encode_csv(csv, Schema::from_file(schema), fixed_key(1), {}, s);
+    for (std::size_t i = 0; i < m.rows(); ++i) {
+        EXPECT_LE(m.popcounts()[i], 30u);
+        EXPECT_GE(m.popcounts()[i], 25u);  // collisions among 30 draws in 4096 are rare
+    }
+}
+
+TEST(Encoder, NonPowerOfTwoLengthsUseEveryPositionUniformly) {
+    // 960 bits: indices are 10-bit draws with rejection of 960..1023. Over many tokens every bit
+    // position must be hit and none beyond the length.
+    test::TempDir dir;
+    const std::string schema = dir.write("s.json", R"({"pprl_schema": 1, "filter": {"bits": 960},
+        "fields": [{"name": "a", "tokenizer": {"kind": "exact"}, "weight": {"bits_per_token": 40}}]})");
+    std::string csv = "record_id,a\n";
+    for (int i = 0; i < 400; ++i) csv += std::to_string(i) + ",v" + std::to_string(i) + "\n";
+    EncodeSummary s;
+    const FilterMatrix m = encode_csv(dir.write("in.csv", csv), Schema::from_file(schema), fixed_key(1), {}, s);
+    std::vector<int> hits(960, 0);
+    for (std::size_t i = 0; i < m.rows(); ++i)
+        for (unsigned b = 0; b < 960; ++b) hits[b] += FilterMatrix::test_bit(m.row_words(i), b);
+    // 400 tokens x 40 draws = 16000 draws over 960 positions: mean 16.7, so every position is hit.
+    for (unsigned b = 0; b < 960; ++b) EXPECT_GT(hits[b], 0) << b;
+}
+
+}  // namespace
+}  // namespace pprl

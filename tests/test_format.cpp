@@ -1,0 +1,145 @@
+// The pprl file format: round trips, corruption and truncation detection, base64 interchange.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "pprl/error.hpp"
+#include "pprl/format.hpp"
+#include "test_support.hpp"
+
+namespace pprl {
+namespace {
+
+FilterMatrix sample(std::size_t rows = 37, unsigned bits = 1024) {
+    FilterMatrix m = test::random_filters(rows, bits, 0.3, 42);
+    m.info().party = "schools";
+    m.info().schema_known = true;
+    m.info().key_known = true;
+    for (int i = 0; i < 32; ++i) m.info().schema_fingerprint[i] = static_cast<std::uint8_t>(i);
+    for (int i = 0; i < 16; ++i) m.info().key_check[i] = static_cast<std::uint8_t>(100 + i);
+    m.ids()[3] = "id, with \"quotes\"\nand newline";
+    return m;
+}
+
+void expect_same(const FilterMatrix& a, const FilterMatrix& b) {
+    ASSERT_EQ(a.rows(), b.rows());
+    ASSERT_EQ(a.bits(), b.bits());
+    for (std::size_t i = 0; i < a.rows(); ++i)
+        EXPECT_EQ(std::memcmp(a.row_bytes(i), b.row_bytes(i), a.bits() / 8), 0) << i;
+    EXPECT_EQ(a.ids(), b.ids());
+    EXPECT_EQ(a.popcounts(), b.popcounts());
+}
+
+TEST(Format, RoundTripKeepsFiltersIdsAndHeader) {
+    test::TempDir dir;
+    const FilterMatrix m = sample();
+    write_encoded_file(dir.file("a.pprl"), m);
+    const FilterMatrix back = load_encoded_file(dir.file("a.pprl"));
+    expect_same(m, back);
+    EXPECT_EQ(back.info().party, "schools");
+    EXPECT_EQ(back.info().schema_fingerprint, m.info().schema_fingerprint);
+    EXPECT_EQ(back.info().key_check, m.info().key_check);
+    EXPECT_TRUE(back.info().schema_known);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(back.data()) % 64, 0u);  // mapped, aligned
+}
+
+TEST(Format, EmptyAndOddLengthsRoundTrip) {
+    test::TempDir dir;
+    for (unsigned bits : {64u, 576u, 2048u}) {
+        const FilterMatrix m = test::random_filters(5, bits, 0.5, bits);
+        write_encoded_file(dir.file("b.pprl"), m);
+        expect_same(m, load_encoded_file(dir.file("b.pprl")));
+    }
+    FilterMatrix empty(0, 1024);
+    write_encoded_file(dir.file("e.pprl"), empty);
+    EXPECT_EQ(load_encoded_file(dir.file("e.pprl")).rows(), 0u);
+}
+
+TEST(Format, EveryTruncationIsDetected) {
+    test::TempDir dir;
+    write_encoded_file(dir.file("a.pprl"), sample(9));
+    const std::string whole = test::read_all(dir.file("a.pprl"));
+    for (std::size_t keep = 0; keep < whole.size(); keep += (keep < 300 ? 1 : 7)) {
+        dir.write("t.pprl", whole.substr(0, keep));
+        EXPECT_THROW(load_encoded_file(dir.file("t.pprl")), FormatError) << "kept " << keep;
+    }
+    dir.write("x.pprl", whole + "junk");
+    EXPECT_THROW(load_encoded_file(dir.file("x.pprl")), FormatError);
+}
+
+TEST(Format, EveryBitFlipIsDetected) {
+    test::TempDir dir;
+    write_encoded_file(dir.file("a.pprl"), sample(5, 128));
+    const std::string whole = test::read_all(dir.file("a.pprl"));
+    // Flip one bit in every byte of the file, one at a time (header, filters, ids, footer).
+    for (std::size_t byte = 0; byte < whole.size(); ++byte) {
+        std::string bad = whole;
+        bad[byte] = static_cast<char>(bad[byte] ^ (1 << (byte % 8)));
+        dir.write("f.pprl", bad);
+        EXPECT_THROW(load_encoded_file(dir.file("f.pprl")), FormatError) << "byte " << byte;
+        EXPECT_FALSE(inspect_encoded_file(dir.file("f.pprl")).problem.empty());
+    }
+}
+
+TEST(Format, NotAPprlFileAndMissingFile) {
+    test::TempDir dir;
+    dir.write("n.pprl", std::string(400, 'x'));
+    EXPECT_THROW(load_encoded_file(dir.file("n.pprl")), FormatError);
+    EXPECT_THROW(load_encoded_file(dir.file("absent.pprl")), IoError);
+}
+
+TEST(Format, FailedWriteLeavesNoFile) {
+    test::TempDir dir;
+    FilterMatrix m = sample();
+    m.ids().pop_back();  // ids no longer match rows: append throws before anything is committed
+    EXPECT_THROW(write_encoded_file(dir.file("w.pprl"), m), UsageError);
+    std::ifstream probe(dir.file("w.pprl"));
+    EXPECT_FALSE(probe.good());
+    EXPECT_TRUE(std::filesystem::is_empty(std::filesystem::path(dir.file(""))));
+}
+
+TEST(Format, Base64MatchesRfc4648Vectors) {
+    const std::pair<std::string, std::string> vectors[] = {
+        {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+        {"foobar", "Zm9vYmFy"}};
+    for (const auto& [plain, encoded] : vectors) {
+        EXPECT_EQ(base64_encode(reinterpret_cast<const std::uint8_t*>(plain.data()), plain.size()), encoded);
+        EXPECT_EQ(base64_decode(encoded), plain);
+    }
+    EXPECT_THROW(base64_decode("Zm9"), ValidationError);
+    EXPECT_THROW(base64_decode("Zm9*"), ValidationError);
+    EXPECT_THROW(base64_decode("Z=9v"), ValidationError);
+}
+
+TEST(Format, Base64ExportImportRoundTripsInBothForms) {
+    test::TempDir dir;
+    const FilterMatrix m = sample(12, 1024);
+    export_base64(m, ExportFormat::csv, dir.file("c.csv"));
+    const FilterMatrix from_csv = import_base64(dir.file("c.csv"), 1024, "x");
+    expect_same(m, from_csv);
+    EXPECT_FALSE(from_csv.info().schema_known);
+    EXPECT_FALSE(from_csv.info().key_known);
+    export_base64(m, ExportFormat::clkhash_json, dir.file("c.json"));
+    const FilterMatrix from_json = import_base64(dir.file("c.json"), 1024, "x");
+    ASSERT_EQ(from_json.rows(), m.rows());
+    EXPECT_EQ(from_json.ids()[5], "5");
+    EXPECT_EQ(std::memcmp(from_json.row_bytes(5), m.row_bytes(5), 128), 0);
+    EXPECT_THROW(import_base64(dir.file("c.json"), 2048, "x"), ValidationError);  // wrong length
+}
+
+TEST(Format, BitOrderIsMostSignificantBitFirstAsInClkhash) {
+    FilterMatrix m(1, 64);
+    FilterMatrix::set_bit(m.mutable_row_words(0), 0);
+    FilterMatrix::set_bit(m.mutable_row_words(0), 9);
+    FilterMatrix::set_bit(m.mutable_row_words(0), 63);
+    const std::uint8_t* bytes = m.row_bytes(0);
+    EXPECT_EQ(bytes[0], 0x80);
+    EXPECT_EQ(bytes[1], 0x40);
+    EXPECT_EQ(bytes[7], 0x01);
+    // bitarray('1' + '0'*8 + '1' + ...) in base64 starts with "gEA".
+    EXPECT_EQ(base64_encode(bytes, 8).substr(0, 3), "gEA");
+}
+
+}  // namespace
+}  // namespace pprl
