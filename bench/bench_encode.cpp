@@ -28,8 +28,11 @@ const char* last_names[] = {"Johnson", "García-López", "O'Neal", "Chen", "Wash
 const char* streets[] = {"Elm St", "W Madison Ave", "Lake Shore Dr", "S Halsted St", "Pine Ct", "N Ashland Ave",
                          "Oak Park Blvd", "E 71st St", "W Lawrence Ave", "Birch Rd"};
 
+bool input_written = false;
+
 const std::string& input_csv() {
     static const std::string path = [] {
+        input_written = true;
         const std::string p = (std::filesystem::temp_directory_path() / ("pprl-bench-youth-" + std::to_string(::getpid()) + ".csv")).string();
         std::ofstream out(p);
         out << "record_id,first_name,last_name,dob,sex,address,zip\n";
@@ -98,6 +101,6 @@ int main(int argc, char** argv) {
     benchmark::Initialize(&argc, argv);
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
-    std::filesystem::remove(input_csv());
+    if (input_written) std::filesystem::remove(input_csv());
     return 0;
 }

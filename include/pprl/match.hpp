@@ -8,15 +8,17 @@
 // so the SIMD kernels compare integer counts and "score ≥ threshold" never depends on float rounding.
 // Scores are reported as doubles but ordered exactly (by cross-multiplied fractions).
 //
-// Pruning. Dice ≤ 2·min(|A|,|B|)/(|A|+|B|), so for a given |A| only a contiguous popcount range of B
-// can pass. Both sides are sorted by popcount, and each group of A rows scans only the B panels in
-// its range. This never drops a pair that passes: it is exact.
+// Pruning, all of it exact. (1) Dice ≤ 2·min(|A|,|B|)/(|A|+|B|), so for a given |A| only a
+// contiguous popcount range of B can pass: both sides are sorted by popcount and each group of A
+// rows visits only the B slices in its range. (2) Inside the kernel, counts grow column by column;
+// once even the best lane of a slice could not reach the threshold with every remaining column, the
+// row stops on that slice (src/simd/slice_impl.hpp). Neither ever drops a pair that passes.
 //
-// Work. A rows are cut into chunks that threads take from a shared counter; each chunk walks B in
-// L2-sized tiles, and the kernel (src/simd/) register-blocks A rows against 8-filter panels. Output
-// is sorted by score descending, then A index, then B index, so it is identical for any thread
-// count and backend. Memory is the two inputs, one panel copy of B, and the candidates that pass —
-// never an n × m matrix.
+// Work. B is stored bit-sliced, 512 filters per slice; A rows are cut into chunks of 256 that
+// threads take from a shared counter, and each chunk walks B four slices (256 KiB at 1024 bits) at
+// a time. Output is sorted by score descending, then A index, then B index, so it is identical for
+// any thread count and backend. Memory is the two inputs, one bit-sliced copy of B (the size of B),
+// and the candidates that pass — never an n × m matrix.
 #pragma once
 
 #include <cstdint>

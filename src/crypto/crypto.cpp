@@ -1,10 +1,12 @@
 // src/crypto/crypto.cpp — the only translation units that include OpenSSL are in src/crypto/.
 //
-// HmacSha256 keeps two SHA256_CTX states (after key^ipad and key^opad) and copies them per message.
-// OpenSSL 3 marks the low-level SHA256_* functions deprecated in favour of EVP, but EVP_MD_CTX_copy
-// allocates on every copy, which costs more than the two compressions an HMAC of a q-gram needs;
-// the low-level context is a plain struct, so copying it is a memcpy. They remain part of OpenSSL 3's
-// API (and use the SHA extensions when the CPU has them). Their output is checked against RFC 4231.
+// HmacSha256 keeps two SHA-256 chaining values, after absorbing key^ipad and key^opad. A token that
+// fits one block (≤ 55 bytes with its counter byte, i.e. every q-gram) is padded by hand and costs
+// exactly two SHA256_Transform calls; longer messages take the SHA256_Update/Final path. OpenSSL 3
+// marks these low-level functions deprecated in favour of EVP, but EVP allocates per context copy
+// and cannot resume from a chaining value, which costs more than the two compressions themselves.
+// They remain part of OpenSSL 3's API and use the SHA extensions when the CPU has them. Both paths
+// are checked against RFC 4231 (which has messages of both lengths).
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 
 #include <openssl/crypto.h>
@@ -243,13 +245,59 @@ HmacSha256& HmacSha256::operator=(HmacSha256&& other) noexcept {
     return *this;
 }
 
-Digest256 HmacSha256::mac(std::uint8_t prefix, const void* message, std::size_t size) const noexcept {
-    SHA256_CTX ctx = state_->inner;
-    SHA256_Update(&ctx, &prefix, 1);
+namespace {
+
+// Compresses one final, already padded block into a copy of `state` and returns the digest bytes.
+// Only the chaining value h[] of the copy is used; it is overwritten by the compression, so the
+// key-equivalent precomputed state is never left behind in the copy.
+inline Digest256 compress_final(const SHA256_CTX& state, const unsigned char* block) noexcept {
+    SHA256_CTX ctx;
+    std::memcpy(ctx.h, state.h, sizeof ctx.h);
+    SHA256_Transform(&ctx, block);
+    Digest256 out;
+    for (int i = 0; i < 8; ++i) {
+        out[4 * i] = static_cast<std::uint8_t>(ctx.h[i] >> 24);
+        out[4 * i + 1] = static_cast<std::uint8_t>(ctx.h[i] >> 16);
+        out[4 * i + 2] = static_cast<std::uint8_t>(ctx.h[i] >> 8);
+        out[4 * i + 3] = static_cast<std::uint8_t>(ctx.h[i]);
+    }
+    return out;
+}
+
+// Appends SHA-256 padding for a message of `total_bytes` whose last `used` bytes sit in `block`.
+inline void pad_block(unsigned char* block, std::size_t used, std::uint64_t total_bytes) noexcept {
+    block[used] = 0x80;
+    std::memset(block + used + 1, 0, SHA256_CBLOCK - 8 - used - 1);
+    const std::uint64_t bits = total_bytes * 8;
+    for (int i = 0; i < 8; ++i) block[SHA256_CBLOCK - 1 - i] = static_cast<unsigned char>(bits >> (8 * i));
+}
+
+// HMAC over (optional prefix byte || message) when it fits the single block after key^ipad.
+inline Digest256 short_mac(const SHA256_CTX& inner, const SHA256_CTX& outer, const std::uint8_t* prefix,
+                           const void* message, std::size_t size) noexcept {
+    unsigned char block[SHA256_CBLOCK];
+    std::size_t used = 0;
+    if (prefix != nullptr) block[used++] = *prefix;
+    std::memcpy(block + used, message, size);
+    used += size;
+    pad_block(block, used, SHA256_CBLOCK + used);
+    const Digest256 inner_digest = compress_final(inner, block);
+    std::memcpy(block, inner_digest.data(), inner_digest.size());
+    pad_block(block, inner_digest.size(), SHA256_CBLOCK + inner_digest.size());
+    return compress_final(outer, block);
+}
+
+// Longest message (prefix included) that fits one block with its padding: 64 - 1 - 8.
+constexpr std::size_t max_single_block = SHA256_CBLOCK - 9;
+
+Digest256 long_mac(const SHA256_CTX& inner, const SHA256_CTX& outer, const std::uint8_t* prefix, const void* message,
+                   std::size_t size) noexcept {
+    SHA256_CTX ctx = inner;
+    if (prefix != nullptr) SHA256_Update(&ctx, prefix, 1);
     SHA256_Update(&ctx, message, size);
     Digest256 inner_digest;
     SHA256_Final(inner_digest.data(), &ctx);
-    ctx = state_->outer;
+    ctx = outer;
     SHA256_Update(&ctx, inner_digest.data(), inner_digest.size());
     Digest256 out;
     SHA256_Final(out.data(), &ctx);
@@ -257,17 +305,16 @@ Digest256 HmacSha256::mac(std::uint8_t prefix, const void* message, std::size_t 
     return out;
 }
 
+}  // namespace
+
+Digest256 HmacSha256::mac(std::uint8_t prefix, const void* message, std::size_t size) const noexcept {
+    if (size + 1 <= max_single_block) return short_mac(state_->inner, state_->outer, &prefix, message, size);
+    return long_mac(state_->inner, state_->outer, &prefix, message, size);
+}
+
 Digest256 HmacSha256::mac(const void* message, std::size_t size) const noexcept {
-    SHA256_CTX ctx = state_->inner;
-    SHA256_Update(&ctx, message, size);
-    Digest256 inner_digest;
-    SHA256_Final(inner_digest.data(), &ctx);
-    ctx = state_->outer;
-    SHA256_Update(&ctx, inner_digest.data(), inner_digest.size());
-    Digest256 out;
-    SHA256_Final(out.data(), &ctx);
-    secure_wipe(&ctx, sizeof ctx);
-    return out;
+    if (size <= max_single_block) return short_mac(state_->inner, state_->outer, nullptr, message, size);
+    return long_mac(state_->inner, state_->outer, nullptr, message, size);
 }
 
 }  // namespace crypto

@@ -4,7 +4,8 @@
 // popcount and and_popcount: VPOPCNTQ over 8 words at a time, masked loads for the tail.
 // All pairs: the bit-sliced kernel of slice_impl.hpp with one zmm register per slice column; the
 // carry-save adders are one VPTERNLOGQ each for sum (0x96) and majority (0xE8), so a 16-column
-// Harley–Seal tree is 30 instructions for 512 lanes.
+// Harley–Seal tree is 30 instructions for 512 lanes. No VPOPCNTQ is needed there; the backend keeps
+// the VPOPCNTDQ requirement because popcount and and_popcount use it.
 //
 // Masks are turned into integers with _cvtmask8_u32 before any bit test: g++ 12 was seen spilling a
 // __mmask8 as one byte and reloading four for popcnt.
