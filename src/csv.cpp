@@ -57,17 +57,25 @@ bool CsvReader::next(CsvRecord& record) {
         if (c == EOF) return false;
         break;
     }
-    record.fields.clear();
-    record.fields.emplace_back();
+    // Field strings are reused from record to record (cleared, capacity kept): no allocation per
+    // field once the buffers have grown to the data.
+    std::size_t used = 0;
+    auto next_field = [&]() -> std::string* {
+        if (used == record.fields.size()) record.fields.emplace_back();
+        std::string* field = &record.fields[used++];
+        field->clear();
+        return field;
+    };
     record.line = line_;
     record.error.clear();
-    std::string* field = &record.fields.back();
+    std::string* field = next_field();
     bool quoted = false, after_quote = false, at_field_start = true;
     for (;;) {
         int c = get();
         if (quoted) {
             if (c == EOF) {
                 record.error = "end of file inside a quoted field";
+                record.fields.resize(used);
                 return true;
             }
             if (c == '"') {
@@ -82,11 +90,11 @@ bool CsvReader::next(CsvRecord& record) {
         if (c == EOF || c == '\n' || c == '\r') {
             if (c == '\r' && peek() == '\n') get();
             if (c != EOF) ++line_;
+            record.fields.resize(used);
             return true;
         }
         if (c == ',') {
-            record.fields.emplace_back();
-            field = &record.fields.back();
+            field = next_field();
             after_quote = false;
             at_field_start = true;
             continue;

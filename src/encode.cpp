@@ -37,12 +37,14 @@ unsigned index_bits(unsigned m) {
     return bits;
 }
 
-// Draws k positions in [0, m) from the HMAC stream of `token` (see the header) into `row`.
-void hash_token(const crypto::HmacSha256& mac, const std::string& token, unsigned k, unsigned m, std::uint64_t* row) {
+// Sets k positions in [0, m) drawn from the HMAC stream of `token` (see the header) into `row`;
+// `first` is block 0 of the stream, HMAC(subkey, 0x00 || token), computed by the caller.
+void set_token_bits(const crypto::HmacSha256& mac, const std::string& token, const crypto::Digest256& first, unsigned k,
+                    unsigned m, std::uint64_t* row) {
     const unsigned width = index_bits(m);
     const std::uint32_t mask = (1u << width) - 1;
     std::uint8_t counter = 0;
-    crypto::Digest256 digest = mac.mac(counter, token.data(), token.size());
+    crypto::Digest256 digest = first;
     unsigned bit = 0;
     for (unsigned drawn = 0; drawn < k;) {
         if (bit + width > 256) {
@@ -61,6 +63,12 @@ void hash_token(const crypto::HmacSha256& mac, const std::string& token, unsigne
         }
     }
 }
+
+// A token waiting to be hashed: its field's HMAC key and its k.
+struct PendingToken {
+    const crypto::HmacSha256* mac;
+    unsigned k;
+};
 
 std::string normalized(const std::string& value, const NormalizeOptions& options) {
     std::string out;
@@ -160,7 +168,14 @@ bool Encoder::encode_record(const std::vector<std::string>& values, std::uint64_
     const unsigned m = impl_->schema.bits();
     thread_local std::string value;
     thread_local std::string canonical;
+    // Every token of the record, hashed together after all fields have passed their checks, so the
+    // HMACs run several at a time (crypto::HmacSha256::mac_many).
     thread_local std::vector<std::string> token_list;
+    thread_local std::vector<PendingToken> pending;
+    thread_local std::vector<crypto::HmacSha256::Request> requests;
+    thread_local std::vector<crypto::Digest256> digests;
+    token_list.clear();
+    pending.clear();
     for (const BoundField& field : impl_->fields) {
         const FieldSpec& spec = *field.spec;
         const std::string& raw = values[field.column];
@@ -210,15 +225,23 @@ bool Encoder::encode_record(const std::vector<std::string>& values, std::uint64_
         }
         if (count_code_points(*encoded) > spec.max_length)
             return reject("longer than " + std::to_string(spec.max_length) + " characters");
-        token_list.clear();
+        const std::size_t before = token_list.size();
         tokenize(*encoded, spec.tokenizer, token_list);
-        if (token_list.empty()) continue;
+        const std::size_t added = token_list.size() - before;
+        if (added == 0) continue;
         unsigned k = spec.weight.bits;
         if (spec.weight.mode == WeightSpec::Mode::bits_per_feature)
-            k = static_cast<unsigned>((spec.weight.bits + token_list.size() - 1) / token_list.size());
-        for (const std::string& token : token_list) hash_token(field.mac, token, k, m, row);
-        tokens += token_list.size();
+            k = static_cast<unsigned>((spec.weight.bits + added - 1) / added);
+        for (std::size_t t = 0; t < added; ++t) pending.push_back(PendingToken{&field.mac, k});
     }
+    requests.clear();
+    for (std::size_t t = 0; t < token_list.size(); ++t)
+        requests.push_back({pending[t].mac, 0, token_list[t].data(), token_list[t].size()});
+    digests.resize(requests.size());
+    crypto::HmacSha256::mac_many(requests.data(), requests.size(), digests.data());
+    for (std::size_t t = 0; t < token_list.size(); ++t)
+        set_token_bits(*pending[t].mac, token_list[t], digests[t], pending[t].k, m, row);
+    tokens += token_list.size();
     return true;
 }
 
@@ -301,6 +324,8 @@ EncodeSummary encode_csv(const std::string& csv_path, const Schema& schema, cons
 
     EncodeSummary summary;
     std::unordered_set<std::string> seen_ids;
+    // Batch rows are swapped with the reader's record, so row buffers are reused batch after batch.
+    std::vector<std::vector<std::string>> slots(batch_rows);
     std::vector<std::vector<std::string>> batch;
     std::vector<std::uint64_t> lines;
     std::uint64_t next_row = 1;  // data row number of the next record read
@@ -309,6 +334,7 @@ EncodeSummary encode_csv(const std::string& csv_path, const Schema& schema, cons
         const std::uint64_t first = next_row - batch.size();
         FilterMatrix part = encoder.encode_batch(batch, first, lines, threads, seen_ids, summary);
         if (part.rows() > 0) sink(part);
+        for (std::size_t i = 0; i < batch.size(); ++i) slots[i].swap(batch[i]);
         batch.clear();
         lines.clear();
         if (options.progress) options.progress(summary.rows_read);
@@ -321,7 +347,9 @@ EncodeSummary encode_csv(const std::string& csv_path, const Schema& schema, cons
             summary.rejections.push_back(Rejection{next_row++, record.line, "", record.error});
             continue;
         }
-        batch.push_back(std::move(record.fields));
+        batch.emplace_back();
+        batch.back().swap(slots[batch.size() - 1]);
+        batch.back().swap(record.fields);
         lines.push_back(record.line);
         ++next_row;
         if (batch.size() >= batch_rows) flush();

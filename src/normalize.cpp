@@ -55,21 +55,22 @@ void append_ascii(std::string_view input, const NormalizeOptions& options, std::
     }
 }
 
+// Trims and collapses (or removes) runs of ' ' in place.
 void apply_whitespace_rule(WhitespaceRule rule, std::string& text) {
     if (rule == WhitespaceRule::keep) return;
-    std::string result;
-    result.reserve(text.size());
+    std::size_t out = 0;
     bool pending_space = false;
-    for (char c : text) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
         if (c == ' ') {
             pending_space = true;
             continue;
         }
-        if (pending_space && rule == WhitespaceRule::collapse && !result.empty()) result.push_back(' ');
+        if (pending_space && rule == WhitespaceRule::collapse && out > 0) text[out++] = ' ';
         pending_space = false;
-        result.push_back(c);
+        text[out++] = c;
     }
-    text.swap(result);
+    text.resize(out);
 }
 
 }  // namespace

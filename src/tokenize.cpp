@@ -53,7 +53,7 @@ void tokenize(std::string_view value, const TokenizerSpec& spec, std::vector<std
         case TokenizerKind::qgram:
         case TokenizerKind::positional_qgram: {
             const bool positional = spec.kind == TokenizerKind::positional_qgram;
-            std::string padded;
+            thread_local std::string padded;
             if (spec.padding) {
                 padded.assign(static_cast<std::size_t>(spec.q - 1), boundary_marker);
                 padded.append(value);
@@ -98,9 +98,12 @@ bool parse_date(std::string_view text, std::string_view format, std::string& can
     }
     if (pos != text.size()) return false;
     if (year < 1 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month)) return false;
-    char buffer[16];
-    std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02d", year, month, day);
-    canonical.assign(buffer);
+    canonical.assign("0000-00-00");
+    for (int i = 3, y = year; i >= 0; --i, y /= 10) canonical[static_cast<std::size_t>(i)] = static_cast<char>('0' + y % 10);
+    canonical[5] = static_cast<char>('0' + month / 10);
+    canonical[6] = static_cast<char>('0' + month % 10);
+    canonical[8] = static_cast<char>('0' + day / 10);
+    canonical[9] = static_cast<char>('0' + day % 10);
     return true;
 }
 

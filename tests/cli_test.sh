@@ -98,7 +98,9 @@ head -c 500 a.pprl > truncated.pprl
 expect 5 "truncated file" -- "$pprl" inspect truncated.pprl
 expect 5 "truncated file refused by match" -- "$pprl" match truncated.pprl b.pprl --out m.csv
 cp a.pprl flipped.pprl
-printf '\x01' | dd of=flipped.pprl bs=1 seek=300 conv=notrunc 2>/dev/null
+byte=$(od -An -tu1 -j300 -N1 a.pprl | tr -d ' ')
+printf "\\x$(printf %02x $((byte ^ 1)))" | dd of=flipped.pprl bs=1 seek=300 conv=notrunc 2>/dev/null
+check "flipped copy differs" -- bash -c "! cmp -s a.pprl flipped.pprl"
 expect 5 "bit flip detected" -- "$pprl" match flipped.pprl b.pprl --out m.csv
 expect 5 "output directory missing" -- "$pprl" encode --schema "$schema" --secret-file k.key --in "$sample" --out /nonexistent/dir/x.pprl
 

@@ -150,3 +150,38 @@ TEST(KeyCheck, EqualForEqualKeysAndDifferentOtherwise) {
 
 }  // namespace
 }  // namespace pprl
+
+namespace pprl {
+namespace {
+
+TEST(Crypto, MacManyEqualsMacForEveryLengthAcrossKeys) {
+    // mac_many compresses single-block messages several at a time (SHA extensions where present);
+    // mac() goes through OpenSSL. Lengths cross the one-block limit (54 bytes + prefix).
+    std::vector<SecretKey> keys;
+    for (int i = 0; i < 3; ++i) keys.push_back(SecretKey::generate());
+    std::vector<crypto::HmacSha256> macs;
+    for (const auto& key : keys) macs.emplace_back(key);
+    std::vector<std::string> messages;
+    for (std::size_t length = 0; length <= 80; ++length) {
+        std::string m(length, '\0');
+        for (std::size_t i = 0; i < length; ++i) m[i] = static_cast<char>((length * 31 + i * 7) & 0xff);
+        messages.push_back(m);
+    }
+    std::vector<crypto::HmacSha256::Request> requests;
+    for (std::size_t i = 0; i < messages.size(); ++i)
+        requests.push_back({&macs[i % macs.size()], static_cast<std::uint8_t>(i % 3), messages[i].data(), messages[i].size()});
+    std::vector<crypto::Digest256> out(requests.size());
+    crypto::HmacSha256::mac_many(requests.data(), requests.size(), out.data());
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+        const auto expected = macs[i % macs.size()].mac(requests[i].prefix, messages[i].data(), messages[i].size());
+        EXPECT_EQ(out[i], expected) << "length " << messages[i].size();
+        // And against OpenSSL's one-shot HMAC over prefix || message.
+        std::string whole(1, static_cast<char>(requests[i].prefix));
+        whole += messages[i];
+        const SecretKey& key = keys[i % keys.size()];
+        EXPECT_EQ(out[i], crypto::hmac_sha256(key.data(), key.size(), whole.data(), whole.size()));
+    }
+}
+
+}  // namespace
+}  // namespace pprl

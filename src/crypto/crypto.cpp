@@ -18,7 +18,9 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -26,6 +28,7 @@
 #include "pprl/error.hpp"
 #include "pprl/io.hpp"
 #include "pprl/secret.hpp"
+#include "simd/sha256.hpp"
 
 namespace pprl {
 
@@ -307,6 +310,39 @@ Digest256 long_mac(const SHA256_CTX& inner, const SHA256_CTX& outer, const std::
 
 }  // namespace
 
+namespace {
+
+// OpenSSL's one-block compression, for CPUs without the SHA extensions.
+void compress_many_openssl(std::uint32_t (*state)[8], const std::uint8_t (*block)[64], std::size_t count) noexcept {
+    SHA256_CTX ctx;
+    for (std::size_t i = 0; i < count; ++i) {
+        std::memcpy(ctx.h, state[i], sizeof ctx.h);
+        SHA256_Transform(&ctx, block[i]);
+        std::memcpy(state[i], ctx.h, sizeof ctx.h);
+    }
+}
+
+// Which compression the batched HMAC uses: PPRL_FORCE_SHA256=openssl|shani|avx512 (tests), else
+// AVX-512 lanes, else the SHA extensions, else OpenSSL. Unavailable forced choices fall through.
+simd::Sha256CompressMany choose_compress() noexcept {
+    const char* forced = std::getenv("PPRL_FORCE_SHA256");
+    const std::string force = forced != nullptr ? forced : "";
+#if defined(__x86_64__)
+    const bool avx512 = __builtin_cpu_supports("avx512f");
+    const bool shani = __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1");
+    if (force == "openssl") return &compress_many_openssl;
+    if (force == "shani" && shani) return simd::sha256_compress_many_shani();
+    if (avx512 && (force.empty() || force == "avx512")) return simd::sha256_compress_many_avx512();
+    if (shani) return simd::sha256_compress_many_shani();
+#endif
+    return &compress_many_openssl;
+}
+
+// Requests per round of interleaved compression: enough for every token of a typical record.
+constexpr std::size_t mac_batch = 32;
+
+}  // namespace
+
 Digest256 HmacSha256::mac(std::uint8_t prefix, const void* message, std::size_t size) const noexcept {
     if (size + 1 <= max_single_block) return short_mac(state_->inner, state_->outer, &prefix, message, size);
     return long_mac(state_->inner, state_->outer, &prefix, message, size);
@@ -315,6 +351,49 @@ Digest256 HmacSha256::mac(std::uint8_t prefix, const void* message, std::size_t 
 Digest256 HmacSha256::mac(const void* message, std::size_t size) const noexcept {
     if (size <= max_single_block) return short_mac(state_->inner, state_->outer, nullptr, message, size);
     return long_mac(state_->inner, state_->outer, nullptr, message, size);
+}
+
+void HmacSha256::mac_many(const Request* requests, std::size_t count, Digest256* out) noexcept {
+    static const simd::Sha256CompressMany compress = choose_compress();
+    alignas(16) std::uint32_t state[mac_batch][8];
+    alignas(16) std::uint8_t block[mac_batch][SHA256_CBLOCK];
+    std::size_t where[mac_batch];
+    for (std::size_t begin = 0; begin < count; begin += mac_batch) {
+        const std::size_t end = std::min(count, begin + mac_batch);
+        std::size_t n = 0;
+        for (std::size_t i = begin; i < end; ++i) {
+            const Request& r = requests[i];
+            if (r.size + 1 > max_single_block) {
+                out[i] = long_mac(r.key->state_->inner, r.key->state_->outer, &r.prefix, r.message, r.size);
+                continue;
+            }
+            std::memcpy(state[n], r.key->state_->inner.h, sizeof state[n]);
+            block[n][0] = r.prefix;
+            std::memcpy(block[n] + 1, r.message, r.size);
+            pad_block(block[n], r.size + 1, SHA256_CBLOCK + r.size + 1);
+            where[n++] = i;
+        }
+        compress(state, block, n);
+        for (std::size_t j = 0; j < n; ++j) {
+            for (int w = 0; w < 8; ++w) {
+                block[j][4 * w] = static_cast<std::uint8_t>(state[j][w] >> 24);
+                block[j][4 * w + 1] = static_cast<std::uint8_t>(state[j][w] >> 16);
+                block[j][4 * w + 2] = static_cast<std::uint8_t>(state[j][w] >> 8);
+                block[j][4 * w + 3] = static_cast<std::uint8_t>(state[j][w]);
+            }
+            pad_block(block[j], 32, SHA256_CBLOCK + 32);
+            std::memcpy(state[j], requests[where[j]].key->state_->outer.h, sizeof state[j]);
+        }
+        compress(state, block, n);
+        for (std::size_t j = 0; j < n; ++j)
+            for (int w = 0; w < 8; ++w) {
+                out[where[j]][4 * w] = static_cast<std::uint8_t>(state[j][w] >> 24);
+                out[where[j]][4 * w + 1] = static_cast<std::uint8_t>(state[j][w] >> 16);
+                out[where[j]][4 * w + 2] = static_cast<std::uint8_t>(state[j][w] >> 8);
+                out[where[j]][4 * w + 3] = static_cast<std::uint8_t>(state[j][w]);
+            }
+    }
+    // The outer states copied into `state` are key-equivalent until overwritten; all were.
 }
 
 }  // namespace crypto
