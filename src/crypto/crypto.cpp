@@ -250,6 +250,16 @@ HmacSha256& HmacSha256::operator=(HmacSha256&& other) noexcept {
 
 namespace {
 
+// The eight chaining words of SHA-256 as the 32 big-endian digest bytes.
+inline void store_big_endian(const std::uint32_t* words, std::uint8_t* out) noexcept {
+    for (int i = 0; i < 8; ++i) {
+        out[4 * i] = static_cast<std::uint8_t>(words[i] >> 24);
+        out[4 * i + 1] = static_cast<std::uint8_t>(words[i] >> 16);
+        out[4 * i + 2] = static_cast<std::uint8_t>(words[i] >> 8);
+        out[4 * i + 3] = static_cast<std::uint8_t>(words[i]);
+    }
+}
+
 // Compresses one final, already padded block into a copy of `state` and returns the digest bytes.
 // Only the chaining value h[] of the copy is used; it is overwritten by the compression, so the
 // key-equivalent precomputed state is never left behind in the copy.
@@ -257,13 +267,10 @@ inline Digest256 compress_final(const SHA256_CTX& state, const unsigned char* bl
     SHA256_CTX ctx;
     std::memcpy(ctx.h, state.h, sizeof ctx.h);
     SHA256_Transform(&ctx, block);
+    std::uint32_t words[8];
+    for (int i = 0; i < 8; ++i) words[i] = static_cast<std::uint32_t>(ctx.h[i]);
     Digest256 out;
-    for (int i = 0; i < 8; ++i) {
-        out[4 * i] = static_cast<std::uint8_t>(ctx.h[i] >> 24);
-        out[4 * i + 1] = static_cast<std::uint8_t>(ctx.h[i] >> 16);
-        out[4 * i + 2] = static_cast<std::uint8_t>(ctx.h[i] >> 8);
-        out[4 * i + 3] = static_cast<std::uint8_t>(ctx.h[i]);
-    }
+    store_big_endian(words, out.data());
     return out;
 }
 
@@ -375,23 +382,12 @@ void HmacSha256::mac_many(const Request* requests, std::size_t count, Digest256*
         }
         compress(state, block, n);
         for (std::size_t j = 0; j < n; ++j) {
-            for (int w = 0; w < 8; ++w) {
-                block[j][4 * w] = static_cast<std::uint8_t>(state[j][w] >> 24);
-                block[j][4 * w + 1] = static_cast<std::uint8_t>(state[j][w] >> 16);
-                block[j][4 * w + 2] = static_cast<std::uint8_t>(state[j][w] >> 8);
-                block[j][4 * w + 3] = static_cast<std::uint8_t>(state[j][w]);
-            }
+            store_big_endian(state[j], block[j]);
             pad_block(block[j], 32, SHA256_CBLOCK + 32);
             std::memcpy(state[j], requests[where[j]].key->state_->outer.h, sizeof state[j]);
         }
         compress(state, block, n);
-        for (std::size_t j = 0; j < n; ++j)
-            for (int w = 0; w < 8; ++w) {
-                out[where[j]][4 * w] = static_cast<std::uint8_t>(state[j][w] >> 24);
-                out[where[j]][4 * w + 1] = static_cast<std::uint8_t>(state[j][w] >> 16);
-                out[where[j]][4 * w + 2] = static_cast<std::uint8_t>(state[j][w] >> 8);
-                out[where[j]][4 * w + 3] = static_cast<std::uint8_t>(state[j][w]);
-            }
+        for (std::size_t j = 0; j < n; ++j) store_big_endian(state[j], out[where[j]].data());
     }
     // The outer states copied into `state` are key-equivalent until overwritten; all were.
 }
