@@ -1,8 +1,11 @@
 #include "pprl/encode.hpp"
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstring>
+#include <exception>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "pprl/crypto.hpp"
@@ -245,8 +248,9 @@ bool Encoder::encode_record(const std::vector<std::string>& values, std::uint64_
     return true;
 }
 
-FilterMatrix Encoder::encode_batch(const std::vector<std::vector<std::string>>& rows, std::uint64_t first_row,
-                                   const std::vector<std::uint64_t>& lines, unsigned threads,
+FilterMatrix Encoder::encode_batch(const std::vector<std::vector<std::string>>& rows,
+                                   const std::vector<std::uint64_t>& row_numbers, const std::vector<std::uint64_t>& lines,
+                                   unsigned threads,
                                    std::unordered_set<std::string>& seen_ids, EncodeSummary& summary) const {
     const std::size_t n = rows.size();
     const unsigned m = impl_->schema.bits();
@@ -290,7 +294,7 @@ FilterMatrix Encoder::encode_batch(const std::vector<std::vector<std::string>>& 
         }
         if (accepted[i]) ++kept;
         else {
-            why[i].row = first_row + i;
+            why[i].row = i < row_numbers.size() ? row_numbers[i] : i + 1;
             why[i].line = i < lines.size() ? lines[i] : 0;
             summary.rejections.push_back(std::move(why[i]));
         }
@@ -309,14 +313,120 @@ FilterMatrix Encoder::encode_batch(const std::vector<std::vector<std::string>>& 
     return out;
 }
 
+namespace {
+
+// Rows read from the CSV, waiting to be encoded.
+struct RowBatch {
+    std::vector<std::vector<std::string>> rows;
+    std::vector<std::uint64_t> row_numbers, lines;
+    std::vector<Rejection> malformed;  // records the CSV reader could not split
+    std::size_t used = 0;              // rows[0..used) hold this batch (buffers beyond are kept for reuse)
+};
+
+// Reads batches on its own thread while the caller encodes the previous one, so parsing overlaps
+// hashing. Two batches circulate: one being filled, one being encoded.
+class BatchReader {
+public:
+    BatchReader(CsvReader& reader, std::size_t batch_rows) : reader_(reader), batch_rows_(batch_rows) {
+        for (auto& batch : batches_) batch.rows.resize(batch_rows);
+        free_.push_back(&batches_[0]);
+        free_.push_back(&batches_[1]);
+        thread_ = std::thread([this] { run(); });
+    }
+    ~BatchReader() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stopping_ = true;
+        }
+        changed_.notify_all();
+        thread_.join();
+    }
+    // The next filled batch, or nullptr at the end of input. Rethrows the reader's error.
+    RowBatch* next() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        changed_.wait(lock, [&] { return !full_.empty() || finished_; });
+        if (!full_.empty()) {
+            RowBatch* batch = full_.front();
+            full_.erase(full_.begin());
+            return batch;
+        }
+        if (failure_) std::rethrow_exception(failure_);
+        return nullptr;
+    }
+    void recycle(RowBatch* batch) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            free_.push_back(batch);
+        }
+        changed_.notify_all();
+    }
+
+private:
+    void run() {
+        try {
+            CsvRecord record;
+            std::uint64_t next_row = 1;
+            bool more = true;
+            while (more) {
+                RowBatch* batch = nullptr;
+                {
+                    std::unique_lock<std::mutex> lock(mutex_);
+                    changed_.wait(lock, [&] { return !free_.empty() || stopping_; });
+                    if (stopping_) return;
+                    batch = free_.back();
+                    free_.pop_back();
+                }
+                batch->used = 0;
+                batch->row_numbers.clear();
+                batch->lines.clear();
+                batch->malformed.clear();
+                while (batch->used < batch_rows_ && (more = reader_.next(record))) {
+                    if (!record.error.empty()) {
+                        batch->malformed.push_back(Rejection{next_row++, record.line, "", record.error});
+                        continue;
+                    }
+                    batch->rows[batch->used++].swap(record.fields);
+                    batch->row_numbers.push_back(next_row++);
+                    batch->lines.push_back(record.line);
+                }
+                {
+                    std::lock_guard<std::mutex> lock(mutex_);
+                    full_.push_back(batch);
+                }
+                changed_.notify_all();
+            }
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            failure_ = std::current_exception();
+        }
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            finished_ = true;
+        }
+        changed_.notify_all();
+    }
+
+    CsvReader& reader_;
+    std::size_t batch_rows_;
+    RowBatch batches_[2];
+    std::vector<RowBatch*> free_, full_;
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    bool stopping_ = false, finished_ = false;
+    std::exception_ptr failure_;
+    std::thread thread_;
+};
+
+}  // namespace
+
 EncodeSummary encode_csv(const std::string& csv_path, const Schema& schema, const SecretKey& secret,
                          const EncodeOptions& options, const std::function<void(const FilterMatrix&)>& sink) {
     Encoder encoder(schema, secret);
     CsvReader reader(csv_path);
-    CsvRecord record;
-    if (!reader.next(record)) throw ValidationError("'" + csv_path + "' is empty (expected a header row)");
-    if (!record.error.empty()) throw ValidationError("'" + csv_path + "' header row: " + record.error);
-    encoder.bind_columns(record.fields);
+    CsvRecord header;
+    if (!reader.next(header)) throw ValidationError("'" + csv_path + "' is empty (expected a header row)");
+    if (!header.error.empty()) throw ValidationError("'" + csv_path + "' header row: " + header.error);
+    encoder.bind_columns(header.fields);
 
     unsigned threads = options.threads;
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
@@ -324,37 +434,22 @@ EncodeSummary encode_csv(const std::string& csv_path, const Schema& schema, cons
 
     EncodeSummary summary;
     std::unordered_set<std::string> seen_ids;
-    // Batch rows are swapped with the reader's record, so row buffers are reused batch after batch.
-    std::vector<std::vector<std::string>> slots(batch_rows);
-    std::vector<std::vector<std::string>> batch;
-    std::vector<std::uint64_t> lines;
-    std::uint64_t next_row = 1;  // data row number of the next record read
-    auto flush = [&]() {
-        if (batch.empty()) return;
-        const std::uint64_t first = next_row - batch.size();
-        FilterMatrix part = encoder.encode_batch(batch, first, lines, threads, seen_ids, summary);
-        if (part.rows() > 0) sink(part);
-        for (std::size_t i = 0; i < batch.size(); ++i) slots[i].swap(batch[i]);
-        batch.clear();
-        lines.clear();
-        if (options.progress) options.progress(summary.rows_read);
-    };
-    while (reader.next(record)) {
-        if (!record.error.empty()) {
-            // A malformed CSV record is rejected in its place; rows before and after still encode.
-            flush();
-            summary.rows_read += 1;
-            summary.rejections.push_back(Rejection{next_row++, record.line, "", record.error});
-            continue;
+    std::vector<std::vector<std::string>> rows;
+    BatchReader batches(reader, batch_rows);
+    while (RowBatch* batch = batches.next()) {
+        // encode_batch takes whole vectors; lend it this batch's rows without copying them.
+        rows.resize(batch->used);
+        for (std::size_t i = 0; i < batch->used; ++i) rows[i].swap(batch->rows[i]);
+        summary.rows_read += batch->malformed.size();
+        for (auto& rejection : batch->malformed) summary.rejections.push_back(std::move(rejection));
+        if (!rows.empty()) {
+            FilterMatrix part = encoder.encode_batch(rows, batch->row_numbers, batch->lines, threads, seen_ids, summary);
+            if (part.rows() > 0) sink(part);
         }
-        batch.emplace_back();
-        batch.back().swap(slots[batch.size() - 1]);
-        batch.back().swap(record.fields);
-        lines.push_back(record.line);
-        ++next_row;
-        if (batch.size() >= batch_rows) flush();
+        for (std::size_t i = 0; i < batch->used; ++i) rows[i].swap(batch->rows[i]);
+        batches.recycle(batch);
+        if (options.progress) options.progress(summary.rows_read);
     }
-    flush();
     if (summary.rows_read == 0) throw ValidationError("'" + csv_path + "' has a header but no data rows");
     std::sort(summary.rejections.begin(), summary.rejections.end(),
               [](const Rejection& x, const Rejection& y) { return x.row < y.row; });

@@ -374,6 +374,38 @@ Candidates match_dedup(const FilterMatrix& a, const MatchOptions& options) {
     return to_candidates(Matcher(a, a, options, true).run());
 }
 
+Candidates score_pairs(const FilterMatrix& a, const FilterMatrix& b,
+                       std::vector<std::pair<std::uint32_t, std::uint32_t>> pairs, const MatchOptions& options) {
+    if (a.bits() != b.bits()) throw KeyMismatchError("filters have different lengths");
+    const Threshold& t = options.threshold;
+    if (t.denominator == 0 || t.numerator == 0 || t.numerator > t.denominator)
+        throw UsageError("threshold must be in (0, 1]");
+    std::sort(pairs.begin(), pairs.end());
+    pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+    const auto& kernels = simd::kernels();
+    const std::size_t n = pairs.size();
+    unsigned threads = options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+    threads = static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(n / 4096, 1)));
+    std::vector<std::vector<Pair>> found(threads);
+    auto work = [&](unsigned id) {
+        for (std::size_t k = n * id / threads; k < n * (id + 1) / threads; ++k) {
+            const auto [i, j] = pairs[k];
+            if (i >= a.rows() || j >= b.rows()) continue;
+            const auto common = static_cast<std::uint32_t>(kernels.and_popcount(a.row_words(i), b.row_words(j), a.words()));
+            const std::uint32_t total = a.popcounts()[i] + b.popcounts()[j];
+            if (t.passes(common, total)) found[id].push_back(Pair{i, j, common, total});
+        }
+    };
+    std::vector<std::thread> pool;
+    for (unsigned id = 1; id < threads; ++id) pool.emplace_back(work, id);
+    work(0);
+    for (auto& thread : pool) thread.join();
+    std::vector<Pair> all;
+    for (auto& part : found) all.insert(all.end(), part.begin(), part.end());
+    std::sort(all.begin(), all.end(), ranks_before);
+    return to_candidates(all);
+}
+
 double dice(const FilterMatrix& a, std::size_t i, const FilterMatrix& b, std::size_t j) {
     if (a.bits() != b.bits()) throw UsageError("filters have different lengths");
     const auto& kernels = simd::kernels();

@@ -79,11 +79,13 @@ public:
 
     // Encodes a batch of rows (values in bound-column order) on `threads` threads. Returns the
     // accepted filters in input order, ids included; appends rejected rows to `summary`. Record ids
-    // must be non-empty and unique across every batch given the same `seen_ids`. `first_row` numbers
-    // the batch's rows in messages; `lines` (optional) gives each row's line in the input file.
-    FilterMatrix encode_batch(const std::vector<std::vector<std::string>>& rows, std::uint64_t first_row,
-                              const std::vector<std::uint64_t>& lines, unsigned threads,
-                              std::unordered_set<std::string>& seen_ids, EncodeSummary& summary) const;
+    // must be non-empty and unique across every batch given the same `seen_ids`. `row_numbers` and
+    // `lines` (either may be empty: rows are then numbered 1, 2, ... and lines 0) say where each row
+    // came from, for messages.
+    FilterMatrix encode_batch(const std::vector<std::vector<std::string>>& rows,
+                              const std::vector<std::uint64_t>& row_numbers, const std::vector<std::uint64_t>& lines,
+                              unsigned threads, std::unordered_set<std::string>& seen_ids,
+                              EncodeSummary& summary) const;
 
 private:
     struct Impl;

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pprl/bloom.hpp"
@@ -71,6 +72,11 @@ Candidates match(const FilterMatrix& a, const FilterMatrix& b, const MatchOption
 
 // Deduplication within one matrix: every (i, j), i < j, with Dice ≥ threshold. top_k applies per i.
 Candidates match_dedup(const FilterMatrix& a, const MatchOptions& options);
+
+// Scores the given (i, j) pairs exactly (blocking produces them) and keeps those ≥ threshold, in the
+// same order as match(). Duplicates in `pairs` are scored once.
+Candidates score_pairs(const FilterMatrix& a, const FilterMatrix& b,
+                       std::vector<std::pair<std::uint32_t, std::uint32_t>> pairs, const MatchOptions& options);
 
 // Dice of two rows, computed from integer counts with the active kernels.
 double dice(const FilterMatrix& a, std::size_t i, const FilterMatrix& b, std::size_t j);

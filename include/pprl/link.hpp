@@ -1,0 +1,92 @@
+// pprl/link.hpp — from scores to links to entities, at the hub.
+//
+// Two parties: a one-to-one assignment over the candidate pairs, either greedy (highest score first,
+// each record used at most once, ties by lower indices) or optimal (maximum total Dice over the sparse
+// candidate graph, solved exactly per connected component with the Hungarian algorithm).
+//
+// Three or more parties: records are clustered into entities holding at most one record per party.
+// Candidate pairs of every party pair are merged in score order (ties: party pair, then indices),
+// and a merge is made only if the two clusters share no party — the constraint is checked on whole
+// clusters, so A1~B1 and B1~C1 cannot pull a second C record into the entity. With method optimal,
+// each party pair is first reduced to its optimal one-to-one assignment. The extracts are assumed
+// deduplicated within each party. With a single party, link() deduplicates it instead: clusters of
+// its records that score above the threshold (no one-per-party constraint).
+//
+// Blocking (optional): Hamming LSH on the filters. Table t samples K bit positions (with
+// replacement) from a generator seeded by (seed, t); records whose sampled bits agree share a
+// bucket (key: XXH3 of the bits). Cross-party pairs sharing a bucket in any of the L tables are
+// scored exactly. Two filters at Hamming distance d collide in a table with probability (1 − d/m)^K,
+// so in at least one table with 1 − (1 − (1 − d/m)^K)^L. Exact all-pairs matching is the default.
+//
+// Entity ids are opaque and deterministic: 16 hex digits of XXH3-64 over the entity's sorted
+// (party, record id) members.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pprl/bloom.hpp"
+#include "pprl/match.hpp"
+
+namespace pprl {
+
+enum class LinkMethod { greedy, optimal };
+
+struct LshOptions {
+    unsigned tables = 50;        // L
+    unsigned bits_per_key = 24;  // K
+    std::uint64_t seed = 0x5eed;
+};
+
+struct LinkOptions {
+    Threshold threshold;
+    LinkMethod method = LinkMethod::greedy;
+    unsigned threads = 0;
+    bool blocking = false;  // LSH instead of exact all pairs
+    LshOptions lsh;
+};
+
+// One scored pair between two parties (indices into their matrices).
+struct ScoredPair {
+    std::uint32_t party_a, a, party_b, b;
+    std::uint32_t common, total;
+    double score() const noexcept { return total == 0 ? 0.0 : 2.0 * common / static_cast<double>(total); }
+};
+
+// Who belongs to which entity: one row per input record, in party order then record order.
+struct EntityTable {
+    std::vector<std::uint32_t> party;  // index into the inputs
+    std::vector<std::uint32_t> record;  // row in that party's matrix
+    std::vector<std::string> entity_id;
+    std::size_t size() const noexcept { return party.size(); }
+};
+
+struct LinkResult {
+    EntityTable entities;
+    std::vector<ScoredPair> candidates;  // every scored pair at or above the threshold
+    std::vector<char> linked;            // per candidate: did it become a link?
+    std::uint64_t comparisons = 0;       // pairs scored (all pairs, or the LSH candidates)
+    std::uint64_t possible_pairs = 0;    // all cross-party pairs
+};
+
+// Links the parties (each a FilterMatrix with popcounts). Throws KeyMismatchError if any two differ
+// in length, schema or key (see check_comparable), UsageError for more than 64 parties.
+LinkResult link(const std::vector<const FilterMatrix*>& parties, const LinkOptions& options);
+
+// Each input's party label (its header's, or "party<n>" if empty); UsageError on duplicates.
+std::vector<std::string> party_labels(const std::vector<const FilterMatrix*>& parties);
+
+// The assignment solvers on their own: indices into `pairs` that form a one-to-one matching.
+std::vector<std::size_t> assign_greedy(const std::vector<ScoredPair>& pairs);
+std::vector<std::size_t> assign_optimal(const std::vector<ScoredPair>& pairs);
+
+// Candidate pairs of two parties from LSH buckets, scored exactly; pairs below the threshold dropped.
+std::vector<ScoredPair> lsh_candidates(const FilterMatrix& a, std::uint32_t party_a, const FilterMatrix& b,
+                                       std::uint32_t party_b, const Threshold& threshold, const LshOptions& lsh,
+                                       std::uint64_t& comparisons);
+
+// The analytic probability that two filters at Hamming distance d (of m bits) share a bucket.
+double lsh_collision_probability(std::size_t d, std::size_t m, const LshOptions& lsh);
+
+}  // namespace pprl
