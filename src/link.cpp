@@ -229,9 +229,8 @@ double lsh_collision_probability(std::size_t d, std::size_t m, const LshOptions&
     return 1.0 - std::pow(1.0 - agree, lsh.tables);
 }
 
-std::vector<ScoredPair> lsh_candidates(const FilterMatrix& a, std::uint32_t party_a, const FilterMatrix& b,
-                                       std::uint32_t party_b, const Threshold& threshold, const LshOptions& lsh,
-                                       std::uint64_t& comparisons) {
+std::vector<std::pair<std::uint32_t, std::uint32_t>> lsh_pairs(const FilterMatrix& a, const FilterMatrix& b,
+                                                               const LshOptions& lsh) {
     if (lsh.tables == 0 || lsh.bits_per_key == 0 || lsh.bits_per_key > 64)
         throw UsageError("LSH needs L ≥ 1 tables and 1 ≤ K ≤ 64 bits per key");
     if (a.bits() != b.bits()) throw KeyMismatchError("filters have different lengths");
@@ -270,10 +269,7 @@ std::vector<ScoredPair> lsh_candidates(const FilterMatrix& a, std::uint32_t part
         std::sort(pairs.begin(), pairs.end());
         pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
     }
-    comparisons += pairs.size();
-    MatchOptions options;
-    options.threshold = threshold;
-    return to_scored(score_pairs(a, b, std::move(pairs), options), party_a, party_b);
+    return pairs;
 }
 
 std::vector<std::string> party_labels(const std::vector<const FilterMatrix*>& parties) {
@@ -317,7 +313,10 @@ LinkResult link(const std::vector<const FilterMatrix*>& parties, const LinkOptio
                 result.possible_pairs += static_cast<std::uint64_t>(a.rows()) * b.rows();
                 std::vector<ScoredPair> found;
                 if (options.blocking) {
-                    found = lsh_candidates(a, p, b, q, options.threshold, options.lsh, result.comparisons);
+                    auto proposed = lsh_pairs(a, b, options.lsh);
+                    result.comparisons += proposed.size();
+                    if (options.keep_blocked_pairs) result.blocked_pairs.push_back(proposed);
+                    found = to_scored(score_pairs(a, b, std::move(proposed), match_options), p, q);
                 } else {
                     result.comparisons += static_cast<std::uint64_t>(a.rows()) * b.rows();
                     found = to_scored(match(a, b, match_options), p, q);

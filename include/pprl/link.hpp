@@ -45,6 +45,7 @@ struct LinkOptions {
     unsigned threads = 0;
     bool blocking = false;  // LSH instead of exact all pairs
     LshOptions lsh;
+    bool keep_blocked_pairs = false;  // keep LSH's candidate pairs (to measure pairs completeness)
 };
 
 // One scored pair between two parties (indices into their matrices).
@@ -68,6 +69,9 @@ struct LinkResult {
     std::vector<char> linked;            // per candidate: did it become a link?
     std::uint64_t comparisons = 0;       // pairs scored (all pairs, or the LSH candidates)
     std::uint64_t possible_pairs = 0;    // all cross-party pairs
+    // With blocking and keep_blocked_pairs: per party pair (p < q, in loop order), the sorted
+    // distinct (i, j) pairs LSH proposed, before scoring.
+    std::vector<std::vector<std::pair<std::uint32_t, std::uint32_t>>> blocked_pairs;
 };
 
 // Links the parties (each a FilterMatrix with popcounts). Throws KeyMismatchError if any two differ
@@ -81,10 +85,9 @@ std::vector<std::string> party_labels(const std::vector<const FilterMatrix*>& pa
 std::vector<std::size_t> assign_greedy(const std::vector<ScoredPair>& pairs);
 std::vector<std::size_t> assign_optimal(const std::vector<ScoredPair>& pairs);
 
-// Candidate pairs of two parties from LSH buckets, scored exactly; pairs below the threshold dropped.
-std::vector<ScoredPair> lsh_candidates(const FilterMatrix& a, std::uint32_t party_a, const FilterMatrix& b,
-                                       std::uint32_t party_b, const Threshold& threshold, const LshOptions& lsh,
-                                       std::uint64_t& comparisons);
+// The distinct (i, j) pairs of two parties that share an LSH bucket in at least one table, sorted.
+std::vector<std::pair<std::uint32_t, std::uint32_t>> lsh_pairs(const FilterMatrix& a, const FilterMatrix& b,
+                                                               const LshOptions& lsh);
 
 // The analytic probability that two filters at Hamming distance d (of m bits) share a bucket.
 double lsh_collision_probability(std::size_t d, std::size_t m, const LshOptions& lsh);

@@ -21,6 +21,7 @@ Command add_inspect(CLI::App& app);
 Command add_export(CLI::App& app);
 Command add_import(CLI::App& app);
 Command add_match(CLI::App& app);
+Command add_link(CLI::App& app);
 
 // The secret file named by --secret-file, else by PPRL_SECRET_FILE; UsageError if neither.
 std::string secret_path(const std::string& option_value);

@@ -1,11 +1,16 @@
 // Hub-side commands: match (and, as they arrive, link and evaluate).
+#include <cstdio>
 #include <iostream>
 #include <memory>
+#include <set>
 
 #include "commands.hpp"
 #include "pprl/csv.hpp"
+#include "pprl/error.hpp"
+#include "pprl/evaluate.hpp"
 #include "pprl/format.hpp"
 #include "pprl/io.hpp"
+#include "pprl/link.hpp"
 #include "pprl/match.hpp"
 #include "pprl/simd.hpp"
 
@@ -60,6 +65,127 @@ Command add_match(CLI::App& app) {
                   << std::setprecision(3) << match_seconds << " s (" << std::setprecision(2)
                   << (match_seconds > 0 ? comparisons / match_seconds / 1e9 : 0.0) << " G pairs/s, backend "
                   << simd::active_backend() << "), total " << seconds_since(start) << " s\n";
+        return 0;
+    };
+}
+
+}  // namespace pprl::cli
+
+namespace pprl::cli {
+namespace {
+
+// "none", "lsh" or "lsh:L,K".
+void parse_blocking(const std::string& text, LinkOptions& options) {
+    if (text == "none") return;
+    if (text.rfind("lsh", 0) != 0) throw UsageError("--blocking must be none, lsh or lsh:L,K");
+    options.blocking = true;
+    if (text == "lsh") return;
+    unsigned tables = 0, bits = 0;
+    char tail = 0;
+    if (std::sscanf(text.c_str(), "lsh:%u,%u%c", &tables, &bits, &tail) != 2 || tables == 0 || bits == 0 || bits > 64)
+        throw UsageError("--blocking lsh:L,K needs 1 <= L and 1 <= K <= 64, e.g. lsh:50,24");
+    options.lsh.tables = tables;
+    options.lsh.bits_per_key = bits;
+}
+
+}  // namespace
+
+Command add_link(CLI::App& app) {
+    struct Options {
+        std::vector<std::string> inputs;
+        std::string threshold = "0.8", method = "greedy", blocking = "none", out, pairs_out, truth;
+        unsigned threads = 0;
+        std::uint64_t seed = 0x5eed;
+    };
+    auto o = std::make_shared<Options>();
+    app.add_option("files", o->inputs, "Encoded files, one per party (one file: deduplicate it)")->required();
+    app.add_option("--threshold", o->threshold, "Dice threshold in (0, 1], exact decimal (default 0.8)");
+    app.add_option("--method", o->method, "greedy or optimal one-to-one assignment")
+        ->check(CLI::IsMember({"greedy", "optimal"}));
+    app.add_option("--blocking", o->blocking, "none (exact all pairs, default) or lsh[:L,K] (Hamming LSH)");
+    app.add_option("--seed", o->seed, "Seed for the LSH bit positions");
+    app.add_option("--threads", o->threads, "Worker threads (default: all cores)");
+    app.add_option("--out", o->out, "Entities CSV to write (party,record_id,entity_id)")->required();
+    app.add_option("--pairs-out", o->pairs_out, "Also write every scored pair (party_a,a_id,party_b,b_id,score,linked)");
+    app.add_option("--truth", o->truth, "truth.csv (party,record_id,person_id[,group]) to report pairs completeness");
+    return [o]() {
+        const auto start = std::chrono::steady_clock::now();
+        LinkOptions options;
+        options.threshold = Threshold::parse(o->threshold);
+        options.method = o->method == "optimal" ? LinkMethod::optimal : LinkMethod::greedy;
+        options.threads = o->threads;
+        parse_blocking(o->blocking, options);
+        options.lsh.seed = o->seed;
+        options.keep_blocked_pairs = options.blocking && !o->truth.empty();
+        std::vector<FilterMatrix> files;
+        for (const auto& path : o->inputs) files.push_back(load_encoded_file(path));
+        std::vector<const FilterMatrix*> parties;
+        for (const auto& f : files) parties.push_back(&f);
+        for (std::size_t p = 0; p < files.size(); ++p)
+            for (std::size_t q = p + 1; q < files.size(); ++q) {
+                const std::string warning = check_comparable(files[p], files[q]);
+                if (!warning.empty()) std::cerr << "pprl: warning: " << warning << "\n";
+            }
+        const auto load_done = std::chrono::steady_clock::now();
+        const LinkResult result = link(parties, options);
+        const double link_seconds = seconds_since(load_done);
+        const std::vector<std::string> labels = party_labels(parties);
+
+        AtomicFile entities(o->out);
+        entities.write("party,record_id,entity_id\n");
+        std::string line;
+        for (std::size_t i = 0; i < result.entities.size(); ++i) {
+            line.clear();
+            append_csv_field(line, labels[result.entities.party[i]]);
+            line += ',';
+            append_csv_field(line, files[result.entities.party[i]].ids()[result.entities.record[i]]);
+            line += ',';
+            line += result.entities.entity_id[i];
+            line += '\n';
+            entities.write(line);
+        }
+        if (!o->pairs_out.empty()) {
+            AtomicFile pairs(o->pairs_out);
+            pairs.write("party_a,a_id,party_b,b_id,score,linked\n");
+            for (std::size_t k = 0; k < result.candidates.size(); ++k) {
+                const ScoredPair& p = result.candidates[k];
+                line.clear();
+                append_csv_field(line, labels[p.party_a]);
+                line += ',';
+                append_csv_field(line, files[p.party_a].ids()[p.a]);
+                line += ',';
+                append_csv_field(line, labels[p.party_b]);
+                line += ',';
+                append_csv_field(line, files[p.party_b].ids()[p.b]);
+                line += ',';
+                line += format_score(p.score());
+                line += result.linked[k] ? ",1\n" : ",0\n";
+                pairs.write(line);
+            }
+            pairs.commit();
+        }
+        entities.commit();
+
+        std::set<std::string> distinct(result.entities.entity_id.begin(), result.entities.entity_id.end());
+        std::size_t links = 0;
+        for (char l : result.linked) links += l != 0;
+        std::cerr << "pprl: " << with_commas(result.entities.size()) << " records in " << with_commas(distinct.size())
+                  << " entities; " << with_commas(result.candidates.size()) << " pairs >= " << o->threshold << ", "
+                  << with_commas(links) << " links (" << o->method << ")\n";
+        std::cerr << "pprl: compared " << with_commas(result.comparisons) << " of " << with_commas(result.possible_pairs)
+                  << " possible pairs (reduction ratio " << std::fixed << std::setprecision(6)
+                  << (result.possible_pairs ? 1.0 - static_cast<double>(result.comparisons) / result.possible_pairs : 0.0)
+                  << ")";
+        if (!o->truth.empty()) {
+            const Truth truth = Truth::from_file(o->truth);
+            std::vector<const std::vector<std::string>*> ids;
+            for (const auto& f : files) ids.push_back(&f.ids());
+            const double completeness =
+                options.blocking ? pairs_completeness(truth, labels, ids, result.blocked_pairs) : 1.0;
+            std::cerr << ", pairs completeness " << std::setprecision(4) << completeness;
+        }
+        std::cerr << "\npprl: linked in " << std::setprecision(2) << link_seconds << " s, total "
+                  << seconds_since(start) << " s\n";
         return 0;
     };
 }

@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
     add("export", "Export filters as base64 (CSV record_id,clk or clkhash JSON)", &add_export);
     add("import", "Import base64 filters (CSV or clkhash JSON) into a pprl file", &add_import);
     add("match", "Score all cross-file pairs with Dice and write those above a threshold", &add_match);
+    add("link", "Link two or more parties' files into entities (one pseudonymous id per person)", &add_link);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {
