@@ -3,13 +3,14 @@
 #   make test   install what is missing, build, run every test (C++, CLI, sanitizers)
 JOBS ?= $(shell nproc)
 BUILD ?= build/release
+PEOPLE ?= 20000
 SANITIZE_BUILD ?= build/sanitize
 CMAKE_FLAGS ?=
 
 .PHONY: demo test bootstrap build build-sanitize test-release test-sanitize bench clean
 
 demo: bootstrap build
-	bash scripts/demo.sh $(BUILD)/pprl
+	bash scripts/demo.sh $(BUILD)/pprl $(PEOPLE)
 
 test: bootstrap build test-release build-sanitize test-sanitize
 

@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
         CLI::App* sub = app.add_subcommand(name, help);
         commands[sub] = make(*sub);
     };
+    add("synth", "Generate synthetic youth records for several agencies, with the truth", &add_synth);
     add("keygen", "Write a new random 256-bit secret key to a file (mode 0600)", &add_keygen);
     add("encode", "Encode a CSV of quasi-identifiers into keyed Bloom filters (agency side)", &add_encode);
     add("inspect", "Show an encoded file's header, popcount statistics and checksum status", &add_inspect);
@@ -80,6 +81,7 @@ int main(int argc, char** argv) {
     add("import", "Import base64 filters (CSV or clkhash JSON) into a pprl file", &add_import);
     add("match", "Score all cross-file pairs with Dice and write those above a threshold", &add_match);
     add("link", "Link two or more parties' files into entities (one pseudonymous id per person)", &add_link);
+    add("evaluate", "Precision, recall and F1 against the truth, per group, with an HTML report", &add_evaluate);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {

@@ -1,0 +1,31 @@
+// pprl/report.hpp — the evaluation as one self-contained HTML page and as JSON.
+//
+// The HTML has no scripts and loads nothing: numbers in tables and three inline SVG charts
+// (precision/recall/F1 against the threshold, score histograms of true and false pairs on a log
+// scale, F1 per group against the overall F1), so it opens offline in any browser and can be mailed.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pprl/evaluate.hpp"
+
+namespace pprl {
+
+struct EvaluationReport {
+    std::string title = "pprl linkage quality";
+    std::optional<Quality> entities;  // from an entities file
+    std::optional<Quality> pairs;     // from a pairs file at `pairs_threshold`
+    double pairs_threshold = 0;
+    std::vector<SweepPoint> sweep;
+    std::optional<SweepPoint> best;   // best F1 of the sweep
+    std::optional<Histogram> histogram;
+    std::optional<MixtureEstimate> mixture;
+    std::vector<std::pair<std::string, std::string>> notes;  // extra facts shown in a table
+};
+
+std::string render_html(const EvaluationReport& report);
+std::string render_json(const EvaluationReport& report);
+
+}  // namespace pprl

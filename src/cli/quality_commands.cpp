@@ -1,0 +1,141 @@
+// Quality commands: synth (test data with truth) and evaluate (P/R/F1, per group, report).
+#include <algorithm>
+#include <cmath>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "commands.hpp"
+#include "pprl/error.hpp"
+#include "pprl/evaluate.hpp"
+#include "pprl/io.hpp"
+#include "pprl/report.hpp"
+#include "pprl/synth.hpp"
+
+namespace pprl::cli {
+
+Command add_synth(CLI::App& app) {
+    struct Options {
+        std::size_t people = 20000;
+        std::uint64_t seed = 1;
+        std::string out_dir, parties = "city,schools,promise";
+    };
+    auto o = std::make_shared<Options>();
+    app.add_option("--people", o->people, "Number of young people in the population (default 20000)");
+    app.add_option("--seed", o->seed, "Random seed (same seed, same files)");
+    app.add_option("--out-dir", o->out_dir, "Directory for <party>.csv and truth.csv")->required();
+    app.add_option("--parties", o->parties, "Comma-separated parties: city, schools, promise (default all three)");
+    return [o]() {
+        SynthOptions options;
+        options.people = o->people;
+        options.seed = o->seed;
+        const auto defaults = default_synth_parties();
+        std::stringstream list(o->parties);
+        for (std::string name; std::getline(list, name, ',');) {
+            auto it = std::find_if(defaults.begin(), defaults.end(), [&](const SynthParty& p) { return p.name == name; });
+            if (it == defaults.end()) throw UsageError("unknown party '" + name + "' (known: city, schools, promise)");
+            options.parties.push_back(*it);
+        }
+        if (options.parties.empty()) throw UsageError("--parties is empty");
+        const SynthOutput output = synthesize(options);
+        write_synth(output, o->out_dir);
+        for (std::size_t p = 0; p < output.party_names.size(); ++p)
+            std::cerr << "pprl: " << output.party_names[p] << ": " << with_commas(output.records[p].size())
+                      << " records -> " << o->out_dir << "/" << output.party_names[p] << ".csv\n";
+        std::cerr << "pprl: truth -> " << o->out_dir << "/truth.csv\n";
+        return 0;
+    };
+}
+
+Command add_evaluate(CLI::App& app) {
+    struct Options {
+        std::string truth, entities, pairs, parties, by, report, json, threshold;
+    };
+    auto o = std::make_shared<Options>();
+    app.add_option("--truth", o->truth, "truth.csv (party,record_id,person_id[,group])")->required();
+    app.add_option("--entities", o->entities, "entities.csv from pprl link");
+    app.add_option("--pairs", o->pairs, "pairs CSV with scores (pprl match, or pprl link --pairs-out)");
+    app.add_option("--parties", o->parties, "A,B: the two parties of a pprl match pairs file (which has no party columns)");
+    app.add_option("--threshold", o->threshold, "Evaluate the pairs file at this threshold (default: its best F1)");
+    app.add_option("--by", o->by, "Break results down by this truth column (only 'group' is supported)")
+        ->check(CLI::IsMember({"group"}));
+    app.add_option("--report", o->report, "Write a self-contained HTML report");
+    app.add_option("--json", o->json, "Write every figure as JSON");
+    return [o]() {
+        if (o->entities.empty() && o->pairs.empty()) throw UsageError("give --entities, --pairs or both");
+        const Truth truth = Truth::from_file(o->truth);
+        EvaluationReport report;
+        report.notes.push_back({"truth", o->truth});
+        auto print = [&](const std::string& what, const Quality& q) {
+            std::cout << what << ": precision " << std::fixed << std::setprecision(4) << q.overall.precision() << ", recall "
+                      << q.overall.recall() << ", F1 " << q.overall.f1() << " (TP " << q.overall.true_positives << ", FP "
+                      << q.overall.false_positives << ", FN " << q.overall.false_negatives << ")\n";
+            if (!o->by.empty()) {
+                for (const auto& g : q.groups)
+                    std::cout << "  " << g.group << ": precision " << g.confusion.precision() << ", recall "
+                              << g.confusion.recall() << ", F1 " << g.confusion.f1() << "\n";
+                if (!q.largest_gap_group.empty())
+                    std::cout << "  largest gap: " << q.largest_gap_group << " (" << std::setprecision(2)
+                              << q.largest_gap * 100 << " F1 points from overall)\n" << std::setprecision(4);
+            }
+            if (q.unknown_records > 0)
+                std::cerr << "pprl: warning: " << q.unknown_records << " records are not in the truth file\n";
+        };
+        if (!o->entities.empty()) {
+            report.entities = evaluate_entities(truth, read_entities(o->entities));
+            report.notes.push_back({"entities", o->entities});
+            print("entities", *report.entities);
+        }
+        if (!o->pairs.empty()) {
+            std::string party_a, party_b;
+            if (!o->parties.empty()) {
+                const auto comma = o->parties.find(',');
+                if (comma == std::string::npos) throw UsageError("--parties takes A,B");
+                party_a = o->parties.substr(0, comma);
+                party_b = o->parties.substr(comma + 1);
+            }
+            const std::vector<PairRow> pairs = read_pairs(o->pairs, party_a, party_b);
+            double low = 1.0;
+            std::vector<double> scores;
+            for (const auto& p : pairs) {
+                low = std::min(low, p.score);
+                scores.push_back(p.score);
+            }
+            low = std::floor(low * 100) / 100;
+            std::vector<double> thresholds;
+            for (int t = static_cast<int>(std::lround(low * 100)); t <= 100; ++t) thresholds.push_back(t / 100.0);
+            report.sweep = threshold_sweep(truth, pairs, thresholds);
+            for (const auto& point : report.sweep)
+                if (!report.best || point.confusion.f1() > report.best->confusion.f1()) report.best = point;
+            report.pairs_threshold = !o->threshold.empty() ? std::stod(o->threshold) : (report.best ? report.best->threshold : low);
+            report.pairs = evaluate_pairs(truth, pairs, report.pairs_threshold);
+            report.histogram = score_histogram(truth, pairs, low, 40);
+            report.notes.push_back({"pairs", o->pairs});
+            print("pairs at " + std::to_string(report.pairs_threshold).substr(0, 5), *report.pairs);
+            if (report.best)
+                std::cout << "best threshold " << std::setprecision(2) << report.best->threshold << " (F1 "
+                          << std::setprecision(4) << report.best->confusion.f1() << ")\n";
+            if (scores.size() >= 4) {
+                report.mixture = fit_mixture(scores);
+                std::cout << "without truth (EM): threshold " << std::setprecision(3) << report.mixture->threshold
+                          << ", expected precision " << std::setprecision(4) << report.mixture->expected_precision
+                          << ", expected recall " << report.mixture->expected_recall << "\n";
+            }
+        }
+        if (!o->report.empty()) {
+            AtomicFile file(o->report);
+            file.write(render_html(report));
+            file.commit();
+            std::cerr << "pprl: report -> " << o->report << "\n";
+        }
+        if (!o->json.empty()) {
+            AtomicFile file(o->json);
+            file.write(render_json(report));
+            file.commit();
+        }
+        return 0;
+    };
+}
+
+}  // namespace pprl::cli

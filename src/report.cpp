@@ -1,0 +1,248 @@
+#include "pprl/report.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+namespace pprl {
+namespace {
+
+std::string fixed(double value, int decimals = 4) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%.*f", decimals, value);
+    return text;
+}
+
+std::string escape(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            default: out += c;
+        }
+    }
+    return out;
+}
+
+// Chart geometry shared by the three figures.
+constexpr double width = 640, height = 300, left = 56, right = 16, top = 20, bottom = 44;
+
+std::string axes(const std::string& x_label, const std::string& y_label, double x0, double x1, double y0, double y1,
+                 int x_ticks, int y_ticks, bool log_y = false) {
+    std::ostringstream svg;
+    const double w = width - left - right, h = height - top - bottom;
+    svg << "<rect x='" << left << "' y='" << top << "' width='" << w << "' height='" << h
+        << "' fill='none' stroke='#888'/>";
+    for (int i = 0; i <= x_ticks; ++i) {
+        const double x = left + w * i / x_ticks;
+        svg << "<line x1='" << x << "' y1='" << top + h << "' x2='" << x << "' y2='" << top + h + 4 << "' stroke='#888'/>"
+            << "<text x='" << x << "' y='" << top + h + 16 << "' font-size='11' text-anchor='middle'>"
+            << fixed(x0 + (x1 - x0) * i / x_ticks, 2) << "</text>";
+    }
+    for (int i = 0; i <= y_ticks; ++i) {
+        const double y = top + h - h * i / y_ticks;
+        const double value = y0 + (y1 - y0) * i / y_ticks;
+        svg << "<line x1='" << left - 4 << "' y1='" << y << "' x2='" << left + w << "' y2='" << y
+            << "' stroke='#eee'/><text x='" << left - 6 << "' y='" << y + 4 << "' font-size='11' text-anchor='end'>"
+            << (log_y ? "1e" + fixed(value, 0) : fixed(value, 2)) << "</text>";
+    }
+    svg << "<text x='" << left + w / 2 << "' y='" << height - 6 << "' font-size='12' text-anchor='middle'>" << x_label
+        << "</text><text x='14' y='" << top + h / 2 << "' font-size='12' text-anchor='middle' transform='rotate(-90 14 "
+        << top + h / 2 << ")'>" << y_label << "</text>";
+    return svg.str();
+}
+
+std::string open_svg(const std::string& label) {
+    std::ostringstream svg;
+    svg << "<svg xmlns='http://www.w3.org/2000/svg' role='img' aria-label='" << escape(label) << "' width='" << width
+        << "' height='" << height << "' viewBox='0 0 " << width << " " << height << "'>";
+    return svg.str();
+}
+
+std::string sweep_chart(const std::vector<SweepPoint>& sweep) {
+    if (sweep.empty()) return "";
+    const double x0 = sweep.front().threshold, x1 = sweep.back().threshold;
+    const double w = width - left - right, h = height - top - bottom;
+    auto px = [&](double t) { return left + (x1 > x0 ? (t - x0) / (x1 - x0) : 0.5) * w; };
+    auto py = [&](double v) { return top + h - v * h; };
+    std::ostringstream svg;
+    svg << open_svg("precision, recall and F1 by threshold") << axes("threshold", "value", x0, x1, 0, 1, 5, 5);
+    const char* colours[] = {"#1f77b4", "#d62728", "#2ca02c"};
+    const char* names[] = {"precision", "recall", "F1"};
+    for (int series = 0; series < 3; ++series) {
+        svg << "<polyline fill='none' stroke-width='2' stroke='" << colours[series] << "' points='";
+        for (const auto& p : sweep) {
+            const double v = series == 0 ? p.confusion.precision() : series == 1 ? p.confusion.recall() : p.confusion.f1();
+            svg << fixed(px(p.threshold), 1) << "," << fixed(py(v), 1) << " ";
+        }
+        svg << "'/><rect x='" << left + 10 + 110 * series << "' y='" << top + h - 22 << "' width='12' height='4' fill='"
+            << colours[series] << "'/><text x='" << left + 26 + 110 * series << "' y='" << top + h - 16
+            << "' font-size='12'>" << names[series] << "</text>";
+    }
+    svg << "</svg>";
+    return svg.str();
+}
+
+std::string histogram_chart(const Histogram& hist) {
+    const std::size_t bins = hist.matches.size();
+    if (bins == 0) return "";
+    double top_log = 1;
+    for (std::size_t i = 0; i < bins; ++i)
+        top_log = std::max({top_log, std::log10(1.0 + hist.matches[i]), std::log10(1.0 + hist.non_matches[i])});
+    top_log = std::ceil(top_log);
+    const double w = width - left - right, h = height - top - bottom;
+    std::ostringstream svg;
+    svg << open_svg("score histogram of true and false pairs")
+        << axes("Dice score", "pairs (log scale)", hist.low, hist.high, 0, top_log, 5, static_cast<int>(top_log), true);
+    const double bar = w / static_cast<double>(bins);
+    for (std::size_t i = 0; i < bins; ++i) {
+        const double x = left + bar * static_cast<double>(i);
+        const double non = std::log10(1.0 + hist.non_matches[i]) / top_log * h;
+        const double match = std::log10(1.0 + hist.matches[i]) / top_log * h;
+        svg << "<rect x='" << fixed(x, 1) << "' y='" << fixed(top + h - non, 1) << "' width='" << fixed(bar / 2, 1)
+            << "' height='" << fixed(non, 1) << "' fill='#d62728' opacity='0.8'/>";
+        svg << "<rect x='" << fixed(x + bar / 2, 1) << "' y='" << fixed(top + h - match, 1) << "' width='"
+            << fixed(bar / 2, 1) << "' height='" << fixed(match, 1) << "' fill='#1f77b4' opacity='0.8'/>";
+    }
+    svg << "<rect x='" << left + 10 << "' y='" << top + 8 << "' width='12' height='8' fill='#1f77b4'/><text x='"
+        << left + 26 << "' y='" << top + 16 << "' font-size='12'>same person</text><rect x='" << left + 130 << "' y='"
+        << top + 8 << "' width='12' height='8' fill='#d62728'/><text x='" << left + 146 << "' y='" << top + 16
+        << "' font-size='12'>different people</text></svg>";
+    return svg.str();
+}
+
+std::string group_chart(const Quality& q) {
+    if (q.groups.empty()) return "";
+    const double w = width - left - right, h = height - top - bottom;
+    double low = q.overall.f1();
+    for (const auto& g : q.groups) low = std::min(low, g.confusion.f1());
+    low = std::max(0.0, std::floor((low - 0.02) * 20) / 20);
+    auto py = [&](double v) { return top + h - (v - low) / (1 - low) * h; };
+    std::ostringstream svg;
+    svg << open_svg("F1 per group") << axes("", "F1", 0, 1, low, 1, 1, 4);
+    const double slot = w / static_cast<double>(q.groups.size());
+    for (std::size_t i = 0; i < q.groups.size(); ++i) {
+        const double f1 = q.groups[i].confusion.f1();
+        const double x = left + slot * static_cast<double>(i) + slot * 0.2;
+        svg << "<rect x='" << fixed(x, 1) << "' y='" << fixed(py(f1), 1) << "' width='" << fixed(slot * 0.6, 1)
+            << "' height='" << fixed(top + h - py(f1), 1) << "' fill='#2ca02c'/><text x='" << fixed(x + slot * 0.3, 1)
+            << "' y='" << fixed(py(f1) - 4, 1) << "' font-size='11' text-anchor='middle'>" << fixed(f1, 3)
+            << "</text><text x='" << fixed(x + slot * 0.3, 1) << "' y='" << top + h + 30
+            << "' font-size='12' text-anchor='middle'>" << escape(q.groups[i].group) << "</text>";
+    }
+    svg << "<line x1='" << left << "' x2='" << left + w << "' y1='" << fixed(py(q.overall.f1()), 1) << "' y2='"
+        << fixed(py(q.overall.f1()), 1) << "' stroke='#333' stroke-dasharray='6 4'/><text x='" << left + w - 4
+        << "' y='" << fixed(py(q.overall.f1()) - 4, 1) << "' font-size='11' text-anchor='end'>overall "
+        << fixed(q.overall.f1(), 3) << "</text></svg>";
+    return svg.str();
+}
+
+std::string quality_table(const Quality& q) {
+    std::ostringstream html;
+    html << "<table><tr><th>group</th><th>true pos.</th><th>false pos.</th><th>false neg.</th><th>precision</th>"
+            "<th>recall</th><th>F1</th></tr>";
+    auto row = [&](const std::string& name, const Confusion& c) {
+        html << "<tr><td>" << escape(name) << "</td><td>" << c.true_positives << "</td><td>" << c.false_positives
+             << "</td><td>" << c.false_negatives << "</td><td>" << fixed(c.precision()) << "</td><td>"
+             << fixed(c.recall()) << "</td><td>" << fixed(c.f1()) << "</td></tr>";
+    };
+    row("overall", q.overall);
+    for (const auto& g : q.groups) row(g.group, g.confusion);
+    html << "</table>";
+    if (!q.largest_gap_group.empty())
+        html << "<p>Largest gap: <b>" << escape(q.largest_gap_group) << "</b>, F1 " << fixed(q.largest_gap * 100, 2)
+             << " points from the overall F1.</p>";
+    return html.str();
+}
+
+nlohmann::json confusion_json(const Confusion& c) {
+    return {{"true_positives", c.true_positives}, {"false_positives", c.false_positives},
+            {"false_negatives", c.false_negatives}, {"precision", c.precision()}, {"recall", c.recall()}, {"f1", c.f1()}};
+}
+
+nlohmann::json quality_json(const Quality& q) {
+    nlohmann::json out = {{"overall", confusion_json(q.overall)}, {"unknown_records", q.unknown_records}};
+    out["groups"] = nlohmann::json::object();
+    for (const auto& g : q.groups) out["groups"][g.group] = confusion_json(g.confusion);
+    if (!q.largest_gap_group.empty()) out["largest_gap"] = {{"group", q.largest_gap_group}, {"f1_gap", q.largest_gap}};
+    return out;
+}
+
+}  // namespace
+
+std::string render_html(const EvaluationReport& r) {
+    std::ostringstream html;
+    html << "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>" << escape(r.title)
+         << "</title><style>body{font-family:sans-serif;max-width:960px;margin:2em auto;color:#222}"
+            "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+            "td:first-child,th:first-child{text-align:left}h2{margin-top:1.5em}figure{margin:1em 0}</style></head><body>"
+         << "<h1>" << escape(r.title) << "</h1>";
+    if (!r.notes.empty()) {
+        html << "<table>";
+        for (const auto& [name, value] : r.notes) html << "<tr><td>" << escape(name) << "</td><td>" << escape(value) << "</td></tr>";
+        html << "</table>";
+    }
+    if (r.entities) {
+        html << "<h2>Entities: pairwise quality</h2>" << quality_table(*r.entities);
+        if (!r.entities->groups.empty()) html << "<figure>" << group_chart(*r.entities) << "<figcaption>F1 per group</figcaption></figure>";
+    }
+    if (r.pairs) html << "<h2>Pairs at threshold " << fixed(r.pairs_threshold, 3) << "</h2>" << quality_table(*r.pairs);
+    if (!r.sweep.empty()) {
+        html << "<h2>Threshold sweep</h2><figure>" << sweep_chart(r.sweep)
+             << "<figcaption>Precision, recall and F1 of &ldquo;score &ge; threshold&rdquo;</figcaption></figure>";
+        if (r.best)
+            html << "<p>Best F1 " << fixed(r.best->confusion.f1()) << " at threshold " << fixed(r.best->threshold, 3)
+                 << " (precision " << fixed(r.best->confusion.precision()) << ", recall "
+                 << fixed(r.best->confusion.recall()) << ").</p>";
+    }
+    if (r.histogram)
+        html << "<h2>Score distributions</h2><figure>" << histogram_chart(*r.histogram)
+             << "<figcaption>Dice scores of pairs of the same person and of different people</figcaption></figure>";
+    if (r.mixture)
+        html << "<h2>Estimate without truth (EM mixture)</h2><p>Suggested threshold " << fixed(r.mixture->threshold, 3)
+             << "; expected precision " << fixed(r.mixture->expected_precision) << ", expected recall "
+             << fixed(r.mixture->expected_recall) << ". Components: matches N(" << fixed(r.mixture->match_mean, 3) << ", "
+             << fixed(r.mixture->match_sd, 3) << "&sup2;) with weight " << fixed(r.mixture->match_weight, 3)
+             << ", non-matches N(" << fixed(r.mixture->non_match_mean, 3) << ", " << fixed(r.mixture->non_match_sd, 3)
+             << "&sup2;).</p>";
+    html << "</body></html>\n";
+    return html.str();
+}
+
+std::string render_json(const EvaluationReport& r) {
+    nlohmann::json out;
+    for (const auto& [name, value] : r.notes) out["notes"][name] = value;
+    if (r.entities) out["entities"] = quality_json(*r.entities);
+    if (r.pairs) {
+        out["pairs"] = quality_json(*r.pairs);
+        out["pairs"]["threshold"] = r.pairs_threshold;
+    }
+    if (!r.sweep.empty()) {
+        out["sweep"] = nlohmann::json::array();
+        for (const auto& p : r.sweep) {
+            nlohmann::json point = confusion_json(p.confusion);
+            point["threshold"] = p.threshold;
+            out["sweep"].push_back(point);
+        }
+    }
+    if (r.best) out["best"] = {{"threshold", r.best->threshold}, {"f1", r.best->confusion.f1()},
+                               {"precision", r.best->confusion.precision()}, {"recall", r.best->confusion.recall()}};
+    if (r.histogram)
+        out["histogram"] = {{"low", r.histogram->low}, {"high", r.histogram->high}, {"matches", r.histogram->matches},
+                            {"non_matches", r.histogram->non_matches}};
+    if (r.mixture)
+        out["mixture"] = {{"threshold", r.mixture->threshold}, {"expected_precision", r.mixture->expected_precision},
+                          {"expected_recall", r.mixture->expected_recall}, {"match_weight", r.mixture->match_weight},
+                          {"match_mean", r.mixture->match_mean}, {"match_sd", r.mixture->match_sd},
+                          {"non_match_mean", r.mixture->non_match_mean}, {"non_match_sd", r.mixture->non_match_sd},
+                          {"iterations", r.mixture->iterations}};
+    return out.dump(2) + "\n";
+}
+
+}  // namespace pprl

@@ -1,0 +1,438 @@
+#include "pprl/synth.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+
+#include "pprl/csv.hpp"
+#include "pprl/error.hpp"
+#include "pprl/io.hpp"
+
+namespace pprl {
+namespace {
+
+class Random {
+public:
+    explicit Random(std::uint64_t seed) : state_(seed) {}
+    std::uint64_t next() {
+        std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        return z ^ (z >> 31);
+    }
+    // Uniform in [0, n) by multiply-shift (the bias is below 2^-40 for every n used here).
+    std::size_t below(std::size_t n) {
+        return static_cast<std::size_t>((static_cast<unsigned __int128>(next()) * n) >> 64);
+    }
+    double unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+    bool chance(double p) { return unit() < p; }
+
+private:
+    std::uint64_t state_;
+};
+
+struct Group {
+    const char* name;
+    double share;
+    std::vector<const char*> female, male, surnames;
+};
+
+// Name lists per group, most frequent first; draws follow a Zipf-like skew (weight 1/(rank+1)^0.9).
+const std::vector<Group>& groups() {
+    static const std::vector<Group> all = {
+        {"hispanic", 0.35,
+         {"Sofía", "Isabella", "Camila", "Valentina", "Guadalupe", "Ximena", "María José", "Daniela", "Lucía", "Mariana",
+          "Gabriela", "Natalia", "Andrea", "Paola", "Fernanda", "Jimena", "Renata", "Victoria", "Alejandra", "Itzel"},
+         {"Santiago", "Mateo", "José", "Alejandro", "Diego", "Sebastián", "Miguel", "Ángel", "Juan Carlos", "Luis",
+          "Francisco", "Carlos", "Emiliano", "Joaquín", "Adrián", "Rafael", "Jesús", "Gabriel", "Andrés", "Iker"},
+         {"García", "Rodríguez", "Martínez", "Hernández", "López", "González", "Pérez", "Sánchez", "Ramírez", "Torres",
+          "Flores", "Rivera", "Gómez", "Díaz", "Reyes", "Cruz", "Morales", "Ortiz", "Gutiérrez", "Chávez",
+          "García López", "Hernández-Cruz", "De la Cruz", "Núñez", "Peña"}},
+        {"black", 0.30,
+         {"Aaliyah", "Imani", "Nia", "Zuri", "Jada", "Kiara", "Destiny", "Amara", "Aisha", "Jasmine", "Ebony", "Tiana",
+          "Keisha", "Shaniqua", "Maya", "Ayana", "Precious", "Makayla", "Brianna", "Nevaeh"},
+         {"Jayden", "DeShawn", "Jamal", "Malik", "Darnell", "Tyrone", "Jalen", "Terrell", "Kwame", "Marcus", "Andre",
+          "Isaiah", "Elijah", "Xavier", "Darius", "Trevon", "Khalil", "Jermaine", "Demetrius", "Cedric"},
+         {"Johnson", "Williams", "Brown", "Jackson", "Davis", "Harris", "Robinson", "Washington", "Thomas", "Jones",
+          "Moore", "Taylor", "Coleman", "Jenkins", "Okafor", "Mensah", "Diallo", "Banks", "Freeman", "Wright",
+          "Greene-Matthews", "St. Louis", "Jean-Baptiste", "McKenzie", "Toussaint"}},
+        {"white", 0.25,
+         {"Emma", "Olivia", "Ava", "Charlotte", "Amelia", "Abigail", "Elizabeth", "Madison", "Chloe", "Katherine",
+          "Grace", "Hannah", "Zoë", "Lily", "Claire", "Molly", "Jennifer", "Victoria", "Mary Kate", "Siobhan"},
+         {"Liam", "Noah", "William", "James", "Benjamin", "Henry", "Alexander", "Michael", "Daniel", "Matthew",
+          "Jonathan", "Christopher", "Nicholas", "Samuel", "Joseph", "Zachary", "Robert", "Connor", "Patrick", "Seán"},
+         {"Smith", "Miller", "Wilson", "Anderson", "Murphy", "Kowalski", "Nowak", "Schmidt", "O'Brien", "O'Neal",
+          "McCarthy", "Sullivan", "Müller", "Olson", "Peterson", "Novak", "Lewis-Smith", "Fitzgerald", "D'Angelo",
+          "Kelly", "Walsh", "Byrne", "Lindqvist", "Van der Berg", "Bauer"}},
+        {"asian", 0.10,
+         {"Mei", "Ananya", "Priya", "Linh", "Hana", "Yuna", "Sakura", "Aditi", "Jia", "Xin", "Min-ji", "Thu", "Anh",
+          "Ji-woo", "Aiko", "Kavya", "Lan", "Riya", "Seo-yeon", "Hoa"},
+         {"Ethan", "Aarav", "Minh", "Kenji", "Wei", "Jun", "Arjun", "Hiroshi", "Duc", "Hao", "Vivaan", "Tuan", "Ji-ho",
+          "Rohan", "Sanjay", "Kai", "Bao", "Takumi", "Ravi", "Long"},
+         {"Nguyen", "Chen", "Kim", "Patel", "Li", "Wang", "Tran", "Le", "Pham", "Park", "Lee", "Singh", "Zhang", "Liu",
+          "Huang", "Wu", "Yang", "Shah", "Tanaka", "Sato", "Choi", "Vo", "Hoang", "Das", "Kumar"}},
+    };
+    return all;
+}
+
+const std::map<std::string, std::string>& nicknames() {
+    static const std::map<std::string, std::string> all = {
+        {"William", "Bill"},    {"Robert", "Bob"},      {"Elizabeth", "Liz"},  {"Jennifer", "Jen"},
+        {"Michael", "Mike"},    {"Christopher", "Chris"}, {"Alexander", "Alex"}, {"Jonathan", "Jon"},
+        {"Katherine", "Kate"},  {"Samuel", "Sam"},      {"Daniel", "Dan"},     {"Joseph", "Joe"},
+        {"Benjamin", "Ben"},    {"Isabella", "Bella"},  {"Alejandro", "Alex"}, {"Francisco", "Paco"},
+        {"José", "Pepe"},       {"Guadalupe", "Lupe"},  {"Matthew", "Matt"},   {"Nicholas", "Nick"},
+        {"Victoria", "Vicky"},  {"Gabriel", "Gabe"},    {"Abigail", "Abby"},   {"Madison", "Maddie"},
+        {"Zachary", "Zach"},    {"DeShawn", "Shawn"},   {"Jermaine", "Jay"},   {"Demetrius", "Meech"},
+        {"Santiago", "Santi"},  {"Sebastián", "Sebas"}, {"Alejandra", "Ale"},  {"Gabriela", "Gaby"},
+        {"Charlotte", "Charlie"}, {"Olivia", "Liv"},    {"Patrick", "Pat"},    {"Arjun", "AJ"},
+        {"Hiroshi", "Hiro"},    {"Makayla", "Kayla"},   {"Brianna", "Bri"},    {"Malik", "Leek"}};
+    return all;
+}
+
+const char* streets[] = {"Elm",      "Oak",      "Maple",    "Cedar",   "Pine",     "Lake",   "Hill",     "Madison",
+                         "Halsted",  "Ashland",  "Lawrence", "Pulaski", "Cicero",   "Kedzie", "Western",  "Damen",
+                         "King",     "Cottage Grove", "Stony Island", "Archer", "Ogden", "Division", "Chicago", "Fullerton",
+                         "Belmont",  "Irving Park", "Montrose", "Foster", "Devon", "Touhy"};
+const char* suffixes[] = {"St", "Ave", "Blvd", "Rd", "Dr", "Ct", "Pl"};
+const char* directions[] = {"", "N ", "S ", "E ", "W "};
+
+template <class List>
+std::size_t zipf_index(Random& random, const List& list) {
+    // Inverse-CDF over 1/(rank+1)^0.9 weights; the lists are short, so a linear scan is fine.
+    double total = 0;
+    for (std::size_t i = 0; i < list.size(); ++i) total += 1.0 / std::pow(static_cast<double>(i + 1), 0.9);
+    double u = random.unit() * total;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        u -= 1.0 / std::pow(static_cast<double>(i + 1), 0.9);
+        if (u <= 0) return i;
+    }
+    return list.size() - 1;
+}
+
+struct Person {
+    std::string first, last, dob, sex, address, zip, old_address, old_zip, person_id;
+    std::size_t group;
+};
+
+std::string random_address(Random& random, std::string& zip) {
+    zip = std::to_string(60601 + random.below(60));
+    return std::to_string(1 + random.below(9899)) + " " + directions[random.below(5)] + streets[random.below(30)] + " " +
+           suffixes[random.below(7)];
+}
+
+bool is_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+int month_days(int y, int m) {
+    static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && is_leap(y) ? 29 : d[m - 1];
+}
+std::string date_text(int y, int m, int d) {
+    char text[16];
+    std::snprintf(text, sizeof text, "%04d-%02d-%02d", y, m, d);
+    return text;
+}
+
+// Code-point aware helpers for name edits (names may hold accented letters).
+std::vector<std::string> code_points(const std::string& s) {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < s.size();) {
+        std::size_t n = 1;
+        while (i + n < s.size() && (static_cast<unsigned char>(s[i + n]) & 0xC0) == 0x80) ++n;
+        out.push_back(s.substr(i, n));
+        i += n;
+    }
+    return out;
+}
+std::string join(const std::vector<std::string>& parts) {
+    std::string out;
+    for (const auto& p : parts) out += p;
+    return out;
+}
+
+const char* keyboard_neighbours(char c) {
+    switch (std::tolower(static_cast<unsigned char>(c))) {
+        case 'a': return "qwsz"; case 'b': return "vghn"; case 'c': return "xdfv"; case 'd': return "serfcx";
+        case 'e': return "wsdr"; case 'f': return "drtgvc"; case 'g': return "ftyhbv"; case 'h': return "gyujnb";
+        case 'i': return "ujko"; case 'j': return "huikmn"; case 'k': return "jiolm"; case 'l': return "kop";
+        case 'm': return "njk"; case 'n': return "bhjm"; case 'o': return "iklp"; case 'p': return "ol";
+        case 'q': return "wa"; case 'r': return "edft"; case 's': return "awedxz"; case 't': return "rfgy";
+        case 'u': return "yhji"; case 'v': return "cfgb"; case 'w': return "qase"; case 'x': return "zsdc";
+        case 'y': return "tghu"; case 'z': return "asx"; default: return "e";
+    }
+}
+
+std::string typo(Random& random, const std::string& name) {
+    auto cp = code_points(name);
+    if (cp.size() < 2) return name + "e";
+    const std::size_t at = random.below(cp.size());
+    switch (random.below(4)) {
+        case 0: cp.erase(cp.begin() + static_cast<std::ptrdiff_t>(at)); break;                      // deletion
+        case 1: {                                                                                      // insertion
+            const char* near = keyboard_neighbours(cp[at][0]);
+            cp.insert(cp.begin() + static_cast<std::ptrdiff_t>(at), std::string(1, near[random.below(std::strlen(near))]));
+            break;
+        }
+        case 2: {                                                                                      // substitution
+            const char* near = keyboard_neighbours(cp[at][0]);
+            cp[at] = std::string(1, near[random.below(std::strlen(near))]);
+            break;
+        }
+        default:                                                                                       // transposition
+            if (at + 1 < cp.size()) std::swap(cp[at], cp[at + 1]);
+            else std::swap(cp[at], cp[at - 1]);
+    }
+    return join(cp);
+}
+
+std::string replace_first(std::string text, const std::string& from, const std::string& to) {
+    const auto at = text.find(from);
+    if (at != std::string::npos) text.replace(at, from.size(), to);
+    return text;
+}
+
+std::string phonetic(Random& random, const std::string& name) {
+    static const std::pair<const char*, const char*> rules[] = {
+        {"ph", "f"}, {"ck", "k"}, {"y", "i"}, {"i", "y"}, {"ll", "l"}, {"nn", "n"}, {"tt", "t"}, {"mm", "m"},
+        {"ie", "y"}, {"ei", "ie"}, {"c", "k"}, {"z", "s"}, {"s", "z"}, {"th", "t"}, {"ou", "u"}, {"ee", "ea"},
+        {"a", "ah"}, {"en", "on"}, {"er", "ar"}, {"ck", "c"}};
+    for (int attempt = 0; attempt < 6; ++attempt) {
+        const auto& [from, to] = rules[random.below(std::size(rules))];
+        const std::string changed = replace_first(name, from, to);
+        if (changed != name) return changed;
+    }
+    return name + "h";
+}
+
+std::string ocr(Random& random, const std::string& name) {
+    static const std::pair<const char*, const char*> rules[] = {
+        {"o", "0"}, {"l", "1"}, {"rn", "m"}, {"m", "rn"}, {"e", "c"}, {"i", "l"}, {"S", "5"}, {"B", "8"}, {"cl", "d"}};
+    for (int attempt = 0; attempt < 6; ++attempt) {
+        const auto& [from, to] = rules[random.below(std::size(rules))];
+        const std::string changed = replace_first(name, from, to);
+        if (changed != name) return changed;
+    }
+    return typo(random, name);
+}
+
+std::string upper(const std::string& s) {
+    std::string out = s;
+    for (auto& c : out)
+        if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    return out;
+}
+
+}  // namespace
+
+std::vector<SynthParty> default_synth_parties() {
+    SynthParty city{"city", {}};
+    city.errors.coverage = 0.80;
+    SynthParty schools{"schools", {}};
+    schools.errors.coverage = 0.90;
+    schools.errors.typo = 0.03;
+    schools.errors.phonetic = 0.02;
+    schools.errors.ocr = 0.0;
+    schools.errors.nickname = 0.02;
+    schools.errors.name_swap = 0.005;
+    schools.errors.date_swap = 0.01;
+    schools.errors.date_error = 0.01;
+    schools.errors.moved = 0.08;
+    schools.errors.missing = 0.01;
+    schools.errors.case_noise = 0.10;
+    SynthParty promise{"promise", {}};
+    promise.errors.coverage = 0.40;
+    promise.errors.typo = 0.08;
+    promise.errors.phonetic = 0.05;
+    promise.errors.ocr = 0.03;
+    promise.errors.nickname = 0.08;
+    promise.errors.name_swap = 0.02;
+    promise.errors.date_swap = 0.03;
+    promise.errors.date_error = 0.03;
+    promise.errors.moved = 0.15;
+    promise.errors.missing = 0.06;
+    promise.errors.case_noise = 0.30;
+    return {city, schools, promise};
+}
+
+SynthOutput synthesize(const SynthOptions& options) {
+    if (options.people == 0) throw UsageError("--people must be at least 1");
+    const std::vector<SynthParty> parties = options.parties.empty() ? default_synth_parties() : options.parties;
+    Random random(options.seed);
+    const auto& all_groups = groups();
+
+    // Households of 1-4 children; twins share a date of birth.
+    std::vector<Person> people;
+    people.reserve(options.people);
+    while (people.size() < options.people) {
+        double u = random.unit();
+        std::size_t group = 0;
+        while (group + 1 < all_groups.size() && u > all_groups[group].share) u -= all_groups[group].share, ++group;
+        const Group& g = all_groups[group];
+        const std::string surname = g.surnames[zipf_index(random, g.surnames)];
+        std::string zip, old_zip;
+        const std::string address = random_address(random, zip);
+        const std::string old_address = random_address(random, old_zip);
+        const std::size_t children = 1 + random.below(4);
+        int twin_year = 0, twin_month = 0, twin_day = 0;
+        for (std::size_t c = 0; c < children && people.size() < options.people; ++c) {
+            Person p;
+            p.group = group;
+            const bool female = random.chance(0.49);
+            const bool other = random.chance(0.01);
+            p.sex = other ? "X" : (female ? "F" : "M");
+            p.first = female ? g.female[zipf_index(random, g.female)] : g.male[zipf_index(random, g.male)];
+            p.last = surname;
+            int year, month, day;
+            if (twin_year != 0 && random.chance(0.5)) {  // the second of twins
+                year = twin_year;
+                month = twin_month;
+                day = twin_day;
+                twin_year = 0;
+            } else {
+                year = options.reference_year - 1 - static_cast<int>(random.below(18));
+                month = 1 + static_cast<int>(random.below(12));
+                day = 1 + static_cast<int>(random.below(static_cast<std::size_t>(month_days(year, month))));
+                if (random.chance(0.03)) {
+                    twin_year = year;
+                    twin_month = month;
+                    twin_day = day;
+                }
+            }
+            p.dob = date_text(year, month, day);
+            p.address = address;
+            p.zip = zip;
+            p.old_address = old_address;
+            p.old_zip = old_zip;
+            p.person_id = "P" + std::to_string(people.size() + 1);
+            people.push_back(std::move(p));
+        }
+    }
+
+    SynthOutput out;
+    for (const auto& party : parties) {
+        const ErrorProfile& e = party.errors;
+        out.party_names.push_back(party.name);
+        std::vector<SynthRecord> records;
+        std::vector<std::string> ids, group_names;
+        SynthOutput::Applied applied;
+        for (const Person& person : people) {
+            if (!random.chance(e.coverage)) continue;
+            SynthRecord r{"", person.first, person.last, person.dob, person.sex, person.address, person.zip};
+            ++applied.records;
+            if (random.chance(e.nickname)) {
+                auto it = nicknames().find(r.first_name);
+                if (it != nicknames().end()) {
+                    r.first_name = it->second;
+                    ++applied.nickname;
+                }
+            }
+            auto pick_name = [&]() -> std::string& { return random.chance(0.5) ? r.first_name : r.last_name; };
+            if (random.chance(e.typo)) {
+                std::string& name = pick_name();
+                name = typo(random, name);
+                ++applied.typo;
+            }
+            if (random.chance(e.phonetic)) {
+                std::string& name = pick_name();
+                name = phonetic(random, name);
+                ++applied.phonetic;
+            }
+            if (random.chance(e.ocr)) {
+                std::string& name = pick_name();
+                name = ocr(random, name);
+                ++applied.ocr;
+            }
+            if (random.chance(e.name_swap)) {
+                std::swap(r.first_name, r.last_name);
+                ++applied.name_swap;
+            }
+            int year = std::stoi(r.dob.substr(0, 4)), month = std::stoi(r.dob.substr(5, 2)), day = std::stoi(r.dob.substr(8, 2));
+            if (random.chance(e.date_swap) && day <= 12 && day != month) {
+                std::swap(day, month);
+                ++applied.date_swap;
+            }
+            if (random.chance(e.date_error)) {
+                switch (random.below(3)) {
+                    case 0: year += random.chance(0.5) ? 1 : -1; break;
+                    case 1: day = std::max(1, std::min(28, day + static_cast<int>(random.below(7)) - 3)); break;
+                    default: month = month == 12 ? 11 : month + 1; day = std::min(day, 28); break;
+                }
+                ++applied.date_error;
+            }
+            day = std::min(day, month_days(year, month));
+            r.dob = date_text(year, month, day);
+            if (random.chance(e.moved)) {
+                r.address = person.old_address;
+                r.zip = person.old_zip;
+                ++applied.moved;
+            }
+            for (std::string* field : {&r.address, &r.zip, &r.sex})
+                if (random.chance(e.missing)) {
+                    field->clear();
+                    ++applied.missing;
+                }
+            if (random.chance(e.case_noise)) {
+                r.first_name = upper(r.first_name);
+                r.last_name = upper(r.last_name);
+                r.address = upper(r.address);
+                ++applied.upper_case;
+            }
+            records.push_back(std::move(r));
+            ids.push_back(person.person_id);
+            group_names.push_back(all_groups[person.group].name);
+        }
+        // Record ids in a shuffled order, so that ids say nothing about people.
+        std::vector<std::size_t> order(records.size());
+        for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+        for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[random.below(i)]);
+        std::vector<SynthRecord> shuffled;
+        std::vector<std::string> shuffled_ids, shuffled_groups;
+        for (std::size_t k = 0; k < order.size(); ++k) {
+            SynthRecord r = records[order[k]];
+            char id[32];
+            std::snprintf(id, sizeof id, "%s-%07zu", party.name.c_str(), k + 1);
+            r.record_id = id;
+            shuffled.push_back(std::move(r));
+            shuffled_ids.push_back(ids[order[k]]);
+            shuffled_groups.push_back(group_names[order[k]]);
+        }
+        out.records.push_back(std::move(shuffled));
+        out.person_ids.push_back(std::move(shuffled_ids));
+        out.groups.push_back(std::move(shuffled_groups));
+        out.applied.push_back(applied);
+    }
+    return out;
+}
+
+void write_synth(const SynthOutput& output, const std::string& dir) {
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) throw IoError("cannot create directory '" + dir + "'");
+    AtomicFile truth(dir + "/truth.csv");
+    truth.write("party,record_id,person_id,group\n");
+    for (std::size_t p = 0; p < output.party_names.size(); ++p) {
+        AtomicFile file(dir + "/" + output.party_names[p] + ".csv");
+        file.write("record_id,first_name,last_name,dob,sex,address,zip\n");
+        std::string line;
+        for (std::size_t i = 0; i < output.records[p].size(); ++i) {
+            const SynthRecord& r = output.records[p][i];
+            line.clear();
+            for (const std::string* field : {&r.record_id, &r.first_name, &r.last_name, &r.dob, &r.sex, &r.address}) {
+                append_csv_field(line, *field);
+                line += ',';
+            }
+            append_csv_field(line, r.zip);
+            line += '\n';
+            file.write(line);
+            truth.write(output.party_names[p] + "," + r.record_id + "," + output.person_ids[p][i] + "," +
+                        output.groups[p][i] + "\n");
+        }
+        file.commit();
+    }
+    truth.commit();
+}
+
+}  // namespace pprl
