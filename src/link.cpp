@@ -3,11 +3,14 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <queue>
 #include <cstdio>
 #include <set>
+#include <thread>
 
 #include "pprl/error.hpp"
 
@@ -234,42 +237,71 @@ std::vector<std::pair<std::uint32_t, std::uint32_t>> lsh_pairs(const FilterMatri
     if (lsh.tables == 0 || lsh.bits_per_key == 0 || lsh.bits_per_key > 64)
         throw UsageError("LSH needs L ≥ 1 tables and 1 ≤ K ≤ 64 bits per key");
     if (a.bits() != b.bits()) throw KeyMismatchError("filters have different lengths");
-    std::vector<std::pair<std::uint32_t, std::uint32_t>> pairs;
-    std::vector<std::pair<std::uint64_t, std::uint32_t>> keys_a(a.rows()), keys_b(b.rows());
-    std::vector<unsigned> positions(lsh.bits_per_key);
-    for (unsigned table = 0; table < lsh.tables; ++table) {
-        std::uint64_t state = lsh.seed ^ (0xA24BAED4963EE407ULL * (table + 1));
-        for (auto& position : positions) position = static_cast<unsigned>(splitmix64(state) % a.bits());
-        auto key_of = [&](const FilterMatrix& m, std::size_t row) {
-            std::uint64_t sampled = 0;
-            for (unsigned k = 0; k < positions.size(); ++k)
-                sampled |= static_cast<std::uint64_t>(FilterMatrix::test_bit(m.row_words(row), positions[k])) << k;
-            return XXH3_64bits_withSeed(&sampled, sizeof sampled, table);
-        };
-        for (std::uint32_t i = 0; i < a.rows(); ++i) keys_a[i] = {key_of(a, i), i};
-        for (std::uint32_t j = 0; j < b.rows(); ++j) keys_b[j] = {key_of(b, j), j};
-        std::sort(keys_a.begin(), keys_a.end());
-        std::sort(keys_b.begin(), keys_b.end());
-        std::size_t i = 0, j = 0;
-        while (i < keys_a.size() && j < keys_b.size()) {
-            if (keys_a[i].first < keys_b[j].first) ++i;
-            else if (keys_b[j].first < keys_a[i].first) ++j;
-            else {
-                const std::uint64_t key = keys_a[i].first;
-                std::size_t i_end = i, j_end = j;
-                while (i_end < keys_a.size() && keys_a[i_end].first == key) ++i_end;
-                while (j_end < keys_b.size() && keys_b[j_end].first == key) ++j_end;
-                for (std::size_t x = i; x < i_end; ++x)
-                    for (std::size_t y = j; y < j_end; ++y) pairs.push_back({keys_a[x].second, keys_b[y].second});
-                i = i_end;
-                j = j_end;
+    using Pair = std::pair<std::uint32_t, std::uint32_t>;
+    std::vector<std::vector<Pair>> per_table(lsh.tables);  // each sorted and distinct
+    // Tables are independent: each thread takes the next one.
+    std::atomic<unsigned> next_table{0};
+    auto build_tables = [&]() {
+        std::vector<std::pair<std::uint64_t, std::uint32_t>> keys_a(a.rows()), keys_b(b.rows());
+        std::vector<unsigned> positions(lsh.bits_per_key);
+        for (unsigned table; (table = next_table.fetch_add(1)) < lsh.tables;) {
+            std::uint64_t state = lsh.seed ^ (0xA24BAED4963EE407ULL * (table + 1));
+            for (auto& position : positions) position = static_cast<unsigned>(splitmix64(state) % a.bits());
+            auto key_of = [&](const FilterMatrix& m, std::size_t row) {
+                std::uint64_t sampled = 0;
+                for (unsigned k = 0; k < positions.size(); ++k)
+                    sampled |= static_cast<std::uint64_t>(FilterMatrix::test_bit(m.row_words(row), positions[k])) << k;
+                return XXH3_64bits_withSeed(&sampled, sizeof sampled, table);
+            };
+            for (std::uint32_t i = 0; i < a.rows(); ++i) keys_a[i] = {key_of(a, i), i};
+            for (std::uint32_t j = 0; j < b.rows(); ++j) keys_b[j] = {key_of(b, j), j};
+            std::sort(keys_a.begin(), keys_a.end());
+            std::sort(keys_b.begin(), keys_b.end());
+            std::vector<Pair>& pairs = per_table[table];
+            std::size_t i = 0, j = 0;
+            while (i < keys_a.size() && j < keys_b.size()) {
+                if (keys_a[i].first < keys_b[j].first) ++i;
+                else if (keys_b[j].first < keys_a[i].first) ++j;
+                else {
+                    const std::uint64_t key = keys_a[i].first;
+                    std::size_t i_end = i, j_end = j;
+                    while (i_end < keys_a.size() && keys_a[i_end].first == key) ++i_end;
+                    while (j_end < keys_b.size() && keys_b[j_end].first == key) ++j_end;
+                    for (std::size_t x = i; x < i_end; ++x)
+                        for (std::size_t y = j; y < j_end; ++y) pairs.push_back({keys_a[x].second, keys_b[y].second});
+                    i = i_end;
+                    j = j_end;
+                }
             }
+            std::sort(pairs.begin(), pairs.end());
+            pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
         }
-        // Deduplicate as we go so memory follows distinct pairs, not L times them.
-        std::sort(pairs.begin(), pairs.end());
-        pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+    };
+    const unsigned threads = std::min(lsh.tables, lsh.threads != 0 ? lsh.threads : std::max(1u, std::thread::hardware_concurrency()));
+    std::vector<std::thread> pool;
+    for (unsigned t = 1; t < threads; ++t) pool.emplace_back(build_tables);
+    build_tables();
+    for (auto& thread : pool) thread.join();
+    // One L-way merge of the sorted tables drops the pairs found by several tables: O(n log L),
+    // where sorting everything again after each table would be O(L · n log n).
+    using Head = std::pair<Pair, std::size_t>;  // smallest remaining pair of a table, and the table
+    std::priority_queue<Head, std::vector<Head>, std::greater<Head>> heads;
+    std::vector<std::size_t> next(lsh.tables, 0);
+    std::size_t total = 0;
+    for (std::size_t t = 0; t < per_table.size(); ++t) {
+        total += per_table[t].size();
+        if (!per_table[t].empty()) heads.push({per_table[t][0], t});
     }
-    return pairs;
+    std::vector<Pair> merged;
+    merged.reserve(total);
+    while (!heads.empty()) {
+        const auto [pair, t] = heads.top();
+        heads.pop();
+        if (merged.empty() || merged.back() != pair) merged.push_back(pair);
+        if (++next[t] < per_table[t].size()) heads.push({per_table[t][next[t]], t});
+        else std::vector<Pair>().swap(per_table[t]);
+    }
+    return merged;
 }
 
 std::vector<std::string> party_labels(const std::vector<const FilterMatrix*>& parties) {
@@ -313,7 +345,9 @@ LinkResult link(const std::vector<const FilterMatrix*>& parties, const LinkOptio
                 result.possible_pairs += static_cast<std::uint64_t>(a.rows()) * b.rows();
                 std::vector<ScoredPair> found;
                 if (options.blocking) {
-                    auto proposed = lsh_pairs(a, b, options.lsh);
+                    LshOptions lsh = options.lsh;
+                    lsh.threads = options.threads;
+                    auto proposed = lsh_pairs(a, b, lsh);
                     result.comparisons += proposed.size();
                     if (options.keep_blocked_pairs) result.blocked_pairs.push_back(proposed);
                     found = to_scored(score_pairs(a, b, std::move(proposed), match_options), p, q);

@@ -380,7 +380,7 @@ Candidates score_pairs(const FilterMatrix& a, const FilterMatrix& b,
     const Threshold& t = options.threshold;
     if (t.denominator == 0 || t.numerator == 0 || t.numerator > t.denominator)
         throw UsageError("threshold must be in (0, 1]");
-    std::sort(pairs.begin(), pairs.end());
+    if (!std::is_sorted(pairs.begin(), pairs.end())) std::sort(pairs.begin(), pairs.end());
     pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
     const auto& kernels = simd::kernels();
     const std::size_t n = pairs.size();

@@ -112,5 +112,33 @@ for backend in generic scalar avx2 avx512; do
 done
 PPRL_FORCE_BACKEND=sse9 expect 2 "unknown forced backend" -- "$pprl" match a.pprl b.pprl --out m.csv
 
+# synth → encode → link → evaluate.
+expect 0 "synth" -- "$pprl" synth --people 600 --seed 3 --out-dir syn
+check "synth wrote three parties and the truth" -- test -s syn/city.csv -a -s syn/schools.csv -a -s syn/promise.csv -a -s syn/truth.csv
+expect 0 "synth is deterministic" -- "$pprl" synth --people 600 --seed 3 --out-dir syn2
+check "same seed, same bytes" -- cmp -s syn/city.csv syn2/city.csv
+expect 2 "synth unknown party" -- "$pprl" synth --people 10 --out-dir syn3 --parties city,police
+for party in city schools promise; do
+    "$pprl" encode --schema "$schema" --secret-file k.key --in syn/$party.csv --out s_$party.pprl --party $party 2>/dev/null
+done
+expect 0 "link three parties" -- "$pprl" link s_city.pprl s_schools.pprl s_promise.pprl --threshold 0.75 --out ent.csv --pairs-out lp.csv
+records=$(( $(wc -l < syn/city.csv) + $(wc -l < syn/schools.csv) + $(wc -l < syn/promise.csv) - 3 ))
+check "one entity row per input record" -- test "$(($(wc -l < ent.csv) - 1))" = "$records"
+check "entities header" -- test "$(head -1 ent.csv)" = "party,record_id,entity_id"
+expect 0 "link is deterministic" -- "$pprl" link s_city.pprl s_schools.pprl s_promise.pprl --threshold 0.75 --threads 1 --out ent1.csv
+check "thread count does not change entities" -- cmp -s ent.csv ent1.csv
+expect 0 "link with LSH blocking and truth" -- "$pprl" link s_city.pprl s_schools.pprl --blocking lsh:40,20 --truth syn/truth.csv --out ent_lsh.csv
+check "LSH reports pairs completeness" -- grep -q "pairs completeness" err.txt
+expect 2 "bad blocking spec" -- "$pprl" link s_city.pprl s_schools.pprl --blocking lsh:0,5 --out x.csv
+expect 4 "link refuses different keys" -- "$pprl" link s_city.pprl other.pprl --out x.csv
+expect 0 "evaluate entities and pairs" -- "$pprl" evaluate --truth syn/truth.csv --entities ent.csv --pairs lp.csv --by group --report rep.html --json rep.json
+check "evaluate prints F1" -- grep -q "F1" out.txt
+check "report is HTML with SVG" -- grep -q "<svg" rep.html
+check "json has the sweep" -- grep -q '"sweep"' rep.json
+expect 2 "evaluate needs an input" -- "$pprl" evaluate --truth syn/truth.csv
+expect 5 "evaluate missing truth" -- "$pprl" evaluate --truth nope.csv --entities ent.csv
+printf 'party,record_id\nx,1\n' > bad_truth.csv
+expect 3 "evaluate malformed truth" -- "$pprl" evaluate --truth bad_truth.csv --entities ent.csv
+
 echo "cli: $passes passed, $failures failed"
 [[ $failures -eq 0 ]]

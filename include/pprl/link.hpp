@@ -37,6 +37,7 @@ struct LshOptions {
     unsigned tables = 50;        // L
     unsigned bits_per_key = 24;  // K
     std::uint64_t seed = 0x5eed;
+    unsigned threads = 0;        // tables are built on this many threads (0: all cores)
 };
 
 struct LinkOptions {
