@@ -160,7 +160,7 @@ void Encoder::bind_columns(const std::vector<std::string>& columns) {
 }
 
 bool Encoder::encode_record(const std::vector<std::string>& values, std::uint64_t* row, Rejection& why,
-                            std::uint64_t& tokens) const {
+                            std::uint64_t& tokens, std::uint64_t& invalid_fields) const {
     if (!impl_->bound) throw UsageError("Encoder::bind_columns must be called before encoding");
     if (values.size() != impl_->column_count) {
         why.field.clear();
@@ -196,6 +196,7 @@ bool Encoder::encode_record(const std::vector<std::string>& values, std::uint64_
             value = field.replacement;
         }
         const std::string* encoded = &value;
+        const char* invalid = nullptr;  // why the value does not parse as its type
         switch (spec.type) {
             case FieldType::string:
                 break;
@@ -203,14 +204,14 @@ bool Encoder::encode_record(const std::vector<std::string>& values, std::uint64_
                 bool parsed = false;
                 for (const auto& format : spec.date_formats)
                     if ((parsed = parse_date(value, format, canonical))) break;
-                if (!parsed) return reject("not a valid date in the schema's formats");
+                if (!parsed) invalid = "not a valid date in the schema's formats";
                 encoded = &canonical;
                 break;
             }
             case FieldType::integer: {
                 std::int64_t number = 0;
-                if (!parse_integer(value, number)) return reject("not an integer");
-                if (number < spec.min_value || number > spec.max_value) return reject("integer out of range");
+                if (!parse_integer(value, number)) invalid = "not an integer";
+                else if (number < spec.min_value || number > spec.max_value) invalid = "integer out of range";
                 canonical = std::to_string(number);
                 encoded = &canonical;
                 break;
@@ -221,10 +222,19 @@ bool Encoder::encode_record(const std::vector<std::string>& values, std::uint64_
                 else canonical = value;
                 bool allowed = false;
                 for (const auto& option : spec.enum_values) allowed = allowed || option == canonical;
-                if (!allowed) return reject("not one of the allowed values");
+                if (!allowed) invalid = "not one of the allowed values";
                 encoded = &canonical;
                 break;
             }
+        }
+        if (invalid != nullptr) {
+            if (!spec.invalid_as_missing) return reject(invalid);
+            // The schema asked for invalid values to count as missing: the row is kept, the
+            // summary counts the field, and the missing-value rule decides.
+            ++invalid_fields;
+            if (spec.missing.action == MissingAction::skip) continue;
+            if (spec.missing.action == MissingAction::reject) return reject(std::string(invalid) + " (treated as missing)");
+            encoded = &field.replacement;
         }
         if (count_code_points(*encoded) > spec.max_length)
             return reject("longer than " + std::to_string(spec.max_length) + " characters");
@@ -258,14 +268,16 @@ FilterMatrix Encoder::encode_batch(const std::vector<std::vector<std::string>>& 
     std::vector<char> accepted(n, 0);
     std::vector<Rejection> why(n);
     std::vector<std::uint64_t> token_counts(std::max<unsigned>(threads, 1), 0);
+    std::vector<std::uint64_t> invalid_counts(std::max<unsigned>(threads, 1), 0);
     if (threads == 0) threads = 1;
     threads = static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(n, 1)));
     auto work = [&](unsigned t) {
         const std::size_t begin = n * t / threads, end = n * (t + 1) / threads;
-        std::uint64_t tokens = 0;
+        std::uint64_t tokens = 0, invalid = 0;
         for (std::size_t i = begin; i < end; ++i)
-            accepted[i] = encode_record(rows[i], scratch.mutable_row_words(i), why[i], tokens) ? 1 : 0;
+            accepted[i] = encode_record(rows[i], scratch.mutable_row_words(i), why[i], tokens, invalid) ? 1 : 0;
         token_counts[t] = tokens;
+        invalid_counts[t] = invalid;
     };
     if (threads == 1) {
         work(0);
@@ -276,6 +288,7 @@ FilterMatrix Encoder::encode_batch(const std::vector<std::vector<std::string>>& 
         for (auto& thread : pool) thread.join();
     }
     for (std::uint64_t tokens : token_counts) summary.tokens += tokens;
+    for (std::uint64_t invalid : invalid_counts) summary.invalid_as_missing += invalid;
 
     // Ids are checked in input order, after encoding, so the first of two duplicates is kept.
     std::size_t kept = 0;

@@ -190,6 +190,8 @@ FieldSpec parse_field(const json& node, std::size_t index, const std::string& or
         default_kind = TokenizerKind::exact;
     }
 
+    field.invalid_as_missing =
+        reader.choice("invalid", false, std::vector<std::pair<std::string, bool>>{{"reject", false}, {"missing", true}});
     field.tokenizer.kind = default_kind;
     if (reader.has("tokenizer")) {
         ObjectReader tok(reader.get("tokenizer"), reader.at("tokenizer"), origin);
@@ -286,6 +288,7 @@ json canonical_field(const FieldSpec& field) {
     out["weight"] = {{field.weight.mode == WeightSpec::Mode::bits_per_token ? "bits_per_token" : "bits_per_feature",
                       field.weight.bits}};
     out["missing"] = {{"values", field.missing.values}, {"action", name_of(missing_actions, field.missing.action)}};
+    if (field.invalid_as_missing) out["invalid"] = "missing";
     if (field.missing.action == MissingAction::replace) out["missing"]["replacement"] = field.missing.replacement;
     return out;
 }

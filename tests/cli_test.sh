@@ -76,9 +76,9 @@ expect 3 "short key" -- "$pprl" encode --schema "$schema" --secret-file short.ke
 check "no output after any failure" -- bash -c "! ls v.pprl* 2>/dev/null | grep -q ."
 
 # Rejected rows: encoded file still written, rejects listed without values.
-{ head -3 "$sample"; echo 'c-0099,Secretname,Doe,2010-02-31,F,1 Main St,60601'; } > some_bad.csv
+{ head -3 "$sample"; echo 'c-0099,Secretname,Doe,2010-02-21,Q,1 Main St,60601'; } > some_bad.csv
 expect 0 "encode with a rejected row" -- "$pprl" encode --schema "$schema" --secret-file k.key --in some_bad.csv --out r.pprl --rejects rejects.csv
-check "rejects file lists row 3" -- grep -q '^3,4,dob,' rejects.csv
+check "rejects file lists row 3" -- grep -q '^3,4,sex,' rejects.csv
 check "rejects never echo values" -- bash -c "! grep -q Secretname rejects.csv err.txt"
 
 # Key/schema mismatch: exit 4.

@@ -33,13 +33,21 @@ std::string generated_rows(std::size_t n) {
     return csv;
 }
 
+// The example schema with dates strict (an invalid date rejects the row), as the bad-input tests need.
+Schema strict_schema() {
+    std::string text = test::read_all(example_schema);
+    const std::string lenient = "\"invalid\": \"missing\",";
+    text.erase(text.find(lenient), lenient.size());
+    return Schema::from_json(text);
+}
+
 FilterMatrix encode_text(const test::TempDir& dir, const std::string& csv, const SecretKey& key, unsigned threads,
                          EncodeSummary& summary, std::size_t batch = 16384) {
     const std::string path = dir.write("in.csv", csv);
     EncodeOptions options;
     options.threads = threads;
     options.batch_rows = batch;
-    return encode_csv(path, Schema::from_file(example_schema), key, options, summary);
+    return encode_csv(path, strict_schema(), key, options, summary);
 }
 
 std::string all_bytes(const FilterMatrix& m) {
@@ -158,6 +166,20 @@ TEST(Encoder, EveryBadRowIsReportedWithRowFieldAndReasonButNeverItsValue) {
             EXPECT_EQ(small.rejections[i].reason, s.rejections[i].reason);
         }
     }
+}
+
+TEST(Encoder, InvalidValuesCanCountAsMissing) {
+    test::TempDir dir;
+    const std::string csv = dir.write("in.csv", header + "a,Ann,Lee,2010-02-30,F,1 Oak St,60612\n" +
+                                                    "b,Ann,Lee,,F,1 Oak St,60612\n");
+    EncodeSummary s;
+    // The example schema treats an impossible date as missing: both rows encode, identically.
+    const FilterMatrix m = encode_csv(csv, Schema::from_file(example_schema), fixed_key(1), {}, s);
+    ASSERT_EQ(m.rows(), 2u);
+    EXPECT_TRUE(s.rejections.empty());
+    EXPECT_EQ(s.invalid_as_missing, 1u);
+    EXPECT_EQ(std::memcmp(m.row_bytes(0), m.row_bytes(1), m.stride_bytes()), 0);
+    EXPECT_NE(Schema::from_file(example_schema).fingerprint(), strict_schema().fingerprint());
 }
 
 TEST(Encoder, MissingValuesFollowTheirRule) {

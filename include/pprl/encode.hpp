@@ -49,6 +49,7 @@ struct EncodeSummary {
     std::uint64_t rows_read = 0;
     std::uint64_t rows_encoded = 0;
     std::uint64_t tokens = 0;
+    std::uint64_t invalid_as_missing = 0;  // field values that did not parse and counted as missing
     std::vector<Rejection> rejections;
 };
 
@@ -72,8 +73,10 @@ public:
 
     // Encodes one record whose values are in bound-column order into `row` (zeroed by the caller,
     // bits()/64 words). Returns false and fills `why` (field and reason) on a data error. Thread-safe.
+    // Adds the record's token count to `tokens` and the number of its fields whose invalid value was
+    // treated as missing (schema "invalid": "missing") to `invalid_fields`.
     bool encode_record(const std::vector<std::string>& values, std::uint64_t* row, Rejection& why,
-                       std::uint64_t& tokens) const;
+                       std::uint64_t& tokens, std::uint64_t& invalid_fields) const;
     // The record id column's position among the bound columns.
     std::size_t id_column_index() const noexcept;
 

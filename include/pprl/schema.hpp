@@ -57,6 +57,9 @@ struct FieldSpec {
     TokenizerSpec tokenizer;
     WeightSpec weight;
     MissingRule missing;
+    // A value that does not parse as its type (date, integer, enum): reject the row (default) or
+    // treat the field as missing (for sources whose dates carry typos, e.g. FEBRL).
+    bool invalid_as_missing = false;
 };
 
 using Fingerprint = std::array<std::uint8_t, 32>;

@@ -110,6 +110,9 @@ Command add_encode(CLI::App& app) {
         std::cerr << "pprl: encoded " << with_commas(summary.rows_encoded) << " of " << with_commas(summary.rows_read)
                   << " rows (" << with_commas(summary.rejections.size()) << " rejected) into " << o->out << " as party '"
                   << info.party << "' in " << std::fixed << std::setprecision(2) << seconds << " s\n";
+        if (summary.invalid_as_missing > 0)
+            std::cerr << "pprl: " << with_commas(summary.invalid_as_missing)
+                      << " field values did not parse and were treated as missing (schema \"invalid\": \"missing\")\n";
         if (!summary.rejections.empty()) {
             if (!o->rejects.empty()) {
                 std::cerr << "pprl: rejected rows are listed in " << o->rejects << "\n";
