@@ -39,7 +39,7 @@ std::string axes(const std::string& x_label, const std::string& y_label, double 
     const double w = width - left - right, h = height - top - bottom;
     svg << "<rect x='" << left << "' y='" << top << "' width='" << w << "' height='" << h
         << "' fill='none' stroke='#888'/>";
-    for (int i = 0; i <= x_ticks; ++i) {
+    for (int i = 0; x_ticks > 0 && i <= x_ticks; ++i) {
         const double x = left + w * i / x_ticks;
         svg << "<line x1='" << x << "' y1='" << top + h << "' x2='" << x << "' y2='" << top + h + 4 << "' stroke='#888'/>"
             << "<text x='" << x << "' y='" << top + h + 16 << "' font-size='11' text-anchor='middle'>"
@@ -125,7 +125,7 @@ std::string group_chart(const Quality& q) {
     low = std::max(0.0, std::floor((low - 0.02) * 20) / 20);
     auto py = [&](double v) { return top + h - (v - low) / (1 - low) * h; };
     std::ostringstream svg;
-    svg << open_svg("F1 per group") << axes("", "F1", 0, 1, low, 1, 1, 4);
+    svg << open_svg("F1 per group") << axes("", "F1", 0, 1, low, 1, 0, 4);
     const double slot = w / static_cast<double>(q.groups.size());
     for (std::size_t i = 0; i < q.groups.size(); ++i) {
         const double f1 = q.groups[i].confusion.f1();
@@ -137,8 +137,8 @@ std::string group_chart(const Quality& q) {
             << "' font-size='12' text-anchor='middle'>" << escape(q.groups[i].group) << "</text>";
     }
     svg << "<line x1='" << left << "' x2='" << left + w << "' y1='" << fixed(py(q.overall.f1()), 1) << "' y2='"
-        << fixed(py(q.overall.f1()), 1) << "' stroke='#333' stroke-dasharray='6 4'/><text x='" << left + w - 4
-        << "' y='" << fixed(py(q.overall.f1()) - 4, 1) << "' font-size='11' text-anchor='end'>overall "
+        << fixed(py(q.overall.f1()), 1) << "' stroke='#333' stroke-dasharray='6 4'/><text x='" << left + 4
+        << "' y='" << fixed(py(q.overall.f1()) - 4, 1) << "' font-size='11' text-anchor='start'>overall "
         << fixed(q.overall.f1(), 3) << "</text></svg>";
     return svg.str();
 }
