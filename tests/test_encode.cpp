@@ -153,7 +153,7 @@ TEST(Encoder, EveryBadRowIsReportedWithRowFieldAndReasonButNeverItsValue) {
     EXPECT_TRUE(seen.count("9:first_name:longer than 64 characters"));
     EXPECT_TRUE(seen.count("10::end of file inside a quoted field"));
     EXPECT_EQ(s.rejections.front().line, 3u);  // row 2 starts on line 3
-    // Batches of 1 and 3 rows (the reader runs ahead on its own thread) give the same report.
+    // Batches of 1 and 3 rows give the same report.
     for (std::size_t batch : {1u, 3u}) {
         EncodeSummary small;
         const FilterMatrix again = encode_text(dir, csv, fixed_key(1), 2, small, batch);
