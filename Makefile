@@ -1,18 +1,18 @@
 # The two commands of the README, and their parts.
 #   make demo   install what is missing, build, run the demo
-#   make test   install what is missing, build, run every test (C++, CLI, sanitizers)
+#   make test   install what is missing, build, run every test (C++, CLI, Python, sanitizers)
 JOBS ?= $(shell nproc)
 BUILD ?= build/release
 PEOPLE ?= 20000
 SANITIZE_BUILD ?= build/sanitize
 CMAKE_FLAGS ?=
 
-.PHONY: demo test bootstrap build build-sanitize test-release test-sanitize bench clean
+.PHONY: demo test bootstrap build build-sanitize test-release test-python test-sanitize bench clean
 
 demo: bootstrap build
 	bash scripts/demo.sh $(BUILD)/pprl $(PEOPLE)
 
-test: bootstrap build test-release build-sanitize test-sanitize
+test: bootstrap build test-release test-python build-sanitize test-sanitize
 
 bootstrap:
 	bash scripts/bootstrap.sh
@@ -23,6 +23,14 @@ build:
 
 test-release: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+# The Python package, built by pip through scikit-build-core with the same CMake, then its tests
+# (which compare with the CLI built above and execute the example notebook).
+PYTHON ?= python3
+test-python: build
+	PPRL_BOOTSTRAP_PYTHON=1 PYTHON=$(PYTHON) bash scripts/bootstrap.sh
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-build-isolation .
+	cd tests/python && PPRL_CLI=$(abspath $(BUILD))/pprl $(PYTHON) -m pytest -q -p no:cacheprovider .
 
 # The same tests under AddressSanitizer and UndefinedBehaviorSanitizer (no benchmarks).
 build-sanitize:

@@ -36,7 +36,7 @@ fi
 
 if [[ "${PPRL_BOOTSTRAP_PYTHON:-0}" == "1" ]]; then
   python=${PYTHON:-python3}
-  python_packages=(pybind11 scikit-build-core numpy pandas pytest)
+  python_packages=(pybind11 scikit-build-core numpy pandas pytest nbclient nbformat ipykernel matplotlib)
   missing_py=()
   for package in "${python_packages[@]}"; do
     module=${package//-/_}

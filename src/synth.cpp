@@ -26,9 +26,14 @@ public:
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
         return z ^ (z >> 31);
     }
-    // Uniform in [0, n) by multiply-shift (the bias is below 2^-40 for every n used here).
+    // Uniform in [0, n) by multiply-shift: the high 64 bits of next() · n (the bias is below 2^-40
+    // for every n used here). Computed from 32-bit halves to stay within standard C++.
     std::size_t below(std::size_t n) {
-        return static_cast<std::size_t>((static_cast<unsigned __int128>(next()) * n) >> 64);
+        const std::uint64_t x = next(), y = n;
+        const std::uint64_t x_lo = x & 0xFFFFFFFFu, x_hi = x >> 32, y_lo = y & 0xFFFFFFFFu, y_hi = y >> 32;
+        const std::uint64_t lo_lo = x_lo * y_lo, hi_lo = x_hi * y_lo, lo_hi = x_lo * y_hi, hi_hi = x_hi * y_hi;
+        const std::uint64_t middle = (lo_lo >> 32) + (hi_lo & 0xFFFFFFFFu) + lo_hi;
+        return static_cast<std::size_t>(hi_hi + (hi_lo >> 32) + (middle >> 32));
     }
     double unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
     bool chance(double p) { return unit() < p; }
@@ -133,7 +138,7 @@ int month_days(int y, int m) {
     return m == 2 && is_leap(y) ? 29 : d[m - 1];
 }
 std::string date_text(int y, int m, int d) {
-    char text[16];
+    char text[48];
     std::snprintf(text, sizeof text, "%04d-%02d-%02d", y, m, d);
     return text;
 }

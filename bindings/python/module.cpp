@@ -1,0 +1,351 @@
+// pprl._core — the pybind11 module behind the `pprl` Python package.
+//
+// Thin: converts Python values to library types and back, releases the GIL around every call that
+// can take long (encode, load, match, link, synth, evaluate), and maps pprl::Error categories to the
+// Python exception classes pprl.Error → UsageError, ValidationError, KeyMismatchError, FormatError,
+// IoError. Filters reach numpy without copying: Encodings.to_numpy() is a uint8 view of the
+// FilterMatrix memory (64-byte aligned rows, stride possibly wider than the filter), kept alive by
+// a capsule that holds a reference to the matrix's buffer.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <unordered_set>
+
+#include "pprl/bloom.hpp"
+#include "pprl/crypto.hpp"
+#include "pprl/encode.hpp"
+#include "pprl/error.hpp"
+#include "pprl/evaluate.hpp"
+#include "pprl/format.hpp"
+#include "pprl/link.hpp"
+#include "pprl/match.hpp"
+#include "pprl/schema.hpp"
+#include "pprl/secret.hpp"
+#include "pprl/simd.hpp"
+#include "pprl/synth.hpp"
+#include "pprl/version.hpp"
+
+namespace py = pybind11;
+using namespace pprl;
+
+namespace {
+
+// Shared ownership so numpy views and Python objects can outlive each other safely.
+struct Encodings {
+    std::shared_ptr<FilterMatrix> matrix;
+};
+
+Threshold threshold_of(const py::object& value) {
+    if (py::isinstance<py::str>(value)) return Threshold::parse(value.cast<std::string>());
+    return Threshold::from_double(value.cast<double>());
+}
+
+unsigned threads_of(const py::object& value) { return value.is_none() ? 0u : value.cast<unsigned>(); }
+
+struct BatchEncoder {
+    std::unique_ptr<Encoder> encoder;
+    Schema schema;
+    std::string party;
+    unsigned threads;
+    std::vector<FilterMatrix> parts;
+    std::unordered_set<std::string> seen_ids;
+    std::uint64_t next_row;
+};
+
+py::array_t<std::uint32_t> to_array(const std::vector<std::uint32_t>& values) {
+    py::array_t<std::uint32_t> out(static_cast<py::ssize_t>(values.size()));
+    if (!values.empty()) std::memcpy(out.mutable_data(), values.data(), values.size() * sizeof(std::uint32_t));
+    return out;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "pprl: privacy-preserving record linkage with keyed Bloom filters (C++ core)";
+    m.attr("__version__") = pprl::version;
+
+    static py::exception<Error> error(m, "Error");
+    static py::exception<UsageError> usage_error(m, "UsageError", error.ptr());
+    static py::exception<ValidationError> validation_error(m, "ValidationError", error.ptr());
+    static py::exception<KeyMismatchError> key_mismatch_error(m, "KeyMismatchError", error.ptr());
+    static py::exception<FormatError> format_error(m, "FormatError", error.ptr());
+    static py::exception<IoError> io_error(m, "IoError", error.ptr());
+    py::register_exception_translator([](std::exception_ptr failure) {
+        try {
+            if (failure) std::rethrow_exception(failure);
+        } catch (const Error& e) {
+            switch (e.category()) {
+                case ErrorCategory::usage: py::set_error(usage_error, e.what()); return;
+                case ErrorCategory::validation: py::set_error(validation_error, e.what()); return;
+                case ErrorCategory::key_mismatch: py::set_error(key_mismatch_error, e.what()); return;
+                case ErrorCategory::format: py::set_error(format_error, e.what()); return;
+                case ErrorCategory::io: py::set_error(io_error, e.what()); return;
+            }
+            py::set_error(error, e.what());
+        }
+    });
+
+    py::class_<Schema>(m, "Schema")
+        .def_static("from_file", &Schema::from_file, py::arg("path"))
+        .def_static("from_json", [](const std::string& text) { return Schema::from_json(text, "schema"); }, py::arg("text"))
+        .def_property_readonly("bits", &Schema::bits)
+        .def_property_readonly("id_column", &Schema::id_column)
+        .def_property_readonly("fingerprint", [](const Schema& s) { return crypto::to_hex(s.fingerprint().data(), 32); })
+        .def_property_readonly("fields", [](const Schema& s) {
+            std::vector<std::string> names;
+            for (const auto& f : s.fields())
+                if (!f.ignored) names.push_back(f.name);
+            return names;
+        })
+        .def("__repr__", [](const Schema& s) {
+            return "<pprl.Schema " + std::to_string(s.bits()) + " bits, " + std::to_string(s.fields().size()) +
+                   " fields, fingerprint " + crypto::to_hex(s.fingerprint().data(), 8) + "…>";
+        });
+
+    py::class_<SecretKey, std::shared_ptr<SecretKey>>(m, "SecretKey")
+        .def_static("from_file", [](const std::string& path) { return std::make_shared<SecretKey>(SecretKey::from_file(path)); },
+                    py::arg("path"))
+        .def_static("generate", []() { return std::make_shared<SecretKey>(SecretKey::generate(32)); })
+        .def("write", [](const SecretKey& k, const std::string& path) { k.write_hex_file(path); }, py::arg("path"),
+             "Write the key as hex to a new file with mode 0600.")
+        .def("__repr__", [](const SecretKey& k) { return "<pprl.SecretKey " + std::to_string(k.size() * 8) + " bits (hidden)>"; })
+        .def("__str__", [](const SecretKey&) { return std::string("<pprl.SecretKey (hidden)>"); })
+        .def("__reduce__", [](const SecretKey&) -> py::object {
+            throw UsageError("a SecretKey cannot be pickled; read it from its key file where it is needed");
+        });
+
+    py::class_<Encodings>(m, "Encodings")
+        .def("__len__", [](const Encodings& e) { return e.matrix->rows(); })
+        .def_property_readonly("bits", [](const Encodings& e) { return e.matrix->bits(); })
+        .def_property_readonly("ids", [](const Encodings& e) { return e.matrix->ids(); })
+        .def_property_readonly("party", [](const Encodings& e) { return e.matrix->info().party; })
+        .def_property_readonly("popcounts", [](const Encodings& e) { return to_array(e.matrix->popcounts()); })
+        .def_property_readonly("schema_fingerprint", [](const Encodings& e) -> py::object {
+            if (!e.matrix->info().schema_known) return py::none();
+            return py::str(crypto::to_hex(e.matrix->info().schema_fingerprint.data(), 32));
+        })
+        .def("to_numpy", [](const Encodings& e) {
+            // A view: shape (n, bits/8), rows `stride` bytes apart; the capsule keeps the buffer alive.
+            auto* keep = new std::shared_ptr<FilterMatrix>(e.matrix);
+            py::capsule owner(keep, [](void* p) { delete static_cast<std::shared_ptr<FilterMatrix>*>(p); });
+            const FilterMatrix& f = *e.matrix;
+            py::array_t<std::uint8_t> view({static_cast<py::ssize_t>(f.rows()), static_cast<py::ssize_t>(f.bits() / 8)},
+                                           {static_cast<py::ssize_t>(f.stride_bytes()), static_cast<py::ssize_t>(1)},
+                                           f.data(), owner);
+            py::detail::array_proxy(view.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+            return view;
+        })
+        .def("save", [](const Encodings& e, const std::string& path) {
+            py::gil_scoped_release release;
+            write_encoded_file(path, *e.matrix);
+        }, py::arg("path"))
+        .def_static("from_numpy", [](py::array array, std::vector<std::string> ids, const std::string& party) {
+            if (array.dtype().kind() != 'u' || array.itemsize() != 1)
+                throw UsageError("from_numpy needs a uint8 array (got dtype " + std::string(py::str(array.dtype())) + ")");
+            if (array.ndim() != 2) throw UsageError("from_numpy needs a 2-d array of shape (n, bits/8)");
+            const auto rows = static_cast<std::size_t>(array.shape(0)), bytes = static_cast<std::size_t>(array.shape(1));
+            if (bytes == 0 || bytes % 8 != 0) throw UsageError("the filter length in bytes must be a positive multiple of 8");
+            if (ids.size() != rows) throw UsageError("ids has " + std::to_string(ids.size()) + " entries for " + std::to_string(rows) + " filters");
+            auto matrix = std::make_shared<FilterMatrix>(rows, static_cast<unsigned>(bytes * 8));
+            const auto* base = static_cast<const std::uint8_t*>(array.data());
+            for (std::size_t i = 0; i < rows; ++i)
+                for (std::size_t j = 0; j < bytes; ++j)
+                    reinterpret_cast<std::uint8_t*>(matrix->mutable_row_words(i))[j] =
+                        base[i * static_cast<std::size_t>(array.strides(0)) + j * static_cast<std::size_t>(array.strides(1))];
+            matrix->ids() = std::move(ids);
+            matrix->info().party = party;
+            matrix->compute_popcounts();
+            return Encodings{matrix};
+        }, py::arg("array"), py::arg("ids"), py::arg("party") = "")
+        .def("__repr__", [](const Encodings& e) {
+            return "<pprl.Encodings party='" + e.matrix->info().party + "', " + std::to_string(e.matrix->rows()) +
+                   " filters of " + std::to_string(e.matrix->bits()) + " bits>";
+        });
+
+    m.def("load", [](const std::string& path) {
+        py::gil_scoped_release release;
+        return Encodings{std::make_shared<FilterMatrix>(load_encoded_file(path))};
+    }, py::arg("path"));
+
+    // Batch by batch encoding (so Python can show progress): rows as lists of strings in the bound
+    // columns' order; ids must be unique across all batches; finish() joins the batches.
+    py::class_<BatchEncoder>(m, "BatchEncoder")
+        .def(py::init([](const Schema& schema_in, const SecretKey& secret, const std::vector<std::string>& columns,
+                         const std::string& id_column, const std::string& party, const py::object& threads) {
+                 Schema schema = schema_in;
+                 if (!id_column.empty()) schema.set_id_column(id_column);
+                 auto encoder = std::make_unique<Encoder>(schema, secret);
+                 encoder->bind_columns(columns);
+                 unsigned count = threads_of(threads);
+                 if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
+                 return BatchEncoder{std::move(encoder), schema, party, count, {}, {}, 0};
+             }),
+             py::arg("schema"), py::arg("secret"), py::arg("columns"), py::arg("id_column"), py::arg("party"),
+             py::arg("threads"))
+        .def("add", [](BatchEncoder& self, std::vector<std::vector<std::string>> rows) {
+            std::vector<std::tuple<std::uint64_t, std::string, std::string>> rejected;
+            py::gil_scoped_release release;
+            std::vector<std::uint64_t> numbers(rows.size());
+            for (std::size_t i = 0; i < rows.size(); ++i) numbers[i] = self.next_row + i + 1;
+            EncodeSummary summary;
+            FilterMatrix part = self.encoder->encode_batch(rows, numbers, {}, self.threads, self.seen_ids, summary);
+            self.next_row += rows.size();
+            if (part.rows() > 0) self.parts.push_back(std::move(part));
+            for (const auto& r : summary.rejections) rejected.emplace_back(r.row, r.field, r.reason);
+            return rejected;
+        }, py::arg("rows"))
+        .def("finish", [](BatchEncoder& self) {
+            py::gil_scoped_release release;
+            auto matrix = std::make_shared<FilterMatrix>(self.parts.empty() ? FilterMatrix(0, self.schema.bits())
+                                                                            : concatenate(self.parts));
+            self.parts.clear();
+            matrix->info().party = self.party;
+            matrix->info().schema_known = true;
+            matrix->info().schema_fingerprint = self.schema.fingerprint();
+            matrix->info().key_known = true;
+            matrix->info().key_check = self.encoder->key_check();
+            matrix->compute_popcounts();
+            return Encodings{matrix};
+        });
+
+    m.def("match_arrays", [](const Encodings& a, const Encodings& b, const py::object& threshold, std::size_t top_k,
+                             const py::object& threads) {
+        MatchOptions options;
+        options.threshold = threshold_of(threshold);
+        options.top_k = top_k;
+        options.threads = threads_of(threads);
+        Candidates c;
+        std::string warning;
+        {
+            py::gil_scoped_release release;
+            warning = check_comparable(*a.matrix, *b.matrix);
+            c = match(*a.matrix, *b.matrix, options);
+        }
+        py::array_t<double> scores(static_cast<py::ssize_t>(c.size()));
+        for (std::size_t i = 0; i < c.size(); ++i) scores.mutable_at(i) = c.score(i);
+        return py::make_tuple(to_array(c.a_index), to_array(c.b_index), scores, warning);
+    }, py::arg("a"), py::arg("b"), py::arg("threshold"), py::arg("top_k") = 0, py::arg("threads") = py::none());
+
+    m.def("link_tables", [](const std::vector<Encodings>& parties, const py::object& threshold, const std::string& method,
+                            bool blocking, unsigned tables, unsigned bits_per_key, const py::object& threads) {
+        LinkOptions options;
+        options.threshold = threshold_of(threshold);
+        if (method != "greedy" && method != "optimal") throw UsageError("method must be 'greedy' or 'optimal'");
+        options.method = method == "optimal" ? LinkMethod::optimal : LinkMethod::greedy;
+        options.blocking = blocking;
+        options.lsh.tables = tables;
+        options.lsh.bits_per_key = bits_per_key;
+        options.threads = threads_of(threads);
+        std::vector<const FilterMatrix*> inputs;
+        for (const auto& p : parties) inputs.push_back(p.matrix.get());
+        LinkResult result;
+        std::vector<std::string> labels;
+        {
+            py::gil_scoped_release release;
+            result = link(inputs, options);
+            labels = party_labels(inputs);
+        }
+        std::vector<std::string> party, record, entity;
+        for (std::size_t i = 0; i < result.entities.size(); ++i) {
+            party.push_back(labels[result.entities.party[i]]);
+            record.push_back(parties[result.entities.party[i]].matrix->ids()[result.entities.record[i]]);
+            entity.push_back(result.entities.entity_id[i]);
+        }
+        return py::make_tuple(party, record, entity);
+    }, py::arg("parties"), py::arg("threshold"), py::arg("method") = "greedy", py::arg("blocking") = false,
+       py::arg("tables") = 50, py::arg("bits_per_key") = 24, py::arg("threads") = py::none());
+
+    m.def("synth_tables", [](std::size_t people, std::uint64_t seed, const std::vector<std::string>& parties) {
+        SynthOptions options;
+        options.people = people;
+        options.seed = seed;
+        const auto defaults = default_synth_parties();
+        for (const auto& name : parties) {
+            auto it = std::find_if(defaults.begin(), defaults.end(), [&](const SynthParty& p) { return p.name == name; });
+            if (it == defaults.end()) throw UsageError("unknown party '" + name + "' (known: city, schools, promise)");
+            options.parties.push_back(*it);
+        }
+        SynthOutput out;
+        {
+            py::gil_scoped_release release;
+            out = synthesize(options);
+        }
+        py::dict result;
+        py::dict truth;
+        std::vector<std::string> t_party, t_record, t_person, t_group;
+        for (std::size_t p = 0; p < out.party_names.size(); ++p) {
+            std::vector<std::string> cols[7];
+            for (std::size_t i = 0; i < out.records[p].size(); ++i) {
+                const SynthRecord& r = out.records[p][i];
+                const std::string* values[] = {&r.record_id, &r.first_name, &r.last_name, &r.dob, &r.sex, &r.address, &r.zip};
+                for (int c = 0; c < 7; ++c) cols[c].push_back(*values[c]);
+                t_party.push_back(out.party_names[p]);
+                t_record.push_back(r.record_id);
+                t_person.push_back(out.person_ids[p][i]);
+                t_group.push_back(out.groups[p][i]);
+            }
+            py::dict table;
+            const char* names[] = {"record_id", "first_name", "last_name", "dob", "sex", "address", "zip"};
+            for (int c = 0; c < 7; ++c) table[names[c]] = cols[c];
+            result[py::str(out.party_names[p])] = table;
+        }
+        truth["party"] = t_party;
+        truth["record_id"] = t_record;
+        truth["person_id"] = t_person;
+        truth["group"] = t_group;
+        result["truth"] = truth;
+        return result;
+    }, py::arg("people"), py::arg("seed"), py::arg("parties"));
+
+    m.def("evaluate_tables", [](const std::vector<std::string>& t_party, const std::vector<std::string>& t_record,
+                                const std::vector<std::string>& t_person, const std::vector<std::string>& t_group,
+                                const std::vector<std::string>& e_party, const std::vector<std::string>& e_record,
+                                const std::vector<std::string>& e_entity) {
+        Truth truth;
+        for (std::size_t i = 0; i < t_party.size(); ++i)
+            truth.add(t_party[i], t_record[i], t_person[i], i < t_group.size() ? t_group[i] : "");
+        std::vector<EntityRow> rows;
+        for (std::size_t i = 0; i < e_party.size(); ++i) rows.push_back({e_party[i], e_record[i], e_entity[i]});
+        Quality q;
+        {
+            py::gil_scoped_release release;
+            q = evaluate_entities(truth, rows);
+        }
+        auto confusion = [](const Confusion& c) {
+            py::dict d;
+            d["true_positives"] = c.true_positives;
+            d["false_positives"] = c.false_positives;
+            d["false_negatives"] = c.false_negatives;
+            d["precision"] = c.precision();
+            d["recall"] = c.recall();
+            d["f1"] = c.f1();
+            return d;
+        };
+        py::dict out = confusion(q.overall);
+        py::list groups;
+        for (const auto& g : q.groups) {
+            py::dict d = confusion(g.confusion);
+            d["group"] = g.group;
+            groups.append(d);
+        }
+        out["groups"] = groups;
+        out["largest_gap_group"] = q.largest_gap_group;
+        out["largest_gap"] = q.largest_gap;
+        return out;
+    });
+
+    m.def("capabilities", []() {
+        py::dict d;
+        d["backends"] = simd::available_backends();
+        d["compiled_backends"] = simd::compiled_backends();
+        d["active_backend"] = simd::active_backend();
+        d["version"] = pprl::version;
+        return d;
+    });
+    m.def("set_backend", &simd::set_backend, py::arg("name"), "Force a SIMD backend for this process (tests).");
+}

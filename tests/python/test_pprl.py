@@ -1,0 +1,199 @@
+"""The Python package: numpy zero-copy, pandas in and out, CLI equivalence, errors, the GIL."""
+import json
+import os
+import re
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pprl
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = ROOT / "examples" / "youth_schema.json"
+
+
+def cli() -> str:
+    path = os.environ.get("PPRL_CLI", str(ROOT / "build" / "release" / "pprl"))
+    if not Path(path).exists():
+        pytest.fail(f"the pprl CLI is needed at {path} (set PPRL_CLI); build it with `make build`")
+    return path
+
+
+@pytest.fixture(scope="module")
+def data():
+    return pprl.synth(people=2000, seed=5)
+
+
+@pytest.fixture(scope="module")
+def key_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("key") / "k.key"
+    pprl.SecretKey.generate().write(str(path))
+    return path
+
+
+def test_numpy_round_trip_shares_memory(data, key_file, tmp_path):
+    schema = pprl.Schema.from_file(str(SCHEMA))
+    enc, rejects = pprl.encode(data["city"], schema, pprl.SecretKey.from_file(str(key_file)), party="city")
+    assert len(rejects) == 0
+    view = enc.to_numpy()
+    assert view.dtype == np.uint8 and view.shape == (len(enc), enc.bits // 8)
+    assert np.shares_memory(view, enc.to_numpy())
+    assert not view.flags.writeable
+    enc.save(str(tmp_path / "c.pprl"))
+    loaded = pprl.load(str(tmp_path / "c.pprl"))
+    mapped = loaded.to_numpy()
+    assert np.array_equal(mapped, view)
+    assert np.shares_memory(mapped, loaded.to_numpy())  # a view of the memory-mapped file
+    again = pprl.Encodings.from_numpy(view, enc.ids, party="copy")
+    assert np.array_equal(again.to_numpy(), view)
+    assert np.array_equal(again.popcounts, enc.popcounts)
+    del enc, loaded
+    assert view.sum() > 0  # the view keeps its buffer alive after the Encodings are gone
+
+
+def test_python_equals_cli_byte_for_byte(data, key_file, tmp_path):
+    frame = data["schools"]
+    csv = tmp_path / "schools.csv"
+    frame.to_csv(csv, index=False)
+    subprocess.run([cli(), "encode", "--schema", str(SCHEMA), "--secret-file", str(key_file), "--in", str(csv),
+                    "--out", str(tmp_path / "cli.pprl"), "--party", "schools"], check=True, capture_output=True)
+    enc, _ = pprl.encode(frame, pprl.Schema.from_file(str(SCHEMA)), pprl.SecretKey.from_file(str(key_file)),
+                         party="schools")
+    enc.save(str(tmp_path / "py.pprl"))
+    assert (tmp_path / "cli.pprl").read_bytes() == (tmp_path / "py.pprl").read_bytes()
+
+    # And matching: the CLI's pairs file equals the DataFrame, scores printed the same way.
+    subprocess.run([cli(), "match", str(tmp_path / "cli.pprl"), str(tmp_path / "py.pprl"), "--threshold", "0.8",
+                    "--out", str(tmp_path / "pairs.csv")], check=True, capture_output=True)
+    from_cli = pd.read_csv(tmp_path / "pairs.csv", dtype={"a_id": str, "b_id": str, "score": str})
+    from_py = pprl.match(enc, pprl.load(str(tmp_path / "cli.pprl")), "0.8")
+    assert list(from_cli.a_id) == list(from_py.a_id)
+    assert list(from_cli.b_id) == list(from_py.b_id)
+    assert list(from_cli.score) == [repr(float(s)) if float(s) != 1.0 else "1" for s in from_py.score]
+
+
+def test_inputs_as_dict_of_columns_and_iterable_of_dicts(data, key_file):
+    schema = pprl.Schema.from_file(str(SCHEMA))
+    key = pprl.SecretKey.from_file(str(key_file))
+    frame = data["promise"].head(50)
+    a, _ = pprl.encode(frame, schema, key)
+    b, _ = pprl.encode({c: list(frame[c]) for c in frame.columns}, schema, key)
+    c, _ = pprl.encode(frame.to_dict("records"), schema, key)
+    assert np.array_equal(a.to_numpy(), b.to_numpy()) and np.array_equal(a.to_numpy(), c.to_numpy())
+
+
+def test_rejected_rows_come_back_as_a_dataframe(key_file):
+    schema = pprl.Schema.from_file(str(SCHEMA))
+    key = pprl.SecretKey.from_file(str(key_file))
+    rows = pd.DataFrame({"record_id": ["1", "2", "1"], "first_name": ["Ann", "Secretname", "Bo"],
+                         "last_name": ["Lee", "Doe", "Ng"], "dob": ["2010-01-02", "2010-01-02", "2011-03-04"],
+                         "sex": ["F", "Q", "M"], "address": ["1 Elm St", "2 Oak St", None], "zip": ["60601", "", "60602"]})
+    enc, rejects = pprl.encode(rows, schema, key)
+    assert len(enc) == 1 and enc.ids == ["1"]
+    assert list(rejects.columns) == ["row", "field", "reason"]
+    assert list(rejects.row) == [2, 3]
+    assert "Secretname" not in rejects.to_string()
+    with pytest.raises(pprl.ValidationError, match="row 2, field sex"):
+        pprl.encode(rows, schema, key, errors="raise")
+
+
+def test_every_exception_class_from_a_real_bad_input(data, key_file, tmp_path):
+    assert all(issubclass(e, pprl.Error) for e in (pprl.UsageError, pprl.ValidationError, pprl.KeyMismatchError,
+                                                   pprl.FormatError, pprl.IoError))
+    with pytest.raises(pprl.ValidationError, match="/fields/0/tokenizer/q"):
+        pprl.Schema.from_json('{"pprl_schema": 1, "fields": [{"name": "a", "tokenizer": {"q": 0}}]}')
+    with pytest.raises(pprl.IoError):
+        pprl.load(str(tmp_path / "absent.pprl"))
+    schema = pprl.Schema.from_file(str(SCHEMA))
+    a, _ = pprl.encode(data["city"].head(20), schema, pprl.SecretKey.from_file(str(key_file)), party="a")
+    b, _ = pprl.encode(data["city"].head(20), schema, pprl.SecretKey.generate(), party="b")
+    with pytest.raises(pprl.KeyMismatchError, match="different secret keys"):
+        pprl.match(a, b, 0.8)
+    a.save(str(tmp_path / "a.pprl"))
+    raw = bytearray((tmp_path / "a.pprl").read_bytes())
+    raw[300] ^= 1
+    (tmp_path / "bad.pprl").write_bytes(bytes(raw))
+    with pytest.raises(pprl.FormatError, match="checksum"):
+        pprl.load(str(tmp_path / "bad.pprl"))
+    with pytest.raises(pprl.UsageError):
+        pprl.match(a, a, 1.5)
+    with pytest.raises(pprl.ValidationError, match="too short|128 bits"):
+        (tmp_path / "short.key").write_text("00112233\n")
+        pprl.SecretKey.from_file(str(tmp_path / "short.key"))
+
+
+def test_the_key_never_shows(key_file):
+    key = pprl.SecretKey.from_file(str(key_file))
+    text = key_file.read_text().strip()
+    assert text not in repr(key) and text not in str(key)
+    with pytest.raises(pprl.UsageError):
+        import pickle
+
+        pickle.dumps(key)
+
+
+@pytest.mark.filterwarnings("ignore:schema of an imported file is unknown")
+def test_two_threads_match_concurrently():
+    rng = np.random.default_rng(1)
+    a = pprl.Encodings.from_numpy((rng.random((4000, 128)) < 0.3).astype(np.uint8) * rng.integers(0, 256, (4000, 128), dtype=np.uint8),
+                                  [str(i) for i in range(4000)], party="a")
+    b = pprl.Encodings.from_numpy(rng.integers(0, 256, (200_000, 128), dtype=np.uint8) & rng.integers(0, 256, (200_000, 128), dtype=np.uint8),
+                                  [str(i) for i in range(200_000)], party="b")
+    pprl.match(a, b, 0.8, threads=1)  # warm up
+    start = time.perf_counter()
+    pprl.match(a, b, 0.8, threads=1)
+    single = time.perf_counter() - start
+    threads = [threading.Thread(target=pprl.match, args=(a, b, 0.8), kwargs={"threads": 1}) for _ in range(2)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    both = time.perf_counter() - start
+    # Serialised by the GIL this would take 2 × single; in parallel about 1 ×.
+    assert both < 1.6 * single, (single, both)
+
+
+def test_link_synth_evaluate_and_capabilities(data, key_file):
+    schema = pprl.Schema.from_file(str(SCHEMA))
+    key = pprl.SecretKey.from_file(str(key_file))
+    parties = [pprl.encode(data[p], schema, key, party=p)[0] for p in ("city", "schools", "promise")]
+    entities = pprl.link(parties, threshold=0.75)
+    assert list(entities.columns) == ["party", "record_id", "entity_id"]
+    assert len(entities) == sum(len(p) for p in parties)
+    metrics, groups = pprl.evaluate(data["truth"], entities)
+    assert metrics["f1"] > 0.9
+    assert set(groups.group) == set(data["truth"].group)
+    caps = pprl.capabilities()
+    assert caps["active_backend"] in caps["backends"]
+
+
+def test_readme_example_runs(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- python-example -->\s*```python\n(.*?)```", readme, re.S)
+    assert block, "README has no python example block"
+    code = block.group(1)
+    assert len(code.strip().splitlines()) <= 12
+    old = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        exec(compile(code, "README.md", "exec"), {})
+    finally:
+        os.chdir(old)
+
+
+def test_notebook_executes(tmp_path):
+    import nbclient
+    import nbformat
+
+    notebook = nbformat.read(str(ROOT / "examples" / "notebook.ipynb"), as_version=4)
+    client = nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
+                                     resources={"metadata": {"path": str(ROOT)}})
+    client.execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    assert not any(o.get("output_type") == "error" for o in outputs)
