@@ -85,6 +85,11 @@ bool CsvReader::next(CsvRecord& record) {
             }
             if (c == '\n') ++line_;
             field->push_back(static_cast<char>(c));
+            // Copy the rest of the quoted run straight from the buffer.
+            std::size_t run = position_;
+            while (run < end_ && buffer_[run] != '"' && buffer_[run] != '\n') ++run;
+            field->append(buffer_.data() + position_, run - position_);
+            position_ = run;
             continue;
         }
         if (c == EOF || c == '\n' || c == '\r') {
@@ -108,6 +113,17 @@ bool CsvReader::next(CsvRecord& record) {
             record.error = after_quote ? "text after a closing quote" : "quote inside an unquoted field";
         at_field_start = false;
         field->push_back(static_cast<char>(c));
+        if (!after_quote) {
+            // Copy the rest of an ordinary run straight from the buffer (most of every file).
+            std::size_t run = position_;
+            while (run < end_) {
+                const char ch = buffer_[run];
+                if (ch == ',' || ch == '"' || ch == '\n' || ch == '\r') break;
+                ++run;
+            }
+            field->append(buffer_.data() + position_, run - position_);
+            position_ = run;
+        }
     }
 }
 

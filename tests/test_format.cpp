@@ -143,3 +143,58 @@ TEST(Format, BitOrderIsMostSignificantBitFirstAsInClkhash) {
 
 }  // namespace
 }  // namespace pprl
+
+#include "pprl/csv.hpp"
+
+namespace pprl {
+namespace {
+
+TEST(Csv, FieldsSurviveBufferRefillsWithQuotesNewlinesAndCrLf) {
+    // Over 3 MiB, so records straddle the reader's 1 MiB refills at many different offsets.
+    test::TempDir dir;
+    std::mt19937_64 rng(9);
+    std::vector<std::vector<std::string>> expected;
+    std::string text;
+    for (int row = 0; text.size() < (3u << 20); ++row) {
+        std::vector<std::string> fields;
+        std::string line;
+        for (int f = 0; f < 4; ++f) {
+            std::string value(rng() % 40, 'a');
+            for (auto& c : value) c = static_cast<char>('a' + rng() % 26);
+            if (rng() % 5 == 0) value.insert(value.size() / 2, rng() % 2 ? ",\"x\"" : "\r\nline");
+            fields.push_back(value);
+            if (f) line += ',';
+            append_csv_field(line, value);
+        }
+        line += row % 3 == 0 ? "\r\n" : "\n";
+        text += line;
+        expected.push_back(fields);
+    }
+    CsvReader reader(dir.write("big.csv", text));
+    CsvRecord record;
+    std::size_t i = 0;
+    while (reader.next(record)) {
+        ASSERT_LT(i, expected.size());
+        EXPECT_TRUE(record.error.empty()) << "row " << i << ": " << record.error;
+        ASSERT_EQ(record.fields, expected[i]) << "row " << i;
+        ++i;
+    }
+    EXPECT_EQ(i, expected.size());
+}
+
+TEST(Csv, MalformedQuotingIsReportedAndReadingContinues) {
+    test::TempDir dir;
+    CsvReader reader(dir.write("bad.csv", "a,b\"c,d\n\"x\"y,z\nok,fine\n"));
+    CsvRecord record;
+    ASSERT_TRUE(reader.next(record));
+    EXPECT_EQ(record.error, "quote inside an unquoted field");
+    ASSERT_TRUE(reader.next(record));
+    EXPECT_EQ(record.error, "text after a closing quote");
+    ASSERT_TRUE(reader.next(record));
+    EXPECT_TRUE(record.error.empty());
+    EXPECT_EQ(record.fields, (std::vector<std::string>{"ok", "fine"}));
+    EXPECT_EQ(record.line, 3u);
+}
+
+}  // namespace
+}  // namespace pprl
