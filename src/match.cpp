@@ -56,11 +56,16 @@ struct AlignedBuffer {
     AlignedBuffer& operator=(const AlignedBuffer&) = delete;
 };
 
+// Row indices ordered by popcount, ties by index: a counting sort (popcounts are at most 65536), so
+// the only serial step before the threads start is linear.
 std::vector<std::uint32_t> popcount_order(const std::vector<std::uint32_t>& popcounts) {
+    std::uint32_t largest = 0;
+    for (std::uint32_t p : popcounts) largest = std::max(largest, p);
+    std::vector<std::uint32_t> start(static_cast<std::size_t>(largest) + 2, 0);
+    for (std::uint32_t p : popcounts) ++start[p + 1];
+    for (std::size_t v = 1; v < start.size(); ++v) start[v] += start[v - 1];
     std::vector<std::uint32_t> order(popcounts.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::uint32_t>(i);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](std::uint32_t x, std::uint32_t y) { return popcounts[x] < popcounts[y]; });
+    for (std::size_t i = 0; i < popcounts.size(); ++i) order[start[popcounts[i]]++] = static_cast<std::uint32_t>(i);
     return order;
 }
 

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs the benchmarks behind the README's performance tables (about ten minutes on two cores).
+#   scripts/bench.sh BUILD_DIR
+# Timings on shared or throttled machines drift between runs: pause between programs and compare
+# figures from the same run.
+set -euo pipefail
+build=$(realpath "$1")
+pause() { sleep 20; }
+echo "== matching, 10k x 100k, 1024 bits (bench_match)"
+"$build/bench/bench_match"
+pause
+echo "== one million x one million (match_million, /usr/bin/time -v)"
+/usr/bin/time -v "$build/bench/match_million" 2>&1 | grep -E "match_million|generate|Elapsed|Maximum resident"
+pause
+echo "== three parties, 300k + 100k + 50k (link_parties)"
+for mode in exact lsh; do
+  /usr/bin/time -v "$build/bench/link_parties" "$mode" 2>&1 | grep -E "link_parties|Maximum resident"
+  pause
+done
+echo "== encoding, one million rows (bench_encode)"
+"$build/bench/bench_encode"
