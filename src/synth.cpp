@@ -235,33 +235,14 @@ std::string upper(const std::string& s) {
 }  // namespace
 
 std::vector<SynthParty> default_synth_parties() {
-    SynthParty city{"city", {}};
-    city.errors.coverage = 0.80;
-    SynthParty schools{"schools", {}};
-    schools.errors.coverage = 0.90;
-    schools.errors.typo = 0.03;
-    schools.errors.phonetic = 0.02;
-    schools.errors.ocr = 0.0;
-    schools.errors.nickname = 0.02;
-    schools.errors.name_swap = 0.005;
-    schools.errors.date_swap = 0.01;
-    schools.errors.date_error = 0.01;
-    schools.errors.moved = 0.08;
-    schools.errors.missing = 0.01;
-    schools.errors.case_noise = 0.10;
-    SynthParty promise{"promise", {}};
-    promise.errors.coverage = 0.40;
-    promise.errors.typo = 0.08;
-    promise.errors.phonetic = 0.05;
-    promise.errors.ocr = 0.03;
-    promise.errors.nickname = 0.08;
-    promise.errors.name_swap = 0.02;
-    promise.errors.date_swap = 0.03;
-    promise.errors.date_error = 0.03;
-    promise.errors.moved = 0.15;
-    promise.errors.missing = 0.06;
-    promise.errors.case_noise = 0.30;
-    return {city, schools, promise};
+    // Field order of ErrorProfile: coverage, typo, phonetic, ocr, nickname, name_swap, date_swap,
+    // date_error, moved, missing, case_noise. City services: broad and moderately noisy; the school
+    // system: near-complete and clean; the nonprofit: small, hand-entered and noisier.
+    return {
+        {"city", ErrorProfile{0.80, 0.05, 0.03, 0.01, 0.04, 0.01, 0.02, 0.02, 0.10, 0.03, 0.20}},
+        {"schools", ErrorProfile{0.90, 0.03, 0.02, 0.0, 0.02, 0.005, 0.01, 0.01, 0.08, 0.01, 0.10}},
+        {"promise", ErrorProfile{0.40, 0.08, 0.05, 0.03, 0.08, 0.02, 0.03, 0.03, 0.15, 0.06, 0.30}},
+    };
 }
 
 SynthOutput synthesize(const SynthOptions& options) {

@@ -47,6 +47,8 @@ expect 0 "match" -- "$pprl" match a.pprl b.pprl --threshold 0.9 --out pairs.csv
 check "pairs header" -- test "$(head -1 pairs.csv)" = "a_id,b_id,score"
 check "every sample record matches itself" -- test "$(grep -c ',1$' pairs.csv)" = 10
 
+expect 0 "match one file against itself (dedup)" -- "$pprl" match a.pprl --threshold 0.5 --out dedup.csv
+check "dedup finds no self pairs" -- bash -c "! awk -F, 'NR > 1 && \$1 == \$2' dedup.csv | grep -q ."
 expect 0 "export csv" -- "$pprl" export a.pprl --format csv --out a.csv
 expect 0 "export clkhash json" -- "$pprl" export a.pprl --format clkhash-json --out a.json
 expect 0 "import csv" -- "$pprl" import a.csv --bits 1024 --out imported.pprl

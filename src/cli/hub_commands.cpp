@@ -25,7 +25,7 @@ Command add_match(CLI::App& app) {
     };
     auto o = std::make_shared<Options>();
     app.add_option("a", o->a, "First encoded file")->required();
-    app.add_option("b", o->b, "Second encoded file")->required();
+    app.add_option("b", o->b, "Second encoded file (omit to deduplicate the first: pairs i < j)");
     app.add_option("--threshold", o->threshold, "Dice threshold in (0, 1], exact decimal (default 0.8)");
     app.add_option("--top-k", o->top_k, "Keep at most K best matches per record of the first file");
     app.add_option("--threads", o->threads, "Worker threads (default: all cores)");
@@ -38,12 +38,13 @@ Command add_match(CLI::App& app) {
         options.top_k = o->top_k;
         options.threads = o->threads;
         options.prune = !o->no_prune;
+        const bool dedup = o->b.empty();
         const FilterMatrix a = load_encoded_file(o->a);
-        const FilterMatrix b = load_encoded_file(o->b);
-        const std::string warning = check_comparable(a, b);
+        const FilterMatrix b = dedup ? a : load_encoded_file(o->b);
+        const std::string warning = dedup ? "" : check_comparable(a, b);
         if (!warning.empty()) std::cerr << "pprl: warning: " << warning << "\n";
         const auto match_start = std::chrono::steady_clock::now();
-        const Candidates pairs = match(a, b, options);
+        const Candidates pairs = dedup ? match_dedup(a, options) : match(a, b, options);
         const double match_seconds = seconds_since(match_start);
         AtomicFile file(o->out);
         file.write("a_id,b_id,score\n");
@@ -59,7 +60,8 @@ Command add_match(CLI::App& app) {
             file.write(line);
         }
         file.commit();
-        const double comparisons = static_cast<double>(a.rows()) * static_cast<double>(b.rows());
+        const double comparisons = dedup ? static_cast<double>(a.rows()) * (static_cast<double>(a.rows()) - 1) / 2
+                                         : static_cast<double>(a.rows()) * static_cast<double>(b.rows());
         std::cerr << "pprl: " << with_commas(pairs.size()) << " pairs with Dice >= " << o->threshold << " among "
                   << with_commas(static_cast<std::uint64_t>(comparisons)) << " comparisons; matched in " << std::fixed
                   << std::setprecision(3) << match_seconds << " s (" << std::setprecision(2)
