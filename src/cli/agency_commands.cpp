@@ -23,7 +23,7 @@ namespace {
 
 std::string default_party(const std::string& out_path) {
     std::string name = out_path.substr(out_path.find_last_of('/') + 1);
-    if (const auto dot = name.find('.'); dot != std::string::npos && dot > 0) name = name.substr(0, dot);
+    if (const auto dot = name.find('.'); dot != std::string::npos && dot > 0) name.resize(dot);
     return name.substr(0, max_party_bytes);
 }
 
