@@ -3,13 +3,13 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
-#include <thread>
 
 #include "pprl/crypto.hpp"
 #include "pprl/csv.hpp"
 #include "pprl/error.hpp"
 #include "pprl/normalize.hpp"
 #include "pprl/tokenize.hpp"
+#include "parallel.hpp"
 
 namespace pprl {
 namespace {
@@ -264,10 +264,8 @@ FilterMatrix Encoder::encode_batch(const std::vector<std::vector<std::string>>& 
     FilterMatrix scratch(n, m);
     std::vector<char> accepted(n, 0);
     std::vector<Rejection> why(n);
-    std::vector<std::uint64_t> token_counts(std::max<unsigned>(threads, 1), 0);
-    std::vector<std::uint64_t> invalid_counts(std::max<unsigned>(threads, 1), 0);
-    if (threads == 0) threads = 1;
-    threads = static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(n, 1)));
+    threads = detail::thread_count(threads, n);
+    std::vector<std::uint64_t> token_counts(threads, 0), invalid_counts(threads, 0);
     auto work = [&](unsigned t) {
         const std::size_t begin = n * t / threads, end = n * (t + 1) / threads;
         std::uint64_t tokens = 0, invalid = 0;
@@ -276,14 +274,7 @@ FilterMatrix Encoder::encode_batch(const std::vector<std::vector<std::string>>& 
         token_counts[t] = tokens;
         invalid_counts[t] = invalid;
     };
-    if (threads == 1) {
-        work(0);
-    } else {
-        std::vector<std::thread> pool;
-        for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work, t);
-        work(0);
-        for (auto& thread : pool) thread.join();
-    }
+    detail::run_workers(threads, work);
     for (std::uint64_t tokens : token_counts) summary.tokens += tokens;
     for (std::uint64_t invalid : invalid_counts) summary.invalid_as_missing += invalid;
 
@@ -332,8 +323,7 @@ EncodeSummary encode_csv(const std::string& csv_path, const Schema& schema, cons
     if (!header.error.empty()) throw ValidationError("'" + csv_path + "' header row: " + header.error);
     encoder.bind_columns(header.fields);
 
-    unsigned threads = options.threads;
-    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    const unsigned threads = options.threads;  // 0: all cores (encode_batch resolves it)
     const std::size_t batch_rows = std::max<std::size_t>(options.batch_rows, 1);
 
     // Reading and encoding alternate; parallelism lives inside encode_batch. (A reader thread

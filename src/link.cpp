@@ -3,15 +3,14 @@
 #include <xxhash.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <limits>
 #include <numeric>
 #include <queue>
 #include <cstdio>
 #include <set>
-#include <thread>
 
+#include "parallel.hpp"
 #include "pprl/error.hpp"
 
 namespace pprl {
@@ -239,49 +238,47 @@ std::vector<std::pair<std::uint32_t, std::uint32_t>> lsh_pairs(const FilterMatri
     if (a.bits() != b.bits()) throw KeyMismatchError("filters have different lengths");
     using Pair = std::pair<std::uint32_t, std::uint32_t>;
     std::vector<std::vector<Pair>> per_table(lsh.tables);  // each sorted and distinct
-    // Tables are independent: each thread takes the next one.
-    std::atomic<unsigned> next_table{0};
-    auto build_tables = [&]() {
-        std::vector<std::pair<std::uint64_t, std::uint32_t>> keys_a(a.rows()), keys_b(b.rows());
+    // Tables are independent: each thread takes the next one and keeps its own key buffers.
+    const unsigned threads = detail::thread_count(lsh.threads, lsh.tables);
+    std::vector<std::vector<std::pair<std::uint64_t, std::uint32_t>>> keys_a(threads), keys_b(threads);
+    detail::parallel_for(lsh.tables, threads, [&](std::size_t table_index, unsigned worker) {
+        const auto table = static_cast<unsigned>(table_index);
+        auto& in_a = keys_a[worker];
+        auto& in_b = keys_b[worker];
+        in_a.resize(a.rows());
+        in_b.resize(b.rows());
         std::vector<unsigned> positions(lsh.bits_per_key);
-        for (unsigned table; (table = next_table.fetch_add(1)) < lsh.tables;) {
-            std::uint64_t state = lsh.seed ^ (0xA24BAED4963EE407ULL * (table + 1));
-            for (auto& position : positions) position = static_cast<unsigned>(splitmix64(state) % a.bits());
-            auto key_of = [&](const FilterMatrix& m, std::size_t row) {
-                std::uint64_t sampled = 0;
-                for (unsigned k = 0; k < positions.size(); ++k)
-                    sampled |= static_cast<std::uint64_t>(FilterMatrix::test_bit(m.row_words(row), positions[k])) << k;
-                return XXH3_64bits_withSeed(&sampled, sizeof sampled, table);
-            };
-            for (std::uint32_t i = 0; i < a.rows(); ++i) keys_a[i] = {key_of(a, i), i};
-            for (std::uint32_t j = 0; j < b.rows(); ++j) keys_b[j] = {key_of(b, j), j};
-            std::sort(keys_a.begin(), keys_a.end());
-            std::sort(keys_b.begin(), keys_b.end());
-            std::vector<Pair>& pairs = per_table[table];
-            std::size_t i = 0, j = 0;
-            while (i < keys_a.size() && j < keys_b.size()) {
-                if (keys_a[i].first < keys_b[j].first) ++i;
-                else if (keys_b[j].first < keys_a[i].first) ++j;
-                else {
-                    const std::uint64_t key = keys_a[i].first;
-                    std::size_t i_end = i, j_end = j;
-                    while (i_end < keys_a.size() && keys_a[i_end].first == key) ++i_end;
-                    while (j_end < keys_b.size() && keys_b[j_end].first == key) ++j_end;
-                    for (std::size_t x = i; x < i_end; ++x)
-                        for (std::size_t y = j; y < j_end; ++y) pairs.push_back({keys_a[x].second, keys_b[y].second});
-                    i = i_end;
-                    j = j_end;
-                }
+        std::uint64_t state = lsh.seed ^ (0xA24BAED4963EE407ULL * (table + 1));
+        for (auto& position : positions) position = static_cast<unsigned>(splitmix64(state) % a.bits());
+        auto key_of = [&](const FilterMatrix& m, std::size_t row) {
+            std::uint64_t sampled = 0;
+            for (unsigned k = 0; k < positions.size(); ++k)
+                sampled |= static_cast<std::uint64_t>(FilterMatrix::test_bit(m.row_words(row), positions[k])) << k;
+            return XXH3_64bits_withSeed(&sampled, sizeof sampled, table);
+        };
+        for (std::uint32_t i = 0; i < a.rows(); ++i) in_a[i] = {key_of(a, i), i};
+        for (std::uint32_t j = 0; j < b.rows(); ++j) in_b[j] = {key_of(b, j), j};
+        std::sort(in_a.begin(), in_a.end());
+        std::sort(in_b.begin(), in_b.end());
+        std::vector<Pair>& pairs = per_table[table];
+        std::size_t i = 0, j = 0;
+        while (i < in_a.size() && j < in_b.size()) {
+            if (in_a[i].first < in_b[j].first) ++i;
+            else if (in_b[j].first < in_a[i].first) ++j;
+            else {
+                const std::uint64_t key = in_a[i].first;
+                std::size_t i_end = i, j_end = j;
+                while (i_end < in_a.size() && in_a[i_end].first == key) ++i_end;
+                while (j_end < in_b.size() && in_b[j_end].first == key) ++j_end;
+                for (std::size_t x = i; x < i_end; ++x)
+                    for (std::size_t y = j; y < j_end; ++y) pairs.push_back({in_a[x].second, in_b[y].second});
+                i = i_end;
+                j = j_end;
             }
-            std::sort(pairs.begin(), pairs.end());
-            pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
         }
-    };
-    const unsigned threads = std::min(lsh.tables, lsh.threads != 0 ? lsh.threads : std::max(1u, std::thread::hardware_concurrency()));
-    std::vector<std::thread> pool;
-    for (unsigned t = 1; t < threads; ++t) pool.emplace_back(build_tables);
-    build_tables();
-    for (auto& thread : pool) thread.join();
+        std::sort(pairs.begin(), pairs.end());
+        pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+    });
     // One L-way merge of the sorted tables drops the pairs found by several tables: O(n log L),
     // where sorting everything again after each table would be O(L · n log n).
     using Head = std::pair<Pair, std::size_t>;  // smallest remaining pair of a table, and the table

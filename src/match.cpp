@@ -1,13 +1,12 @@
 #include "pprl/match.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <thread>
 
 #include "pprl/crypto.hpp"
 #include "pprl/error.hpp"
+#include "parallel.hpp"
 #include "simd/kernels.hpp"
 
 namespace pprl {
@@ -93,9 +92,11 @@ public:
     std::vector<Pair> run() {
         const std::size_t chunks = (na_ + chunk_rows - 1) / chunk_rows;
         std::vector<std::vector<Pair>> results(chunks);
-        std::vector<Scratch> scratch(thread_count(chunks));
+        const unsigned threads = detail::thread_count(options_.threads, chunks);
+        std::vector<Scratch> scratch(threads);
         for (auto& area : scratch) area.hits.resize(simd::max_job_hits);
-        parallel_for(chunks, [&](std::size_t chunk, unsigned worker) { results[chunk] = run_chunk(chunk, scratch[worker]); });
+        detail::parallel_for(chunks, threads,
+                             [&](std::size_t chunk, unsigned worker) { results[chunk] = run_chunk(chunk, scratch[worker]); });
         std::size_t total = 0;
         for (const auto& part : results) total += part.size();
         std::vector<Pair> pairs;
@@ -151,7 +152,7 @@ private:
         b_pop_.resize(nb_);
         slice_min_.assign(std::max<std::size_t>(slices_, 1), unreachable);
         // Slices are independent: build them on all threads.
-        parallel_for(slices_, [&](std::size_t slice, unsigned) {
+        detail::parallel_for(slices_, detail::thread_count(options_.threads, slices_), [&](std::size_t slice, unsigned) {
             std::uint64_t* slice_base = b_slices_->data + slice * bits * simd::slice_words;
             const std::size_t end = std::min(nb_, (slice + 1) * simd::slice_rows);
             for (std::size_t j = slice * simd::slice_rows; j < end; ++j) {
@@ -166,27 +167,6 @@ private:
                 slice_min_[slice] = std::min(slice_min_[slice], b_pop_[j]);
             }
         });
-    }
-
-    unsigned thread_count(std::size_t work_items) const {
-        const unsigned wanted =
-            options_.threads != 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
-        return static_cast<unsigned>(std::min<std::size_t>(wanted, std::max<std::size_t>(work_items, 1)));
-    }
-
-    // Runs body(i, worker) for i in [0, n) on thread_count(n) threads numbered 0.., items taken from a
-    // shared counter (so uneven items balance out).
-    template <class Body>
-    void parallel_for(std::size_t n, Body body) const {
-        std::atomic<std::size_t> next{0};
-        auto worker = [&](unsigned id) {
-            for (std::size_t i; (i = next.fetch_add(1)) < n;) body(i, id);
-        };
-        const unsigned threads = thread_count(n);
-        std::vector<std::thread> pool;
-        for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker, t);
-        worker(0);
-        for (auto& thread : pool) thread.join();
     }
 
     // Positions [begin, end) of sorted B whose popcount can pass with an A row of popcount pa.
@@ -389,10 +369,9 @@ Candidates score_pairs(const FilterMatrix& a, const FilterMatrix& b,
     pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
     const auto& kernels = simd::kernels();
     const std::size_t n = pairs.size();
-    unsigned threads = options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
-    threads = static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(n / 4096, 1)));
+    const unsigned threads = detail::thread_count(options.threads, n / 4096);
     std::vector<std::vector<Pair>> found(threads);
-    auto work = [&](unsigned id) {
+    detail::run_workers(threads, [&](unsigned id) {
         for (std::size_t k = n * id / threads; k < n * (id + 1) / threads; ++k) {
             const auto [i, j] = pairs[k];
             if (i >= a.rows() || j >= b.rows()) continue;
@@ -400,11 +379,7 @@ Candidates score_pairs(const FilterMatrix& a, const FilterMatrix& b,
             const std::uint32_t total = a.popcounts()[i] + b.popcounts()[j];
             if (t.passes(common, total)) found[id].push_back(Pair{i, j, common, total});
         }
-    };
-    std::vector<std::thread> pool;
-    for (unsigned id = 1; id < threads; ++id) pool.emplace_back(work, id);
-    work(0);
-    for (auto& thread : pool) thread.join();
+    });
     std::vector<Pair> all;
     for (auto& part : found) all.insert(all.end(), part.begin(), part.end());
     std::sort(all.begin(), all.end(), ranks_before);

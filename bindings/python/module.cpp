@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
-#include <thread>
 #include <unordered_set>
 
 #include "pprl/bloom.hpp"
@@ -51,7 +50,7 @@ struct BatchEncoder {
     std::unique_ptr<Encoder> encoder;
     Schema schema;
     std::string party;
-    unsigned threads;
+    unsigned threads;  // 0: all cores
     std::vector<FilterMatrix> parts;
     std::unordered_set<std::string> seen_ids;
     std::uint64_t next_row;
@@ -181,9 +180,7 @@ PYBIND11_MODULE(_core, m) {
                  if (!id_column.empty()) schema.set_id_column(id_column);
                  auto encoder = std::make_unique<Encoder>(schema, secret);
                  encoder->bind_columns(columns);
-                 unsigned count = threads_of(threads);
-                 if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
-                 return BatchEncoder{std::move(encoder), schema, party, count, {}, {}, 0};
+                 return BatchEncoder{std::move(encoder), schema, party, threads_of(threads), {}, {}, 0};
              }),
              py::arg("schema"), py::arg("secret"), py::arg("columns"), py::arg("id_column"), py::arg("party"),
              py::arg("threads"))

@@ -80,7 +80,8 @@ public:
     // The record id column's position among the bound columns.
     std::size_t id_column_index() const noexcept;
 
-    // Encodes a batch of rows (values in bound-column order) on `threads` threads. Returns the
+    // Encodes a batch of rows (values in bound-column order) on `threads` threads (0: all cores;
+    // never more threads than rows; the bytes do not depend on it). Returns the
     // accepted filters in input order, ids included; appends rejected rows to `summary`. Record ids
     // must be non-empty and unique across every batch given the same `seen_ids`. `row_numbers` and
     // `lines` (either may be empty: rows are then numbered 1, 2, ... and lines 0) say where each row
