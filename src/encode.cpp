@@ -38,10 +38,10 @@ unsigned index_bits(unsigned m) {
 }
 
 // Sets k positions in [0, m) drawn from the HMAC stream of `token` (see the header) into `row`;
-// `first` is block 0 of the stream, HMAC(subkey, 0x00 || token), computed by the caller.
+// `first` is block 0 of the stream, HMAC(subkey, 0x00 || token), computed by the caller, and `width`
+// is index_bits(m).
 void set_token_bits(const crypto::HmacSha256& mac, const std::string& token, const crypto::Digest256& first, unsigned k,
-                    unsigned m, std::uint64_t* row) {
-    const unsigned width = index_bits(m);
+                    unsigned m, unsigned width, std::uint64_t* row) {
     const std::uint32_t mask = (1u << width) - 1;
     std::uint8_t counter = 0;
     crypto::Digest256 digest = first;
@@ -88,10 +88,21 @@ KeyCheck key_check_value(const SecretKey& secret) {
     return check;
 }
 
+EncodingInfo encoding_info(const Schema& schema, const KeyCheck& key_check, const std::string& party) {
+    EncodingInfo info;
+    info.party = party;
+    info.schema_known = true;
+    info.schema_fingerprint = schema.fingerprint();
+    info.key_known = true;
+    info.key_check = key_check;
+    return info;
+}
+
 struct Encoder::Impl {
     Schema schema;
     KeyCheck key_check{};
     std::vector<BoundField> fields;  // encoded fields in schema order
+    unsigned index_width = 0;  // bits per drawn position: index_bits(filter length)
     std::size_t id_index = 0;
     std::size_t column_count = 0;
     bool bound = false;
@@ -101,6 +112,7 @@ Encoder::Encoder(const Schema& schema, const SecretKey& secret) : impl_(std::mak
     if (secret.size() < SecretKey::min_bytes) throw ValidationError("the secret key is shorter than 128 bits");
     impl_->schema = schema;
     impl_->key_check = key_check_value(secret);
+    impl_->index_width = index_bits(impl_->schema.bits());
     for (const FieldSpec& spec : impl_->schema.fields()) {
         if (spec.ignored) continue;
         std::string info = "pprl/v1/field-hash";
@@ -250,7 +262,7 @@ bool Encoder::encode_record(const std::vector<std::string>& values, std::uint64_
     digests.resize(requests.size());
     crypto::HmacSha256::mac_many(requests.data(), requests.size(), digests.data());
     for (std::size_t t = 0; t < token_list.size(); ++t)
-        set_token_bits(*pending[t].mac, token_list[t], digests[t], pending[t].k, m, row);
+        set_token_bits(*pending[t].mac, token_list[t], digests[t], pending[t].k, m, impl_->index_width, row);
     tokens += token_list.size();
     return true;
 }
@@ -386,13 +398,8 @@ FilterMatrix encode_csv(const std::string& csv_path, const Schema& schema, const
                         const EncodeOptions& options, EncodeSummary& summary) {
     std::vector<FilterMatrix> parts;
     summary = encode_csv(csv_path, schema, secret, options, [&](const FilterMatrix& part) { parts.push_back(part); });
-    FilterMatrix all = parts.empty() ? FilterMatrix(0, schema.bits()) : concatenate(parts);
-    all.info().party = options.party;
-    all.info().schema_known = true;
-    all.info().schema_fingerprint = schema.fingerprint();
-    all.info().key_known = true;
-    all.info().key_check = key_check_value(secret);
-    all.compute_popcounts();
+    FilterMatrix all = parts.empty() ? FilterMatrix(0, schema.bits()) : concatenate(parts);  // popcounts included
+    all.info() = encoding_info(schema, key_check_value(secret), options.party);
     return all;
 }
 

@@ -27,6 +27,12 @@ struct Pair {
     std::uint32_t a, b, common, total;
 };
 
+// Thresholds built by hand (not parsed) must still be a fraction in (0, 1].
+void require_valid(const Threshold& t) {
+    if (t.denominator == 0 || t.numerator == 0 || t.numerator > t.denominator)
+        throw UsageError("threshold must be in (0, 1]");
+}
+
 // Score descending (exact, by cross-multiplication), then a, then b.
 bool ranks_before(const Pair& x, const Pair& y) {
     const std::uint64_t left = static_cast<std::uint64_t>(x.common) * y.total;
@@ -77,9 +83,8 @@ public:
             throw UsageError("FilterMatrix popcounts are not computed (call compute_popcounts)");
         if (a.rows() > UINT32_MAX - simd::slice_rows || b.rows() > UINT32_MAX - simd::slice_rows)
             throw UsageError("too many filters (at most 2^32 - 513 per side)");
+        require_valid(options.threshold);
         const Threshold& t = options.threshold;
-        if (t.denominator == 0 || t.numerator == 0 || t.numerator > t.denominator)
-            throw UsageError("threshold must be in (0, 1]");
         const std::size_t max_total = 2 * static_cast<std::size_t>(a.bits());
         min_common_.resize(max_total + 1);
         min_common_[0] = unreachable;
@@ -362,9 +367,8 @@ Candidates match_dedup(const FilterMatrix& a, const MatchOptions& options) {
 Candidates score_pairs(const FilterMatrix& a, const FilterMatrix& b,
                        std::vector<std::pair<std::uint32_t, std::uint32_t>> pairs, const MatchOptions& options) {
     if (a.bits() != b.bits()) throw KeyMismatchError("filters have different lengths");
+    require_valid(options.threshold);
     const Threshold& t = options.threshold;
-    if (t.denominator == 0 || t.numerator == 0 || t.numerator > t.denominator)
-        throw UsageError("threshold must be in (0, 1]");
     if (!std::is_sorted(pairs.begin(), pairs.end())) std::sort(pairs.begin(), pairs.end());
     pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
     const auto& kernels = simd::kernels();

@@ -201,12 +201,7 @@ PYBIND11_MODULE(_core, m) {
             auto matrix = std::make_shared<FilterMatrix>(self.parts.empty() ? FilterMatrix(0, self.schema.bits())
                                                                             : concatenate(self.parts));
             self.parts.clear();
-            matrix->info().party = self.party;
-            matrix->info().schema_known = true;
-            matrix->info().schema_fingerprint = self.schema.fingerprint();
-            matrix->info().key_known = true;
-            matrix->info().key_check = self.encoder->key_check();
-            matrix->compute_popcounts();
+            matrix->info() = encoding_info(self.schema, self.encoder->key_check(), self.party);
             return Encodings{matrix};
         });
 

@@ -57,6 +57,9 @@ struct EncodeSummary {
 // reveals nothing useful about the key.
 KeyCheck key_check_value(const SecretKey& secret);
 
+// The header of encodings made under `schema` with the key whose check value is `key_check`.
+EncodingInfo encoding_info(const Schema& schema, const KeyCheck& key_check, const std::string& party);
+
 class Encoder {
 public:
     Encoder(const Schema& schema, const SecretKey& secret);

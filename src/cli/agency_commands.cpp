@@ -86,13 +86,9 @@ Command add_encode(CLI::App& app) {
         const std::string key_path = secret_path(o->secret);
         warn_if_exposed(key_path);
         const SecretKey secret = SecretKey::from_file(key_path);
-        EncodingInfo info;
-        info.party = o->party.empty() ? default_party(o->out) : o->party;
+        const EncodingInfo info =
+            encoding_info(schema, key_check_value(secret), o->party.empty() ? default_party(o->out) : o->party);
         if (info.party.size() > max_party_bytes) throw UsageError("--party is longer than 64 bytes");
-        info.schema_known = true;
-        info.schema_fingerprint = schema.fingerprint();
-        info.key_known = true;
-        info.key_check = key_check_value(secret);
 
         EncodedFileWriter writer(o->out, schema.bits(), info);
         Progress progress("encoding", 0);
