@@ -318,11 +318,13 @@ std::vector<std::string> party_labels(const std::vector<const FilterMatrix*>& pa
 LinkResult link(const std::vector<const FilterMatrix*>& parties, const LinkOptions& options) {
     if (parties.empty()) throw UsageError("link needs at least one party");
     if (parties.size() > max_parties) throw UsageError("link handles at most 64 parties");
-    for (std::size_t p = 0; p < parties.size(); ++p)
-        for (std::size_t q = p + 1; q < parties.size(); ++q) check_comparable(*parties[p], *parties[q]);
-    const std::vector<std::string> labels = party_labels(parties);
-
     LinkResult result;
+    for (std::size_t p = 0; p < parties.size(); ++p)
+        for (std::size_t q = p + 1; q < parties.size(); ++q)
+            if (std::string warning = check_comparable(*parties[p], *parties[q]); !warning.empty())
+                result.warnings.push_back(std::move(warning));
+    result.party_labels = party_labels(parties);
+    const std::vector<std::string>& labels = result.party_labels;
     std::vector<char> eligible;  // may this candidate become a link?
     MatchOptions match_options;
     match_options.threshold = options.threshold;

@@ -245,6 +245,17 @@ std::vector<SynthParty> default_synth_parties() {
     };
 }
 
+std::vector<SynthParty> synth_parties(const std::vector<std::string>& names) {
+    const auto defaults = default_synth_parties();
+    std::vector<SynthParty> chosen;
+    for (const auto& name : names) {
+        auto it = std::find_if(defaults.begin(), defaults.end(), [&](const SynthParty& p) { return p.name == name; });
+        if (it == defaults.end()) throw UsageError("unknown party '" + name + "' (known: city, schools, promise)");
+        chosen.push_back(*it);
+    }
+    return chosen;
+}
+
 SynthOutput synthesize(const SynthOptions& options) {
     if (options.people == 0) throw UsageError("--people must be at least 1");
     const std::vector<SynthParty> parties = options.parties.empty() ? default_synth_parties() : options.parties;

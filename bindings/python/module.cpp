@@ -236,19 +236,17 @@ PYBIND11_MODULE(_core, m) {
         std::vector<const FilterMatrix*> inputs;
         for (const auto& p : parties) inputs.push_back(p.matrix.get());
         LinkResult result;
-        std::vector<std::string> labels;
         {
             py::gil_scoped_release release;
             result = link(inputs, options);
-            labels = party_labels(inputs);
         }
         std::vector<std::string> party, record, entity;
         for (std::size_t i = 0; i < result.entities.size(); ++i) {
-            party.push_back(labels[result.entities.party[i]]);
+            party.push_back(result.party_labels[result.entities.party[i]]);
             record.push_back(parties[result.entities.party[i]].matrix->ids()[result.entities.record[i]]);
             entity.push_back(result.entities.entity_id[i]);
         }
-        return py::make_tuple(party, record, entity);
+        return py::make_tuple(party, record, entity, result.warnings);
     }, py::arg("parties"), py::arg("threshold"), py::arg("method") = "greedy", py::arg("blocking") = false,
        py::arg("tables") = 50, py::arg("bits_per_key") = 24, py::arg("threads") = py::none());
 
@@ -256,12 +254,7 @@ PYBIND11_MODULE(_core, m) {
         SynthOptions options;
         options.people = people;
         options.seed = seed;
-        const auto defaults = default_synth_parties();
-        for (const auto& name : parties) {
-            auto it = std::find_if(defaults.begin(), defaults.end(), [&](const SynthParty& p) { return p.name == name; });
-            if (it == defaults.end()) throw UsageError("unknown party '" + name + "' (known: city, schools, promise)");
-            options.parties.push_back(*it);
-        }
+        options.parties = synth_parties(parties);
         SynthOutput out;
         {
             py::gil_scoped_release release;

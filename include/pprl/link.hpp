@@ -66,6 +66,8 @@ struct EntityTable {
 
 struct LinkResult {
     EntityTable entities;
+    std::vector<std::string> party_labels;  // per input (see party_labels())
+    std::vector<std::string> warnings;      // comparisons made without schema/key checks (imports)
     std::vector<ScoredPair> candidates;  // every scored pair at or above the threshold
     std::vector<char> linked;            // per candidate: did it become a link?
     std::uint64_t comparisons = 0;       // pairs scored (all pairs, or the LSH candidates)

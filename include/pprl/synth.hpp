@@ -46,6 +46,8 @@ struct SynthOptions {
 // Default profiles: city services (broad coverage, moderate errors), the school system (high
 // coverage, clean), a nonprofit (low coverage, hand-entered: more typos and missing values).
 std::vector<SynthParty> default_synth_parties();
+// The default profiles of the named parties, in the order given; UsageError for an unknown name.
+std::vector<SynthParty> synth_parties(const std::vector<std::string>& names);
 
 struct SynthRecord {
     std::string record_id, first_name, last_name, dob, sex, address, zip;

@@ -123,15 +123,11 @@ Command add_link(CLI::App& app) {
         for (const auto& path : o->inputs) files.push_back(load_encoded_file(path));
         std::vector<const FilterMatrix*> parties;
         for (const auto& f : files) parties.push_back(&f);
-        for (std::size_t p = 0; p < files.size(); ++p)
-            for (std::size_t q = p + 1; q < files.size(); ++q) {
-                const std::string warning = check_comparable(files[p], files[q]);
-                if (!warning.empty()) std::cerr << "pprl: warning: " << warning << "\n";
-            }
         const auto load_done = std::chrono::steady_clock::now();
         const LinkResult result = link(parties, options);
         const double link_seconds = seconds_since(load_done);
-        const std::vector<std::string> labels = party_labels(parties);
+        for (const auto& warning : result.warnings) std::cerr << "pprl: warning: " << warning << "\n";
+        const std::vector<std::string>& labels = result.party_labels;
 
         AtomicFile entities(o->out);
         entities.write("party,record_id,entity_id\n");

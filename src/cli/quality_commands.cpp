@@ -30,13 +30,10 @@ Command add_synth(CLI::App& app) {
         SynthOptions options;
         options.people = o->people;
         options.seed = o->seed;
-        const auto defaults = default_synth_parties();
+        std::vector<std::string> names;
         std::stringstream list(o->parties);
-        for (std::string name; std::getline(list, name, ',');) {
-            auto it = std::find_if(defaults.begin(), defaults.end(), [&](const SynthParty& p) { return p.name == name; });
-            if (it == defaults.end()) throw UsageError("unknown party '" + name + "' (known: city, schools, promise)");
-            options.parties.push_back(*it);
-        }
+        for (std::string name; std::getline(list, name, ',');) names.push_back(name);
+        options.parties = synth_parties(names);
         if (options.parties.empty()) throw UsageError("--parties is empty");
         const SynthOutput output = synthesize(options);
         write_synth(output, o->out_dir);

@@ -159,7 +159,12 @@ def link(parties: Sequence[Encodings], threshold: Union[float, str], method: str
                 tables, bits = (int(x) for x in blocking[4:].split(","))
             except ValueError:
                 raise UsageError('blocking "lsh:L,K" needs two integers') from None
-    party, record, entity = _link_tables(list(parties), threshold, method, blocking is not None, tables, bits, threads)
+    party, record, entity, warnings_ = _link_tables(list(parties), threshold, method, blocking is not None, tables,
+                                                    bits, threads)
+    for warning in warnings_:
+        import warnings
+
+        warnings.warn(warning, stacklevel=2)
     return pd.DataFrame({"party": party, "record_id": record, "entity_id": entity})
 
 
