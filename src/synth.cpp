@@ -108,14 +108,29 @@ const char* streets[] = {"Elm",      "Oak",      "Maple",    "Cedar",   "Pine", 
 const char* suffixes[] = {"St", "Ave", "Blvd", "Rd", "Dr", "Ct", "Pl"};
 const char* directions[] = {"", "N ", "S ", "E ", "W "};
 
+// Zipf-like weights 1/(rank+1)^0.9 and their running totals, computed once (the longest name list
+// has 25 entries; the draws below used to evaluate pow() twice per entry per draw).
+constexpr std::size_t max_list_size = 32;
+struct ZipfTable {
+    double weight[max_list_size];
+    double total[max_list_size + 1];  // total[n]: sum of the first n weights, in rank order
+    ZipfTable() {
+        total[0] = 0;
+        for (std::size_t i = 0; i < max_list_size; ++i) {
+            weight[i] = 1.0 / std::pow(static_cast<double>(i + 1), 0.9);
+            total[i + 1] = total[i] + weight[i];
+        }
+    }
+};
+const ZipfTable zipf;
+
 template <class List>
 std::size_t zipf_index(Random& random, const List& list) {
-    // Inverse-CDF over 1/(rank+1)^0.9 weights; the lists are short, so a linear scan is fine.
-    double total = 0;
-    for (std::size_t i = 0; i < list.size(); ++i) total += 1.0 / std::pow(static_cast<double>(i + 1), 0.9);
-    double u = random.unit() * total;
+    // Inverse CDF by a linear scan: the lists are short.
+    if (list.size() == 0 || list.size() > max_list_size) throw UsageError("synth name lists hold 1 to 32 names");
+    double u = random.unit() * zipf.total[list.size()];
     for (std::size_t i = 0; i < list.size(); ++i) {
-        u -= 1.0 / std::pow(static_cast<double>(i + 1), 0.9);
+        u -= zipf.weight[i];
         if (u <= 0) return i;
     }
     return list.size() - 1;
