@@ -4,11 +4,13 @@
 #include <cstring>
 #include <map>
 
+#include "pprl/clkhash.hpp"
 #include "pprl/crypto.hpp"
 #include "pprl/csv.hpp"
 #include "pprl/error.hpp"
 #include "pprl/normalize.hpp"
 #include "pprl/tokenize.hpp"
+#include "clkhash_internal.hpp"
 #include "parallel.hpp"
 
 namespace pprl {
@@ -103,14 +105,68 @@ struct Encoder::Impl {
     KeyCheck key_check{};
     std::vector<BoundField> fields;  // encoded fields in schema order
     unsigned index_width = 0;  // bits per drawn position: index_bits(filter length)
-    std::size_t id_index = 0;
+    std::size_t id_index = 0;  // no_column: ids are the data row numbers
     std::size_t column_count = 0;
     bool bound = false;
+    // clkhash schemas: the record encoder and each feature's column (no_column: absent, ignored).
+    std::unique_ptr<clkhash::RecordEncoder> clkhash;
+    std::vector<std::size_t> feature_columns;
+    static constexpr std::size_t no_column = static_cast<std::size_t>(-1);
+
+    bool encode_clkhash(const std::vector<std::string>& values, std::uint64_t* row, Rejection& why,
+                        std::uint64_t& tokens) const;
+    void bind_clkhash(const std::map<std::string, std::size_t>& position, const std::vector<std::string>& columns);
 };
 
+bool Encoder::Impl::encode_clkhash(const std::vector<std::string>& values, std::uint64_t* row, Rejection& why,
+                                   std::uint64_t& tokens) const {
+    static const std::string empty;
+    thread_local std::vector<const std::string*> feature_values;
+    feature_values.clear();
+    for (std::size_t column : feature_columns) feature_values.push_back(column == no_column ? &empty : &values[column]);
+    return clkhash->encode(feature_values, reinterpret_cast<std::uint8_t*>(row), why.field, why.reason, tokens);
+}
+
+// Features are found by name (clkhash itself wants the header to list them in order; any order is
+// accepted here, and an ignored feature may be absent). The id column is the one named, else the
+// first feature's column if that feature is ignored, else the row number.
+void Encoder::Impl::bind_clkhash(const std::map<std::string, std::size_t>& position,
+                                 const std::vector<std::string>& columns) {
+    std::vector<bool> used(columns.size(), false);
+    feature_columns.clear();
+    for (const FieldSpec& spec : schema.fields()) {
+        auto it = position.find(spec.name);
+        if (it == position.end()) {
+            if (!spec.ignored) throw ValidationError("the clkhash feature \"" + spec.name + "\" has no column in the input");
+            feature_columns.push_back(no_column);
+            continue;
+        }
+        used[it->second] = true;
+        feature_columns.push_back(it->second);
+    }
+    id_index = no_column;
+    if (!schema.id_column().empty()) {
+        auto id = position.find(schema.id_column());
+        if (id == position.end()) throw ValidationError("the id column \"" + schema.id_column() + "\" is missing");
+        id_index = id->second;
+        used[id->second] = true;
+    } else if (schema.fields().front().ignored && feature_columns.front() != no_column) {
+        id_index = feature_columns.front();
+    }
+    for (std::size_t i = 0; i < columns.size(); ++i)
+        if (!used[i]) throw ValidationError("column \"" + columns[i] + "\" is not a feature of the clkhash schema");
+}
+
 Encoder::Encoder(const Schema& schema, const SecretKey& secret) : impl_(std::make_unique<Impl>()) {
-    if (secret.size() < SecretKey::min_bytes) throw ValidationError("the secret key is shorter than 128 bits");
     impl_->schema = schema;
+    if (schema.clkhash() != nullptr) {
+        // clkhash takes any text secret; the CLI warns when it is short.
+        if (secret.empty()) throw ValidationError("the secret is empty");
+        impl_->key_check = key_check_value(secret);
+        impl_->clkhash = std::make_unique<clkhash::RecordEncoder>(*schema.clkhash(), secret);
+        return;
+    }
+    if (secret.size() < SecretKey::min_bytes) throw ValidationError("the secret key is shorter than 128 bits");
     impl_->key_check = key_check_value(secret);
     impl_->index_width = index_bits(impl_->schema.bits());
     for (const FieldSpec& spec : impl_->schema.fields()) {
@@ -146,6 +202,12 @@ void Encoder::bind_columns(const std::vector<std::string>& columns) {
             throw ValidationError("column \"" + columns[i] + "\" appears twice in the header");
     }
     const Schema& schema = impl_->schema;
+    if (impl_->clkhash) {
+        impl_->bind_clkhash(position, columns);
+        impl_->column_count = columns.size();
+        impl_->bound = true;
+        return;
+    }
     auto id = position.find(schema.id_column());
     if (id == position.end()) throw ValidationError("the id column \"" + schema.id_column() + "\" is missing");
     impl_->id_index = id->second;
@@ -177,6 +239,7 @@ bool Encoder::encode_record(const std::vector<std::string>& values, std::uint64_
                      std::to_string(impl_->column_count);
         return false;
     }
+    if (impl_->clkhash) return impl_->encode_clkhash(values, row, why, tokens);
     const unsigned m = impl_->schema.bits();
     thread_local std::string value;
     thread_local std::string canonical;
@@ -291,17 +354,28 @@ FilterMatrix Encoder::encode_batch(const std::vector<std::vector<std::string>>& 
     for (std::uint64_t invalid : invalid_counts) summary.invalid_as_missing += invalid;
 
     // Ids are checked in input order, after encoding, so the first of two duplicates is kept.
+    std::vector<std::string> row_ids;  // ids that are row numbers (clkhash schemas without an id column)
+    if (impl_->id_index == Impl::no_column) {
+        row_ids.resize(n);
+        for (std::size_t i = 0; i < n; ++i) row_ids[i] = std::to_string(i < row_numbers.size() ? row_numbers[i] : i + 1);
+    }
+    auto id_of = [&](std::size_t i) -> const std::string& {
+        return row_ids.empty() ? rows[i][impl_->id_index] : row_ids[i];
+    };
+    const std::string id_name = impl_->id_index == Impl::no_column ? std::string("(row number)")
+                                : impl_->schema.id_column().empty() ? impl_->schema.fields().front().name
+                                                                     : impl_->schema.id_column();
     std::size_t kept = 0;
     for (std::size_t i = 0; i < n; ++i) {
         if (accepted[i]) {
-            const std::string& id = rows[i][impl_->id_index];
+            const std::string& id = id_of(i);
             std::string reason;
             if (id.empty()) reason = "empty record id";
             else if (id.size() > max_record_id_bytes) reason = "record id longer than 256 bytes";
             else if (!seen_ids.insert(id).second) reason = "duplicate record id (an earlier row has it)";
             if (!reason.empty()) {
                 accepted[i] = 0;
-                why[i].field = impl_->schema.id_column();
+                why[i].field = id_name;
                 why[i].reason = reason;
             }
         }
@@ -318,7 +392,7 @@ FilterMatrix Encoder::encode_batch(const std::vector<std::vector<std::string>>& 
     for (std::size_t i = 0; i < n; ++i) {
         if (!accepted[i]) continue;
         std::memcpy(out.mutable_row_words(j), scratch.row_words(i), out.stride_bytes());
-        out.ids().push_back(rows[i][impl_->id_index]);
+        out.ids().push_back(id_of(i));
         ++j;
     }
     summary.rows_read += n;

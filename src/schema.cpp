@@ -4,97 +4,23 @@
 
 #include <set>
 
+#include "pprl/clkhash.hpp"
 #include "pprl/crypto.hpp"
 #include "pprl/error.hpp"
 #include "pprl/io.hpp"
+#include "json_reader.hpp"
 
 namespace pprl {
 namespace {
 
 using nlohmann::json;
+using detail::ObjectReader;
 
 // Upper bounds that keep a malformed schema from asking for absurd work; each is far above any
 // sensible linkage setting.
 constexpr int max_q = 8;
 constexpr unsigned max_bits_per_token = 256;
 constexpr std::size_t max_field_length = 4096;
-
-// Walks one JSON object, remembers its pointer for messages and rejects keys it was not asked about.
-class ObjectReader {
-public:
-    ObjectReader(const json& node, std::string pointer, const std::string& origin)
-        : node_(node), pointer_(std::move(pointer)), origin_(origin) {
-        if (!node_.is_object()) fail("", "an object");
-    }
-
-    [[noreturn]] void fail(const std::string& key, const std::string& expected) const {
-        throw ValidationError(origin_ + ": " + at(key) + ": expected " + expected);
-    }
-    std::string at(const std::string& key) const {
-        std::string p = key.empty() ? pointer_ : pointer_ + "/" + key;
-        return p.empty() ? "/" : p;
-    }
-    bool has(const std::string& key) {
-        seen_.insert(key);
-        return node_.contains(key);
-    }
-    const json& get(const std::string& key) {
-        seen_.insert(key);
-        return node_.at(key);
-    }
-    std::string string_or(const std::string& key, const std::string& fallback) {
-        if (!has(key)) return fallback;
-        const json& value = get(key);
-        if (!value.is_string()) fail(key, "a string");
-        return value.get<std::string>();
-    }
-    bool bool_or(const std::string& key, bool fallback) {
-        if (!has(key)) return fallback;
-        const json& value = get(key);
-        if (!value.is_boolean()) fail(key, "true or false");
-        return value.get<bool>();
-    }
-    std::int64_t int_in(const std::string& key, std::int64_t fallback, std::int64_t low, std::int64_t high) {
-        if (!has(key)) return fallback;
-        const json& value = get(key);
-        if (!value.is_number_integer() || value.get<std::int64_t>() < low || value.get<std::int64_t>() > high)
-            fail(key, "an integer from " + std::to_string(low) + " to " + std::to_string(high));
-        return value.get<std::int64_t>();
-    }
-    template <class Enum>
-    Enum choice(const std::string& key, Enum fallback, const std::vector<std::pair<std::string, Enum>>& options) {
-        if (!has(key)) return fallback;
-        const json& value = get(key);
-        std::string names;
-        for (const auto& [name, option] : options) {
-            if (value.is_string() && value.get<std::string>() == name) return option;
-            names += (names.empty() ? "" : ", ") + ("\"" + name + "\"");
-        }
-        fail(key, "one of " + names);
-    }
-    std::vector<std::string> strings(const std::string& key, bool allow_empty) {
-        const json& value = get(key);
-        if (!value.is_array() || (!allow_empty && value.empty())) fail(key, "a non-empty array of strings");
-        std::vector<std::string> out;
-        for (const json& item : value) {
-            if (!item.is_string()) fail(key, "an array of strings");
-            out.push_back(item.get<std::string>());
-        }
-        return out;
-    }
-    void finish() const {
-        for (auto it = node_.begin(); it != node_.end(); ++it)
-            if (!seen_.count(it.key())) throw ValidationError(origin_ + ": " + at(it.key()) + ": unknown key");
-    }
-    const std::string& pointer() const { return pointer_; }
-    const std::string& origin() const { return origin_; }
-
-private:
-    const json& node_;
-    std::string pointer_;
-    const std::string& origin_;
-    std::set<std::string> seen_;
-};
 
 const std::vector<std::pair<std::string, FieldType>> field_types = {
     {"string", FieldType::string}, {"date", FieldType::date}, {"integer", FieldType::integer},
@@ -296,6 +222,23 @@ json canonical_field(const FieldSpec& field) {
 }  // namespace
 
 Schema Schema::from_json(const std::string& json_text, const std::string& origin) {
+    if (clkhash::looks_like_clkhash(json_text)) {
+        auto model = std::make_shared<clkhash::Schema>(clkhash::parse_schema(json_text, origin));
+        Schema schema;
+        schema.bits_ = model->l;
+        schema.id_column_.clear();
+        for (const auto& feature : model->features) {
+            FieldSpec field;
+            field.name = feature.identifier;
+            field.ignored = feature.ignored;
+            schema.fields_.push_back(std::move(field));
+        }
+        schema.canonical_ = model->canonical_json;
+        schema.fingerprint_ = crypto::sha256(schema.canonical_.data(), schema.canonical_.size());
+        schema.notes_ = model->notes;
+        schema.clkhash_ = std::move(model);
+        return schema;
+    }
     json document;
     try {
         document = json::parse(json_text);
@@ -350,6 +293,10 @@ Schema Schema::from_json(const std::string& json_text, const std::string& origin
 
 void Schema::set_id_column(const std::string& name) {
     if (name.empty()) throw UsageError("the id column name is empty");
+    if (clkhash_) {
+        id_column_ = name;
+        return;
+    }
     for (const auto& field : fields_)
         if (field.name == name) throw ValidationError("the id column \"" + name + "\" is also a schema field");
     id_column_ = name;

@@ -4,7 +4,10 @@
 //   sha256       — schema fingerprints.
 //   hmac_sha256  — one-shot HMAC (RFC 2104), used for the key-check value.
 //   hkdf_sha256  — RFC 5869 extract-and-expand; per-field subkeys are bound to the schema
-//                  fingerprint (salt) and to the field and purpose (info).
+//                  fingerprint (salt) and to the field and purpose (info). hkdf() also does SHA-512
+//                  (clkhash schemas may ask for it).
+//   KeyedDigest  — HMAC-SHA1, HMAC-MD5 and salted keyed BLAKE2b with the key absorbed once, for
+//                  reproducing clkhash's encodings (clkhash.hpp); never used for pprl's own scheme.
 //   HmacSha256   — HMAC with its key schedule precomputed: the inner and outer SHA-256 states after
 //                  absorbing key^ipad and key^opad are kept, so a short message (≤ 55 bytes) costs
 //                  exactly two SHA-256 compressions. This is what makes keyed encoding fast enough.
@@ -30,6 +33,12 @@ Digest256 hmac_sha256(const std::uint8_t* key, std::size_t key_size, const void*
 SecretKey hkdf_sha256(const std::uint8_t* ikm, std::size_t ikm_size, const void* salt,
                       std::size_t salt_size, const void* info, std::size_t info_size,
                       std::size_t length);
+
+enum class HkdfHash { sha256, sha512 };
+
+// RFC 5869 HKDF with the given hash. `length` ≤ 255 * digest size.
+SecretKey hkdf(HkdfHash hash, const std::uint8_t* ikm, std::size_t ikm_size, const void* salt, std::size_t salt_size,
+               const void* info, std::size_t info_size, std::size_t length);
 
 void random_bytes(std::uint8_t* out, std::size_t size);
 
@@ -59,6 +68,33 @@ public:
         std::size_t size;
     };
     static void mac_many(const Request* requests, std::size_t count, Digest256* out) noexcept;
+
+private:
+    struct State;
+    std::unique_ptr<State> state_;
+};
+
+// A keyed digest whose key (and BLAKE2b salt) is absorbed once at construction; digest() starts
+// from a copy of that state, so it is cheap per message and safe to call from several threads.
+//   hmac_sha1, hmac_md5 — RFC 2104 HMAC (20- and 16-byte digests), any key length.
+//   blake2b             — keyed BLAKE2b-512 (RFC 7693) with a salt of at most 16 bytes (zero-padded,
+//                         as Python's hashlib.blake2b does); key of 1 to 64 bytes.
+class KeyedDigest {
+public:
+    enum class Kind { hmac_sha1, hmac_md5, blake2b };
+    static constexpr std::size_t max_size = 64;
+
+    KeyedDigest(Kind kind, const std::uint8_t* key, std::size_t key_size, const void* salt = nullptr,
+                std::size_t salt_size = 0);
+    ~KeyedDigest();
+    KeyedDigest(KeyedDigest&&) noexcept;
+    KeyedDigest& operator=(KeyedDigest&&) noexcept;
+    KeyedDigest(const KeyedDigest&) = delete;
+    KeyedDigest& operator=(const KeyedDigest&) = delete;
+
+    std::size_t size() const noexcept;
+    // Writes size() bytes to `out`.
+    void digest(const void* message, std::size_t size, std::uint8_t* out) const;
 
 private:
     struct State;

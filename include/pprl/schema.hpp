@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,11 +20,17 @@
 
 namespace pprl {
 
+namespace clkhash {
+struct Schema;
+}
+
 enum class FieldType { string, date, integer, enumeration };
 enum class TokenizerKind { qgram, positional_qgram, exact, date_parts };
 enum class DatePart { year, month, day };
 enum class MissingAction { skip, reject, replace };
 enum class HashingScheme { hmac_sha256_random };
+// pprl's own schema, or a Data61 clkhash linkage schema reproduced exactly (pprl/clkhash.hpp).
+enum class SchemaDialect { pprl, clkhash };
 
 struct TokenizerSpec {
     TokenizerKind kind = TokenizerKind::qgram;
@@ -69,15 +76,25 @@ public:
     static constexpr int version = 1;
     static constexpr unsigned max_bits = 65536;
 
+    // Either dialect: a document with "clkConfig" and "features" is read as a clkhash schema.
     static Schema from_json(const std::string& json_text, const std::string& origin = "schema");
     static Schema from_file(const std::string& path);
 
+    SchemaDialect dialect() const noexcept { return clkhash_ ? SchemaDialect::clkhash : SchemaDialect::pprl; }
+    // The clkhash model when dialect() is clkhash, else null.
+    const clkhash::Schema* clkhash() const noexcept { return clkhash_.get(); }
+    // Things worth a warning about how the schema was read (clkhash quirks that applied).
+    const std::vector<std::string>& notes() const noexcept { return notes_; }
+
     unsigned bits() const noexcept { return bits_; }
     HashingScheme hashing() const noexcept { return hashing_; }
+    // Empty for a clkhash schema not told otherwise: the first column if its feature is ignored
+    // (clkhash's own convention), else the data row number.
     const std::string& id_column() const noexcept { return id_column_; }
     // The id column's name does not change any encoding, so it is outside the fingerprint and may
-    // be overridden per input file.
+    // be overridden per input file. (With a clkhash schema it may name a feature's column.)
     void set_id_column(const std::string& name);
+    // The fields (for a clkhash schema: its features, with only name and ignored set).
     const std::vector<FieldSpec>& fields() const noexcept { return fields_; }
     const Fingerprint& fingerprint() const noexcept { return fingerprint_; }
     // The canonical JSON the fingerprint is computed over.
@@ -90,6 +107,8 @@ private:
     std::vector<FieldSpec> fields_;
     Fingerprint fingerprint_{};
     std::string canonical_;
+    std::shared_ptr<const clkhash::Schema> clkhash_;
+    std::vector<std::string> notes_;
 };
 
 }  // namespace pprl

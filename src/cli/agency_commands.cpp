@@ -75,7 +75,9 @@ Command add_encode(CLI::App& app) {
     app.add_option("--secret-file", o->secret, "File holding the shared secret key (or set PPRL_SECRET_FILE)");
     app.add_option("--in", o->in, "Input CSV with a header row")->required();
     app.add_option("--out", o->out, "Encoded file to write")->required();
-    app.add_option("--id-column", o->id_column, "Column holding record ids (default: the schema's, else record_id)");
+    app.add_option("--id-column", o->id_column,
+                   "Column holding record ids (default: the schema's, else record_id; with a clkhash schema the "
+                   "first column if its feature is ignored, else the row number)");
     app.add_option("--party", o->party, "Party label stored in the header (default: output file name)");
     app.add_option("--threads", o->threads, "Worker threads (default: all cores)");
     app.add_option("--rejects", o->rejects, "Write rejected rows (row, line, field, reason) to this CSV");
@@ -85,7 +87,15 @@ Command add_encode(CLI::App& app) {
         if (!o->id_column.empty()) schema.set_id_column(o->id_column);
         const std::string key_path = secret_path(o->secret);
         warn_if_exposed(key_path);
-        const SecretKey secret = SecretKey::from_file(key_path);
+        const bool clkhash = schema.dialect() == SchemaDialect::clkhash;
+        // A clkhash schema takes clkhash's text secret: the file's bytes, less one trailing newline.
+        const SecretKey secret =
+            SecretKey::from_file(key_path, clkhash ? SecretKey::FileEncoding::raw : SecretKey::FileEncoding::hex);
+        if (clkhash && secret.size() < SecretKey::min_bytes)
+            std::cerr << "pprl: warning: the clkhash secret in '" << key_path << "' is " << secret.size()
+                      << " bytes; a secret under 16 random bytes can be guessed, and every encoding with it "
+                         "re-identified\n";
+        for (const auto& note : schema.notes()) std::cerr << "pprl: note: " << note << "\n";
         const EncodingInfo info =
             encoding_info(schema, key_check_value(secret), o->party.empty() ? default_party(o->out) : o->party);
         if (info.party.size() > max_party_bytes) throw UsageError("--party is longer than 64 bytes");

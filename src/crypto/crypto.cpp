@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>
+#include <openssl/md5.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -166,19 +167,23 @@ Digest256 hmac_sha256(const std::uint8_t* key, std::size_t key_size, const void*
     return out;
 }
 
-SecretKey hkdf_sha256(const std::uint8_t* ikm, std::size_t ikm_size, const void* salt, std::size_t salt_size,
-                      const void* info, std::size_t info_size, std::size_t length) {
-    if (length == 0 || length > 255 * 32) throw UsageError("HKDF-SHA256 output length must be 1..8160 bytes");
+SecretKey hkdf(HkdfHash hash, const std::uint8_t* ikm, std::size_t ikm_size, const void* salt, std::size_t salt_size,
+               const void* info, std::size_t info_size, std::size_t length) {
+    const std::size_t digest_size = hash == HkdfHash::sha256 ? 32 : 64;
+    const char* name = hash == HkdfHash::sha256 ? "SHA256" : "SHA512";
+    if (length == 0 || length > 255 * digest_size)
+        throw UsageError(std::string("HKDF-") + name + " output length must be 1.." + std::to_string(255 * digest_size) +
+                         " bytes");
     EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
     if (kdf == nullptr) throw Error(ErrorCategory::io, "OpenSSL has no HKDF implementation");
     EVP_KDF_CTX* ctx = EVP_KDF_CTX_new(kdf);
     EVP_KDF_free(kdf);
     if (ctx == nullptr) throw Error(ErrorCategory::io, "OpenSSL could not allocate an HKDF context");
-    char digest_name[] = "SHA256";
+    std::string digest_name = name;
     static const unsigned char empty = 0;
     OSSL_PARAM params[5];
     int n = 0;
-    params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest_name, 0);
+    params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest_name.data(), 0);
     params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
                                                     const_cast<std::uint8_t*>(ikm_size ? ikm : &empty), ikm_size);
     params[n++] = OSSL_PARAM_construct_octet_string(
@@ -191,11 +196,16 @@ SecretKey hkdf_sha256(const std::uint8_t* ikm, std::size_t ikm_size, const void*
     EVP_KDF_CTX_free(ctx);
     if (ok != 1) {
         secure_wipe(out.data(), out.size());
-        throw Error(ErrorCategory::io, "OpenSSL HKDF-SHA256 failed");
+        throw Error(ErrorCategory::io, std::string("OpenSSL HKDF-") + name + " failed");
     }
     SecretKey key(reinterpret_cast<const std::uint8_t*>(out.data()), out.size());
     secure_wipe(out.data(), out.size());
     return key;
+}
+
+SecretKey hkdf_sha256(const std::uint8_t* ikm, std::size_t ikm_size, const void* salt, std::size_t salt_size,
+                      const void* info, std::size_t info_size, std::size_t length) {
+    return hkdf(HkdfHash::sha256, ikm, ikm_size, salt, salt_size, info, info_size, length);
 }
 
 void random_bytes(std::uint8_t* out, std::size_t size) {
@@ -390,6 +400,114 @@ void HmacSha256::mac_many(const Request* requests, std::size_t count, Digest256*
         for (std::size_t j = 0; j < n; ++j) store_big_endian(state[j], out[where[j]].data());
     }
     // The outer states copied into `state` are key-equivalent until overwritten; all were.
+}
+
+// HMAC-SHA1 and HMAC-MD5 keep the inner and outer states after the padded key, as HmacSha256 does;
+// copying a SHA_CTX or MD5_CTX is a struct copy. BLAKE2b has no low-level API in OpenSSL 3, so it
+// goes through EVP_MAC (BLAKE2BMAC, key and salt set once) and duplicates the initialised context.
+struct KeyedDigest::State {
+    Kind kind = Kind::hmac_sha1;
+    SHA_CTX sha1_inner{}, sha1_outer{};
+    MD5_CTX md5_inner{}, md5_outer{};
+    EVP_MAC_CTX* blake = nullptr;
+
+    ~State() {
+        if (blake != nullptr) EVP_MAC_CTX_free(blake);
+        secure_wipe(&sha1_inner, sizeof sha1_inner);
+        secure_wipe(&sha1_outer, sizeof sha1_outer);
+        secure_wipe(&md5_inner, sizeof md5_inner);
+        secure_wipe(&md5_outer, sizeof md5_outer);
+    }
+};
+
+KeyedDigest::KeyedDigest(Kind kind, const std::uint8_t* key, std::size_t key_size, const void* salt,
+                         std::size_t salt_size)
+    : state_(std::make_unique<State>()) {
+    state_->kind = kind;
+    if (kind == Kind::blake2b) {
+        if (key_size == 0 || key_size > 64) throw UsageError("a BLAKE2b key must be 1 to 64 bytes");
+        if (salt_size > 16) throw UsageError("a BLAKE2b salt must be at most 16 bytes");
+        EVP_MAC* mac = EVP_MAC_fetch(nullptr, "BLAKE2BMAC", nullptr);
+        if (mac == nullptr) throw Error(ErrorCategory::io, "OpenSSL has no BLAKE2b MAC");
+        state_->blake = EVP_MAC_CTX_new(mac);
+        EVP_MAC_free(mac);
+        if (state_->blake == nullptr) throw Error(ErrorCategory::io, "OpenSSL could not allocate a BLAKE2b context");
+        static const unsigned char empty = 0;
+        std::size_t out_size = 64;
+        OSSL_PARAM params[3];
+        params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_SALT,
+                                                      const_cast<void*>(salt_size ? salt : &empty), salt_size);
+        params[1] = OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &out_size);
+        params[2] = OSSL_PARAM_construct_end();
+        if (EVP_MAC_init(state_->blake, key, key_size, params) != 1)
+            throw Error(ErrorCategory::io, "OpenSSL BLAKE2b initialisation failed");
+        return;
+    }
+    const bool sha1 = kind == Kind::hmac_sha1;
+    unsigned char block[64] = {};
+    if (key_size > 64) {
+        if (sha1) SHA1(key, key_size, block);
+        else MD5(key, key_size, block);
+    } else if (key_size > 0) {
+        std::memcpy(block, key, key_size);
+    }
+    unsigned char pad[64];
+    for (int i = 0; i < 64; ++i) pad[i] = block[i] ^ 0x36;
+    if (sha1) SHA1_Init(&state_->sha1_inner), SHA1_Update(&state_->sha1_inner, pad, 64);
+    else MD5_Init(&state_->md5_inner), MD5_Update(&state_->md5_inner, pad, 64);
+    for (int i = 0; i < 64; ++i) pad[i] = block[i] ^ 0x5c;
+    if (sha1) SHA1_Init(&state_->sha1_outer), SHA1_Update(&state_->sha1_outer, pad, 64);
+    else MD5_Init(&state_->md5_outer), MD5_Update(&state_->md5_outer, pad, 64);
+    secure_wipe(block, sizeof block);
+    secure_wipe(pad, sizeof pad);
+}
+
+KeyedDigest::~KeyedDigest() = default;
+KeyedDigest::KeyedDigest(KeyedDigest&&) noexcept = default;
+KeyedDigest& KeyedDigest::operator=(KeyedDigest&&) noexcept = default;
+
+std::size_t KeyedDigest::size() const noexcept {
+    switch (state_->kind) {
+        case Kind::hmac_sha1: return SHA_DIGEST_LENGTH;
+        case Kind::hmac_md5: return MD5_DIGEST_LENGTH;
+        case Kind::blake2b: return 64;
+    }
+    return 0;
+}
+
+void KeyedDigest::digest(const void* message, std::size_t size, std::uint8_t* out) const {
+    switch (state_->kind) {
+        case Kind::hmac_sha1: {
+            unsigned char inner[SHA_DIGEST_LENGTH];
+            SHA_CTX ctx = state_->sha1_inner;
+            SHA1_Update(&ctx, message, size);
+            SHA1_Final(inner, &ctx);
+            ctx = state_->sha1_outer;
+            SHA1_Update(&ctx, inner, sizeof inner);
+            SHA1_Final(out, &ctx);
+            return;
+        }
+        case Kind::hmac_md5: {
+            unsigned char inner[MD5_DIGEST_LENGTH];
+            MD5_CTX ctx = state_->md5_inner;
+            MD5_Update(&ctx, message, size);
+            MD5_Final(inner, &ctx);
+            ctx = state_->md5_outer;
+            MD5_Update(&ctx, inner, sizeof inner);
+            MD5_Final(out, &ctx);
+            return;
+        }
+        case Kind::blake2b: {
+            EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(state_->blake);
+            if (ctx == nullptr) throw Error(ErrorCategory::io, "OpenSSL could not copy a BLAKE2b context");
+            std::size_t written = 0;
+            const int ok = EVP_MAC_update(ctx, static_cast<const unsigned char*>(message), size) == 1 &&
+                           EVP_MAC_final(ctx, out, &written, 64) == 1 && written == 64;
+            EVP_MAC_CTX_free(ctx);
+            if (!ok) throw Error(ErrorCategory::io, "OpenSSL BLAKE2b failed");
+            return;
+        }
+    }
 }
 
 }  // namespace crypto

@@ -1,0 +1,605 @@
+// src/clkhash_encode.cpp — clkhash 0.18's record encoding, reproduced (see pprl/clkhash.hpp).
+//
+// clkhash is Python: values are str (code points), integers are unbounded, int()/float()/strptime
+// have their own grammars. Each is reproduced here for the inputs it accepts; where an input is
+// outside what pprl reproduces exactly (a non-ASCII digit, say), the row is rejected with a reason,
+// never encoded differently. Big integers (numeric tokens, the doubleHash digests read as 160- and
+// 128-bit big-endian numbers) use Boost.Multiprecision.
+#include <boost/multiprecision/cpp_int.hpp>
+#include <utf8proc.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <locale>
+#include <set>
+
+#include "pprl/crypto.hpp"
+#include "pprl/error.hpp"
+#include "clkhash_internal.hpp"
+
+namespace pprl::clkhash {
+namespace {
+
+using boost::multiprecision::cpp_int;
+
+// Python's str.isspace() for ASCII.
+bool is_python_space(char32_t c) { return c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f); }
+
+bool decode_utf8(const std::string& text, std::u32string& out) {
+    out.clear();
+    const auto* cursor = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
+    utf8proc_ssize_t remaining = static_cast<utf8proc_ssize_t>(text.size());
+    while (remaining > 0) {
+        utf8proc_int32_t code_point = 0;
+        const utf8proc_ssize_t step = utf8proc_iterate(cursor, remaining, &code_point);
+        if (step <= 0 || code_point < 0) return false;
+        out.push_back(static_cast<char32_t>(code_point));
+        cursor += step;
+        remaining -= step;
+    }
+    return true;
+}
+
+bool is_ascii(const std::u32string& text) {
+    return std::all_of(text.begin(), text.end(), [](char32_t c) { return c < 0x80; });
+}
+
+void append_utf8(char32_t c, std::string& out) {
+    utf8proc_uint8_t buffer[4];
+    const auto size = utf8proc_encode_char(static_cast<utf8proc_int32_t>(c), buffer);
+    out.append(reinterpret_cast<const char*>(buffer), static_cast<std::size_t>(size));
+}
+
+void append_le(std::uint32_t value, int bytes, std::string& out) {
+    for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+}
+
+// str.encode(encoding) for clkhash's four encodings. Python's "utf-16" and "utf-32" codecs write a
+// byte-order mark (little-endian on the machines clkhash runs on) before every string they encode,
+// and clkhash encodes token by token, so every token carries one.
+bool encode_text(const char32_t* begin, const char32_t* end, TextEncoding encoding, std::string& out) {
+    out.clear();
+    switch (encoding) {
+        case TextEncoding::ascii:
+            for (const char32_t* c = begin; c != end; ++c) {
+                if (*c >= 0x80) return false;
+                out.push_back(static_cast<char>(*c));
+            }
+            return true;
+        case TextEncoding::utf8:
+            for (const char32_t* c = begin; c != end; ++c) append_utf8(*c, out);
+            return true;
+        case TextEncoding::utf16:
+            out.append("\xff\xfe", 2);
+            for (const char32_t* c = begin; c != end; ++c) {
+                if (*c >= 0x10000) {
+                    const std::uint32_t v = *c - 0x10000;
+                    append_le(0xd800 + (v >> 10), 2, out);
+                    append_le(0xdc00 + (v & 0x3ff), 2, out);
+                } else {
+                    append_le(*c, 2, out);
+                }
+            }
+            return true;
+        case TextEncoding::utf32:
+            out.append("\xff\xfe\x00\x00", 4);
+            for (const char32_t* c = begin; c != end; ++c) append_le(*c, 4, out);
+            return true;
+    }
+    return false;
+}
+
+// Python int(text, 10) for ASCII text: surrounding whitespace, a sign, digits with single
+// underscores between them.
+bool python_int(const std::string& text, cpp_int& value) {
+    std::size_t begin = 0, end = text.size();
+    while (begin < end && is_python_space(static_cast<unsigned char>(text[begin]))) ++begin;
+    while (end > begin && is_python_space(static_cast<unsigned char>(text[end - 1]))) --end;
+    bool negative = false;
+    if (begin < end && (text[begin] == '+' || text[begin] == '-')) negative = text[begin++] == '-';
+    if (begin == end) return false;
+    std::string digits;
+    for (std::size_t i = begin; i < end; ++i) {
+        const char c = text[i];
+        if (c >= '0' && c <= '9') {
+            digits.push_back(c);
+        } else if (c == '_' && i > begin && i + 1 < end && std::isdigit(static_cast<unsigned char>(text[i - 1])) &&
+                   std::isdigit(static_cast<unsigned char>(text[i + 1]))) {
+            continue;
+        } else {
+            return false;
+        }
+    }
+    // Boost reads a leading 0 as octal; Python's base 10 does not.
+    const std::size_t first = std::min(digits.find_first_not_of('0'), digits.size() - 1);
+    value = cpp_int(digits.substr(first));
+    if (negative) value = -value;
+    return true;
+}
+
+// Python float(text) for ASCII text: whitespace, sign, decimal digits with an optional point and
+// exponent (underscores only between digits), or inf/infinity/nan.
+bool python_float(const std::string& text, double& value) {
+    std::size_t begin = 0, end = text.size();
+    while (begin < end && is_python_space(static_cast<unsigned char>(text[begin]))) ++begin;
+    while (end > begin && is_python_space(static_cast<unsigned char>(text[end - 1]))) --end;
+    std::string clean;
+    std::size_t i = begin;
+    if (i < end && (text[i] == '+' || text[i] == '-')) clean.push_back(text[i++]);
+    std::string rest = text.substr(i, end - i);
+    std::string lower = rest;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == "inf" || lower == "infinity" || lower == "nan") {
+        value = lower == "nan" ? std::nan("") : (clean == "-" ? -HUGE_VAL : HUGE_VAL);
+        return true;
+    }
+    auto digits = [&](std::size_t& at) {  // digits with underscores between them; returns the count
+        std::size_t count = 0;
+        while (at < rest.size()) {
+            if (std::isdigit(static_cast<unsigned char>(rest[at]))) {
+                clean.push_back(rest[at++]);
+                ++count;
+            } else if (rest[at] == '_' && count > 0 && at + 1 < rest.size() &&
+                       std::isdigit(static_cast<unsigned char>(rest[at + 1]))) {
+                ++at;
+            } else {
+                break;
+            }
+        }
+        return count;
+    };
+    std::size_t at = 0;
+    std::size_t mantissa = digits(at);
+    if (at < rest.size() && rest[at] == '.') {
+        clean.push_back('.');
+        ++at;
+        mantissa += digits(at);
+    }
+    if (mantissa == 0) return false;
+    if (at < rest.size() && (rest[at] == 'e' || rest[at] == 'E')) {
+        clean.push_back('e');
+        ++at;
+        if (at < rest.size() && (rest[at] == '+' || rest[at] == '-')) clean.push_back(rest[at++]);
+        if (digits(at) == 0) return false;
+    }
+    if (at != rest.size()) return false;
+    value = std::strtod(clean.c_str(), nullptr);  // correctly rounded, as CPython's parser
+    return true;
+}
+
+// 10^exponent as the nearest double (what Python's float(10 ** exponent) gives); inf if too large.
+double power_of_ten(unsigned exponent) { return std::strtod(("1e" + std::to_string(exponent)).c_str(), nullptr); }
+
+cpp_int power_of_ten_exact(unsigned exponent) {
+    cpp_int value = 1;
+    for (unsigned i = 0; i < exponent; ++i) value *= 10;
+    return value;
+}
+
+// int(round(x)) for a finite double: round half to even, then exact.
+cpp_int round_to_int(double x) { return cpp_int(std::nearbyint(x)); }
+
+cpp_int distance_interval(const Feature& f) {
+    if (f.threshold_is_integer) return cpp_int(f.threshold_integer) * power_of_ten_exact(f.fractional_precision);
+    const double scaled = f.threshold_float * power_of_ten(f.fractional_precision);
+    if (!std::isfinite(scaled)) return 0;
+    return round_to_int(scaled);
+}
+
+// NumericComparison.tokenize: quantise v·2·resolution to the nearest multiple of the distance
+// interval d (Python's floor modulo; ties go up), then the 2·resolution+1 values v + i·d.
+bool numeric_tokens(const std::string& word, const Feature& f, const cpp_int& d, std::vector<std::string>& out) {
+    cpp_int v;
+    if (python_int(word, v)) {
+        if (f.fractional_precision > 0) v *= power_of_ten_exact(f.fractional_precision);
+    } else {
+        double x = 0;
+        if (!python_float(word, x) || !std::isfinite(x)) return false;
+        if (f.fractional_precision > 0) {
+            const double scaled = x * power_of_ten(f.fractional_precision);
+            if (!std::isfinite(scaled)) return false;
+            v = round_to_int(scaled);
+        } else {
+            v = cpp_int(std::trunc(x));
+        }
+    }
+    v *= 2 * static_cast<int>(f.resolution);
+    cpp_int residue = v % d;
+    if (residue < 0) residue += d;
+    if (residue != 0) {
+        if (2 * residue < d) v -= residue;
+        else v += d - residue;
+    }
+    const int r = static_cast<int>(f.resolution);
+    for (int i = -r; i <= r; ++i) out.push_back(cpp_int(v + i * d).str());
+    return true;
+}
+
+// Code points whose full (SpecialCasing) uppercase differs from themselves although their simple
+// uppercase mapping, which utf8proc gives, does not: ß, ŉ, ǰ, ΐ, ΰ, և, ẖ–ẚ, Greek with ypogegrammeni
+// or breathing, the Latin and Armenian ligatures.
+bool special_upper(char32_t c) {
+    static const std::pair<char32_t, char32_t> ranges[] = {
+        {0x00df, 0x00df}, {0x0149, 0x0149}, {0x01f0, 0x01f0}, {0x0390, 0x0390}, {0x03b0, 0x03b0}, {0x0587, 0x0587},
+        {0x1e96, 0x1e9a}, {0x1f50, 0x1f50}, {0x1f52, 0x1f52}, {0x1f54, 0x1f54}, {0x1f56, 0x1f56}, {0x1f80, 0x1faf},
+        {0x1fb2, 0x1fb4}, {0x1fb6, 0x1fb7}, {0x1fbc, 0x1fbc}, {0x1fc2, 0x1fc4}, {0x1fc6, 0x1fc7}, {0x1fcc, 0x1fcc},
+        {0x1fd2, 0x1fd3}, {0x1fd6, 0x1fd7}, {0x1fe2, 0x1fe4}, {0x1fe6, 0x1fe7}, {0x1ff2, 0x1ff4}, {0x1ff6, 0x1ff7},
+        {0x1ffc, 0x1ffc}, {0xfb00, 0xfb06}, {0xfb13, 0xfb17}};
+    for (const auto& [low, high] : ranges)
+        if (c >= low && c <= high) return true;
+    return false;
+}
+
+bool unchanged_by_upper(const std::u32string& s) {
+    for (char32_t c : s)
+        if (special_upper(c) || static_cast<char32_t>(utf8proc_toupper(static_cast<utf8proc_int32_t>(c))) != c) return false;
+    return true;
+}
+
+bool unchanged_by_lower(const std::u32string& s) {
+    for (char32_t c : s)
+        if (static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c))) != c) return false;
+    return true;
+}
+
+// Compares decimal strings of (possibly huge) integers.
+int compare_integers(const cpp_int& value, const std::string& bound) {
+    const cpp_int b(bound);
+    return value < b ? -1 : (value > b ? 1 : 0);
+}
+
+const char* const month_names[] = {"january", "february", "march",     "april",   "may",      "june",
+                                   "july",    "august",   "september", "october", "november", "december"};
+
+// CPython's __seqToRE: longest first (stable among equals), then the empty alternative that
+// calendar.month_name[0] contributes.
+std::string month_alternation(bool abbreviated) {
+    std::vector<std::string> names;
+    for (const char* name : month_names) names.push_back(abbreviated ? std::string(name, 3) : std::string(name));
+    std::stable_sort(names.begin(), names.end(),
+                     [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+    std::string out = "(";
+    for (const auto& name : names) out += name + "|";
+    return out + ")";
+}
+
+int month_index(const std::string& name, bool abbreviated) {
+    std::string lower = name;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (int i = 0; i < 12; ++i)
+        if ((abbreviated ? std::string(month_names[i], 3) : std::string(month_names[i])) == lower) return i + 1;
+    return 0;
+}
+
+bool leap(long year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
+
+int days_in_month(long year, int month) {
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return month == 2 && leap(year) ? 29 : days[month - 1];
+}
+
+}  // namespace
+
+std::wregex compile_pattern(const std::string& pattern) {
+    std::u32string code_points;
+    if (!decode_utf8(pattern, code_points)) throw std::regex_error(std::regex_constants::error_collate);
+    std::wstring wide(code_points.begin(), code_points.end());
+    std::wregex regex;
+    try {
+        regex.imbue(std::locale("C.UTF-8"));
+    } catch (const std::runtime_error&) {
+        // No C.UTF-8 locale: \w then covers ASCII only (non-ASCII rows are rejected, not misencoded).
+    }
+    regex.assign(wide, std::regex_constants::ECMAScript);
+    return regex;
+}
+
+bool DateParser::check(const std::string& format, std::string& problem) {
+    std::set<char> seen;
+    for (std::size_t i = 0; i < format.size(); ++i) {
+        const auto c = static_cast<unsigned char>(format[i]);
+        if (c >= 0x80) {
+            problem = "an ASCII strptime format";
+            return false;
+        }
+        if (c != '%') continue;
+        if (i + 1 >= format.size()) {
+            problem = "a format that does not end in a lone %";
+            return false;
+        }
+        const char d = format[++i];
+        if (std::string("YymdbB%").find(d) == std::string::npos) {
+            problem = std::string("only the directives %Y %y %m %d %b %B %% (found %") + d +
+                      ", which pprl does not reproduce)";
+            return false;
+        }
+        if (d != '%' && !seen.insert(d).second) {
+            problem = std::string("each directive once (%") + d + " repeats; Python refuses that too)";
+            return false;
+        }
+    }
+    return true;
+}
+
+DateParser::DateParser(const std::string& format) {
+    std::string pattern;
+    int group = 0;
+    for (std::size_t i = 0; i < format.size(); ++i) {
+        const char c = format[i];
+        if (is_python_space(static_cast<unsigned char>(c))) {
+            while (i + 1 < format.size() && is_python_space(static_cast<unsigned char>(format[i + 1]))) ++i;
+            pattern += "[ \\t\\n\\r\\f\\v\\x1c-\\x1f]+";
+        } else if (c == '%') {
+            switch (format[++i]) {
+                case 'd': pattern += "(3[01]|[12][0-9]|0[1-9]|[1-9]| [1-9])"; day_ = ++group; break;
+                case 'm': pattern += "(1[0-2]|0[1-9]|[1-9])"; month_ = ++group; break;
+                case 'y': pattern += "([0-9][0-9])"; short_year_ = ++group; break;
+                case 'Y': pattern += "([0-9][0-9][0-9][0-9])"; year_ = ++group; break;
+                case 'B': pattern += month_alternation(false); month_name_ = ++group; break;
+                case 'b': pattern += month_alternation(true); month_abbr_ = ++group; break;
+                default: pattern += "%"; break;
+            }
+        } else {
+            if (std::string("\\.^$*+?(){}[]|").find(c) != std::string::npos) pattern += '\\';
+            pattern += c;
+        }
+    }
+    regex_.assign(pattern, std::regex_constants::ECMAScript | std::regex_constants::icase);
+}
+
+bool DateParser::parse(const std::string& value, std::string& out) const {
+    for (unsigned char c : value)
+        if (c >= 0x80) return false;  // Python's \d and \s also take non-ASCII digits and spaces
+    std::smatch match;
+    if (!std::regex_search(value, match, regex_, std::regex_constants::match_continuous)) return false;
+    if (static_cast<std::size_t>(match.length(0)) != value.size()) return false;  // "unconverted data remains"
+    long year = 1900;
+    int month = 1, day = 1;
+    if (year_ != 0) year = std::stol(match[year_].str());
+    else if (short_year_ != 0) {
+        year = std::stol(match[short_year_].str());
+        year += year <= 68 ? 2000 : 1900;
+    }
+    if (month_ != 0) month = std::stoi(match[month_].str());
+    if (month_name_ != 0) month = month_index(match[month_name_].str(), false);
+    if (month_abbr_ != 0) month = month_index(match[month_abbr_].str(), true);
+    if (day_ != 0) day = std::stoi(match[day_].str());
+    if (year < 1 || year > 9999 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month)) return false;
+    char buffer[16];
+    std::snprintf(buffer, sizeof buffer, "%ld%02d%02d", year, month, day);
+    out = buffer;
+    return true;
+}
+
+bool numeric_interval_valid(const Feature& feature) { return distance_interval(feature) > 0; }
+
+namespace {
+
+struct FeatureState {
+    const Feature* spec = nullptr;
+    std::unique_ptr<crypto::KeyedDigest> first, second;  // blake: first; doubleHash: SHA-1, MD5 HMACs
+    std::vector<std::unique_ptr<crypto::KeyedDigest>> blake_salted;  // salt str(i) for i ≥ 1
+    std::unique_ptr<std::wregex> pattern;
+    std::unique_ptr<DateParser> date;
+    cpp_int interval;  // numeric
+};
+
+}  // namespace
+
+struct RecordEncoder::Impl {
+    Schema owned;
+    std::vector<FeatureState> features;
+    unsigned hash_bits = 0;
+};
+
+RecordEncoder::RecordEncoder(const Schema& schema, const SecretKey& secret) : impl_(std::make_unique<Impl>()) {
+    if (secret.empty()) throw ValidationError("the secret is empty");
+    impl_->owned = schema;
+    const Schema& s = impl_->owned;
+    impl_->hash_bits = s.hash_bits();
+    const std::size_t key_size = s.key_size;
+    const SecretKey keys = crypto::hkdf(s.kdf_hash, secret.data(), secret.size(), s.kdf_salt.data(), s.kdf_salt.size(),
+                                        s.kdf_info.data(), s.kdf_info.size(), 2 * s.features.size() * key_size);
+    for (std::size_t i = 0; i < s.features.size(); ++i) {
+        const Feature& f = s.features[i];
+        FeatureState state;
+        state.spec = &f;
+        if (!f.ignored) {
+            const std::uint8_t* key0 = keys.data() + 2 * i * key_size;
+            const std::uint8_t* key1 = key0 + key_size;
+            if (f.hash == HashType::blake) {
+                state.first = std::make_unique<crypto::KeyedDigest>(crypto::KeyedDigest::Kind::blake2b, key0, key_size, "0", 1);
+                // More than 32 bits per token need further BLAKE2b outputs, salted "1", "2", ...
+                const unsigned macs = (f.bits + 31) / 32;
+                for (unsigned m = 1; m < macs; ++m) {
+                    const std::string salt = std::to_string(m);
+                    state.blake_salted.push_back(std::make_unique<crypto::KeyedDigest>(
+                        crypto::KeyedDigest::Kind::blake2b, key0, key_size, salt.data(), salt.size()));
+                }
+            } else {
+                state.first = std::make_unique<crypto::KeyedDigest>(crypto::KeyedDigest::Kind::hmac_sha1, key0, key_size);
+                state.second = std::make_unique<crypto::KeyedDigest>(crypto::KeyedDigest::Kind::hmac_md5, key1, key_size);
+            }
+            if (f.pattern) state.pattern = std::make_unique<std::wregex>(compile_pattern(*f.pattern));
+            if (f.format == Format::date) state.date = std::make_unique<DateParser>(f.date_format);
+            if (f.comparison == Comparison::numeric) state.interval = distance_interval(f);
+        }
+        impl_->features.push_back(std::move(state));
+    }
+}
+
+RecordEncoder::~RecordEncoder() = default;
+RecordEncoder::RecordEncoder(RecordEncoder&&) noexcept = default;
+RecordEncoder& RecordEncoder::operator=(RecordEncoder&&) noexcept = default;
+
+namespace {
+
+// Reads a big-endian digest as an integer and reduces it modulo l (Python: int.from_bytes(d, "big") % l).
+std::uint64_t digest_mod(const std::uint8_t* digest, std::size_t size, unsigned l) {
+    cpp_int value;
+    boost::multiprecision::import_bits(value, digest, digest + size, 8, true);
+    return static_cast<std::uint64_t>(value % l);
+}
+
+void set_bit(std::vector<std::uint8_t>& filter, std::uint64_t bit) {
+    filter[bit / 8] |= static_cast<std::uint8_t>(0x80u >> (bit % 8));
+}
+
+}  // namespace
+
+bool RecordEncoder::encode(const std::vector<const std::string*>& values, std::uint8_t* out, std::string& field,
+                           std::string& reason, std::uint64_t& tokens) const {
+    const unsigned l = impl_->hash_bits;
+    thread_local std::vector<std::uint8_t> filter;
+    thread_local std::u32string text, formatted_text;
+    thread_local std::vector<std::u32string> token_text;
+    thread_local std::vector<std::string> numeric;
+    thread_local std::string bytes, formatted;
+    filter.assign(l / 8, 0);
+    if (values.size() != impl_->features.size()) {
+        field.clear();
+        reason = "has " + std::to_string(values.size()) + " values for " + std::to_string(impl_->features.size()) + " features";
+        return false;
+    }
+    // Validation of every feature comes first, as clkhash validates a row before hashing any of it.
+    std::vector<std::string> formatted_values(values.size());
+    std::vector<char> present(values.size(), 0);
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        const FeatureState& state = impl_->features[i];
+        const Feature& f = *state.spec;
+        if (f.ignored) continue;
+        auto reject = [&](std::string why) {
+            field = f.identifier;
+            reason = std::move(why);
+            return false;
+        };
+        const std::string& raw = *values[i];
+        if (!decode_utf8(raw, text)) return reject("not valid UTF-8");
+        present[i] = 1;
+        if (f.missing_sentinel && raw == *f.missing_sentinel) {
+            formatted_values[i] = f.missing_replacement;
+            continue;
+        }
+        if (f.encoding == TextEncoding::ascii && !is_ascii(text)) return reject("not encodable as ascii");
+        switch (f.format) {
+            case Format::string:
+                if (state.pattern) {
+                    const std::wstring wide(text.begin(), text.end());
+                    if (!std::regex_match(wide, *state.pattern)) return reject("does not match the schema's pattern");
+                } else {
+                    if (f.min_length && text.size() < *f.min_length) return reject("shorter than minLength");
+                    if (f.max_length && text.size() > *f.max_length) return reject("longer than maxLength");
+                    if (f.letter_case == Case::upper && !unchanged_by_upper(text)) return reject("not upper case");
+                    if (f.letter_case == Case::lower && !unchanged_by_lower(text)) return reject("not lower case");
+                }
+                formatted_values[i] = raw;
+                break;
+            case Format::integer: {
+                cpp_int value;
+                if (!is_ascii(text) || !python_int(raw, value)) return reject("not an integer");
+                if (f.minimum && compare_integers(value, *f.minimum) < 0) return reject("below the minimum");
+                if (f.maximum && compare_integers(value, *f.maximum) > 0) return reject("above the maximum");
+                formatted_values[i] = value.str();
+                break;
+            }
+            case Format::date:
+                if (!state.date->parse(raw, formatted_values[i])) return reject("not a date in the schema's format");
+                break;
+            case Format::enumeration:
+                if (std::find(f.enum_values.begin(), f.enum_values.end(), raw) == f.enum_values.end())
+                    return reject("not one of the enum values");
+                formatted_values[i] = raw;
+                break;
+        }
+    }
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        if (!present[i]) continue;
+        const FeatureState& state = impl_->features[i];
+        const Feature& f = *state.spec;
+        auto reject = [&](std::string why) {
+            field = f.identifier;
+            reason = std::move(why);
+            return false;
+        };
+        if (!decode_utf8(formatted_values[i], formatted_text)) return reject("replacement value is not valid UTF-8");
+        token_text.clear();
+        const std::size_t length = formatted_text.size();
+        switch (f.comparison) {
+            case Comparison::ngram: {
+                if (length == 0) break;
+                std::u32string word = formatted_text;
+                if (f.n > 1) word = std::u32string(f.n - 1, U' ') + word + std::u32string(f.n - 1, U' ');
+                if (word.size() < f.n) break;
+                for (std::size_t p = 0; p + f.n <= word.size(); ++p) {
+                    std::u32string token;
+                    if (f.positional) {
+                        for (char c : std::to_string(p + 1)) token.push_back(static_cast<char32_t>(c));
+                        token.push_back(U' ');
+                    }
+                    token.append(word, p, f.n);
+                    token_text.push_back(std::move(token));
+                }
+                break;
+            }
+            case Comparison::exact:
+                if (length > 0) token_text.push_back(formatted_text);
+                break;
+            case Comparison::numeric: {
+                if (length == 0) break;
+                if (!is_ascii(formatted_text)) return reject("not a number");
+                numeric.clear();
+                if (!numeric_tokens(formatted_values[i], f, state.interval, numeric)) return reject("not a number");
+                for (const auto& t : numeric) token_text.emplace_back(t.begin(), t.end());
+                break;
+            }
+        }
+        const std::size_t count = token_text.size();
+        if (count == 0) continue;
+        tokens += count;
+        for (std::size_t t = 0; t < count; ++t) {
+            // bitsPerFeature: int(b / n) each, the first b % n tokens one more.
+            unsigned k = f.bits;
+            if (f.bits_per_feature) k = f.bits / count + (t < f.bits % count ? 1 : 0);
+            const std::u32string& token = token_text[t];
+            if (!encode_text(token.data(), token.data() + token.size(), f.encoding, bytes))
+                return reject("not encodable as ascii");
+            if (f.hash == HashType::blake) {
+                std::uint8_t digest[64];
+                for (unsigned drawn = 0, mac = 0; drawn < k; ++mac) {
+                    (mac == 0 ? *state.first : *state.blake_salted[mac - 1]).digest(bytes.data(), bytes.size(), digest);
+                    for (unsigned s = 0; s < 32 && drawn < k; ++s, ++drawn)
+                        set_bit(filter, (digest[2 * s] | (static_cast<unsigned>(digest[2 * s + 1]) << 8)) % l);
+                }
+            } else {
+                std::uint8_t sha1[20], md5[16];
+                state.first->digest(bytes.data(), bytes.size(), sha1);
+                state.second->digest(bytes.data(), bytes.size(), md5);
+                const std::uint64_t h1 = digest_mod(sha1, sizeof sha1, l);
+                std::uint64_t h2 = digest_mod(md5, sizeof md5, l);
+                if (f.prevent_singularity) {
+                    // MD5-HMAC of the token followed by chr(j) in UTF-8, j = 0, 1, ..., until h2 ≠ 0.
+                    for (char32_t j = 0; h2 == 0; ++j) {
+                        std::string extended = bytes;
+                        append_utf8(j, extended);
+                        state.second->digest(extended.data(), extended.size(), md5);
+                        h2 = digest_mod(md5, sizeof md5, l);
+                    }
+                }
+                for (unsigned j = 0; j < k; ++j) set_bit(filter, (h1 + j * h2) % l);
+            }
+        }
+    }
+    // XOR folding: the first half XOR the second, `xor_folds` times.
+    std::size_t size = filter.size();
+    for (unsigned fold = 0; fold < impl_->owned.xor_folds; ++fold) {
+        size /= 2;
+        for (std::size_t b = 0; b < size; ++b) filter[b] ^= filter[size + b];
+    }
+    std::memcpy(out, filter.data(), size);
+    return true;
+}
+
+}  // namespace pprl::clkhash
