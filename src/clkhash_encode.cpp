@@ -439,7 +439,7 @@ namespace {
 
 // Reads a big-endian digest as an integer and reduces it modulo l (Python: int.from_bytes(d, "big") % l).
 std::uint64_t digest_mod(const std::uint8_t* digest, std::size_t size, unsigned l) {
-    cpp_int value;
+    boost::multiprecision::uint256_t value;  // fixed width: no allocation per token
     boost::multiprecision::import_bits(value, digest, digest + size, 8, true);
     return static_cast<std::uint64_t>(value % l);
 }
@@ -465,8 +465,10 @@ bool RecordEncoder::encode(const std::vector<const std::string*>& values, std::u
         return false;
     }
     // Validation of every feature comes first, as clkhash validates a row before hashing any of it.
-    std::vector<std::string> formatted_values(values.size());
-    std::vector<char> present(values.size(), 0);
+    thread_local std::vector<std::string> formatted_values;
+    thread_local std::vector<char> present;
+    formatted_values.resize(values.size());
+    present.assign(values.size(), 0);
     for (std::size_t i = 0; i < values.size(); ++i) {
         const FeatureState& state = impl_->features[i];
         const Feature& f = *state.spec;
@@ -570,8 +572,9 @@ bool RecordEncoder::encode(const std::vector<const std::string*>& values, std::u
                 std::uint8_t digest[64];
                 for (unsigned drawn = 0, mac = 0; drawn < k; ++mac) {
                     (mac == 0 ? *state.first : *state.blake_salted[mac - 1]).digest(bytes.data(), bytes.size(), digest);
+                    // l is a power of two for blakeHash, so "% l" is a mask.
                     for (unsigned s = 0; s < 32 && drawn < k; ++s, ++drawn)
-                        set_bit(filter, (digest[2 * s] | (static_cast<unsigned>(digest[2 * s + 1]) << 8)) % l);
+                        set_bit(filter, (digest[2 * s] | (static_cast<unsigned>(digest[2 * s + 1]) << 8)) & (l - 1));
                 }
             } else {
                 std::uint8_t sha1[20], md5[16];
@@ -588,7 +591,12 @@ bool RecordEncoder::encode(const std::vector<const std::string*>& values, std::u
                         h2 = digest_mod(md5, sizeof md5, l);
                     }
                 }
-                for (unsigned j = 0; j < k; ++j) set_bit(filter, (h1 + j * h2) % l);
+                // (h1 + j·h2) mod l for j = 0..k-1, stepping instead of dividing (h1, h2 < l).
+                for (std::uint64_t j = 0, g = h1; j < k; ++j) {
+                    set_bit(filter, g);
+                    g += h2;
+                    if (g >= l) g -= l;
+                }
             }
         }
     }

@@ -142,5 +142,29 @@ expect 5 "evaluate missing truth" -- "$pprl" evaluate --truth nope.csv --entitie
 printf 'party,record_id\nx,1\n' > bad_truth.csv
 expect 3 "evaluate malformed truth" -- "$pprl" evaluate --truth bad_truth.csv --entities ent.csv
 
+# clkhash schemas: the committed clkhash vectors through the CLI, a text secret, clkhash's JSON out.
+python3 - "$src/tests/compat/vectors/febrl_tutorial.json" <<'PY'
+import csv, json, sys
+doc = json.load(open(sys.argv[1], encoding="utf-8"))
+with open("ck.csv", "w", newline="", encoding="utf-8") as f:
+    w = csv.writer(f)
+    w.writerow(doc["columns"])
+    w.writerows(doc["rows"])
+json.dump(doc["schema"], open("ck_schema.json", "w"))
+open("ck.secret", "w").write(doc["secret"] + "\n")  # one trailing newline is not part of the secret
+json.dump({"clks": [c for c in doc["clks"] if c is not None]}, open("ck_expected.json", "w"))
+PY
+chmod 600 ck.secret
+expect 0 "encode with a clkhash schema" -- "$pprl" encode --schema ck_schema.json --secret-file ck.secret --in ck.csv --out ck.pprl --rejects ck_rejects.csv
+check "short clkhash secret warned about" -- grep -q "can be guessed" err.txt
+check "secret never printed" -- bash -c "! grep -qw secret out.txt"
+expect 0 "export clkhash json" -- "$pprl" export ck.pprl --format clkhash-json --out ck.json
+check "CLKs identical to clkhash's" -- python3 -c "import json,sys; sys.exit(json.load(open('ck.json')) != json.load(open('ck_expected.json')))"
+check "rejected rows are the ones clkhash refuses" -- test "$(($(wc -l < ck_rejects.csv) - 1))" = 27
+printf '{"version": 3, "clkConfig": {"l": 1024, "kdf": {"type": "HKDF"}, "shiny": 1}, "features": []}' > ck_bad.json
+expect 3 "unknown clkhash option refused" -- "$pprl" encode --schema ck_bad.json --secret-file ck.secret --in ck.csv --out ck2.pprl
+check "message names the option" -- grep -q "/clkConfig/shiny" err.txt
+check "no output for a refused schema" -- test ! -e ck2.pprl
+
 echo "cli: $passes passed, $failures failed"
 [[ $failures -eq 0 ]]

@@ -185,3 +185,56 @@ TEST(Crypto, MacManyEqualsMacForEveryLengthAcrossKeys) {
 
 }  // namespace
 }  // namespace pprl
+
+namespace pprl {
+namespace {
+
+std::string keyed_hex(crypto::KeyedDigest::Kind kind, const std::string& key, const std::string& message,
+                      const std::string& salt = "") {
+    crypto::KeyedDigest digest(kind, reinterpret_cast<const std::uint8_t*>(key.data()), key.size(), salt.data(),
+                               salt.size());
+    std::uint8_t out[crypto::KeyedDigest::max_size];
+    digest.digest(message.data(), message.size(), out);
+    return crypto::to_hex(out, digest.size());
+}
+
+// RFC 2202 test cases 1 and 6 (a key longer than the block).
+TEST(Crypto, HmacSha1AndMd5MatchRfc2202) {
+    using Kind = crypto::KeyedDigest::Kind;
+    EXPECT_EQ(keyed_hex(Kind::hmac_sha1, std::string(20, '\x0b'), "Hi There"), "b617318655057264e28bc0b6fb378c8ef146be00");
+    EXPECT_EQ(keyed_hex(Kind::hmac_md5, std::string(16, '\x0b'), "Hi There"), "9294727a3638bb1c13f48ef8158bfc9d");
+    const std::string long_key(80, '\xaa'), text = "Test Using Larger Than Block-Size Key - Hash Key First";
+    EXPECT_EQ(keyed_hex(Kind::hmac_sha1, long_key, text), "aa4ae5e15272d00e95705637ce8a3b55ed402112");
+    EXPECT_EQ(keyed_hex(Kind::hmac_md5, long_key, text), "6b1ab7fe4bd7bf8f0b62e6ce61b9d0cd");
+}
+
+// Values from Python's hashlib.blake2b(message, key=..., salt=...): short, empty, exactly one block
+// and multi-block messages, 1- to 64-byte keys, salts of 0 to 16 bytes.
+TEST(Crypto, KeyedSaltedBlake2bMatchesHashlib) {
+    using Kind = crypto::KeyedDigest::Kind;
+    EXPECT_EQ(keyed_hex(Kind::blake2b, std::string(64, 'k'), "token", "0"),
+              "55c0a99b8053b091b83ad302185da61f5af9ce7364a22f15af628d495d30da4806ee921cf32601cf3662fbb7865ebfcbbc19f64de7035cea049881ef07397dab");
+    EXPECT_EQ(keyed_hex(Kind::blake2b, "\x01", std::string(300, 'x'), "12"),
+              "34cb200dad1626a92836a3d95b8754ca7098f4fde98aeedd582d16ad77fccd7008dba8b3c8fc4ae8470828af6b4f2fd12c23dd7298efb39796cc4d8de60a0116");
+    std::string key32;
+    for (int i = 0; i < 32; ++i) key32.push_back(static_cast<char>(i));
+    EXPECT_EQ(keyed_hex(Kind::blake2b, key32, ""),
+              "84bfa69f0d90df7db2a3ee026042988b5bd9caa2320af1f371823dd28351202f8e6277c40c050711c8dd4e2c1ac30c34c9aed0bddd468b031287fe872675e0cc");
+    EXPECT_EQ(keyed_hex(Kind::blake2b, "key", std::string(128, 'a'), "0123456789abcdef"),
+              "bf86892b6566d6664920e5646075400a9611cf60661d4d1badc193aa9043b1c8559ffe00e654a31e79213cbeb8769c6cd3411afc5c7cb8b19adb9c7b1d5a6921");
+    EXPECT_THROW(keyed_hex(Kind::blake2b, std::string(65, 'k'), "x"), UsageError);
+}
+
+// HKDF-SHA512 against a direct RFC 5869 computation (Python hmac), 100 bytes (two blocks).
+TEST(Crypto, HkdfSha512) {
+    const std::string ikm = "secret", salt = "salt", info = "info";
+    const SecretKey okm = crypto::hkdf(crypto::HkdfHash::sha512, reinterpret_cast<const std::uint8_t*>(ikm.data()),
+                                       ikm.size(), salt.data(), salt.size(), info.data(), info.size(), 100);
+    EXPECT_EQ(crypto::to_hex(okm.data(), okm.size()),
+              "90e269f053d383c4b2070be93238adf358f3d67bd7b17ca3de95f10a50a8385e66d8241c8c22c91cee75d7bda92e8111236b71b63c8"
+              "f05973947428074d272f073de7d106ca1b6f5beeb22fc785a81666a9f00c675fdb5616858d14f472907a57fe282bb");
+    EXPECT_THROW(crypto::hkdf(crypto::HkdfHash::sha512, okm.data(), okm.size(), "", 0, "", 0, 255 * 64 + 1), UsageError);
+}
+
+}  // namespace
+}  // namespace pprl

@@ -101,14 +101,25 @@ PYBIND11_MODULE(_core, m) {
                 if (!f.ignored) names.push_back(f.name);
             return names;
         })
+        .def_property_readonly("dialect", [](const Schema& s) {
+            return std::string(s.dialect() == SchemaDialect::clkhash ? "clkhash" : "pprl");
+        })
+        .def_property_readonly("notes", &Schema::notes)
         .def("__repr__", [](const Schema& s) {
-            return "<pprl.Schema " + std::to_string(s.bits()) + " bits, " + std::to_string(s.fields().size()) +
+            return std::string(s.dialect() == SchemaDialect::clkhash ? "<pprl.Schema (clkhash) " : "<pprl.Schema ") +
+                   std::to_string(s.bits()) + " bits, " + std::to_string(s.fields().size()) +
                    " fields, fingerprint " + crypto::to_hex(s.fingerprint().data(), 8) + "…>";
         });
 
     py::class_<SecretKey, std::shared_ptr<SecretKey>>(m, "SecretKey")
-        .def_static("from_file", [](const std::string& path) { return std::make_shared<SecretKey>(SecretKey::from_file(path)); },
-                    py::arg("path"))
+        .def_static("from_file", [](const std::string& path, const std::string& encoding) {
+                        if (encoding != "hex" && encoding != "raw") throw UsageError("encoding must be \"hex\" or \"raw\"");
+                        return std::make_shared<SecretKey>(SecretKey::from_file(
+                            path, encoding == "raw" ? SecretKey::FileEncoding::raw : SecretKey::FileEncoding::hex));
+                    },
+                    py::arg("path"), py::arg("encoding") = "hex",
+                    "Read a key file: \"hex\" as written by `pprl keygen`, or \"raw\" for a clkhash text secret "
+                    "(the file's bytes less one trailing newline).")
         .def_static("generate", []() { return std::make_shared<SecretKey>(SecretKey::generate(32)); })
         .def("write", [](const SecretKey& k, const std::string& path) { k.write_hex_file(path); }, py::arg("path"),
              "Write the key as hex to a new file with mode 0600.")

@@ -85,7 +85,7 @@ def encode(
     data: Union[pd.DataFrame, Mapping[str, Sequence[Any]], Iterable[Mapping[str, Any]]],
     schema: Schema,
     secret: SecretKey,
-    id_column: str = "record_id",
+    id_column: Optional[str] = None,
     threads: Optional[int] = None,
     progress: bool = False,
     errors: str = "collect",
@@ -95,14 +95,17 @@ def encode(
 
     ``data`` is a DataFrame, a dict of columns or an iterable of dicts. Returns the encodings and a
     DataFrame of rejected rows (``row``, ``field``, ``reason``; the value itself is never shown).
-    With ``errors="raise"`` the first rejected row raises ValidationError instead.
+    With ``errors="raise"`` the first rejected row raises ValidationError instead. ``id_column``
+    defaults to the schema's; with a clkhash schema, to the first column if its feature is ignored,
+    else the row number. A clkhash schema takes clkhash's text secret:
+    ``SecretKey.from_file(path, encoding="raw")``.
     """
     if errors not in ("collect", "raise"):
         raise UsageError('errors must be "collect" or "raise"')
     columns, rows = _columns_and_rows(data)
     if not rows:
         raise ValidationError("no rows to encode")
-    encoder = _BatchEncoder(schema, secret, columns, id_column, party, threads)
+    encoder = _BatchEncoder(schema, secret, columns, id_column or "", party, threads)
     rejected: List[Tuple[int, str, str]] = []
     bar = None
     if progress:
