@@ -8,6 +8,7 @@
 #include "pprl/crypto.hpp"
 #include "pprl/csv.hpp"
 #include "pprl/error.hpp"
+#include "pprl/harden.hpp"
 #include "pprl/normalize.hpp"
 #include "pprl/tokenize.hpp"
 #include "clkhash_internal.hpp"
@@ -31,6 +32,7 @@ struct BoundField {
     std::vector<std::string> missing_values;  // normalised
     std::string replacement;                  // normalised
     std::map<std::string, std::string> aliases;  // normalised alias → value
+    const BoundField* salt_source = nullptr;     // the field whose value salts this one's tokens
 };
 
 unsigned index_bits(unsigned m) {
@@ -105,6 +107,7 @@ struct Encoder::Impl {
     KeyCheck key_check{};
     std::vector<BoundField> fields;  // encoded fields in schema order
     unsigned index_width = 0;  // bits per drawn position: index_bits(filter length)
+    std::unique_ptr<Hardener> hardener;  // when the schema declares hardening steps
     std::size_t id_index = 0;  // no_column: ids are the data row numbers
     std::size_t column_count = 0;
     bool bound = false;
@@ -168,7 +171,10 @@ Encoder::Encoder(const Schema& schema, const SecretKey& secret) : impl_(std::mak
     }
     if (secret.size() < SecretKey::min_bytes) throw ValidationError("the secret key is shorter than 128 bits");
     impl_->key_check = key_check_value(secret);
-    impl_->index_width = index_bits(impl_->schema.bits());
+    impl_->index_width = index_bits(impl_->schema.filter_bits());
+    if (!impl_->schema.hardening().empty())
+        impl_->hardener = std::make_unique<Hardener>(impl_->schema.hardening(), impl_->schema.filter_bits(), secret,
+                                                     impl_->schema.fingerprint());
     for (const FieldSpec& spec : impl_->schema.fields()) {
         if (spec.ignored) continue;
         std::string info = "pprl/v1/field-hash";
@@ -184,6 +190,9 @@ Encoder::Encoder(const Schema& schema, const SecretKey& secret) : impl_(std::mak
             field.aliases[normalized(alias, spec.normalize)] = normalized(value, spec.normalize);
         impl_->fields.push_back(std::move(field));
     }
+    for (BoundField& field : impl_->fields)
+        for (const BoundField& other : impl_->fields)
+            if (!field.spec->salt_field.empty() && other.spec->name == field.spec->salt_field) field.salt_source = &other;
 }
 
 Encoder::~Encoder() = default;
@@ -230,6 +239,75 @@ void Encoder::bind_columns(const std::vector<std::string>& columns) {
     impl_->bound = true;
 }
 
+namespace {
+
+enum class ValueOutcome { encode, skip, reject };
+
+// A field's value as it is tokenised: normalised, missing-value rule applied, parsed and printed in
+// canonical form. On reject, `reason` says why (never the value).
+ValueOutcome field_value(const BoundField& field, const std::string& raw, std::string& value, std::string& canonical,
+                         const std::string*& encoded, std::string& reason, std::uint64_t& invalid_fields) {
+    const FieldSpec& spec = *field.spec;
+    auto reject = [&](std::string why) {
+        reason = std::move(why);
+        return ValueOutcome::reject;
+    };
+    if (raw.size() > spec.max_length * raw_bytes_per_code_point)
+        return reject("longer than " + std::to_string(spec.max_length) + " characters");
+    if (!normalize(raw, spec.normalize, value)) return reject("not valid UTF-8");
+    if (std::find(field.missing_values.begin(), field.missing_values.end(), value) != field.missing_values.end()) {
+        if (spec.missing.action == MissingAction::skip) return ValueOutcome::skip;
+        if (spec.missing.action == MissingAction::reject) return reject("missing value");
+        value = field.replacement;
+    }
+    encoded = &value;
+    const char* invalid = nullptr;  // why the value does not parse as its type
+    switch (spec.type) {
+        case FieldType::string:
+            break;
+        case FieldType::date: {
+            bool parsed = false;
+            for (const auto& format : spec.date_formats)
+                if ((parsed = parse_date(value, format, canonical))) break;
+            if (!parsed) invalid = "not a valid date in the schema's formats";
+            encoded = &canonical;
+            break;
+        }
+        case FieldType::integer: {
+            std::int64_t number = 0;
+            if (!parse_integer(value, number)) invalid = "not an integer";
+            else if (number < spec.min_value || number > spec.max_value) invalid = "integer out of range";
+            canonical = std::to_string(number);
+            encoded = &canonical;
+            break;
+        }
+        case FieldType::enumeration: {
+            auto alias = field.aliases.find(value);
+            if (alias != field.aliases.end()) canonical = alias->second;
+            else canonical = value;
+            bool allowed = false;
+            for (const auto& option : spec.enum_values) allowed = allowed || option == canonical;
+            if (!allowed) invalid = "not one of the allowed values";
+            encoded = &canonical;
+            break;
+        }
+    }
+    if (invalid != nullptr) {
+        if (!spec.invalid_as_missing) return reject(invalid);
+        // The schema asked for invalid values to count as missing: the row is kept, the summary
+        // counts the field, and the missing-value rule decides.
+        ++invalid_fields;
+        if (spec.missing.action == MissingAction::skip) return ValueOutcome::skip;
+        if (spec.missing.action == MissingAction::reject) return reject(std::string(invalid) + " (treated as missing)");
+        encoded = &field.replacement;
+    }
+    if (count_code_points(*encoded) > spec.max_length)
+        return reject("longer than " + std::to_string(spec.max_length) + " characters");
+    return ValueOutcome::encode;
+}
+
+}  // namespace
+
 bool Encoder::encode_record(const std::vector<std::string>& values, std::uint64_t* row, Rejection& why,
                             std::uint64_t& tokens, std::uint64_t& invalid_fields) const {
     if (!impl_->bound) throw UsageError("Encoder::bind_columns must be called before encoding");
@@ -240,84 +318,53 @@ bool Encoder::encode_record(const std::vector<std::string>& values, std::uint64_
         return false;
     }
     if (impl_->clkhash) return impl_->encode_clkhash(values, row, why, tokens);
-    const unsigned m = impl_->schema.bits();
-    thread_local std::string value;
-    thread_local std::string canonical;
+    const unsigned m = impl_->schema.filter_bits();
+    thread_local std::string value, canonical, salt_value, salt_canonical, salt;
     // Every token of the record, hashed together after all fields have passed their checks, so the
     // HMACs run several at a time (crypto::HmacSha256::mac_many).
     thread_local std::vector<std::string> token_list;
     thread_local std::vector<PendingToken> pending;
     thread_local std::vector<crypto::HmacSha256::Request> requests;
     thread_local std::vector<crypto::Digest256> digests;
+    thread_local std::vector<std::uint64_t> unhardened;
     token_list.clear();
     pending.clear();
     for (const BoundField& field : impl_->fields) {
         const FieldSpec& spec = *field.spec;
-        const std::string& raw = values[field.column];
-        auto reject = [&](std::string reason) {
+        const std::string* encoded = nullptr;
+        const ValueOutcome outcome =
+            field_value(field, values[field.column], value, canonical, encoded, why.reason, invalid_fields);
+        if (outcome == ValueOutcome::reject) {
             why.field = spec.name;
-            why.reason = std::move(reason);
             return false;
-        };
-        if (raw.size() > spec.max_length * raw_bytes_per_code_point)
-            return reject("longer than " + std::to_string(spec.max_length) + " characters");
-        if (!normalize(raw, spec.normalize, value)) return reject("not valid UTF-8");
-        if (std::find(field.missing_values.begin(), field.missing_values.end(), value) != field.missing_values.end()) {
-            if (spec.missing.action == MissingAction::skip) continue;
-            if (spec.missing.action == MissingAction::reject) return reject("missing value");
-            value = field.replacement;
         }
-        const std::string* encoded = &value;
-        const char* invalid = nullptr;  // why the value does not parse as its type
-        switch (spec.type) {
-            case FieldType::string:
-                break;
-            case FieldType::date: {
-                bool parsed = false;
-                for (const auto& format : spec.date_formats)
-                    if ((parsed = parse_date(value, format, canonical))) break;
-                if (!parsed) invalid = "not a valid date in the schema's formats";
-                encoded = &canonical;
-                break;
-            }
-            case FieldType::integer: {
-                std::int64_t number = 0;
-                if (!parse_integer(value, number)) invalid = "not an integer";
-                else if (number < spec.min_value || number > spec.max_value) invalid = "integer out of range";
-                canonical = std::to_string(number);
-                encoded = &canonical;
-                break;
-            }
-            case FieldType::enumeration: {
-                auto alias = field.aliases.find(value);
-                if (alias != field.aliases.end()) canonical = alias->second;
-                else canonical = value;
-                bool allowed = false;
-                for (const auto& option : spec.enum_values) allowed = allowed || option == canonical;
-                if (!allowed) invalid = "not one of the allowed values";
-                encoded = &canonical;
-                break;
-            }
-        }
-        if (invalid != nullptr) {
-            if (!spec.invalid_as_missing) return reject(invalid);
-            // The schema asked for invalid values to count as missing: the row is kept, the
-            // summary counts the field, and the missing-value rule decides.
-            ++invalid_fields;
-            if (spec.missing.action == MissingAction::skip) continue;
-            if (spec.missing.action == MissingAction::reject) return reject(std::string(invalid) + " (treated as missing)");
-            encoded = &field.replacement;
-        }
-        if (count_code_points(*encoded) > spec.max_length)
-            return reject("longer than " + std::to_string(spec.max_length) + " characters");
+        if (outcome == ValueOutcome::skip) continue;
         const std::size_t before = token_list.size();
         tokenize(*encoded, spec.tokenizer, token_list);
         const std::size_t added = token_list.size() - before;
         if (added == 0) continue;
+        if (field.salt_source != nullptr) {
+            // Salt: the source field's canonical value (a date's year), or empty when it has none.
+            // The unit separator keeps "salt|token" unambiguous.
+            const std::string* salt_encoded = nullptr;
+            std::string ignored_reason;
+            std::uint64_t ignored_count = 0;
+            salt.clear();
+            if (field_value(*field.salt_source, values[field.salt_source->column], salt_value, salt_canonical,
+                            salt_encoded, ignored_reason, ignored_count) == ValueOutcome::encode)
+                salt = spec.salt_year_only ? salt_encoded->substr(0, 4) : *salt_encoded;
+            salt.push_back('\x1f');
+            for (std::size_t t = before; t < token_list.size(); ++t) token_list[t].insert(0, salt);
+        }
         unsigned k = spec.weight.bits;
         if (spec.weight.mode == WeightSpec::Mode::bits_per_feature)
             k = static_cast<unsigned>((spec.weight.bits + added - 1) / added);
         for (std::size_t t = 0; t < added; ++t) pending.push_back(PendingToken{&field.mac, k});
+    }
+    std::uint64_t* target = row;
+    if (impl_->hardener) {
+        unhardened.assign(m / 64, 0);
+        target = unhardened.data();
     }
     requests.clear();
     for (std::size_t t = 0; t < token_list.size(); ++t)
@@ -325,7 +372,9 @@ bool Encoder::encode_record(const std::vector<std::string>& values, std::uint64_
     digests.resize(requests.size());
     crypto::HmacSha256::mac_many(requests.data(), requests.size(), digests.data());
     for (std::size_t t = 0; t < token_list.size(); ++t)
-        set_token_bits(*pending[t].mac, token_list[t], digests[t], pending[t].k, m, impl_->index_width, row);
+        set_token_bits(*pending[t].mac, token_list[t], digests[t], pending[t].k, m, impl_->index_width, target);
+    if (impl_->hardener)
+        impl_->hardener->apply(reinterpret_cast<const std::uint8_t*>(unhardened.data()), reinterpret_cast<std::uint8_t*>(row));
     tokens += token_list.size();
     return true;
 }

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <set>
 
 #include "pprl/clkhash.hpp"
@@ -163,6 +164,16 @@ FieldSpec parse_field(const json& node, std::size_t index, const std::string& or
         weight.finish();
     }
 
+    if (reader.has("salt")) {
+        ObjectReader salt(reader.get("salt"), reader.at("salt"), origin);
+        if (!salt.has("field") || !salt.get("field").is_string() || salt.get("field").get<std::string>().empty())
+            salt.fail("field", "the name of the field whose value salts this one");
+        field.salt_field = salt.get("field").get<std::string>();
+        field.salt_year_only = salt.choice("part", false,
+                                           std::vector<std::pair<std::string, bool>>{{"value", false}, {"year", true}});
+        salt.finish();
+    }
+
     if (reader.has("missing")) {
         ObjectReader missing(reader.get("missing"), reader.at("missing"), origin);
         if (missing.has("values")) field.missing.values = missing.strings("values", true);
@@ -216,6 +227,63 @@ json canonical_field(const FieldSpec& field) {
     out["missing"] = {{"values", field.missing.values}, {"action", name_of(missing_actions, field.missing.action)}};
     if (field.invalid_as_missing) out["invalid"] = "missing";
     if (field.missing.action == MissingAction::replace) out["missing"]["replacement"] = field.missing.replacement;
+    if (!field.salt_field.empty()) out["salt"] = {{"field", field.salt_field}, {"part", field.salt_year_only ? "year" : "value"}};
+    return out;
+}
+
+const std::vector<std::pair<std::string, HardeningKind>> hardening_kinds = {
+    {"balance", HardeningKind::balance}, {"xor_fold", HardeningKind::xor_fold}, {"blip", HardeningKind::blip},
+    {"diffusion", HardeningKind::diffusion}};
+
+// Reads filter.hardening and follows the length through the steps; returns the output length.
+unsigned read_hardening(ObjectReader& filter, unsigned bits, std::vector<HardeningStep>& steps) {
+    const json& list = filter.get("hardening");
+    if (!list.is_array()) filter.fail("hardening", "an array of hardening steps");
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        ObjectReader node(list[i], filter.at("hardening") + "/" + std::to_string(i), filter.origin());
+        if (!node.has("step")) node.fail("step", "one of \"balance\", \"xor_fold\", \"blip\", \"diffusion\"");
+        HardeningStep step;
+        step.kind = node.choice("step", HardeningKind::balance, hardening_kinds);
+        switch (step.kind) {
+            case HardeningKind::balance:
+                if (bits > Schema::max_bits / 2) node.fail("step", "balance on at most 32768 bits (it doubles the length)");
+                bits *= 2;
+                break;
+            case HardeningKind::xor_fold:
+                if (bits % 128 != 0) node.fail("step", "xor_fold on a multiple of 128 bits (it halves the length)");
+                bits /= 2;
+                break;
+            case HardeningKind::blip: {
+                if (!node.has("epsilon") || !node.get("epsilon").is_number() || !(node.get("epsilon").get<double>() > 0) ||
+                    node.get("epsilon").get<double>() > 50)
+                    node.fail("epsilon", "a number in (0, 50]");
+                step.epsilon = node.get("epsilon").get<double>();
+                break;
+            }
+            case HardeningKind::diffusion: {
+                step.output_bits = static_cast<unsigned>(node.int_in("bits", bits, 64, Schema::max_bits));
+                if (step.output_bits % 64 != 0) node.fail("bits", "a multiple of 64");
+                if (!node.has("t")) node.fail("t", "the number of input bits per output bit");
+                step.t = static_cast<unsigned>(node.int_in("t", 3, 1, 64));
+                if (step.t > bits) node.fail("t", "at most the input length");
+                bits = step.output_bits;
+                break;
+            }
+        }
+        node.finish();
+        steps.push_back(step);
+    }
+    return bits;
+}
+
+json canonical_hardening(const std::vector<HardeningStep>& steps) {
+    json out = json::array();
+    for (const auto& step : steps) {
+        json node = {{"step", name_of(hardening_kinds, step.kind)}};
+        if (step.kind == HardeningKind::blip) node["epsilon"] = step.epsilon;
+        if (step.kind == HardeningKind::diffusion) node["t"] = step.t, node["bits"] = step.output_bits;
+        out.push_back(node);
+    }
     return out;
 }
 
@@ -226,6 +294,7 @@ Schema Schema::from_json(const std::string& json_text, const std::string& origin
         auto model = std::make_shared<clkhash::Schema>(clkhash::parse_schema(json_text, origin));
         Schema schema;
         schema.bits_ = model->l;
+        schema.filter_bits_ = model->l;
         schema.id_column_.clear();
         for (const auto& feature : model->features) {
             FieldSpec field;
@@ -263,6 +332,11 @@ Schema Schema::from_json(const std::string& json_text, const std::string& origin
         schema.hashing_ = filter.choice("hashing", HashingScheme::hmac_sha256_random,
                                         std::vector<std::pair<std::string, HashingScheme>>{
                                             {"hmac-sha256-random", HashingScheme::hmac_sha256_random}});
+        schema.filter_bits_ = schema.bits_;
+        if (filter.has("hardening")) {
+            schema.bits_ = read_hardening(filter, schema.filter_bits_, schema.hardening_);
+            if (schema.bits_ % 64 != 0) filter.fail("hardening", "steps whose output is a multiple of 64 bits");
+        }
         filter.finish();
     }
     if (!reader.has("fields") || !reader.get("fields").is_array() || reader.get("fields").empty())
@@ -279,11 +353,23 @@ Schema Schema::from_json(const std::string& json_text, const std::string& origin
         schema.fields_.push_back(std::move(field));
     }
     if (!any_encoded) reader.fail("fields", "at least one field that is not ignored");
+    for (std::size_t i = 0; i < schema.fields_.size(); ++i) {
+        const FieldSpec& field = schema.fields_[i];
+        if (field.salt_field.empty()) continue;
+        const std::string where = origin + ": /fields/" + std::to_string(i) + "/salt/field: ";
+        auto source = std::find_if(schema.fields_.begin(), schema.fields_.end(),
+                                   [&](const FieldSpec& f) { return f.name == field.salt_field; });
+        if (source == schema.fields_.end() || source->ignored || source->name == field.name)
+            throw ValidationError(where + "expected another encoded field of the schema");
+        if (field.salt_year_only && source->type != FieldType::date)
+            throw ValidationError(where + "expected a date field (\"part\": \"year\")");
+    }
     reader.finish();
 
     json canonical;
     canonical["pprl_schema"] = version;
-    canonical["filter"] = {{"bits", schema.bits_}, {"hashing", "hmac-sha256-random"}};
+    canonical["filter"] = {{"bits", schema.filter_bits_}, {"hashing", "hmac-sha256-random"}};
+    if (!schema.hardening_.empty()) canonical["filter"]["hardening"] = canonical_hardening(schema.hardening_);
     canonical["fields"] = json::array();
     for (const auto& field : schema.fields_) canonical["fields"].push_back(canonical_field(field));
     schema.canonical_ = canonical.dump();

@@ -42,6 +42,10 @@ SecretKey hkdf(HkdfHash hash, const std::uint8_t* ikm, std::size_t ikm_size, con
 
 void random_bytes(std::uint8_t* out, std::size_t size);
 
+// AES-256-CTR keystream: `size` bytes under a 32-byte key and a 16-byte initial counter block.
+// Deterministic; used wherever a keyed step needs many uniform bits (hardening.hpp).
+void keystream(const std::uint8_t key[32], const std::uint8_t iv[16], std::uint8_t* out, std::size_t size);
+
 std::string to_hex(const std::uint8_t* data, std::size_t size);
 
 class HmacSha256 {

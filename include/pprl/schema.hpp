@@ -50,6 +50,16 @@ struct MissingRule {
     std::string replacement;               // with MissingAction::replace
 };
 
+// Filter hardening, applied in the declared order after the Bloom filter is built (harden.hpp).
+// Every step is keyed from its own HKDF subkey.
+enum class HardeningKind { balance, xor_fold, blip, diffusion };
+struct HardeningStep {
+    HardeningKind kind = HardeningKind::balance;
+    double epsilon = 0;        // blip: each bit flips with probability 1 / (1 + e^ε)
+    unsigned t = 0;            // diffusion: input bits XORed into each output bit
+    unsigned output_bits = 0;  // diffusion: output length
+};
+
 struct FieldSpec {
     std::string name;
     bool ignored = false;
@@ -67,6 +77,10 @@ struct FieldSpec {
     // A value that does not parse as its type (date, integer, enum): reject the row (default) or
     // treat the field as missing (for sources whose dates carry typos, e.g. FEBRL).
     bool invalid_as_missing = false;
+    // Salting: this field's tokens are hashed together with another field's value (its canonical
+    // form, or a date's year), so equal values in different salt groups set unrelated bits.
+    std::string salt_field;
+    bool salt_year_only = false;
 };
 
 using Fingerprint = std::array<std::uint8_t, 32>;
@@ -86,7 +100,11 @@ public:
     // Things worth a warning about how the schema was read (clkhash quirks that applied).
     const std::vector<std::string>& notes() const noexcept { return notes_; }
 
+    // Length of the encodings (after hardening).
     unsigned bits() const noexcept { return bits_; }
+    // Length of the Bloom filter the tokens are hashed into (before hardening).
+    unsigned filter_bits() const noexcept { return filter_bits_; }
+    const std::vector<HardeningStep>& hardening() const noexcept { return hardening_; }
     HashingScheme hashing() const noexcept { return hashing_; }
     // Empty for a clkhash schema not told otherwise: the first column if its feature is ignored
     // (clkhash's own convention), else the data row number.
@@ -102,6 +120,8 @@ public:
 
 private:
     unsigned bits_ = 1024;
+    unsigned filter_bits_ = 1024;
+    std::vector<HardeningStep> hardening_;
     HashingScheme hashing_ = HashingScheme::hmac_sha256_random;
     std::string id_column_ = "record_id";
     std::vector<FieldSpec> fields_;

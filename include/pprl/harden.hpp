@@ -1,0 +1,50 @@
+// pprl/harden.hpp — keyed hardening of Bloom-filter encodings against frequency, pattern-mining
+// and graph attacks, applied after hashing in the order the schema declares (filter.hardening).
+//
+//   balance    f ↦ π(f ‖ ¬f): the filter and its complement, under a keyed permutation π of the
+//              2m positions. Every output has popcount exactly m (Schnell & Borgs 2016).
+//   xor_fold   f ↦ f[π(i)] ⊕ f[π(i + m/2)], i < m/2: XOR folding (Schnell et al. 2016) of keyed,
+//              secret pairs of positions rather than the two halves.
+//   blip       each bit flipped with probability p = 1 / (1 + e^ε) (randomised response, BLIP of
+//              Schnell & Borgs 2016 / Alaggan et al.); the coins are a keystream seeded by an HMAC of
+//              the filter, so the same record encodes the same way every time.
+//   diffusion  out[j] = ⊕_{i ∈ S_j} f[i] with |S_j| = t distinct positions chosen by the key, for an
+//              output of any length (Armknecht, Heng & Schnell, PoPETs 2023): a keyed linear map
+//              that spreads each input bit over many output bits.
+//
+// Step i's key material is HKDF-SHA256(secret, salt = schema fingerprint, info = "pprl/v1/harden"
+// 0x00 i name), expanded with AES-256-CTR; nothing uses a non-cryptographic generator.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "pprl/schema.hpp"
+#include "pprl/secret.hpp"
+
+namespace pprl {
+
+// The BLIP flip probability for ε.
+double blip_flip_probability(double epsilon) noexcept;
+
+class Hardener {
+public:
+    Hardener(const std::vector<HardeningStep>& steps, unsigned input_bits, const SecretKey& secret,
+             const Fingerprint& schema_fingerprint);
+    ~Hardener();
+    Hardener(Hardener&&) noexcept;
+    Hardener& operator=(Hardener&&) noexcept;
+
+    unsigned input_bits() const noexcept;
+    unsigned output_bits() const noexcept;
+    // `in`: input_bits()/8 bytes in filter bit order; `out`: output_bits()/8 bytes, overwritten.
+    // Thread-safe.
+    void apply(const std::uint8_t* in, std::uint8_t* out) const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pprl

@@ -1,0 +1,189 @@
+#include "pprl/harden.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "pprl/crypto.hpp"
+#include "pprl/error.hpp"
+
+namespace pprl {
+namespace {
+
+// Uniform integers below a bound from an AES-CTR keystream (rejection sampling, no modulo bias).
+class KeyedStream {
+public:
+    KeyedStream(const std::uint8_t key[32], const char* purpose) {
+        std::memcpy(key_, key, 32);
+        std::memset(iv_, 0, sizeof iv_);
+        std::strncpy(reinterpret_cast<char*>(iv_), purpose, 8);
+    }
+    ~KeyedStream() { secure_wipe(key_, sizeof key_); }
+    std::uint32_t next32() {
+        if (used_ == buffer_.size()) refill();
+        std::uint32_t v = 0;
+        std::memcpy(&v, buffer_.data() + used_, 4);
+        used_ += 4;
+        return v;
+    }
+    std::uint32_t below(std::uint32_t bound) {
+        const std::uint64_t limit = (std::uint64_t{1} << 32) - ((std::uint64_t{1} << 32) % bound);
+        for (;;) {
+            const std::uint32_t v = next32();
+            if (v < limit) return v % bound;
+        }
+    }
+
+private:
+    void refill() {
+        // Block counter in the last 8 bytes of the IV, advanced per refill.
+        for (int i = 15; i >= 8; --i)
+            if (++iv_[i] != 0) break;
+        crypto::keystream(key_, iv_, buffer_.data(), buffer_.size());
+        used_ = 0;
+    }
+    std::uint8_t key_[32];
+    std::uint8_t iv_[16];
+    std::vector<std::uint8_t> buffer_ = std::vector<std::uint8_t>(4096);
+    std::size_t used_ = 4096;
+};
+
+std::vector<std::uint32_t> keyed_permutation(KeyedStream& stream, std::uint32_t n) {
+    std::vector<std::uint32_t> p(n);
+    for (std::uint32_t i = 0; i < n; ++i) p[i] = i;
+    for (std::uint32_t i = n - 1; i > 0; --i) std::swap(p[i], p[stream.below(i + 1)]);  // Fisher–Yates
+    return p;
+}
+
+inline bool get(const std::uint8_t* f, std::uint32_t i) { return (f[i / 8] >> (7 - i % 8)) & 1; }
+inline void put(std::uint8_t* f, std::uint32_t i) { f[i / 8] |= static_cast<std::uint8_t>(0x80u >> (i % 8)); }
+
+struct Step {
+    HardeningStep spec;
+    unsigned in_bits = 0, out_bits = 0;
+    std::vector<std::uint32_t> map;  // balance, xor_fold: permutation; diffusion: out_bits × t positions
+    std::unique_ptr<SecretKey> blip_key;
+    std::uint32_t flip_below = 0;    // blip: flip when a 32-bit coin is below this
+};
+
+}  // namespace
+
+double blip_flip_probability(double epsilon) noexcept { return 1.0 / (1.0 + std::exp(epsilon)); }
+
+struct Hardener::Impl {
+    std::vector<Step> steps;
+    unsigned input_bits = 0, output_bits = 0;
+};
+
+Hardener::Hardener(const std::vector<HardeningStep>& steps, unsigned input_bits, const SecretKey& secret,
+                   const Fingerprint& fingerprint)
+    : impl_(std::make_unique<Impl>()) {
+    static const char* const names[] = {"balance", "xor_fold", "blip", "diffusion"};
+    impl_->input_bits = input_bits;
+    unsigned bits = input_bits;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+        Step step;
+        step.spec = steps[i];
+        step.in_bits = bits;
+        std::string info = "pprl/v1/harden";
+        info.push_back('\0');
+        info.push_back(static_cast<char>(i));
+        info += names[static_cast<int>(steps[i].kind)];
+        const SecretKey key = crypto::hkdf_sha256(secret.data(), secret.size(), fingerprint.data(), fingerprint.size(),
+                                                  info.data(), info.size(), 32);
+        KeyedStream stream(key.data(), "harden");
+        switch (steps[i].kind) {
+            case HardeningKind::balance:
+                step.out_bits = 2 * bits;
+                step.map = keyed_permutation(stream, 2 * bits);
+                break;
+            case HardeningKind::xor_fold:
+                if (bits % 2 != 0) throw UsageError("xor_fold needs an even length");
+                step.out_bits = bits / 2;
+                step.map = keyed_permutation(stream, bits);
+                break;
+            case HardeningKind::blip: {
+                step.out_bits = bits;
+                step.blip_key = std::make_unique<SecretKey>(key.data(), key.size());
+                const double p = blip_flip_probability(steps[i].epsilon);
+                step.flip_below = static_cast<std::uint32_t>(std::llround(p * 4294967296.0));
+                break;
+            }
+            case HardeningKind::diffusion: {
+                const unsigned t = steps[i].t;
+                if (t == 0 || t > bits) throw UsageError("diffusion needs 1 ≤ t ≤ input length");
+                step.out_bits = steps[i].output_bits;
+                step.map.reserve(std::size_t{step.out_bits} * t);
+                for (unsigned j = 0; j < step.out_bits; ++j) {
+                    const std::size_t first = step.map.size();
+                    while (step.map.size() - first < t) {  // t distinct positions
+                        const std::uint32_t pick = stream.below(bits);
+                        bool fresh = true;
+                        for (std::size_t q = first; q < step.map.size(); ++q) fresh = fresh && step.map[q] != pick;
+                        if (fresh) step.map.push_back(pick);
+                    }
+                }
+                break;
+            }
+        }
+        bits = step.out_bits;
+        impl_->steps.push_back(std::move(step));
+    }
+    impl_->output_bits = bits;
+}
+
+Hardener::~Hardener() = default;
+Hardener::Hardener(Hardener&&) noexcept = default;
+Hardener& Hardener::operator=(Hardener&&) noexcept = default;
+unsigned Hardener::input_bits() const noexcept { return impl_->input_bits; }
+unsigned Hardener::output_bits() const noexcept { return impl_->output_bits; }
+
+void Hardener::apply(const std::uint8_t* in, std::uint8_t* out) const {
+    thread_local std::vector<std::uint8_t> current, next, coins;
+    current.assign(in, in + impl_->input_bits / 8);
+    for (const Step& step : impl_->steps) {
+        next.assign((step.out_bits + 7) / 8, 0);
+        const std::uint8_t* f = current.data();
+        switch (step.spec.kind) {
+            case HardeningKind::balance:
+                for (std::uint32_t j = 0; j < step.in_bits; ++j) {
+                    // position j of f ‖ ¬f holds f[j]; position in_bits + j holds ¬f[j]
+                    if (get(f, j)) put(next.data(), step.map[j]);
+                    else put(next.data(), step.map[step.in_bits + j]);
+                }
+                break;
+            case HardeningKind::xor_fold:
+                for (std::uint32_t j = 0; j < step.out_bits; ++j)
+                    if (get(f, step.map[j]) != get(f, step.map[j + step.out_bits])) put(next.data(), j);
+                break;
+            case HardeningKind::blip: {
+                // Coins: AES-CTR under HMAC(step key, filter), 32 bits per position.
+                const crypto::Digest256 seed = crypto::hmac_sha256(step.blip_key->data(), step.blip_key->size(), f,
+                                                                   step.in_bits / 8);
+                static const std::uint8_t iv[16] = {'b', 'l', 'i', 'p'};
+                coins.resize(std::size_t{step.in_bits} * 4);
+                crypto::keystream(seed.data(), iv, coins.data(), coins.size());
+                for (std::uint32_t j = 0; j < step.in_bits; ++j) {
+                    std::uint32_t coin = 0;
+                    std::memcpy(&coin, coins.data() + 4 * std::size_t{j}, 4);
+                    if (get(f, j) != (coin < step.flip_below)) put(next.data(), j);
+                }
+                break;
+            }
+            case HardeningKind::diffusion: {
+                const unsigned t = step.spec.t;
+                for (std::uint32_t j = 0; j < step.out_bits; ++j) {
+                    bool parity = false;
+                    const std::uint32_t* positions = step.map.data() + std::size_t{j} * t;
+                    for (unsigned q = 0; q < t; ++q) parity ^= get(f, positions[q]);
+                    if (parity) put(next.data(), j);
+                }
+                break;
+            }
+        }
+        current.swap(next);
+    }
+    std::memcpy(out, current.data(), impl_->output_bits / 8);
+}
+
+}  // namespace pprl

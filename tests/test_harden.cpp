@@ -1,0 +1,221 @@
+// Hardening steps: keyed and deterministic, the properties each promises (constant popcount,
+// half length, a keyed XOR-of-t linear map, the BLIP flip rate), salting, and schema validation.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "pprl/encode.hpp"
+#include "pprl/error.hpp"
+#include "pprl/harden.hpp"
+#include "pprl/match.hpp"
+#include "pprl/schema.hpp"
+
+namespace pprl {
+namespace {
+
+SecretKey key_of(int seed) {
+    std::uint8_t raw[32];
+    for (int i = 0; i < 32; ++i) raw[i] = static_cast<std::uint8_t>(seed * 17 + i);
+    return SecretKey(raw, 32);
+}
+
+const Fingerprint fingerprint{};
+
+std::vector<std::uint8_t> random_filter(unsigned bits, double density, std::mt19937_64& rng) {
+    std::vector<std::uint8_t> f(bits / 8, 0);
+    std::bernoulli_distribution bit(density);
+    for (unsigned i = 0; i < bits; ++i)
+        if (bit(rng)) f[i / 8] |= static_cast<std::uint8_t>(0x80u >> (i % 8));
+    return f;
+}
+
+std::vector<std::uint8_t> harden(const Hardener& h, const std::vector<std::uint8_t>& in) {
+    std::vector<std::uint8_t> out(h.output_bits() / 8);
+    h.apply(in.data(), out.data());
+    return out;
+}
+
+unsigned popcount(const std::vector<std::uint8_t>& f) {
+    unsigned n = 0;
+    for (std::uint8_t b : f) n += static_cast<unsigned>(__builtin_popcount(b));
+    return n;
+}
+
+HardeningStep step(HardeningKind kind, double epsilon = 0, unsigned t = 0, unsigned out = 0) {
+    HardeningStep s;
+    s.kind = kind;
+    s.epsilon = epsilon;
+    s.t = t;
+    s.output_bits = out;
+    return s;
+}
+
+const std::vector<std::vector<HardeningStep>> every_step = {
+    {step(HardeningKind::balance)},
+    {step(HardeningKind::xor_fold)},
+    {step(HardeningKind::blip, 2.0)},
+    {step(HardeningKind::diffusion, 0, 3, 1024)},
+};
+
+TEST(Harden, EveryStepIsDeterministicUnderAKeyAndChangesUnderAnother) {
+    std::mt19937_64 rng(1);
+    const auto input = random_filter(1024, 0.3, rng);
+    for (const auto& steps : every_step) {
+        const Hardener a(steps, 1024, key_of(1), fingerprint), again(steps, 1024, key_of(1), fingerprint);
+        const Hardener other(steps, 1024, key_of(2), fingerprint);
+        EXPECT_EQ(harden(a, input), harden(again, input));
+        EXPECT_NE(harden(a, input), harden(other, input));
+    }
+}
+
+TEST(Harden, BalancingGivesConstantPopcountAndDoublesTheLength) {
+    const Hardener h({step(HardeningKind::balance)}, 1024, key_of(1), fingerprint);
+    EXPECT_EQ(h.output_bits(), 2048u);
+    std::mt19937_64 rng(2);
+    for (double density : {0.0, 0.05, 0.3, 0.7, 1.0})
+        for (int i = 0; i < 20; ++i) EXPECT_EQ(popcount(harden(h, random_filter(1024, density, rng))), 1024u);
+}
+
+TEST(Harden, FoldingHalvesTheLengthAndXorsSecretPairs) {
+    const Hardener h({step(HardeningKind::xor_fold)}, 1024, key_of(1), fingerprint);
+    EXPECT_EQ(h.output_bits(), 512u);
+    // Linear over GF(2): fold(a ⊕ b) = fold(a) ⊕ fold(b); a single set bit survives as one bit.
+    std::mt19937_64 rng(3);
+    const auto a = random_filter(1024, 0.3, rng), b = random_filter(1024, 0.3, rng);
+    std::vector<std::uint8_t> x(a.size());
+    for (std::size_t i = 0; i < a.size(); ++i) x[i] = a[i] ^ b[i];
+    const auto fa = harden(h, a), fb = harden(h, b), fx = harden(h, x);
+    for (std::size_t i = 0; i < fa.size(); ++i) EXPECT_EQ(fx[i], fa[i] ^ fb[i]);
+    std::vector<std::uint8_t> unit(128, 0);
+    unit[5] = 0x10;
+    EXPECT_EQ(popcount(harden(h, unit)), 1u);
+}
+
+TEST(Harden, DiffusionIsAKeyedXorOfExactlyTInputs) {
+    for (unsigned t : {1u, 3u, 7u}) {
+        const Hardener h({step(HardeningKind::diffusion, 0, t, 768)}, 1024, key_of(4), fingerprint);
+        ASSERT_EQ(h.output_bits(), 768u);
+        // Columns of the map: the image of each unit vector. Every output bit has exactly t inputs.
+        std::vector<unsigned> inputs_per_output(768, 0);
+        std::vector<std::uint8_t> unit(128, 0);
+        for (unsigned i = 0; i < 1024; ++i) {
+            std::fill(unit.begin(), unit.end(), 0);
+            unit[i / 8] = static_cast<std::uint8_t>(0x80u >> (i % 8));
+            const auto image = harden(h, unit);
+            for (unsigned j = 0; j < 768; ++j) inputs_per_output[j] += (image[j / 8] >> (7 - j % 8)) & 1;
+        }
+        for (unsigned j = 0; j < 768; ++j) EXPECT_EQ(inputs_per_output[j], t) << "output bit " << j;
+        // Linear: D(a ⊕ b) = D(a) ⊕ D(b), D(0) = 0.
+        std::mt19937_64 rng(t);
+        const auto a = random_filter(1024, 0.2, rng), b = random_filter(1024, 0.4, rng);
+        std::vector<std::uint8_t> x(a.size());
+        for (std::size_t i = 0; i < a.size(); ++i) x[i] = a[i] ^ b[i];
+        const auto da = harden(h, a), db = harden(h, b), dx = harden(h, x);
+        for (std::size_t i = 0; i < da.size(); ++i) EXPECT_EQ(dx[i], da[i] ^ db[i]);
+        EXPECT_EQ(popcount(harden(h, std::vector<std::uint8_t>(128, 0))), 0u);
+    }
+}
+
+TEST(Harden, BlipFlipsBitsAtTheRateEpsilonImplies) {
+    std::mt19937_64 rng(5);
+    for (double epsilon : {0.5, 2.0, 5.0}) {
+        const Hardener h({step(HardeningKind::blip, epsilon)}, 1024, key_of(6), fingerprint);
+        const double p = blip_flip_probability(epsilon);
+        EXPECT_NEAR(p, 1.0 / (1.0 + std::exp(epsilon)), 1e-15);
+        std::uint64_t flips = 0, total = 0;
+        for (int r = 0; r < 400; ++r) {
+            const auto in = random_filter(1024, 0.3, rng);
+            const auto out = harden(h, in);
+            for (std::size_t i = 0; i < in.size(); ++i) flips += static_cast<unsigned>(__builtin_popcount(in[i] ^ out[i]));
+            total += 1024;
+        }
+        const double rate = static_cast<double>(flips) / static_cast<double>(total);
+        const double sigma = std::sqrt(p * (1 - p) / static_cast<double>(total));
+        EXPECT_NEAR(rate, p, 5 * sigma) << "epsilon " << epsilon;
+    }
+}
+
+TEST(Harden, StepsComposeInTheDeclaredOrder) {
+    const Hardener fold_then_balance({step(HardeningKind::xor_fold), step(HardeningKind::balance)}, 1024, key_of(1),
+                                     fingerprint);
+    EXPECT_EQ(fold_then_balance.output_bits(), 1024u);
+    std::mt19937_64 rng(8);
+    EXPECT_EQ(popcount(harden(fold_then_balance, random_filter(1024, 0.4, rng))), 512u);
+    const Hardener balance_then_fold({step(HardeningKind::balance), step(HardeningKind::xor_fold)}, 1024, key_of(1),
+                                     fingerprint);
+    EXPECT_EQ(balance_then_fold.output_bits(), 1024u);
+}
+
+std::string schema_text(const std::string& filter_extra, const std::string& first_name_extra) {
+    return R"({"pprl_schema": 1, "filter": {"bits": 1024)" + filter_extra + R"(},
+      "fields": [
+        {"name": "first_name", "type": "string", "tokenizer": {"kind": "qgram", "q": 2},
+         "weight": {"bits_per_token": 10})" + first_name_extra + R"(},
+        {"name": "dob", "type": "date", "formats": ["%Y-%m-%d"], "tokenizer": {"kind": "date_parts"},
+         "weight": {"bits_per_token": 10}}]})";
+}
+
+double dice_of(const Schema& schema, const std::vector<std::string>& a, const std::vector<std::string>& b) {
+    Encoder encoder(schema, key_of(9));
+    encoder.bind_columns({"record_id", "first_name", "dob"});
+    FilterMatrix m(2, schema.bits());
+    Rejection why;
+    std::uint64_t tokens = 0, invalid = 0;
+    EXPECT_TRUE(encoder.encode_record(a, m.mutable_row_words(0), why, tokens, invalid)) << why.reason;
+    EXPECT_TRUE(encoder.encode_record(b, m.mutable_row_words(1), why, tokens, invalid)) << why.reason;
+    m.compute_popcounts();
+    return dice(m, 0, m, 1);
+}
+
+TEST(Harden, SaltingSeparatesEqualNamesInDifferentSaltGroups) {
+    const Schema plain = Schema::from_json(schema_text("", ""));
+    const Schema salted = Schema::from_json(schema_text("", R"(, "salt": {"field": "dob", "part": "year"})"));
+    EXPECT_NE(plain.fingerprint(), salted.fingerprint());
+    const std::vector<std::string> a = {"1", "Jasmine", "2009-03-04"}, same_year = {"2", "Jasmine", "2009-11-30"},
+                                   other_year = {"3", "Jasmine", "2010-03-04"};
+    // Same year: the salted name bits coincide, as without salt.
+    EXPECT_NEAR(dice_of(salted, a, same_year), dice_of(plain, a, same_year), 0.05);
+    // Another year: without salt the name still matches; with salt it no longer contributes.
+    EXPECT_GT(dice_of(plain, a, other_year), 0.75);
+    EXPECT_LT(dice_of(salted, a, other_year), 0.45);
+}
+
+TEST(Harden, SchemaDeclaresStepsAndTheEncodingLengthFollows) {
+    const Schema s = Schema::from_json(schema_text(
+        R"(, "hardening": [{"step": "balance"}, {"step": "xor_fold"}, {"step": "blip", "epsilon": 4},
+                           {"step": "diffusion", "t": 3, "bits": 512}])",
+        ""));
+    EXPECT_EQ(s.filter_bits(), 1024u);
+    EXPECT_EQ(s.bits(), 512u);
+    ASSERT_EQ(s.hardening().size(), 4u);
+    EXPECT_EQ(s.hardening()[2].kind, HardeningKind::blip);
+    Encoder encoder(s, key_of(1));
+    encoder.bind_columns({"record_id", "first_name", "dob"});
+    FilterMatrix m(1, s.bits());
+    Rejection why;
+    std::uint64_t tokens = 0, invalid = 0;
+    ASSERT_TRUE(encoder.encode_record({"1", "Ann", "2001-02-03"}, m.mutable_row_words(0), why, tokens, invalid));
+
+    auto refused = [](const std::string& filter, const std::string& field, const std::string& fragment) {
+        try {
+            Schema::from_json(schema_text(filter, field));
+            ADD_FAILURE() << "accepted: " << fragment;
+        } catch (const ValidationError& e) {
+            EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+        }
+    };
+    refused(R"(, "hardening": [{"step": "shuffle"}])", "", "/filter/hardening/0/step");
+    refused(R"(, "hardening": [{"step": "blip"}])", "", "/filter/hardening/0/epsilon");
+    refused(R"(, "hardening": [{"step": "diffusion", "t": 0}])", "", "/filter/hardening/0/t");
+    refused(R"(, "hardening": [{"step": "xor_fold"}, {"step": "xor_fold"}, {"step": "xor_fold"}, {"step": "xor_fold"},
+                               {"step": "xor_fold"}])", "", "/filter/hardening/4/step");  // 64 bits cannot fold
+    refused("", R"(, "salt": {"field": "nope"})", "/fields/0/salt/field");
+    refused("", R"(, "salt": {"field": "first_name"})", "/fields/0/salt/field");
+}
+
+}  // namespace
+}  // namespace pprl
