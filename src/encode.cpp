@@ -374,7 +374,8 @@ bool Encoder::encode_record(const std::vector<std::string>& values, std::uint64_
     for (std::size_t t = 0; t < token_list.size(); ++t)
         set_token_bits(*pending[t].mac, token_list[t], digests[t], pending[t].k, m, impl_->index_width, target);
     if (impl_->hardener)
-        impl_->hardener->apply(reinterpret_cast<const std::uint8_t*>(unhardened.data()), reinterpret_cast<std::uint8_t*>(row));
+        impl_->hardener->apply(reinterpret_cast<const std::uint8_t*>(unhardened.data()), reinterpret_cast<std::uint8_t*>(row),
+                               values[impl_->id_index]);
     tokens += token_list.size();
     return true;
 }

@@ -138,8 +138,8 @@ Hardener& Hardener::operator=(Hardener&&) noexcept = default;
 unsigned Hardener::input_bits() const noexcept { return impl_->input_bits; }
 unsigned Hardener::output_bits() const noexcept { return impl_->output_bits; }
 
-void Hardener::apply(const std::uint8_t* in, std::uint8_t* out) const {
-    thread_local std::vector<std::uint8_t> current, next, coins;
+void Hardener::apply(const std::uint8_t* in, std::uint8_t* out, std::string_view record) const {
+    thread_local std::vector<std::uint8_t> current, next, coins, seed_input;
     current.assign(in, in + impl_->input_bits / 8);
     for (const Step& step : impl_->steps) {
         next.assign((step.out_bits + 7) / 8, 0);
@@ -157,9 +157,14 @@ void Hardener::apply(const std::uint8_t* in, std::uint8_t* out) const {
                     if (get(f, step.map[j]) != get(f, step.map[j + step.out_bits])) put(next.data(), j);
                 break;
             case HardeningKind::blip: {
-                // Coins: AES-CTR under HMAC(step key, filter), 32 bits per position.
-                const crypto::Digest256 seed = crypto::hmac_sha256(step.blip_key->data(), step.blip_key->size(), f,
-                                                                   step.in_bits / 8);
+                // Coins: AES-CTR under HMAC(step key, |id| ‖ id ‖ filter), 32 bits per position.
+                seed_input.clear();
+                const std::uint64_t id_size = record.size();
+                for (int b = 0; b < 8; ++b) seed_input.push_back(static_cast<std::uint8_t>(id_size >> (8 * b)));
+                seed_input.insert(seed_input.end(), record.begin(), record.end());
+                seed_input.insert(seed_input.end(), f, f + step.in_bits / 8);
+                const crypto::Digest256 seed = crypto::hmac_sha256(step.blip_key->data(), step.blip_key->size(),
+                                                                   seed_input.data(), seed_input.size());
                 static const std::uint8_t iv[16] = {'b', 'l', 'i', 'p'};
                 coins.resize(std::size_t{step.in_bits} * 4);
                 crypto::keystream(seed.data(), iv, coins.data(), coins.size());

@@ -166,5 +166,16 @@ expect 3 "unknown clkhash option refused" -- "$pprl" encode --schema ck_bad.json
 check "message names the option" -- grep -q "/clkConfig/shiny" err.txt
 check "no output for a refused schema" -- test ! -e ck2.pprl
 
+# Audit (agency side): statistics and attacks, exit codes for mismatched schema and bad input.
+"$pprl" synth --people 1500 --seed 21 --out-dir aud_ref >/dev/null 2>&1
+expect 0 "audit the city's encodings" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext aud_ref/city.csv --truth syn/city.csv --report audit.html
+check "audit reports both attacks" -- bash -c "grep -q 'frequency alignment' out.txt && grep -q 'bit-pattern mining' out.txt"
+check "audit report is HTML with SVG" -- grep -q "<svg" audit.html
+expect 0 "audit as JSON" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext aud_ref/city.csv --truth syn/city.csv --json
+check "audit JSON has statistics" -- grep -q '"bit_frequency_cv"' out.txt
+expect 4 "audit refuses another schema's file" -- "$pprl" audit ck.pprl --schema "$schema" --plaintext aud_ref/city.csv
+expect 3 "audit without the field in the plaintext" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext syn/truth.csv
+expect 2 "audit of an unknown field" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext aud_ref/city.csv --field shoe_size
+
 echo "cli: $passes passed, $failures failed"
 [[ $failures -eq 0 ]]

@@ -7,7 +7,8 @@
 //              secret pairs of positions rather than the two halves.
 //   blip       each bit flipped with probability p = 1 / (1 + e^ε) (randomised response, BLIP of
 //              Schnell & Borgs 2016 / Alaggan et al.); the coins are a keystream seeded by an HMAC of
-//              the filter, so the same record encodes the same way every time.
+//              the record id and the filter: the same record encodes the same way every time, while
+//              two records with the same value get independent noise (no duplicate filters).
 //   diffusion  out[j] = ⊕_{i ∈ S_j} f[i] with |S_j| = t distinct positions chosen by the key, for an
 //              output of any length (Armknecht, Heng & Schnell, PoPETs 2023): a keyed linear map
 //              that spreads each input bit over many output bits.
@@ -18,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "pprl/schema.hpp"
@@ -39,8 +41,8 @@ public:
     unsigned input_bits() const noexcept;
     unsigned output_bits() const noexcept;
     // `in`: input_bits()/8 bytes in filter bit order; `out`: output_bits()/8 bytes, overwritten.
-    // Thread-safe.
-    void apply(const std::uint8_t* in, std::uint8_t* out) const;
+    // `record` (the record id) seeds BLIP's coins together with the filter. Thread-safe.
+    void apply(const std::uint8_t* in, std::uint8_t* out, std::string_view record = {}) const;
 
 private:
     struct Impl;

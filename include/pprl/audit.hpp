@@ -1,0 +1,79 @@
+// pprl/audit.hpp — what an attacker could learn from an agency's encodings, measured at the agency
+// before they leave (`pprl audit`). Never run at the hub: it needs plaintext.
+//
+// Filter statistics: how evenly bits are used (a hardened encoding's bit frequencies are flat),
+// duplicate filters (identical values give identical unhardened filters), popcounts (which leak
+// value lengths unless balanced).
+//
+// Two attacks against one field (say first names), each given a plaintext reference list from a
+// similar population but not the key:
+//   frequency  filters that occur several times are ranked by count and aligned with reference
+//              values ranked by frequency (Kuzu et al. 2011; Christen et al. 2017).
+//   pattern    frequent bit patterns are mined and aligned with frequent q-grams, in the spirit of
+//              Christen, Ranbaduge, Vatsalan & Schnell (2018): the most frequent unexplained bit
+//              seeds a pattern (the positions set in nearly all filters that have it); the pattern's
+//              support is matched to the q-gram of closest frequency. Each filter then says which
+//              located q-grams its value has and lacks, and a value is re-identified when at most a
+//              few reference values fit (the most frequent of them is the guess).
+// A guess is correct when it equals the record's true (normalised) value. Success is reported per
+// record and per distinct value, beside chance: guessing the most frequent reference value for all.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pprl/bloom.hpp"
+#include "pprl/normalize.hpp"
+#include "pprl/schema.hpp"
+
+namespace pprl {
+
+struct FilterStatistics {
+    std::size_t records = 0;
+    unsigned bits = 0;
+    double bit_frequency_min = 0, bit_frequency_max = 0, bit_frequency_mean = 0;
+    double bit_frequency_cv = 0;  // coefficient of variation of the per-position frequencies
+    std::size_t distinct_filters = 0;
+    std::size_t records_in_duplicates = 0;  // records whose filter another record also has
+    std::size_t largest_duplicate_group = 0;
+    double popcount_mean = 0, popcount_sd = 0;
+    unsigned popcount_min = 0, popcount_max = 0;
+    std::vector<std::size_t> popcount_histogram;  // 32 equal-width bins over [0, bits]
+};
+
+FilterStatistics filter_statistics(const FilterMatrix& filters);
+
+struct AttackResult {
+    std::string name;
+    std::size_t records = 0;  // records with a known true value
+    std::size_t guessed = 0, correct = 0;
+    double record_rate = 0;   // correct / records
+    std::size_t names = 0, names_correct = 0;  // distinct true values; those mostly guessed right
+    double name_rate = 0;
+    double chance_rate = 0;   // share of records whose value is the reference's most frequent
+    std::size_t patterns = 0;  // pattern attack: q-grams located
+    std::vector<std::pair<std::string, std::size_t>> reidentified;  // value, records correct (most first)
+};
+
+struct AuditOptions {
+    std::size_t max_qgrams = 64;      // q-grams the pattern attack tries to locate
+    double pattern_agreement = 0.95;  // a position joins a pattern if set in this share of its records
+    double presence = 0.9;            // a located q-gram is present if this share of its bits are set
+    std::size_t max_candidates = 3;   // guess only when at most this many reference values fit
+};
+
+struct AuditReport {
+    FilterStatistics statistics;
+    std::vector<AttackResult> attacks;
+};
+
+// `truth[i]` is the true value of filters row i ("" where unknown), `reference` the attacker's list
+// (one entry per person, so frequencies count). Both are normalised with `normalize` and tokenised
+// with `tokenizer` (the attacker is assumed to know the tokenisation, not the key).
+AuditReport audit(const FilterMatrix& filters, const std::vector<std::string>& truth,
+                  const std::vector<std::string>& reference, const NormalizeOptions& normalize,
+                  const TokenizerSpec& tokenizer, const AuditOptions& options = {});
+
+}  // namespace pprl

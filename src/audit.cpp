@@ -1,0 +1,321 @@
+#include "pprl/audit.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <string_view>
+#include <unordered_map>
+
+#include "pprl/error.hpp"
+#include "pprl/tokenize.hpp"
+
+namespace pprl {
+namespace {
+
+std::string normalized_or_empty(const std::string& value, const NormalizeOptions& options) {
+    std::string out;
+    if (!normalize(value, options, out)) return "";
+    return out;
+}
+
+struct Reference {
+    std::vector<std::string> values;   // distinct, most frequent first
+    std::vector<std::size_t> counts;
+    std::size_t total = 0;
+};
+
+Reference reference_frequencies(const std::vector<std::string>& raw, const NormalizeOptions& options) {
+    std::unordered_map<std::string, std::size_t> counts;
+    for (const auto& value : raw) {
+        std::string v = normalized_or_empty(value, options);
+        if (!v.empty()) ++counts[v];
+    }
+    std::vector<std::pair<std::string, std::size_t>> sorted(counts.begin(), counts.end());
+    std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
+        return a.second != b.second ? a.second > b.second : a.first < b.first;
+    });
+    Reference ref;
+    for (auto& [value, count] : sorted) {
+        ref.values.push_back(value);
+        ref.counts.push_back(count);
+        ref.total += count;
+    }
+    return ref;
+}
+
+// Scores guesses (one per row, "" for none) against the truth.
+void score(AttackResult& result, const std::vector<std::string>& truth, const std::vector<std::string>& guesses,
+           const Reference& ref) {
+    std::map<std::string, std::pair<std::size_t, std::size_t>> per_value;  // value → (records, correct)
+    std::map<std::string, std::size_t> guessed_as;                        // guess → times guessed
+    for (std::size_t i = 0; i < truth.size(); ++i) {
+        if (truth[i].empty()) continue;
+        ++result.records;
+        ++per_value[truth[i]].first;
+        if (guesses[i].empty()) continue;
+        ++result.guessed;
+        ++guessed_as[guesses[i]];
+        if (guesses[i] == truth[i]) {
+            ++result.correct;
+            ++per_value[truth[i]].second;
+        }
+    }
+    result.names = per_value.size();
+    for (const auto& [value, counts] : per_value) {
+        // A value counts as re-identified when it was guessed right at least once and most guesses of
+        // it were right.
+        const std::size_t times = guessed_as.count(value) ? guessed_as[value] : 0;
+        if (counts.second > 0 && 2 * counts.second > times) {
+            ++result.names_correct;
+            result.reidentified.emplace_back(value, counts.second);
+        }
+    }
+    std::sort(result.reidentified.begin(), result.reidentified.end(),
+              [](const auto& a, const auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
+    result.record_rate = result.records ? static_cast<double>(result.correct) / static_cast<double>(result.records) : 0;
+    result.name_rate = result.names ? static_cast<double>(result.names_correct) / static_cast<double>(result.names) : 0;
+    if (!ref.values.empty() && result.records > 0) {
+        std::size_t top = 0;
+        for (const auto& value : truth) top += value == ref.values[0] ? 1 : 0;
+        result.chance_rate = static_cast<double>(top) / static_cast<double>(result.records);
+    }
+}
+
+std::string row_key(const FilterMatrix& f, std::size_t i) {
+    return std::string(reinterpret_cast<const char*>(f.row_bytes(i)), f.bits() / 8);
+}
+
+AttackResult frequency_attack(const FilterMatrix& filters, const std::vector<std::string>& truth, const Reference& ref) {
+    std::unordered_map<std::string, std::vector<std::size_t>> groups;
+    for (std::size_t i = 0; i < filters.rows(); ++i) groups[row_key(filters, i)].push_back(i);
+    std::vector<const std::vector<std::size_t>*> frequent;
+    for (const auto& [key, rows] : groups)
+        if (rows.size() >= 2) frequent.push_back(&rows);
+    std::sort(frequent.begin(), frequent.end(), [](const auto* a, const auto* b) {
+        return a->size() != b->size() ? a->size() > b->size() : a->front() < b->front();
+    });
+    std::vector<std::string> guesses(filters.rows());
+    for (std::size_t rank = 0; rank < frequent.size() && rank < ref.values.size(); ++rank)
+        for (std::size_t row : *frequent[rank]) guesses[row] = ref.values[rank];
+    AttackResult result;
+    result.name = "frequency alignment";
+    score(result, truth, guesses, ref);
+    return result;
+}
+
+std::size_t popcount_and(const std::uint64_t* a, const std::uint64_t* b, std::size_t words) {
+    std::size_t n = 0;
+    for (std::size_t w = 0; w < words; ++w) n += static_cast<std::size_t>(__builtin_popcountll(a[w] & b[w]));
+    return n;
+}
+
+AttackResult pattern_attack(const FilterMatrix& filters, const std::vector<std::string>& truth, const Reference& ref,
+                            const TokenizerSpec& tokenizer, const AuditOptions& options) {
+    AttackResult result;
+    result.name = "bit-pattern mining";
+    const std::size_t n = filters.rows();
+    const unsigned m = filters.bits();
+    std::vector<std::string> guesses(n);
+    if (n == 0 || ref.values.empty()) {
+        score(result, truth, guesses, ref);
+        return result;
+    }
+    // Reference q-grams: the share of records (by reference frequency) whose value has each.
+    std::vector<std::vector<std::string>> grams_of(ref.values.size());
+    std::unordered_map<std::string, double> gram_frequency;
+    for (std::size_t v = 0; v < ref.values.size(); ++v) {
+        tokenize(ref.values[v], tokenizer, grams_of[v]);
+        std::sort(grams_of[v].begin(), grams_of[v].end());
+        grams_of[v].erase(std::unique(grams_of[v].begin(), grams_of[v].end()), grams_of[v].end());
+        for (const auto& g : grams_of[v])
+            gram_frequency[g] += static_cast<double>(ref.counts[v]) / static_cast<double>(ref.total);
+    }
+    std::vector<std::pair<std::string, double>> grams(gram_frequency.begin(), gram_frequency.end());
+    std::sort(grams.begin(), grams.end(),
+              [](const auto& a, const auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
+    if (grams.size() > options.max_qgrams) grams.resize(options.max_qgrams);
+    const double lowest = grams.empty() ? 1.0 : grams.back().second;
+
+    // Transposed filters: for each position, the set of records that have it.
+    const std::size_t words = (n + 63) / 64;
+    std::vector<std::uint64_t> columns(std::size_t{m} * words, 0);
+    std::vector<std::size_t> support(m, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint8_t* row = filters.row_bytes(i);
+        for (unsigned b = 0; b < m; ++b)
+            if ((row[b / 8] >> (7 - b % 8)) & 1) {
+                columns[std::size_t{b} * words + i / 64] |= std::uint64_t{1} << (i % 64);
+                ++support[b];
+            }
+    }
+    auto column = [&](unsigned b) { return columns.data() + std::size_t{b} * words; };
+
+    // Reference co-occurrence of the candidate q-grams: share of records whose value has both.
+    const std::size_t G = grams.size();
+    std::vector<double> together_ref(G * G, 0.0);
+    {
+        std::unordered_map<std::string, std::size_t> gram_index;
+        for (std::size_t g = 0; g < G; ++g) gram_index[grams[g].first] = g;
+        std::vector<std::size_t> in_value;
+        for (std::size_t v = 0; v < ref.values.size(); ++v) {
+            in_value.clear();
+            for (const auto& gram : grams_of[v]) {
+                auto it = gram_index.find(gram);
+                if (it != gram_index.end()) in_value.push_back(it->second);
+            }
+            const double w = static_cast<double>(ref.counts[v]) / static_cast<double>(ref.total);
+            for (std::size_t x : in_value)
+                for (std::size_t y : in_value) together_ref[x * G + y] += w;
+        }
+    }
+
+    std::vector<char> seeded(m, 0), assigned(G, 0);
+    std::vector<std::vector<unsigned>> located(G);
+    std::vector<std::vector<std::uint64_t>> located_records(G);  // records having every position
+    std::vector<std::size_t> labelled;                            // located q-grams, in order found
+    std::vector<std::uint64_t> common(words);
+    for (std::size_t round = 0; round < 4 * G; ++round) {
+        unsigned seed = m;
+        for (unsigned b = 0; b < m; ++b)
+            if (!seeded[b] && (seed == m || support[b] > support[seed])) seed = b;
+        if (seed == m || static_cast<double>(support[seed]) < 0.5 * lowest * static_cast<double>(n)) break;
+        seeded[seed] = 1;
+        std::vector<unsigned> pattern;
+        for (unsigned b = 0; b < m; ++b)
+            if (static_cast<double>(popcount_and(column(b), column(seed), words)) >=
+                options.pattern_agreement * static_cast<double>(support[seed]))
+                pattern.push_back(b);
+        if (pattern.size() < 3) continue;  // one noisy position, not a q-gram's k positions
+        std::copy(column(pattern[0]), column(pattern[0]) + words, common.begin());
+        for (unsigned b : pattern)
+            for (std::size_t w = 0; w < words; ++w) common[w] &= column(b)[w];
+        std::size_t count = 0;
+        for (std::uint64_t w : common) count += static_cast<std::size_t>(__builtin_popcountll(w));
+        if (count == 0) continue;
+        const double share = static_cast<double>(count) / static_cast<double>(n);
+        // Label: the unassigned q-gram whose frequency and co-occurrence with the q-grams labelled so
+        // far best match the pattern's (conditional shares, P(other | this)).
+        std::size_t best = G;
+        double best_error = 1e9;
+        for (std::size_t g = 0; g < G; ++g) {
+            if (assigned[g]) continue;
+            double error = std::fabs(std::log(grams[g].second / share));
+            if (error > std::log(2.0)) continue;
+            if (!labelled.empty()) {
+                double mismatch = 0;
+                for (std::size_t h : labelled) {
+                    const double ref_conditional = together_ref[g * G + h] / grams[g].second;
+                    const double enc_conditional =
+                        static_cast<double>(popcount_and(common.data(), located_records[h].data(), words)) /
+                        static_cast<double>(count);
+                    mismatch += std::fabs(ref_conditional - enc_conditional);
+                }
+                error += 4.0 * mismatch / static_cast<double>(labelled.size());
+            }
+            if (error < best_error) best = g, best_error = error;
+        }
+        for (unsigned b : pattern) seeded[b] = 1;
+        if (best == G || best_error > 0.6) continue;
+        assigned[best] = 1;
+        located[best] = pattern;
+        located_records[best] = common;
+        labelled.push_back(best);
+        ++result.patterns;
+    }
+
+    // Consistency of each reference value with each filter over the located q-grams (≤ 64).
+    std::vector<std::size_t> located_index;
+    for (std::size_t g = 0; g < grams.size() && located_index.size() < 64; ++g)
+        if (!located[g].empty()) located_index.push_back(g);
+    std::vector<std::uint64_t> value_mask(ref.values.size(), 0);
+    for (std::size_t v = 0; v < ref.values.size(); ++v)
+        for (std::size_t j = 0; j < located_index.size(); ++j)
+            if (std::binary_search(grams_of[v].begin(), grams_of[v].end(), grams[located_index[j]].first))
+                value_mask[v] |= std::uint64_t{1} << j;
+    for (std::size_t i = 0; i < n && !located_index.empty(); ++i) {
+        const std::uint8_t* row = filters.row_bytes(i);
+        std::uint64_t present = 0, absent = 0;
+        for (std::size_t j = 0; j < located_index.size(); ++j) {
+            const auto& pattern = located[located_index[j]];
+            std::size_t set = 0;
+            for (unsigned b : pattern) set += (row[b / 8] >> (7 - b % 8)) & 1;
+            const double share = static_cast<double>(set) / static_cast<double>(pattern.size());
+            if (share >= options.presence) present |= std::uint64_t{1} << j;
+            else if (share < 0.5) absent |= std::uint64_t{1} << j;
+        }
+        std::size_t fits = 0, first = 0;
+        for (std::size_t v = 0; v < ref.values.size() && fits <= options.max_candidates; ++v)
+            if ((present & ~value_mask[v]) == 0 && (absent & value_mask[v]) == 0 && value_mask[v] != 0) {
+                if (fits++ == 0) first = v;  // values are most frequent first
+            }
+        if (fits >= 1 && fits <= options.max_candidates) guesses[i] = ref.values[first];
+    }
+    score(result, truth, guesses, ref);
+    return result;
+}
+
+}  // namespace
+
+FilterStatistics filter_statistics(const FilterMatrix& filters) {
+    FilterStatistics s;
+    s.records = filters.rows();
+    s.bits = filters.bits();
+    s.popcount_histogram.assign(32, 0);
+    if (s.records == 0) return s;
+    std::vector<std::size_t> per_bit(s.bits, 0);
+    double sum = 0, sum_sq = 0;
+    s.popcount_min = s.bits;
+    for (std::size_t i = 0; i < s.records; ++i) {
+        const std::uint8_t* row = filters.row_bytes(i);
+        unsigned count = 0;
+        for (unsigned b = 0; b < s.bits; ++b)
+            if ((row[b / 8] >> (7 - b % 8)) & 1) ++per_bit[b], ++count;
+        sum += count;
+        sum_sq += static_cast<double>(count) * count;
+        s.popcount_min = std::min(s.popcount_min, count);
+        s.popcount_max = std::max(s.popcount_max, count);
+        ++s.popcount_histogram[std::min<std::size_t>(31, std::size_t{count} * 32 / (s.bits + 1))];
+    }
+    const double n = static_cast<double>(s.records);
+    s.popcount_mean = sum / n;
+    s.popcount_sd = std::sqrt(std::max(0.0, sum_sq / n - s.popcount_mean * s.popcount_mean));
+    double f_sum = 0, f_sq = 0;
+    s.bit_frequency_min = 1;
+    for (std::size_t c : per_bit) {
+        const double f = static_cast<double>(c) / n;
+        f_sum += f;
+        f_sq += f * f;
+        s.bit_frequency_min = std::min(s.bit_frequency_min, f);
+        s.bit_frequency_max = std::max(s.bit_frequency_max, f);
+    }
+    s.bit_frequency_mean = f_sum / s.bits;
+    const double var = std::max(0.0, f_sq / s.bits - s.bit_frequency_mean * s.bit_frequency_mean);
+    s.bit_frequency_cv = s.bit_frequency_mean > 0 ? std::sqrt(var) / s.bit_frequency_mean : 0;
+    std::unordered_map<std::string, std::size_t> groups;
+    for (std::size_t i = 0; i < s.records; ++i) ++groups[row_key(filters, i)];
+    s.distinct_filters = groups.size();
+    for (const auto& [key, count] : groups) {
+        if (count >= 2) s.records_in_duplicates += count;
+        s.largest_duplicate_group = std::max(s.largest_duplicate_group, count);
+    }
+    return s;
+}
+
+AuditReport audit(const FilterMatrix& filters, const std::vector<std::string>& truth_raw,
+                  const std::vector<std::string>& reference, const NormalizeOptions& normalize_options,
+                  const TokenizerSpec& tokenizer, const AuditOptions& options) {
+    if (truth_raw.size() != filters.rows())
+        throw UsageError("audit needs one true value per filter (" + std::to_string(truth_raw.size()) + " for " +
+                         std::to_string(filters.rows()) + ")");
+    std::vector<std::string> truth(truth_raw.size());
+    for (std::size_t i = 0; i < truth.size(); ++i) truth[i] = normalized_or_empty(truth_raw[i], normalize_options);
+    const Reference ref = reference_frequencies(reference, normalize_options);
+    AuditReport report;
+    report.statistics = filter_statistics(filters);
+    report.attacks.push_back(frequency_attack(filters, truth, ref));
+    report.attacks.push_back(pattern_attack(filters, truth, ref, tokenizer, options));
+    return report;
+}
+
+}  // namespace pprl

@@ -1,0 +1,200 @@
+// pprl audit: filter statistics and two attacks on an agency's own encodings (audit.hpp). Runs at the
+// agency, which holds the plaintext; the report names re-identified values, so it stays there too.
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "pprl/audit.hpp"
+#include "pprl/crypto.hpp"
+#include "pprl/csv.hpp"
+#include "pprl/error.hpp"
+#include "pprl/format.hpp"
+#include "pprl/io.hpp"
+#include "pprl/schema.hpp"
+
+namespace pprl::cli {
+namespace {
+
+// id → value of `column` (and the ids in file order); ValidationError when a column is missing.
+std::map<std::string, std::string> read_column(const std::string& path, const std::string& id_column,
+                                               const std::string& column, std::vector<std::string>* all_values) {
+    CsvReader reader(path);
+    CsvRecord header;
+    if (!reader.next(header)) throw ValidationError("'" + path + "' is empty");
+    std::size_t id = header.fields.size(), value = header.fields.size();
+    for (std::size_t i = 0; i < header.fields.size(); ++i) {
+        if (header.fields[i] == id_column) id = i;
+        if (header.fields[i] == column) value = i;
+    }
+    if (value == header.fields.size()) throw ValidationError("'" + path + "' has no column \"" + column + "\"");
+    std::map<std::string, std::string> by_id;
+    CsvRecord record;
+    while (reader.next(record)) {
+        if (!record.error.empty() || record.fields.size() != header.fields.size()) continue;
+        if (all_values) all_values->push_back(record.fields[value]);
+        if (id < header.fields.size()) by_id[record.fields[id]] = record.fields[value];
+    }
+    return by_id;
+}
+
+std::string escape(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+        if (c == '<') out += "&lt;";
+        else if (c == '>') out += "&gt;";
+        else if (c == '&') out += "&amp;";
+        else if (c == '"') out += "&quot;";
+        else out += c;
+    }
+    return out;
+}
+
+std::string percent(double share) {
+    std::ostringstream out;
+    out << std::fixed << std::setprecision(2) << 100 * share << "%";
+    return out.str();
+}
+
+std::string render_audit_html(const AuditReport& r, const std::string& file, const std::string& field) {
+    const FilterStatistics& s = r.statistics;
+    std::ostringstream h;
+    h << "<!doctype html><html><head><meta charset=\"utf-8\"><title>pprl audit</title><style>"
+         "body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}td,th{padding:.2em .8em;text-align:right}"
+         "th:first-child,td:first-child{text-align:left}table{border-collapse:collapse}tr:nth-child(even){background:#f4f4f4}"
+         ".warn{color:#b00}</style></head><body>";
+    h << "<h1>pprl audit: " << escape(file) << "</h1><p>Attacked field: <b>" << escape(field)
+      << "</b>. This report names plaintext values: keep it at the agency.</p>";
+    h << "<h2>Filters</h2><table>"
+      << "<tr><td>records</td><td>" << s.records << "</td></tr><tr><td>bits</td><td>" << s.bits << "</td></tr>"
+      << "<tr><td>bit frequency min / mean / max</td><td>" << std::setprecision(3) << s.bit_frequency_min << " / "
+      << s.bit_frequency_mean << " / " << s.bit_frequency_max << "</td></tr>"
+      << "<tr><td>bit frequency coefficient of variation</td><td>" << s.bit_frequency_cv << "</td></tr>"
+      << "<tr><td>distinct filters</td><td>" << s.distinct_filters << "</td></tr>"
+      << "<tr><td>records sharing their filter with another</td><td>" << s.records_in_duplicates << "</td></tr>"
+      << "<tr><td>largest group of identical filters</td><td>" << s.largest_duplicate_group << "</td></tr>"
+      << "<tr><td>popcount mean ± sd (min–max)</td><td>" << std::setprecision(1) << std::fixed << s.popcount_mean
+      << " ± " << s.popcount_sd << " (" << s.popcount_min << "–" << s.popcount_max << ")</td></tr></table>";
+    // Popcount histogram as inline SVG bars.
+    std::size_t peak = 1;
+    for (std::size_t c : s.popcount_histogram) peak = std::max(peak, c);
+    h << "<h3>Popcount distribution</h3><svg width=\"640\" height=\"140\" role=\"img\">";
+    for (std::size_t i = 0; i < s.popcount_histogram.size(); ++i) {
+        const double height = 120.0 * static_cast<double>(s.popcount_histogram[i]) / static_cast<double>(peak);
+        h << "<rect x=\"" << i * 20 << "\" y=\"" << 125 - height << "\" width=\"18\" height=\"" << height
+          << "\" fill=\"#4a7ab5\"/>";
+    }
+    h << "<text x=\"0\" y=\"138\" font-size=\"10\">0</text><text x=\"600\" y=\"138\" font-size=\"10\">" << s.bits
+      << "</text></svg>";
+    h << "<h2>Attacks</h2><table><tr><th>attack</th><th>records re-identified</th><th>names re-identified</th>"
+         "<th>chance</th><th>q-grams located</th></tr>";
+    for (const auto& a : r.attacks) {
+        const bool bad = a.record_rate > std::max(0.01, 1.5 * a.chance_rate);
+        h << "<tr><td>" << escape(a.name) << "</td><td" << (bad ? " class=\"warn\"" : "") << ">" << percent(a.record_rate)
+          << " (" << a.correct << " of " << a.records << ")</td><td>" << percent(a.name_rate) << " (" << a.names_correct
+          << " of " << a.names << ")</td><td>" << percent(a.chance_rate) << "</td><td>"
+          << (a.name == "bit-pattern mining" ? std::to_string(a.patterns) : "") << "</td></tr>";
+    }
+    h << "</table>";
+    for (const auto& a : r.attacks) {
+        if (a.reidentified.empty()) continue;
+        h << "<h3>" << escape(a.name) << ": values re-identified</h3><p>";
+        for (std::size_t i = 0; i < a.reidentified.size() && i < 50; ++i)
+            h << (i ? ", " : "") << escape(a.reidentified[i].first) << " (" << a.reidentified[i].second << ")";
+        h << "</p>";
+    }
+    h << "</body></html>\n";
+    return h.str();
+}
+
+}  // namespace
+
+Command add_audit(CLI::App& app) {
+    struct Options {
+        std::string file, plaintext, schema, truth, field, report;
+        bool json = false;
+    };
+    auto o = std::make_shared<Options>();
+    app.add_option("file", o->file, "The agency's encoded file")->required();
+    app.add_option("--plaintext", o->plaintext,
+                   "Reference CSV from a similar population (the attacker's list); also the truth when it has the "
+                   "encoded records' ids and --truth is not given")
+        ->required();
+    app.add_option("--schema", o->schema, "The schema the file was encoded with")->required();
+    app.add_option("--truth", o->truth, "The CSV that was encoded (its id column and the attacked field)");
+    app.add_option("--field", o->field, "The attacked field (default: the schema's first encoded string field)");
+    app.add_option("--report", o->report, "Write an HTML report (it names re-identified values: keep it in-house)");
+    app.add_flag("--json", o->json, "Print JSON instead of text");
+    return [o]() {
+        const Schema schema = Schema::from_file(o->schema);
+        if (schema.dialect() != SchemaDialect::pprl) throw UsageError("audit needs a pprl schema");
+        const FilterMatrix filters = load_encoded_file(o->file);
+        if (!filters.info().schema_known || filters.info().schema_fingerprint != schema.fingerprint())
+            throw KeyMismatchError("'" + o->file + "' was not encoded with the schema in '" + o->schema + "'");
+        std::string field = o->field;
+        const FieldSpec* spec = nullptr;
+        for (const auto& f : schema.fields())
+            if (!f.ignored && ((field.empty() && f.type == FieldType::string) || f.name == field)) {
+                spec = &f;
+                break;
+            }
+        if (spec == nullptr) throw UsageError("--field names no encoded field of the schema");
+        field = spec->name;
+        std::vector<std::string> reference;
+        const auto plaintext = read_column(o->plaintext, schema.id_column(), field, &reference);
+        const auto truth_by_id = o->truth.empty() ? plaintext : read_column(o->truth, schema.id_column(), field, nullptr);
+        std::vector<std::string> truth(filters.rows());
+        std::size_t known = 0;
+        for (std::size_t i = 0; i < filters.rows(); ++i) {
+            auto it = truth_by_id.find(filters.ids()[i]);
+            if (it != truth_by_id.end()) truth[i] = it->second, ++known;
+        }
+        if (known == 0)
+            throw ValidationError("no record id of '" + o->file + "' is in " + (o->truth.empty() ? o->plaintext : o->truth) +
+                                  " (column \"" + schema.id_column() + "\"); pass the encoded CSV with --truth");
+        const AuditReport report = audit(filters, truth, reference, spec->normalize, spec->tokenizer);
+        if (!o->report.empty()) {
+            AtomicFile out(o->report);
+            out.write(render_audit_html(report, o->file, field));
+            out.commit();
+        }
+        const FilterStatistics& s = report.statistics;
+        if (o->json) {
+            nlohmann::json j;
+            j["file"] = o->file;
+            j["field"] = field;
+            j["statistics"] = {{"records", s.records}, {"bits", s.bits}, {"bit_frequency_min", s.bit_frequency_min},
+                               {"bit_frequency_mean", s.bit_frequency_mean}, {"bit_frequency_max", s.bit_frequency_max},
+                               {"bit_frequency_cv", s.bit_frequency_cv}, {"distinct_filters", s.distinct_filters},
+                               {"records_in_duplicates", s.records_in_duplicates},
+                               {"largest_duplicate_group", s.largest_duplicate_group},
+                               {"popcount_mean", s.popcount_mean}, {"popcount_sd", s.popcount_sd},
+                               {"popcount_min", s.popcount_min}, {"popcount_max", s.popcount_max},
+                               {"popcount_histogram", s.popcount_histogram}};
+            for (const auto& a : report.attacks)
+                j["attacks"].push_back({{"attack", a.name}, {"records", a.records}, {"correct", a.correct},
+                                        {"record_rate", a.record_rate}, {"names", a.names},
+                                        {"names_correct", a.names_correct}, {"name_rate", a.name_rate},
+                                        {"chance_rate", a.chance_rate}, {"qgrams_located", a.patterns}});
+            std::cout << j.dump(2) << "\n";
+        } else {
+            std::cout << "filters: " << s.records << " of " << s.bits << " bits; " << s.distinct_filters
+                      << " distinct, " << s.records_in_duplicates << " records share a filter (largest group "
+                      << s.largest_duplicate_group << ")\n"
+                      << "bit frequency " << std::fixed << std::setprecision(3) << s.bit_frequency_min << " – "
+                      << s.bit_frequency_max << " (cv " << s.bit_frequency_cv << "); popcount " << std::setprecision(1)
+                      << s.popcount_mean << " ± " << s.popcount_sd << "\n";
+            for (const auto& a : report.attacks)
+                std::cout << a.name << " on " << field << ": " << percent(a.record_rate) << " of records ("
+                          << a.correct << " of " << a.records << "), " << percent(a.name_rate) << " of names ("
+                          << a.names_correct << " of " << a.names << "); chance " << percent(a.chance_rate) << "\n";
+        }
+        return 0;
+    };
+}
+
+}  // namespace pprl::cli
