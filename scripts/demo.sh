@@ -28,7 +28,7 @@ done
 log "encode    $(elapsed "$t") s   three agencies, example schema, 1024-bit CLKs (only these leave an agency)"
 
 t=$(now)
-"$pprl" link city.pprl schools.pprl promise.pprl --threshold 0.75 --method greedy \
+"$pprl" link city.pprl schools.pprl promise.pprl --threshold 0.65 --method greedy \
   --out entities.csv --pairs-out pairs.csv 2> link.log
 log "link      $(elapsed "$t") s   $(grep -o '[0-9,]* records in [0-9,]* entities' link.log)"
 

@@ -62,8 +62,8 @@ struct Step {
     HardeningStep spec;
     unsigned in_bits = 0, out_bits = 0;
     std::vector<std::uint32_t> map;  // balance, xor_fold: permutation; diffusion: out_bits × t positions
-    std::unique_ptr<SecretKey> blip_key;
-    std::uint32_t flip_below = 0;    // blip: flip when a 32-bit coin is below this
+    std::unique_ptr<crypto::HmacSha256> blip_mac;
+    std::uint32_t flip_below = 0;    // blip: flip when a 16-bit coin is below this
 };
 
 }  // namespace
@@ -104,9 +104,11 @@ Hardener::Hardener(const std::vector<HardeningStep>& steps, unsigned input_bits,
                 break;
             case HardeningKind::blip: {
                 step.out_bits = bits;
-                step.blip_key = std::make_unique<SecretKey>(key.data(), key.size());
+                step.blip_mac = std::make_unique<crypto::HmacSha256>(key);
+                // p in units of 2^-16: the coins are 16-bit, compared as integers, so every machine
+                // flips the same bits.
                 const double p = blip_flip_probability(steps[i].epsilon);
-                step.flip_below = static_cast<std::uint32_t>(std::llround(p * 4294967296.0));
+                step.flip_below = static_cast<std::uint32_t>(std::llround(p * 65536.0));
                 break;
             }
             case HardeningKind::diffusion: {
@@ -157,21 +159,24 @@ void Hardener::apply(const std::uint8_t* in, std::uint8_t* out, std::string_view
                     if (get(f, step.map[j]) != get(f, step.map[j + step.out_bits])) put(next.data(), j);
                 break;
             case HardeningKind::blip: {
-                // Coins: AES-CTR under HMAC(step key, |id| ‖ id ‖ filter), 32 bits per position.
+                // Coins: AES-CTR under HMAC(step key, |id| ‖ id ‖ filter), 16 bits per position.
                 seed_input.clear();
                 const std::uint64_t id_size = record.size();
                 for (int b = 0; b < 8; ++b) seed_input.push_back(static_cast<std::uint8_t>(id_size >> (8 * b)));
                 seed_input.insert(seed_input.end(), record.begin(), record.end());
                 seed_input.insert(seed_input.end(), f, f + step.in_bits / 8);
-                const crypto::Digest256 seed = crypto::hmac_sha256(step.blip_key->data(), step.blip_key->size(),
-                                                                   seed_input.data(), seed_input.size());
+                const crypto::Digest256 seed = step.blip_mac->mac(seed_input.data(), seed_input.size());
                 static const std::uint8_t iv[16] = {'b', 'l', 'i', 'p'};
-                coins.resize(std::size_t{step.in_bits} * 4);
+                coins.resize(std::size_t{step.in_bits} * 2);
                 crypto::keystream(seed.data(), iv, coins.data(), coins.size());
-                for (std::uint32_t j = 0; j < step.in_bits; ++j) {
-                    std::uint32_t coin = 0;
-                    std::memcpy(&coin, coins.data() + 4 * std::size_t{j}, 4);
-                    if (get(f, j) != (coin < step.flip_below)) put(next.data(), j);
+                for (std::uint32_t byte = 0; byte < step.in_bits / 8; ++byte) {
+                    std::uint8_t flips = 0;
+                    for (unsigned bit = 0; bit < 8; ++bit) {
+                        const std::size_t at = 2 * (std::size_t{byte} * 8 + bit);
+                        const std::uint32_t coin = coins[at] | (static_cast<std::uint32_t>(coins[at + 1]) << 8);
+                        if (coin < step.flip_below) flips |= static_cast<std::uint8_t>(0x80u >> bit);
+                    }
+                    next[byte] = f[byte] ^ flips;
                 }
                 break;
             }

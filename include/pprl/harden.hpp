@@ -5,7 +5,7 @@
 //              2m positions. Every output has popcount exactly m (Schnell & Borgs 2016).
 //   xor_fold   f ↦ f[π(i)] ⊕ f[π(i + m/2)], i < m/2: XOR folding (Schnell et al. 2016) of keyed,
 //              secret pairs of positions rather than the two halves.
-//   blip       each bit flipped with probability p = 1 / (1 + e^ε) (randomised response, BLIP of
+//   blip       each bit flipped with probability p = 1 / (1 + e^ε), in units of 2^-16 (randomised response, BLIP of
 //              Schnell & Borgs 2016 / Alaggan et al.); the coins are a keystream seeded by an HMAC of
 //              the record id and the filter: the same record encodes the same way every time, while
 //              two records with the same value get independent noise (no duplicate filters).

@@ -209,14 +209,19 @@ SecretKey hkdf_sha256(const std::uint8_t* ikm, std::size_t ikm_size, const void*
 }
 
 void keystream(const std::uint8_t key[32], const std::uint8_t iv[16], std::uint8_t* out, std::size_t size) {
-    EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
-    if (ctx == nullptr) throw Error(ErrorCategory::io, "OpenSSL could not allocate a cipher context");
+    // One cipher context per thread, re-keyed per call (allocating one per call cost more than the
+    // encryption of a filter's worth of coins).
+    struct Context {
+        EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+        ~Context() { EVP_CIPHER_CTX_free(ctx); }
+    };
+    thread_local Context holder;
+    if (holder.ctx == nullptr) throw Error(ErrorCategory::io, "OpenSSL could not allocate a cipher context");
     std::memset(out, 0, size);
     int written = 0;
-    const bool ok = EVP_EncryptInit_ex(ctx, EVP_aes_256_ctr(), nullptr, key, iv) == 1 &&
-                    EVP_EncryptUpdate(ctx, out, &written, out, static_cast<int>(size)) == 1 &&
+    const bool ok = EVP_EncryptInit_ex(holder.ctx, EVP_aes_256_ctr(), nullptr, key, iv) == 1 &&
+                    EVP_EncryptUpdate(holder.ctx, out, &written, out, static_cast<int>(size)) == 1 &&
                     static_cast<std::size_t>(written) == size;
-    EVP_CIPHER_CTX_free(ctx);
     if (!ok) throw Error(ErrorCategory::io, "OpenSSL AES-256-CTR failed");
 }
 

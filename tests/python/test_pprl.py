@@ -163,7 +163,7 @@ def test_link_synth_evaluate_and_capabilities(data, key_file):
     schema = pprl.Schema.from_file(str(SCHEMA))
     key = pprl.SecretKey.from_file(str(key_file))
     parties = [pprl.encode(data[p], schema, key, party=p)[0] for p in ("city", "schools", "promise")]
-    entities = pprl.link(parties, threshold=0.75)
+    entities = pprl.link(parties, threshold=0.65)
     assert list(entities.columns) == ["party", "record_id", "entity_id"]
     assert len(entities) == sum(len(p) for p in parties)
     metrics, groups = pprl.evaluate(data["truth"], entities)
