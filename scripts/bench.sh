@@ -19,3 +19,6 @@ for mode in exact lsh; do
 done
 echo "== encoding, one million rows (bench_encode)"
 "$build/bench/bench_encode"
+pause
+echo "== hardening: linkage F1 against attack success (harden_audit)"
+"$build/bench/harden_audit" 10000 7
