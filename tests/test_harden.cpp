@@ -139,6 +139,20 @@ TEST(Harden, BlipFlipsBitsAtTheRateEpsilonImplies) {
     }
 }
 
+TEST(Harden, BlipCoinStepIsTheSameVectorisedAndPortable) {
+    std::mt19937_64 rng(13);
+    for (unsigned bits : {64u, 128u, 1024u, 2112u}) {
+        for (std::uint32_t below : {0u, 1u, 3099u, 32768u, 32769u, 65535u, 65536u}) {
+            std::vector<std::uint8_t> coins(2 * bits), f(bits / 8), fast(bits / 8), slow(bits / 8);
+            for (auto& c : coins) c = static_cast<std::uint8_t>(rng());
+            for (auto& b : f) b = static_cast<std::uint8_t>(rng());
+            detail::blip_flips(coins.data(), bits, below, f.data(), fast.data(), false);
+            detail::blip_flips(coins.data(), bits, below, f.data(), slow.data(), true);
+            EXPECT_EQ(fast, slow) << bits << " bits, below " << below;
+        }
+    }
+}
+
 TEST(Harden, StepsComposeInTheDeclaredOrder) {
     const Hardener fold_then_balance({step(HardeningKind::xor_fold), step(HardeningKind::balance)}, 1024, key_of(1),
                                      fingerprint);

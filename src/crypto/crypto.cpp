@@ -209,18 +209,22 @@ SecretKey hkdf_sha256(const std::uint8_t* ikm, std::size_t ikm_size, const void*
 }
 
 void keystream(const std::uint8_t key[32], const std::uint8_t iv[16], std::uint8_t* out, std::size_t size) {
-    // One cipher context per thread, re-keyed per call (allocating one per call cost more than the
-    // encryption of a filter's worth of coins).
+    // The cipher is fetched once and each thread keeps one context, re-keyed per call: an implicit
+    // fetch or a fresh context per call cost more than encrypting a filter's worth of coins.
+    static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-256-CTR", nullptr);
     struct Context {
         EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+        bool initialised = false;
         ~Context() { EVP_CIPHER_CTX_free(ctx); }
     };
     thread_local Context holder;
-    if (holder.ctx == nullptr) throw Error(ErrorCategory::io, "OpenSSL could not allocate a cipher context");
+    if (cipher == nullptr || holder.ctx == nullptr) throw Error(ErrorCategory::io, "OpenSSL has no AES-256-CTR");
     std::memset(out, 0, size);
     int written = 0;
-    const bool ok = EVP_EncryptInit_ex(holder.ctx, EVP_aes_256_ctr(), nullptr, key, iv) == 1 &&
-                    EVP_EncryptUpdate(holder.ctx, out, &written, out, static_cast<int>(size)) == 1 &&
+    const bool keyed = holder.initialised ? EVP_EncryptInit_ex2(holder.ctx, nullptr, key, iv, nullptr) == 1
+                                          : EVP_EncryptInit_ex2(holder.ctx, cipher, key, iv, nullptr) == 1;
+    holder.initialised = holder.initialised || keyed;
+    const bool ok = keyed && EVP_EncryptUpdate(holder.ctx, out, &written, out, static_cast<int>(size)) == 1 &&
                     static_cast<std::size_t>(written) == size;
     if (!ok) throw Error(ErrorCategory::io, "OpenSSL AES-256-CTR failed");
 }
