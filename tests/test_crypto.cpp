@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -234,6 +236,45 @@ TEST(Crypto, HkdfSha512) {
               "90e269f053d383c4b2070be93238adf358f3d67bd7b17ca3de95f10a50a8385e66d8241c8c22c91cee75d7bda92e8111236b71b63c8"
               "f05973947428074d272f073de7d106ca1b6f5beeb22fc785a81666a9f00c675fdb5616858d14f472907a57fe282bb");
     EXPECT_THROW(crypto::hkdf(crypto::HkdfHash::sha512, okm.data(), okm.size(), "", 0, "", 0, 255 * 64 + 1), UsageError);
+}
+
+}  // namespace
+}  // namespace pprl
+
+namespace pprl {
+namespace {
+
+// digest_many equals one digest at a time for every length around the single-block limit, mixed
+// keys and salts, and batches that do not fill the eight lanes (run under each PPRL_FORCE_BLAKE2B).
+TEST(Crypto, ManyBlake2bDigestsEqualOneAtATime) {
+    using Kind = crypto::KeyedDigest::Kind;
+    std::vector<std::unique_ptr<crypto::KeyedDigest>> keys;
+    for (int k = 0; k < 5; ++k) {
+        std::string key(static_cast<std::size_t>(1 + 15 * k), static_cast<char>('a' + k));
+        const std::string salt = std::to_string(k);
+        keys.push_back(std::make_unique<crypto::KeyedDigest>(Kind::blake2b, reinterpret_cast<const std::uint8_t*>(key.data()),
+                                                             key.size(), salt.data(), salt.size()));
+    }
+    std::vector<std::string> messages;
+    for (std::size_t n = 0; n <= 260; n += (n < 136 ? 1 : 31)) {
+        std::string m(n, '\0');
+        for (std::size_t i = 0; i < n; ++i) m[i] = static_cast<char>(i * 7 + n);
+        messages.push_back(m);
+    }
+    for (std::size_t count : {std::size_t{1}, std::size_t{7}, std::size_t{8}, std::size_t{9}, messages.size()}) {
+        std::vector<crypto::KeyedDigest::Request> requests;
+        for (std::size_t i = 0; i < count; ++i)
+            requests.push_back({keys[i % keys.size()].get(), messages[i].data(), messages[i].size()});
+        std::vector<std::uint8_t> many(64 * count);
+        crypto::KeyedDigest::digest_many(requests.data(), count, many.data());
+        for (std::size_t i = 0; i < count; ++i) {
+            std::uint8_t one[64];
+            requests[i].key->digest(messages[i].data(), messages[i].size(), one);
+            EXPECT_EQ(std::memcmp(one, many.data() + 64 * i, 64), 0) << "message of " << messages[i].size() << " bytes";
+        }
+    }
+    EXPECT_TRUE(std::string(crypto::KeyedDigest::blake2b_path()) == "avx512" ||
+                std::string(crypto::KeyedDigest::blake2b_path()) == "portable");
 }
 
 }  // namespace

@@ -100,6 +100,18 @@ public:
     // Writes size() bytes to `out`.
     void digest(const void* message, std::size_t size, std::uint8_t* out) const;
 
+    // Many BLAKE2b digests: the 64 bytes at out + 64·i = requests[i].key->digest(message, size). Messages of 1 to 128
+    // bytes go eight at a time through AVX-512 where the CPU has it (PPRL_FORCE_BLAKE2B=portable
+    // turns that off); the results are identical either way.
+    struct Request {
+        const KeyedDigest* key;  // kind blake2b
+        const void* message;
+        std::size_t size;
+    };
+    static void digest_many(const Request* requests, std::size_t count, std::uint8_t* out);
+    // "avx512" or "portable": what digest_many uses on this machine.
+    static const char* blake2b_path() noexcept;
+
 private:
     struct State;
     std::unique_ptr<State> state_;

@@ -29,6 +29,7 @@
 #include "pprl/error.hpp"
 #include "pprl/io.hpp"
 #include "pprl/secret.hpp"
+#include "simd/blake2b.hpp"
 #include "simd/sha256.hpp"
 
 namespace pprl {
@@ -631,6 +632,57 @@ void KeyedDigest::digest(const void* message, std::size_t size, std::uint8_t* ou
             return;
         }
     }
+}
+
+namespace {
+
+simd::Blake2bFinalMany choose_blake2b() noexcept {
+    const char* forced = std::getenv("PPRL_FORCE_BLAKE2B");
+    const std::string force = forced != nullptr ? forced : "";
+#if defined(__x86_64__)
+    if (force != "portable" && __builtin_cpu_supports("avx512f")) return simd::blake2b_final_many_avx512();
+#endif
+    return nullptr;
+}
+
+const simd::Blake2bFinalMany blake2b_many = choose_blake2b();
+
+void store_le(const std::uint64_t h[8], std::uint8_t* out) {
+    for (int i = 0; i < 8; ++i)
+        for (int j = 0; j < 8; ++j) out[8 * i + j] = static_cast<std::uint8_t>(h[i] >> (8 * j));
+}
+
+}  // namespace
+
+const char* KeyedDigest::blake2b_path() noexcept { return blake2b_many != nullptr ? "avx512" : "portable"; }
+
+void KeyedDigest::digest_many(const Request* requests, std::size_t count, std::uint8_t* out) {
+    alignas(64) std::uint64_t h[8][8];
+    alignas(64) std::uint8_t block[8][128];
+    std::uint64_t counter[8];
+    std::size_t where[8];
+    std::size_t lanes = 0;
+    auto flush = [&] {
+        if (lanes == 0) return;
+        blake2b_many(h, block, counter, lanes);
+        for (std::size_t l = 0; l < lanes; ++l) store_le(h[l], out + 64 * where[l]);
+        lanes = 0;
+    };
+    for (std::size_t i = 0; i < count; ++i) {
+        const Request& r = requests[i];
+        if (r.key->state_->kind != Kind::blake2b) throw UsageError("KeyedDigest::digest_many is for BLAKE2b keys");
+        if (blake2b_many == nullptr || r.size == 0 || r.size > 128) {
+            r.key->digest(r.message, r.size, out + 64 * i);
+            continue;
+        }
+        std::memcpy(h[lanes], r.key->state_->blake_h, sizeof h[lanes]);
+        std::memset(block[lanes], 0, 128);
+        std::memcpy(block[lanes], r.message, r.size);
+        counter[lanes] = 128 + r.size;
+        where[lanes] = i;
+        if (++lanes == 8) flush();
+    }
+    flush();
 }
 
 }  // namespace crypto
