@@ -433,18 +433,16 @@ void HmacSha256::mac_many(const Request* requests, std::size_t count, Digest256*
 // every clkhash blakeHash vector (test_compat).
 namespace {
 
-constexpr std::uint64_t blake2b_iv[8] = {0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL,
-                                         0xa54ff53a5f1d36f1ULL, 0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL,
-                                         0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL};
-constexpr std::uint8_t blake2b_sigma[12][16] = {
-    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
-    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4}, {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
-    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13}, {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
-    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11}, {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
-    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5}, {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
-    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3}};
+using simd::blake2b_iv;
+using simd::blake2b_sigma;
 
 inline std::uint64_t rotr64(std::uint64_t x, unsigned n) { return (x >> n) | (x << (64 - n)); }
+
+// A BLAKE2b state as its 64-byte digest: words little-endian.
+void store_le(const std::uint64_t h[8], std::uint8_t* out) {
+    for (int i = 0; i < 8; ++i)
+        for (int j = 0; j < 8; ++j) out[8 * i + j] = static_cast<std::uint8_t>(h[i] >> (8 * j));
+}
 
 inline std::uint64_t load_le64(const std::uint8_t* p) {
     std::uint64_t v = 0;
@@ -511,6 +509,43 @@ void blake2b_compress(std::uint64_t h[8], const std::uint8_t block[128], std::ui
 
 }  // namespace
 
+namespace {
+
+// HMAC over a hash with 64-byte blocks (SHA-1, MD5): the states after key^ipad and key^opad are
+// prepared once; a message then starts from copies of them.
+template <class Ctx, int (*Init)(Ctx*), int (*Update)(Ctx*, const void*, std::size_t),
+          int (*Final)(unsigned char*, Ctx*), unsigned char* (*Hash)(const unsigned char*, std::size_t, unsigned char*),
+          std::size_t DigestSize>
+struct BlockHmac {
+    static void prepare(const std::uint8_t* key, std::size_t key_size, Ctx& inner, Ctx& outer) {
+        unsigned char block[64] = {};
+        if (key_size > 64) Hash(key, key_size, block);
+        else if (key_size > 0) std::memcpy(block, key, key_size);
+        unsigned char pad[64];
+        for (int i = 0; i < 64; ++i) pad[i] = block[i] ^ 0x36;
+        Init(&inner);
+        Update(&inner, pad, 64);
+        for (int i = 0; i < 64; ++i) pad[i] = block[i] ^ 0x5c;
+        Init(&outer);
+        Update(&outer, pad, 64);
+        secure_wipe(block, sizeof block);
+        secure_wipe(pad, sizeof pad);
+    }
+    static void finish(const Ctx& inner, const Ctx& outer, const void* message, std::size_t size, std::uint8_t* out) {
+        unsigned char digest[DigestSize];
+        Ctx ctx = inner;
+        Update(&ctx, message, size);
+        Final(digest, &ctx);
+        ctx = outer;
+        Update(&ctx, digest, sizeof digest);
+        Final(out, &ctx);
+    }
+};
+using HmacSha1 = BlockHmac<SHA_CTX, SHA1_Init, SHA1_Update, SHA1_Final, SHA1, SHA_DIGEST_LENGTH>;
+using HmacMd5 = BlockHmac<MD5_CTX, MD5_Init, MD5_Update, MD5_Final, MD5, MD5_DIGEST_LENGTH>;
+
+}  // namespace
+
 struct KeyedDigest::State {
     Kind kind = Kind::hmac_sha1;
     SHA_CTX sha1_inner{}, sha1_outer{};
@@ -549,23 +584,8 @@ KeyedDigest::KeyedDigest(Kind kind, const std::uint8_t* key, std::size_t key_siz
         blake2b_compress(h, state_->blake_key_block, 128, false);  // the last block only for an empty message
         return;
     }
-    const bool sha1 = kind == Kind::hmac_sha1;
-    unsigned char block[64] = {};
-    if (key_size > 64) {
-        if (sha1) SHA1(key, key_size, block);
-        else MD5(key, key_size, block);
-    } else if (key_size > 0) {
-        std::memcpy(block, key, key_size);
-    }
-    unsigned char pad[64];
-    for (int i = 0; i < 64; ++i) pad[i] = block[i] ^ 0x36;
-    if (sha1) SHA1_Init(&state_->sha1_inner), SHA1_Update(&state_->sha1_inner, pad, 64);
-    else MD5_Init(&state_->md5_inner), MD5_Update(&state_->md5_inner, pad, 64);
-    for (int i = 0; i < 64; ++i) pad[i] = block[i] ^ 0x5c;
-    if (sha1) SHA1_Init(&state_->sha1_outer), SHA1_Update(&state_->sha1_outer, pad, 64);
-    else MD5_Init(&state_->md5_outer), MD5_Update(&state_->md5_outer, pad, 64);
-    secure_wipe(block, sizeof block);
-    secure_wipe(pad, sizeof pad);
+    if (kind == Kind::hmac_sha1) HmacSha1::prepare(key, key_size, state_->sha1_inner, state_->sha1_outer);
+    else HmacMd5::prepare(key, key_size, state_->md5_inner, state_->md5_outer);
 }
 
 KeyedDigest::~KeyedDigest() = default;
@@ -583,33 +603,18 @@ std::size_t KeyedDigest::size() const noexcept {
 
 void KeyedDigest::digest(const void* message, std::size_t size, std::uint8_t* out) const {
     switch (state_->kind) {
-        case Kind::hmac_sha1: {
-            unsigned char inner[SHA_DIGEST_LENGTH];
-            SHA_CTX ctx = state_->sha1_inner;
-            SHA1_Update(&ctx, message, size);
-            SHA1_Final(inner, &ctx);
-            ctx = state_->sha1_outer;
-            SHA1_Update(&ctx, inner, sizeof inner);
-            SHA1_Final(out, &ctx);
+        case Kind::hmac_sha1:
+            HmacSha1::finish(state_->sha1_inner, state_->sha1_outer, message, size, out);
             return;
-        }
-        case Kind::hmac_md5: {
-            unsigned char inner[MD5_DIGEST_LENGTH];
-            MD5_CTX ctx = state_->md5_inner;
-            MD5_Update(&ctx, message, size);
-            MD5_Final(inner, &ctx);
-            ctx = state_->md5_outer;
-            MD5_Update(&ctx, inner, sizeof inner);
-            MD5_Final(out, &ctx);
+        case Kind::hmac_md5:
+            HmacMd5::finish(state_->md5_inner, state_->md5_outer, message, size, out);
             return;
-        }
         case Kind::blake2b: {
             std::uint64_t h[8];
             if (size == 0) {
                 std::memcpy(h, state_->blake_initial, sizeof h);
                 blake2b_compress(h, state_->blake_key_block, 128, true);
-                for (int i = 0; i < 8; ++i)
-                    for (int j = 0; j < 8; ++j) out[8 * i + j] = static_cast<std::uint8_t>(h[i] >> (8 * j));
+                store_le(h, out);
                 return;
             }
             std::memcpy(h, state_->blake_h, sizeof h);
@@ -627,8 +632,7 @@ void KeyedDigest::digest(const void* message, std::size_t size, std::uint8_t* ou
             if (size > 0) std::memcpy(block, bytes, size);
             counter += size;
             blake2b_compress(h, block, counter, true);
-            for (int i = 0; i < 8; ++i)
-                for (int j = 0; j < 8; ++j) out[8 * i + j] = static_cast<std::uint8_t>(h[i] >> (8 * j));
+            store_le(h, out);
             return;
         }
     }
@@ -646,11 +650,6 @@ simd::Blake2bFinalMany choose_blake2b() noexcept {
 }
 
 const simd::Blake2bFinalMany blake2b_many = choose_blake2b();
-
-void store_le(const std::uint64_t h[8], std::uint8_t* out) {
-    for (int i = 0; i < 8; ++i)
-        for (int j = 0; j < 8; ++j) out[8 * i + j] = static_cast<std::uint8_t>(h[i] >> (8 * j));
-}
 
 }  // namespace
 

@@ -9,17 +9,6 @@
 namespace pprl::simd {
 namespace {
 
-constexpr std::uint64_t iv[8] = {0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL,
-                                 0xa54ff53a5f1d36f1ULL, 0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL,
-                                 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL};
-constexpr std::uint8_t sigma[12][16] = {
-    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
-    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4}, {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
-    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13}, {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
-    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11}, {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
-    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5}, {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
-    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3}};
-
 inline void g(__m512i& a, __m512i& b, __m512i& c, __m512i& d, __m512i x, __m512i y) {
     a = _mm512_add_epi64(_mm512_add_epi64(a, b), x);
     d = _mm512_ror_epi64(_mm512_xor_si512(d, a), 32);
@@ -47,10 +36,10 @@ void final_many(std::uint64_t (*h)[8], const std::uint8_t (*block)[128], const s
     for (int j = 0; j < 16; ++j) m[j] = _mm512_load_si512(lanes[j]);
     __m512i v[16];
     for (int j = 0; j < 8; ++j) v[j] = _mm512_load_si512(state[j]);
-    for (int j = 0; j < 8; ++j) v[8 + j] = _mm512_set1_epi64(static_cast<long long>(iv[j]));
+    for (int j = 0; j < 8; ++j) v[8 + j] = _mm512_set1_epi64(static_cast<long long>(blake2b_iv[j]));
     v[12] = _mm512_xor_si512(v[12], _mm512_load_si512(counters));
     v[14] = _mm512_xor_si512(v[14], _mm512_load_si512(last));
-    for (const auto& s : sigma) {
+    for (const auto& s : blake2b_sigma) {
         g(v[0], v[4], v[8], v[12], m[s[0]], m[s[1]]);
         g(v[1], v[5], v[9], v[13], m[s[2]], m[s[3]]);
         g(v[2], v[6], v[10], v[14], m[s[4]], m[s[5]]);
