@@ -144,7 +144,7 @@ AttackResult pattern_attack(const FilterMatrix& filters, const std::vector<std::
     for (std::size_t i = 0; i < n; ++i) {
         const std::uint8_t* row = filters.row_bytes(i);
         for (unsigned b = 0; b < m; ++b)
-            if ((row[b / 8] >> (7 - b % 8)) & 1) {
+            if (filter_bit(row, b)) {
                 columns[std::size_t{b} * words + i / 64] |= std::uint64_t{1} << (i % 64);
                 ++support[b];
             }
@@ -239,7 +239,7 @@ AttackResult pattern_attack(const FilterMatrix& filters, const std::vector<std::
         for (std::size_t j = 0; j < located_index.size(); ++j) {
             const auto& pattern = located[located_index[j]];
             std::size_t set = 0;
-            for (unsigned b : pattern) set += (row[b / 8] >> (7 - b % 8)) & 1;
+            for (unsigned b : pattern) set += filter_bit(row, b) ? 1 : 0;
             const double share = static_cast<double>(set) / static_cast<double>(pattern.size());
             if (share >= options.presence) present |= std::uint64_t{1} << j;
             else if (share < 0.5) absent |= std::uint64_t{1} << j;
@@ -270,7 +270,7 @@ FilterStatistics filter_statistics(const FilterMatrix& filters) {
         const std::uint8_t* row = filters.row_bytes(i);
         unsigned count = 0;
         for (unsigned b = 0; b < s.bits; ++b)
-            if ((row[b / 8] >> (7 - b % 8)) & 1) ++per_bit[b], ++count;
+            if (filter_bit(row, b)) ++per_bit[b], ++count;
         sum += count;
         sum_sq += static_cast<double>(count) * count;
         s.popcount_min = std::min(s.popcount_min, count);

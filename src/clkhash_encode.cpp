@@ -16,6 +16,7 @@
 #include <locale>
 #include <set>
 
+#include "pprl/bloom.hpp"
 #include "pprl/crypto.hpp"
 #include "pprl/error.hpp"
 #include "clkhash_internal.hpp"
@@ -444,9 +445,6 @@ std::uint64_t digest_mod(const std::uint8_t* digest, std::size_t size, unsigned 
     return static_cast<std::uint64_t>(value % l);
 }
 
-void set_bit(std::vector<std::uint8_t>& filter, std::uint64_t bit) {
-    filter[bit / 8] |= static_cast<std::uint8_t>(0x80u >> (bit % 8));
-}
 
 }  // namespace
 
@@ -590,7 +588,7 @@ bool RecordEncoder::encode(const std::vector<const std::string*>& values, std::u
                 const std::uint8_t* digest = blake_digests.data() + 64 * r;
                 // l is a power of two for blakeHash, so "% l" is a mask.
                 for (unsigned w = 0; w < blake_words[r]; ++w)
-                    set_bit(filter, (digest[2 * w] | (static_cast<unsigned>(digest[2 * w + 1]) << 8)) & (l - 1));
+                    set_filter_bit(filter.data(), (digest[2 * w] | (static_cast<unsigned>(digest[2 * w + 1]) << 8)) & (l - 1));
             }
             continue;
         }
@@ -618,7 +616,7 @@ bool RecordEncoder::encode(const std::vector<const std::string*>& values, std::u
                 }
                 // (h1 + j·h2) mod l for j = 0..k-1, stepping instead of dividing (h1, h2 < l).
                 for (std::uint64_t j = 0, g = h1; j < k; ++j) {
-                    set_bit(filter, g);
+                    set_filter_bit(filter.data(), g);
                     g += h2;
                     if (g >= l) g -= l;
                 }

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "pprl/bloom.hpp"
 #include "pprl/crypto.hpp"
 #include "pprl/error.hpp"
 
@@ -60,38 +61,37 @@ std::vector<std::uint32_t> keyed_permutation(KeyedStream& stream, std::uint32_t 
     return p;
 }
 
-inline bool get(const std::uint8_t* f, std::uint32_t i) { return (f[i / 8] >> (7 - i % 8)) & 1; }
-// out = f XOR flips, where position j flips when its 16-bit little-endian coin is below `below`.
-// SSE2 (baseline on x86-64) compares eight coins at a time; elsewhere one at a time. Same bits.
 }  // namespace
 
 namespace detail {
 
+// out = f XOR flips, where position j flips when its 16-bit little-endian coin is below `below`.
+// SSE2 (baseline on x86-64) compares sixteen coins a pass; elsewhere one at a time. Same bits.
 void blip_flips(const std::uint8_t* coins, std::uint32_t bits, std::uint32_t below, const std::uint8_t* f,
                 std::uint8_t* out, bool portable) {
     std::uint32_t byte = 0;
 #if defined(__SSE2__)
     if (!portable) {
-    static const auto reversed = [] {
-        std::array<std::uint8_t, 256> table{};
-        for (unsigned v = 0; v < 256; ++v)
-            for (unsigned b = 0; b < 8; ++b)
-                if (v & (1u << b)) table[v] |= static_cast<std::uint8_t>(0x80u >> b);
-        return table;
-    }();
-    // Unsigned 16-bit compare as a signed one on values biased by 0x8000 (below ≤ 65536).
-    const __m128i bias = _mm_set1_epi16(static_cast<short>(0x8000));
-    const __m128i limit = _mm_set1_epi16(static_cast<short>((below >= 65536 ? 65535 : below) ^ 0x8000));
-    const bool all = below >= 65536;
-    for (; byte + 2 <= bits / 8; byte += 2) {
-        const __m128i a = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(coins + 16 * std::size_t{byte})), bias);
-        const __m128i b =
-            _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(coins + 16 * std::size_t{byte} + 16)), bias);
-        const __m128i lt = _mm_packs_epi16(_mm_cmplt_epi16(a, limit), _mm_cmplt_epi16(b, limit));
-        const unsigned mask = all ? 0xffffu : static_cast<unsigned>(_mm_movemask_epi8(lt));  // bit i: position i
-        out[byte] = f[byte] ^ reversed[mask & 0xff];
-        out[byte + 1] = f[byte + 1] ^ reversed[mask >> 8];
-    }
+        static const auto reversed = [] {  // movemask puts position 0 in bit 0; filters want bit 7
+            std::array<std::uint8_t, 256> table{};
+            for (unsigned v = 0; v < 256; ++v)
+                for (unsigned b = 0; b < 8; ++b)
+                    if (v & (1u << b)) table[v] |= static_cast<std::uint8_t>(0x80u >> b);
+            return table;
+        }();
+        // Unsigned 16-bit compare as a signed one on values biased by 0x8000 (below ≤ 65536).
+        const __m128i bias = _mm_set1_epi16(static_cast<short>(0x8000));
+        const __m128i limit = _mm_set1_epi16(static_cast<short>((below >= 65536 ? 65535 : below) ^ 0x8000));
+        const bool all = below >= 65536;
+        for (; byte + 2 <= bits / 8; byte += 2) {
+            const auto* at = reinterpret_cast<const __m128i*>(coins + 16 * std::size_t{byte});
+            const __m128i a = _mm_xor_si128(_mm_loadu_si128(at), bias);
+            const __m128i b = _mm_xor_si128(_mm_loadu_si128(at + 1), bias);
+            const __m128i lt = _mm_packs_epi16(_mm_cmplt_epi16(a, limit), _mm_cmplt_epi16(b, limit));
+            const unsigned mask = all ? 0xffffu : static_cast<unsigned>(_mm_movemask_epi8(lt));  // bit i: position i
+            out[byte] = f[byte] ^ reversed[mask & 0xff];
+            out[byte + 1] = f[byte + 1] ^ reversed[mask >> 8];
+        }
     }
 #else
     (void)portable;
@@ -110,8 +110,6 @@ void blip_flips(const std::uint8_t* coins, std::uint32_t bits, std::uint32_t bel
 }  // namespace detail
 
 namespace {
-
-inline void put(std::uint8_t* f, std::uint32_t i) { f[i / 8] |= static_cast<std::uint8_t>(0x80u >> (i % 8)); }
 
 struct Step {
     HardeningStep spec;
@@ -205,13 +203,13 @@ void Hardener::apply(const std::uint8_t* in, std::uint8_t* out, std::string_view
             case HardeningKind::balance:
                 for (std::uint32_t j = 0; j < step.in_bits; ++j) {
                     // position j of f ‖ ¬f holds f[j]; position in_bits + j holds ¬f[j]
-                    if (get(f, j)) put(next.data(), step.map[j]);
-                    else put(next.data(), step.map[step.in_bits + j]);
+                    if (filter_bit(f, j)) set_filter_bit(next.data(), step.map[j]);
+                    else set_filter_bit(next.data(), step.map[step.in_bits + j]);
                 }
                 break;
             case HardeningKind::xor_fold:
                 for (std::uint32_t j = 0; j < step.out_bits; ++j)
-                    if (get(f, step.map[j]) != get(f, step.map[j + step.out_bits])) put(next.data(), j);
+                    if (filter_bit(f, step.map[j]) != filter_bit(f, step.map[j + step.out_bits])) set_filter_bit(next.data(), j);
                 break;
             case HardeningKind::blip: {
                 // Coins: AES-CTR under HMAC(step key, |id| ‖ id ‖ filter), 16 bits per position.
@@ -232,8 +230,8 @@ void Hardener::apply(const std::uint8_t* in, std::uint8_t* out, std::string_view
                 for (std::uint32_t j = 0; j < step.out_bits; ++j) {
                     bool parity = false;
                     const std::uint32_t* positions = step.map.data() + std::size_t{j} * t;
-                    for (unsigned q = 0; q < t; ++q) parity ^= get(f, positions[q]);
-                    if (parity) put(next.data(), j);
+                    for (unsigned q = 0; q < t; ++q) parity ^= filter_bit(f, positions[q]);
+                    if (parity) set_filter_bit(next.data(), j);
                 }
                 break;
             }

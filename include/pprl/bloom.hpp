@@ -6,7 +6,8 @@
 //
 // Bit order (ARCHITECTURE.md): bit i of a filter is bit (i mod 8) of byte (i / 8) counted from the
 // most significant bit — the order of clkhash and Python's bitarray, so base64 exports interoperate.
-// Kernels only AND and count, which do not care about order; set_bit and test_bit apply it.
+// Kernels only AND and count, which do not care about order; set_bit and test_bit apply it, to a
+// row's words or (filter_bit, set_filter_bit) to a filter held as bytes in file order.
 //
 // The buffer is shared (std::shared_ptr): copies of a FilterMatrix are views of the same bits, which
 // is what lets a memory-mapped file or a numpy array be used without copying.
@@ -22,6 +23,12 @@
 #include "pprl/schema.hpp"
 
 namespace pprl {
+
+// Bit i of a filter held as bytes in file order (the bit order above).
+inline bool filter_bit(const std::uint8_t* bytes, std::size_t bit) noexcept { return (bytes[bit / 8] >> (7 - bit % 8)) & 1; }
+inline void set_filter_bit(std::uint8_t* bytes, std::size_t bit) noexcept {
+    bytes[bit / 8] |= static_cast<std::uint8_t>(0x80u >> (bit % 8));
+}
 
 using KeyCheck = std::array<std::uint8_t, 16>;
 
