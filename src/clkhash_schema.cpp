@@ -24,7 +24,23 @@ namespace pprl::clkhash {
 namespace {
 
 using detail::json;
+using detail::name_of;
 using detail::ObjectReader;
+
+// The names clkhash's schemas use, for reading and for the canonical form alike.
+const std::vector<std::pair<std::string, crypto::HkdfHash>> kdf_hashes = {{"SHA256", crypto::HkdfHash::sha256},
+                                                                          {"SHA512", crypto::HkdfHash::sha512}};
+const std::vector<std::pair<std::string, HashType>> hash_types = {{"blakeHash", HashType::blake},
+                                                                  {"doubleHash", HashType::double_hash}};
+const std::vector<std::pair<std::string, Format>> formats = {
+    {"string", Format::string}, {"integer", Format::integer}, {"date", Format::date}, {"enum", Format::enumeration}};
+const std::vector<std::pair<std::string, TextEncoding>> encodings = {
+    {"ascii", TextEncoding::ascii}, {"utf-8", TextEncoding::utf8}, {"utf-16", TextEncoding::utf16},
+    {"utf-32", TextEncoding::utf32}};
+const std::vector<std::pair<std::string, Case>> cases = {
+    {"mixed", Case::mixed}, {"upper", Case::upper}, {"lower", Case::lower}};
+const std::vector<std::pair<std::string, Comparison>> comparisons = {
+    {"ngram", Comparison::ngram}, {"exact", Comparison::exact}, {"numeric", Comparison::numeric}};
 
 constexpr const char* unknown_option = "unknown option (pprl refuses what it cannot reproduce exactly)";
 // Largest pre-folding filter pprl builds per record (bits).
@@ -63,9 +79,7 @@ void read_kdf(ObjectReader& config, Schema& schema) {
     if (!config.has("kdf")) config.fail("kdf", "a key derivation object ({\"type\": \"HKDF\", ...})");
     ObjectReader kdf(config.get("kdf"), config.at("kdf"), config.origin());
     if (kdf.string_or("type", "") != "HKDF") kdf.fail("type", "\"HKDF\" (the only KDF clkhash supports)");
-    schema.kdf_hash = kdf.choice("hash", crypto::HkdfHash::sha256,
-                                 std::vector<std::pair<std::string, crypto::HkdfHash>>{
-                                     {"SHA256", crypto::HkdfHash::sha256}, {"SHA512", crypto::HkdfHash::sha512}});
+    schema.kdf_hash = kdf.choice("hash", crypto::HkdfHash::sha256, kdf_hashes);
     if (kdf.has("salt")) schema.kdf_salt = base64_bytes(kdf, "salt");
     if (kdf.has("info")) schema.kdf_info = base64_bytes(kdf, "info");
     if (kdf.has("keySize")) schema.key_size = static_cast<std::size_t>(integer_at(kdf, "keySize", 1, 4096));
@@ -93,9 +107,7 @@ void read_filter(ObjectReader& config, Schema& schema) {
 
 void read_hash(ObjectReader& reader, const std::string& key, Feature& feature) {
     ObjectReader hash(reader.get(key), reader.at(key), reader.origin());
-    feature.hash = hash.choice("type", HashType::blake,
-                               std::vector<std::pair<std::string, HashType>>{{"blakeHash", HashType::blake},
-                                                                              {"doubleHash", HashType::double_hash}});
+    feature.hash = hash.choice("type", HashType::blake, hash_types);
     if (!hash.has("type")) hash.fail("type", "\"blakeHash\" or \"doubleHash\"");
     if (hash.has("prevent_singularity")) {
         if (feature.hash != HashType::double_hash)
@@ -131,19 +143,12 @@ void check_pattern(ObjectReader& format, const std::string& pattern) {
 void read_format(ObjectReader& node, Feature& feature) {
     if (!node.has("format")) node.fail("format", "a format object");
     ObjectReader format(node.get("format"), node.at("format"), node.origin());
-    feature.format = format.choice("type", Format::string,
-                                   std::vector<std::pair<std::string, Format>>{{"string", Format::string},
-                                                                                {"integer", Format::integer},
-                                                                                {"date", Format::date},
-                                                                                {"enum", Format::enumeration}});
+    feature.format = format.choice("type", Format::string, formats);
     if (!format.has("type")) format.fail("type", "\"string\", \"integer\", \"date\" or \"enum\"");
     format.string_or("description", "");
     switch (feature.format) {
         case Format::string:
-            feature.encoding = format.choice("encoding", TextEncoding::utf8,
-                                             std::vector<std::pair<std::string, TextEncoding>>{
-                                                 {"ascii", TextEncoding::ascii}, {"utf-8", TextEncoding::utf8},
-                                                 {"utf-16", TextEncoding::utf16}, {"utf-32", TextEncoding::utf32}});
+            feature.encoding = format.choice("encoding", TextEncoding::utf8, encodings);
             if (format.has("pattern")) {
                 const json& pattern = format.get("pattern");
                 if (!pattern.is_string()) format.fail("pattern", "a regular expression");
@@ -152,10 +157,7 @@ void read_format(ObjectReader& node, Feature& feature) {
                 feature.pattern = pattern.get<std::string>();
                 check_pattern(format, *feature.pattern);
             } else {
-                feature.letter_case = format.choice(
-                    "case", Case::mixed,
-                    std::vector<std::pair<std::string, Case>>{{"mixed", Case::mixed}, {"upper", Case::upper},
-                                                              {"lower", Case::lower}});
+                feature.letter_case = format.choice("case", Case::mixed, cases);
                 if (format.has("minLength")) feature.min_length = integer_at(format, "minLength", 0, INT64_MAX);
                 if (format.has("maxLength")) feature.max_length = integer_at(format, "maxLength", 1, INT64_MAX);
             }
@@ -186,10 +188,7 @@ void read_format(ObjectReader& node, Feature& feature) {
 
 void read_comparison(ObjectReader& hashing, Feature& feature) {
     ObjectReader comparison(hashing.get("comparison"), hashing.at("comparison"), hashing.origin());
-    feature.comparison = comparison.choice(
-        "type", Comparison::ngram,
-        std::vector<std::pair<std::string, Comparison>>{
-            {"ngram", Comparison::ngram}, {"exact", Comparison::exact}, {"numeric", Comparison::numeric}});
+    feature.comparison = comparison.choice("type", Comparison::ngram, comparisons);
     if (!comparison.has("type")) comparison.fail("type", "\"ngram\", \"exact\" or \"numeric\"");
     switch (feature.comparison) {
         case Comparison::ngram:
@@ -317,13 +316,10 @@ json canonical_feature(const Feature& f) {
         return out;
     }
     json format;
-    const char* types[] = {"string", "integer", "date", "enum"};
-    format["type"] = types[static_cast<int>(f.format)];
-    const char* encodings[] = {"ascii", "utf-8", "utf-16", "utf-32"};
-    format["encoding"] = encodings[static_cast<int>(f.encoding)];
+    format["type"] = name_of(formats, f.format);
+    format["encoding"] = name_of(encodings, f.encoding);
     if (f.pattern) format["pattern"] = *f.pattern;
-    const char* cases[] = {"mixed", "upper", "lower"};
-    format["case"] = cases[static_cast<int>(f.letter_case)];
+    format["case"] = name_of(cases, f.letter_case);
     if (f.min_length) format["minLength"] = *f.min_length;
     if (f.max_length) format["maxLength"] = *f.max_length;
     if (f.minimum) format["minimum"] = *f.minimum;
@@ -332,8 +328,7 @@ json canonical_feature(const Feature& f) {
     if (f.format == Format::enumeration) format["values"] = std::set<std::string>(f.enum_values.begin(), f.enum_values.end());
     out["format"] = format;
     json comparison;
-    const char* comparisons[] = {"ngram", "exact", "numeric"};
-    comparison["type"] = comparisons[static_cast<int>(f.comparison)];
+    comparison["type"] = name_of(comparisons, f.comparison);
     if (f.comparison == Comparison::ngram) {
         comparison["n"] = f.n;
         comparison["positional"] = f.positional;
@@ -347,7 +342,7 @@ json canonical_feature(const Feature& f) {
     json hashing;
     hashing["comparison"] = comparison;
     hashing["strategy"] = {{f.bits_per_feature ? "bitsPerFeature" : "bitsPerToken", f.bits}};
-    hashing["hash"] = {{"type", f.hash == HashType::blake ? "blakeHash" : "doubleHash"}};
+    hashing["hash"] = {{"type", name_of(hash_types, f.hash)}};
     if (f.hash == HashType::double_hash) hashing["hash"]["prevent_singularity"] = f.prevent_singularity;
     if (f.missing_sentinel)
         hashing["missingValue"] = {{"sentinel", *f.missing_sentinel}, {"replaceWith", f.missing_replacement}};
@@ -417,7 +412,7 @@ Schema parse_schema(const std::string& json_text, const std::string& origin) {
     canonical["clkhash_schema"] = 3;
     canonical["l"] = schema.l;
     canonical["xor_folds"] = schema.xor_folds;
-    canonical["kdf"] = {{"hash", schema.kdf_hash == crypto::HkdfHash::sha256 ? "SHA256" : "SHA512"},
+    canonical["kdf"] = {{"hash", name_of(kdf_hashes, schema.kdf_hash)},
                         {"salt", base64_encode(reinterpret_cast<const std::uint8_t*>(schema.kdf_salt.data()), schema.kdf_salt.size())},
                         {"info", base64_encode(reinterpret_cast<const std::uint8_t*>(schema.kdf_info.data()), schema.kdf_info.size())},
                         {"keySize", schema.key_size}};

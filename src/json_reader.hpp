@@ -93,4 +93,12 @@ private:
     std::set<std::string> seen_;
 };
 
+// The name of `value` in a table of (name, value) pairs, as ObjectReader::choice reads them.
+template <class Enum>
+std::string name_of(const std::vector<std::pair<std::string, Enum>>& table, Enum value) {
+    for (const auto& [name, option] : table)
+        if (option == value) return name;
+    return "?";
+}
+
 }  // namespace pprl::detail

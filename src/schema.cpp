@@ -15,6 +15,7 @@ namespace pprl {
 namespace {
 
 using nlohmann::json;
+using detail::name_of;
 using detail::ObjectReader;
 
 // Upper bounds that keep a malformed schema from asking for absurd work; each is far above any
@@ -37,13 +38,6 @@ const std::vector<std::pair<std::string, MissingAction>> missing_actions = {
     {"skip", MissingAction::skip}, {"reject", MissingAction::reject}, {"replace", MissingAction::replace}};
 const std::vector<std::pair<std::string, DatePart>> date_part_names = {
     {"year", DatePart::year}, {"month", DatePart::month}, {"day", DatePart::day}};
-
-template <class Enum>
-std::string name_of(const std::vector<std::pair<std::string, Enum>>& table, Enum value) {
-    for (const auto& [name, option] : table)
-        if (option == value) return name;
-    return "?";
-}
 
 void check_date_format(ObjectReader& reader, const std::string& format) {
     int year = 0, month = 0, day = 0;
