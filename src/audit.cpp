@@ -82,15 +82,24 @@ void score(AttackResult& result, const std::vector<std::string>& truth, const st
     }
 }
 
-std::string row_key(const FilterMatrix& f, std::size_t i) {
-    return std::string(reinterpret_cast<const char*>(f.row_bytes(i)), f.bits() / 8);
+// Rows with identical filters, each group's rows in order. Both the statistics and the frequency
+// attack need them; audit() computes them once.
+std::vector<std::vector<std::size_t>> identical_filters(const FilterMatrix& f) {
+    std::unordered_map<std::string, std::size_t> group_of;
+    std::vector<std::vector<std::size_t>> groups;
+    for (std::size_t i = 0; i < f.rows(); ++i) {
+        const auto [it, fresh] =
+            group_of.emplace(std::string(reinterpret_cast<const char*>(f.row_bytes(i)), f.bits() / 8), groups.size());
+        if (fresh) groups.emplace_back();
+        groups[it->second].push_back(i);
+    }
+    return groups;
 }
 
-AttackResult frequency_attack(const FilterMatrix& filters, const std::vector<std::string>& truth, const Reference& ref) {
-    std::unordered_map<std::string, std::vector<std::size_t>> groups;
-    for (std::size_t i = 0; i < filters.rows(); ++i) groups[row_key(filters, i)].push_back(i);
+AttackResult frequency_attack(const FilterMatrix& filters, const std::vector<std::vector<std::size_t>>& groups,
+                              const std::vector<std::string>& truth, const Reference& ref) {
     std::vector<const std::vector<std::size_t>*> frequent;
-    for (const auto& [key, rows] : groups)
+    for (const auto& rows : groups)
         if (rows.size() >= 2) frequent.push_back(&rows);
     std::sort(frequent.begin(), frequent.end(), [](const auto* a, const auto* b) {
         return a->size() != b->size() ? a->size() > b->size() : a->front() < b->front();
@@ -257,7 +266,9 @@ AttackResult pattern_attack(const FilterMatrix& filters, const std::vector<std::
 
 }  // namespace
 
-FilterStatistics filter_statistics(const FilterMatrix& filters) {
+namespace {
+
+FilterStatistics statistics(const FilterMatrix& filters, const std::vector<std::vector<std::size_t>>& groups) {
     FilterStatistics s;
     s.records = filters.rows();
     s.bits = filters.bits();
@@ -292,15 +303,17 @@ FilterStatistics filter_statistics(const FilterMatrix& filters) {
     s.bit_frequency_mean = f_sum / s.bits;
     const double var = std::max(0.0, f_sq / s.bits - s.bit_frequency_mean * s.bit_frequency_mean);
     s.bit_frequency_cv = s.bit_frequency_mean > 0 ? std::sqrt(var) / s.bit_frequency_mean : 0;
-    std::unordered_map<std::string, std::size_t> groups;
-    for (std::size_t i = 0; i < s.records; ++i) ++groups[row_key(filters, i)];
     s.distinct_filters = groups.size();
-    for (const auto& [key, count] : groups) {
-        if (count >= 2) s.records_in_duplicates += count;
-        s.largest_duplicate_group = std::max(s.largest_duplicate_group, count);
+    for (const auto& rows : groups) {
+        if (rows.size() >= 2) s.records_in_duplicates += rows.size();
+        s.largest_duplicate_group = std::max(s.largest_duplicate_group, rows.size());
     }
     return s;
 }
+
+}  // namespace
+
+FilterStatistics filter_statistics(const FilterMatrix& filters) { return statistics(filters, identical_filters(filters)); }
 
 AuditReport audit(const FilterMatrix& filters, const std::vector<std::string>& truth_raw,
                   const std::vector<std::string>& reference, const NormalizeOptions& normalize_options,
@@ -312,8 +325,9 @@ AuditReport audit(const FilterMatrix& filters, const std::vector<std::string>& t
     for (std::size_t i = 0; i < truth.size(); ++i) truth[i] = normalized_or_empty(truth_raw[i], normalize_options);
     const Reference ref = reference_frequencies(reference, normalize_options);
     AuditReport report;
-    report.statistics = filter_statistics(filters);
-    report.attacks.push_back(frequency_attack(filters, truth, ref));
+    const auto groups = identical_filters(filters);
+    report.statistics = statistics(filters, groups);
+    report.attacks.push_back(frequency_attack(filters, groups, truth, ref));
     report.attacks.push_back(pattern_attack(filters, truth, ref, tokenizer, options));
     return report;
 }
