@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "pprl/audit.hpp"
@@ -43,7 +42,7 @@ FilterMatrix encode_rows(const Schema& schema, const SecretKey& key, const std::
                          const std::vector<std::string>& columns, const std::string& party) {
     Encoder encoder(schema, key);
     encoder.bind_columns(columns);
-    std::unordered_set<std::string> seen;
+    RecordIdSet seen;
     EncodeSummary summary;
     FilterMatrix m = encoder.encode_batch(rows, {}, {}, 0, seen, summary);
     m.compute_popcounts();

@@ -3,7 +3,6 @@
 
 #include <map>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "pprl/audit.hpp"
@@ -53,7 +52,7 @@ Case first_names(const std::string& hardening) {
         for (const auto& r : party) c.reference.push_back(r.first_name);
     Encoder encoder(c.schema, key());
     encoder.bind_columns({"record_id", "first_name"});
-    std::unordered_set<std::string> seen;
+    RecordIdSet seen;
     EncodeSummary summary;
     c.filters = encoder.encode_batch(rows, {}, {}, 2, seen, summary);
     return c;

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "pprl/clkhash.hpp"
@@ -96,7 +95,7 @@ TEST_P(CompatVectors, EveryClkIdenticalEveryRefusalRejected) {
     EXPECT_GT(matched, 0u);
 
     // The batch path (threads, ids) gives the same CLKs in order.
-    std::unordered_set<std::string> seen;
+    RecordIdSet seen;
     EncodeSummary summary;
     const FilterMatrix all = encoder.encode_batch(rows, {}, {}, 3, seen, summary);
     std::size_t j = 0;
@@ -217,7 +216,7 @@ TEST(Compat, ClkhashJsonRoundTripIsByteExact) {
     const Schema schema = Schema::from_json(doc["schema"].dump());
     Encoder encoder(schema, text_secret(doc["secret"].get<std::string>()));
     encoder.bind_columns(doc["columns"].get<std::vector<std::string>>());
-    std::unordered_set<std::string> seen;
+    RecordIdSet seen;
     EncodeSummary summary;
     FilterMatrix encoded = encoder.encode_batch(doc["rows"].get<std::vector<std::vector<std::string>>>(), {}, {}, 2,
                                                 seen, summary);

@@ -8,6 +8,7 @@
 #include "pprl/error.hpp"
 #include "pprl/format.hpp"
 #include "test_support.hpp"
+#include "token_cache.hpp"
 
 namespace pprl {
 namespace {
@@ -269,6 +270,108 @@ TEST(Encoder, NonPowerOfTwoLengthsUseEveryPositionUniformly) {
         for (unsigned b = 0; b < 960; ++b) hits[b] += FilterMatrix::test_bit(m.row_words(i), b);
     // 400 tokens x 40 draws = 16000 draws over 960 positions: mean 16.7, so every position is hit.
     for (unsigned b = 0; b < 960; ++b) EXPECT_GT(hits[b], 0) << b;
+}
+
+TEST(RecordIdSet, RefusesEachRepeatAndKeepsEveryDistinctIdThroughGrowth) {
+    RecordIdSet ids;
+    std::set<std::string> reference;
+    std::uint64_t state = 12345;
+    for (int i = 0; i < 200000; ++i) {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        // Short ids from a small space, so repeats are frequent; prefixes of each other too.
+        const std::string id = std::to_string((state >> 33) % 150000).substr(0, 1 + (state >> 20) % 6);
+        EXPECT_EQ(ids.insert(id), reference.insert(id).second) << id;
+    }
+    EXPECT_EQ(ids.size(), reference.size());
+    for (const std::string& id : reference) EXPECT_TRUE(ids.contains(id));
+    EXPECT_FALSE(ids.contains("x"));
+    EXPECT_TRUE(ids.insert(""));
+    EXPECT_FALSE(ids.insert(""));
+    EXPECT_TRUE(ids.insert(std::string("a\0b", 3)));
+    EXPECT_TRUE(ids.insert(std::string("a\0c", 3)));
+}
+
+TEST(TokenCache, FindsWhatItHoldsByFieldKAndTextAndStaysWithinItsCapacity) {
+    detail::TokenCache cache(8);
+    const std::uint16_t a[3] = {1, 2, 3}, b[3] = {4, 5, 6}, c[4] = {7, 8, 9, 10};
+    const auto h = [](std::uint32_t field, std::uint32_t k, std::string_view text) {
+        return detail::TokenCache::hash(field, k, text);
+    };
+    cache.insert(h(0, 3, "an"), 0, 3, "an", a);
+    cache.insert(h(1, 3, "an"), 1, 3, "an", b);
+    cache.insert(h(0, 4, "an"), 0, 4, "an", c);
+    ASSERT_NE(cache.find(h(0, 3, "an"), 0, 3, "an"), nullptr);
+    EXPECT_EQ(cache.find(h(0, 3, "an"), 0, 3, "an")[2], 3);
+    EXPECT_EQ(cache.find(h(1, 3, "an"), 1, 3, "an")[0], 4);
+    EXPECT_EQ(cache.find(h(0, 4, "an"), 0, 4, "an")[3], 10);
+    EXPECT_EQ(cache.find(h(0, 3, "na"), 0, 3, "na"), nullptr);
+    // The same hash with another text is not a hit.
+    EXPECT_EQ(cache.find(h(0, 3, "an"), 0, 3, "am"), nullptr);
+    for (int i = 0; i < 100; ++i) {
+        const std::string text = "t" + std::to_string(i);
+        cache.insert(h(2, 3, text), 2, 3, text, a);
+        EXPECT_LE(cache.size(), 8u);
+        ASSERT_NE(cache.find(h(2, 3, text), 2, 3, text), nullptr) << i;
+    }
+    cache.clear();
+    EXPECT_EQ(cache.size(), 0u);
+    EXPECT_EQ(cache.find(h(2, 3, "t99"), 2, 3, "t99"), nullptr);
+    detail::TokenCache off(0);
+    off.insert(h(0, 3, "an"), 0, 3, "an", a);
+    EXPECT_EQ(off.find(h(0, 3, "an"), 0, 3, "an"), nullptr);
+}
+
+TEST(Encoder, TokenCacheLeavesEveryFilterUnchanged) {
+    // Every way a token's positions can depend on more than its text: salted tokens, positional
+    // q-grams, bits per feature (k varies with the value), rejection sampling (960 bits), BLIP after
+    // the bits are set; and a unique value per row, which never hits. Encoded with the cache off,
+    // with a cache of 3 entries (cleared all the time) and the default, on 1 and 3 threads.
+    test::TempDir dir;
+    const std::string schema_path = dir.write("s.json", R"({"pprl_schema": 1,
+        "filter": {"bits": 960, "hardening": [{"step": "blip", "epsilon": 3}]},
+        "fields": [
+          {"name": "first", "tokenizer": {"kind": "qgram", "q": 2, "padding": true}, "weight": {"bits_per_token": 12},
+           "salt": {"field": "dob", "part": "year"}},
+          {"name": "last", "tokenizer": {"kind": "positional_qgram", "q": 2, "padding": true},
+           "weight": {"bits_per_feature": 90}},
+          {"name": "dob", "type": "date", "formats": ["%Y-%m-%d"],
+           "tokenizer": {"kind": "date_parts", "parts": ["year", "month", "day"]}, "weight": {"bits_per_token": 20}},
+          {"name": "serial", "tokenizer": {"kind": "exact"}, "weight": {"bits_per_token": 30}}]})");
+    const char* first[] = {"Ana", "José", "Liam", "Mei", "Zoë", "Nguyen", "Ava"};
+    const char* last[] = {"Chen", "Müller", "O'Neal", "Smith", "Okafor"};
+    std::string csv = "record_id,first,last,dob,serial\n";
+    for (int i = 0; i < 2000; ++i)
+        csv += std::to_string(i) + "," + first[i % 7] + "," + last[(i / 7) % 5] + ",20" + std::to_string(10 + i % 11) +
+               "-0" + std::to_string(1 + i % 9) + "-1" + std::to_string(i % 10) + ",s" + std::to_string(i) + "\n";
+    const std::string input = dir.write("in.csv", csv);
+    const Schema schema = Schema::from_file(schema_path);
+    std::string reference;
+    for (std::size_t entries : {std::size_t{0}, std::size_t{3}, default_token_cache_entries})
+        for (unsigned threads : {1u, 3u}) {
+            EncodeOptions options;
+            options.threads = threads;
+            options.batch_rows = 700;
+            options.token_cache_entries = entries;
+            EncodeSummary summary;
+            const FilterMatrix m = encode_csv(input, schema, fixed_key(3), options, summary);
+            ASSERT_EQ(m.rows(), 2000u);
+            if (reference.empty()) reference = all_bytes(m);
+            EXPECT_EQ(all_bytes(m), reference) << entries << " entries, " << threads << " threads";
+        }
+    // And one record at a time through the public single-record call.
+    Encoder encoder(schema, fixed_key(3));
+    encoder.bind_columns({"record_id", "first", "last", "dob", "serial"});
+    std::vector<std::uint64_t> row(960 / 64);
+    std::uint64_t tokens = 0, invalid = 0;
+    Rejection why;
+    for (std::size_t i : {std::size_t{0}, std::size_t{1}, std::size_t{0}}) {
+        std::fill(row.begin(), row.end(), 0);
+        const std::string dob = "20" + std::to_string(10 + i % 11) + "-0" + std::to_string(1 + i % 9) + "-1" +
+                                std::to_string(i % 10);
+        ASSERT_TRUE(encoder.encode_record({std::to_string(i), first[i % 7], last[0], dob, "s" + std::to_string(i)},
+                                          row.data(), why, tokens, invalid));
+        EXPECT_EQ(std::memcmp(row.data(), reference.data() + i * 128, 120), 0) << i;
+    }
 }
 
 }  // namespace

@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
-#include <unordered_set>
 
 #include "pprl/bloom.hpp"
 #include "pprl/crypto.hpp"
@@ -52,7 +51,7 @@ struct BatchEncoder {
     std::string party;
     unsigned threads;  // 0: all cores
     std::vector<FilterMatrix> parts;
-    std::unordered_set<std::string> seen_ids;
+    RecordIdSet seen_ids;
     std::uint64_t next_row;
 };
 

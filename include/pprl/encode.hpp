@@ -11,6 +11,9 @@
 // positions are independent and uniform for any filter length m — unlike double hashing
 // (h1 + i·h2 mod m), whose arithmetic structure Kroll & Steinmetzer (2015) exploited to re-identify
 // encodings. For m = 1024 one HMAC yields 25 positions, so a token costs two SHA-256 compressions.
+// Tokens repeat (a name field draws from a few thousand bigrams), so each encoding thread keeps the
+// positions of the tokens it hashed recently in a bounded cache, wiped after use (token_cache_entries
+// below); the filters are the same with it or without it.
 //
 // Determinism: a record's filter depends only on the record, the schema and the key, and batches are
 // written in input order, so output bytes are identical for every thread count.
@@ -20,7 +23,7 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <unordered_set>
+#include <string_view>
 #include <vector>
 
 #include "pprl/bloom.hpp"
@@ -37,8 +40,14 @@ struct Rejection {
     std::string reason;
 };
 
+// Tokens whose positions each encoding thread remembers (src/token_cache.hpp); 0 turns the cache off.
+// 16,384 entries is far more than the distinct bigrams of a name field and, at about 0.5 MiB with
+// 12 positions and 4-byte tokens, small enough to stay in a core's L2 cache.
+constexpr std::size_t default_token_cache_entries = 16384;
+
 struct EncodeOptions {
     unsigned threads = 0;            // 0: all hardware threads
+    std::size_t token_cache_entries = default_token_cache_entries;
     std::string party;               // label written to the file header
     std::size_t batch_rows = 16384;  // rows read, encoded in parallel, and handed on at a time
     // Called after each batch with the number of input rows processed so far.
@@ -53,6 +62,37 @@ struct EncodeSummary {
     std::vector<Rejection> rejections;
 };
 
+// The record ids met so far in one encoding run, to refuse duplicates (the first is kept). A flat
+// open-addressing table of 64-bit hashes (XXH3; a table index, not part of the keyed encoding) over
+// one buffer of id bytes, at most half full: 32 to 64 bytes per id besides the id itself, and one
+// cache miss per insertion, which the encoder hides by prefetching the slots of the ids ahead.
+class RecordIdSet {
+public:
+    RecordIdSet();
+    // Adds `id`; false when it was already there.
+    bool insert(std::string_view id);
+    bool contains(std::string_view id) const;
+    std::size_t size() const noexcept { return count_; }
+
+    // The same, with hash(id) computed beforehand (the encoder computes it on its worker threads).
+    static std::uint64_t hash(std::string_view id) noexcept;
+    bool insert(std::string_view id, std::uint64_t hash);
+    void prefetch(std::uint64_t hash) const noexcept;
+
+private:
+    static constexpr std::uint64_t empty = ~std::uint64_t{0};
+    struct Slot {
+        std::uint64_t hash = 0;
+        std::uint64_t place = empty;  // offset in bytes_ << 24 | length
+    };
+    const Slot* find(std::string_view id, std::uint64_t hash) const noexcept;
+    void grow();
+
+    std::vector<Slot> slots_;  // a power of two
+    std::vector<char> bytes_;
+    std::size_t count_ = 0;
+};
+
 // The key-check value of a secret: a truncated HMAC under its own HKDF subkey. Equal for equal keys;
 // reveals nothing useful about the key.
 KeyCheck key_check_value(const SecretKey& secret);
@@ -62,7 +102,8 @@ EncodingInfo encoding_info(const Schema& schema, const KeyCheck& key_check, cons
 
 class Encoder {
 public:
-    Encoder(const Schema& schema, const SecretKey& secret);
+    Encoder(const Schema& schema, const SecretKey& secret,
+            std::size_t token_cache_entries = default_token_cache_entries);
     ~Encoder();
     Encoder(Encoder&&) noexcept;
     Encoder& operator=(Encoder&&) noexcept;
@@ -91,10 +132,12 @@ public:
     // came from, for messages.
     FilterMatrix encode_batch(const std::vector<std::vector<std::string>>& rows,
                               const std::vector<std::uint64_t>& row_numbers, const std::vector<std::uint64_t>& lines,
-                              unsigned threads, std::unordered_set<std::string>& seen_ids,
+                              unsigned threads, RecordIdSet& seen_ids,
                               EncodeSummary& summary) const;
 
 private:
+    friend EncodeSummary encode_csv(const std::string& csv_path, const Schema& schema, const SecretKey& secret,
+                                    const EncodeOptions& options, const std::function<void(const FilterMatrix&)>& sink);
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -1,0 +1,115 @@
+// src/token_cache.hpp — the bit positions of tokens hashed recently (internal to the encoder).
+//
+// Why. The tokens of real quasi-identifiers repeat far more than the records do: a field of bigrams
+// over names draws from a few thousand distinct bigrams, dates from a few hundred parts, zip codes
+// from a few hundred values. A token's k positions depend only on its field's subkey, k and its
+// text, so once drawn they can be reused: a lookup here costs a hash of a few bytes and a compare,
+// where keyed hashing costs two SHA-256 compressions (bench_encode measures both, cached and not).
+//
+// What. An open-addressing table keyed by (field, k, token) whose entries hold the positions as
+// 16-bit numbers (filters are at most 65,536 bits). Each encoder worker owns one, so there is no
+// locking on the hot path. It is bounded: when it holds `capacity` entries, or its texts or positions
+// reach 64 per entry on average, it is wiped and refilled, so a field of unique values (which never
+// hits) costs an insertion per token and no more memory. XXH3 hashes the table's keys: a hash-table
+// index, never part of the keyed encoding.
+//
+// Secrecy. The positions are key material (they are what the key makes of a token) and the texts
+// are pieces of personal data, so the table is wiped with OPENSSL_cleanse when cleared or destroyed.
+#pragma once
+
+#include <xxhash.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+#include "pprl/secret.hpp"
+
+namespace pprl::detail {
+
+class TokenCache {
+public:
+    static constexpr std::size_t text_bytes_per_entry = 64;
+    static constexpr std::size_t positions_per_entry = 64;
+
+    explicit TokenCache(std::size_t capacity)
+        : capacity_(capacity), slots_(slot_count(capacity)), mask_(slots_.size() - 1) {}
+    ~TokenCache() { clear(); }
+    TokenCache(const TokenCache&) = delete;
+    TokenCache& operator=(const TokenCache&) = delete;
+
+    static std::uint64_t hash(std::uint32_t field, std::uint32_t k, std::string_view token) noexcept {
+        return XXH3_64bits_withSeed(token.data(), token.size(), (static_cast<std::uint64_t>(field) << 32) | k);
+    }
+
+    // The k positions of the token, or nullptr when the table does not hold it.
+    const std::uint16_t* find(std::uint64_t hash, std::uint32_t field, std::uint32_t k, std::string_view token) const noexcept {
+        if (capacity_ == 0) return nullptr;
+        for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
+            const Slot& slot = slots_[i];
+            if (slot.positions == empty) return nullptr;
+            if (slot.hash == hash && slot.field == field && slot.k == k && slot.text_size == token.size() &&
+                std::memcmp(texts_.data() + slot.text, token.data(), token.size()) == 0)
+                return positions_.data() + slot.positions;
+        }
+    }
+
+    // Remembers the token's k positions (clearing the table first when it is full).
+    void insert(std::uint64_t hash, std::uint32_t field, std::uint32_t k, std::string_view token,
+                const std::uint16_t* positions) {
+        if (capacity_ == 0) return;
+        if (entries_ == capacity_ || texts_.size() + token.size() > capacity_ * text_bytes_per_entry ||
+            positions_.size() + k > capacity_ * positions_per_entry)
+            clear();
+        if (token.size() > capacity_ * text_bytes_per_entry || k > capacity_ * positions_per_entry) return;
+        std::size_t i = hash & mask_;
+        while (slots_[i].positions != empty) i = (i + 1) & mask_;
+        Slot& slot = slots_[i];
+        slot.hash = hash;
+        slot.field = field;
+        slot.k = k;
+        slot.text = static_cast<std::uint32_t>(texts_.size());
+        slot.text_size = static_cast<std::uint32_t>(token.size());
+        slot.positions = static_cast<std::uint32_t>(positions_.size());
+        texts_.insert(texts_.end(), token.begin(), token.end());
+        positions_.insert(positions_.end(), positions, positions + k);
+        ++entries_;
+    }
+
+    void clear() noexcept {
+        secure_wipe(texts_.data(), texts_.size());
+        secure_wipe(positions_.data(), positions_.size() * sizeof(std::uint16_t));
+        secure_wipe(slots_.data(), slots_.size() * sizeof(Slot));
+        texts_.clear();
+        positions_.clear();
+        for (Slot& slot : slots_) slot.positions = empty;
+        entries_ = 0;
+    }
+
+    std::size_t size() const noexcept { return entries_; }
+
+private:
+    static constexpr std::uint32_t empty = UINT32_MAX;
+    struct Slot {
+        std::uint64_t hash = 0;
+        std::uint32_t field = 0, k = 0;
+        std::uint32_t text = 0, text_size = 0;  // offset and length in texts_
+        std::uint32_t positions = empty;        // offset in positions_; `empty` marks a free slot
+    };
+    // At most half the slots used, so probes stay short.
+    static std::size_t slot_count(std::size_t capacity) {
+        std::size_t slots = 2;
+        while (slots < 2 * capacity) slots *= 2;
+        return slots;
+    }
+
+    std::size_t capacity_;
+    std::vector<Slot> slots_;
+    std::size_t mask_;
+    std::size_t entries_ = 0;
+    std::vector<char> texts_;
+    std::vector<std::uint16_t> positions_;
+};
+
+}  // namespace pprl::detail
