@@ -1,6 +1,7 @@
 #include "pprl/encode.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <map>
 #include <exception>
@@ -474,17 +475,25 @@ void Encoder::Impl::encode_rows(const std::vector<std::vector<std::string>>& row
     threads = detail::thread_count(threads, n);
     std::vector<std::uint64_t> token_counts(threads, 0), invalid_counts(threads, 0);
     std::vector<std::exception_ptr> failures(threads);
+    // Rows are handed out in chunks from a shared counter rather than in equal halves: the thread
+    // that reads and writes batches runs beside the encoders, and a worker it slows down must not
+    // leave the others waiting at the end of the batch.
+    constexpr std::size_t chunk_rows = 256;
+    std::atomic<std::size_t> next_chunk{0};
     auto work = [&](unsigned t) {
         try {
-            const std::size_t begin = n * t / threads, end = n * (t + 1) / threads;
             const CacheLease lease(*this);
-            for (std::size_t i = begin; i < end; ++i) {
-                out.accepted[i] = encode(rows[i], out.filters.mutable_row_words(i), out.why[i], token_counts[t],
-                                         invalid_counts[t], &lease.cache())
-                                      ? 1
-                                      : 0;
-                if (out.accepted[i] && id_index != no_column) out.id_hashes[i] = RecordIdSet::hash(rows[i][id_index]);
+            std::uint64_t tokens = 0, invalid = 0;  // local: no cache line shared between workers
+            for (std::size_t begin; (begin = next_chunk.fetch_add(chunk_rows)) < n;) {
+                for (std::size_t i = begin, end = std::min(n, begin + chunk_rows); i < end; ++i) {
+                    const bool ok =
+                        encode(rows[i], out.filters.mutable_row_words(i), out.why[i], tokens, invalid, &lease.cache());
+                    out.accepted[i] = ok ? 1 : 0;
+                    if (ok && id_index != no_column) out.id_hashes[i] = RecordIdSet::hash(rows[i][id_index]);
+                }
             }
+            token_counts[t] = tokens;
+            invalid_counts[t] = invalid;
         } catch (...) {
             failures[t] = std::current_exception();
         }

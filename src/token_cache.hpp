@@ -17,6 +17,8 @@
 // are pieces of personal data, so the table is wiped with OPENSSL_cleanse when cleared or destroyed.
 #pragma once
 
+// XXH3 inlined: a call into the shared library per token cost more than the hash of two bytes.
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include <cstdint>
@@ -33,8 +35,7 @@ public:
     static constexpr std::size_t text_bytes_per_entry = 64;
     static constexpr std::size_t positions_per_entry = 64;
 
-    explicit TokenCache(std::size_t capacity)
-        : capacity_(capacity), slots_(slot_count(capacity)), mask_(slots_.size() - 1) {}
+    explicit TokenCache(std::size_t capacity) : capacity_(capacity), slots_(initial_slots), mask_(initial_slots - 1) {}
     ~TokenCache() { clear(); }
     TokenCache(const TokenCache&) = delete;
     TokenCache& operator=(const TokenCache&) = delete;
@@ -50,7 +51,7 @@ public:
             const Slot& slot = slots_[i];
             if (slot.positions == empty) return nullptr;
             if (slot.hash == hash && slot.field == field && slot.k == k && slot.text_size == token.size() &&
-                std::memcmp(texts_.data() + slot.text, token.data(), token.size()) == 0)
+                same_bytes(texts_.data() + slot.text, token.data(), token.size()))
                 return positions_.data() + slot.positions;
         }
     }
@@ -63,6 +64,7 @@ public:
             positions_.size() + k > capacity_ * positions_per_entry)
             clear();
         if (token.size() > capacity_ * text_bytes_per_entry || k > capacity_ * positions_per_entry) return;
+        if (2 * (entries_ + 1) > slots_.size()) grow();
         std::size_t i = hash & mask_;
         while (slots_[i].positions != empty) i = (i + 1) & mask_;
         Slot& slot = slots_[i];
@@ -91,17 +93,33 @@ public:
 
 private:
     static constexpr std::uint32_t empty = UINT32_MAX;
+    // Tokens are a few bytes: a loop beats a call to memcmp.
+    static bool same_bytes(const char* a, const char* b, std::size_t size) noexcept {
+        for (std::size_t i = 0; i < size; ++i)
+            if (a[i] != b[i]) return false;
+        return true;
+    }
     struct Slot {
         std::uint64_t hash = 0;
         std::uint32_t field = 0, k = 0;
         std::uint32_t text = 0, text_size = 0;  // offset and length in texts_
         std::uint32_t positions = empty;        // offset in positions_; `empty` marks a free slot
     };
-    // At most half the slots used, so probes stay short.
-    static std::size_t slot_count(std::size_t capacity) {
-        std::size_t slots = 2;
-        while (slots < 2 * capacity) slots *= 2;
-        return slots;
+    // The table starts small and doubles when half full (so probes stay short): the slots of the
+    // ~2,000 tokens of a typical schema fit in 128 KiB rather than the 1 MiB of a full-size table,
+    // which leaves the core's cache to the rest of the encoder.
+    static constexpr std::size_t initial_slots = 1024;
+    void grow() {
+        std::vector<Slot> old(slots_.size() * 2);
+        old.swap(slots_);
+        mask_ = slots_.size() - 1;
+        for (const Slot& slot : old) {
+            if (slot.positions == empty) continue;
+            std::size_t i = slot.hash & mask_;
+            while (slots_[i].positions != empty) i = (i + 1) & mask_;
+            slots_[i] = slot;
+        }
+        secure_wipe(old.data(), old.size() * sizeof(Slot));
     }
 
     std::size_t capacity_;
