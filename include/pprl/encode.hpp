@@ -143,7 +143,9 @@ private:
 };
 
 // Streams a CSV file through an Encoder in batches; calls `sink` with each batch's accepted filters in
-// input order. Throws ValidationError for a bad header or an empty file, IoError if unreadable.
+// input order, on the calling thread. With options.threads ≥ 2 the batches are pipelined: that many
+// threads encode one batch while the calling thread finishes the one before (sink included) and reads
+// the next. Throws ValidationError for a bad header or an empty file, IoError if unreadable.
 EncodeSummary encode_csv(const std::string& csv_path, const Schema& schema, const SecretKey& secret,
                          const EncodeOptions& options, const std::function<void(const FilterMatrix&)>& sink);
 

@@ -79,7 +79,9 @@ Command add_encode(CLI::App& app) {
                    "Column holding record ids (default: the schema's, else record_id; with a clkhash schema the "
                    "first column if its feature is ignored, else the row number)");
     app.add_option("--party", o->party, "Party label stored in the header (default: output file name)");
-    app.add_option("--threads", o->threads, "Worker threads (default: all cores)");
+    app.add_option("--threads", o->threads,
+                   "Encoding threads (default: all cores); with two or more, the calling thread reads the CSV and "
+                   "writes the output beside them");
     app.add_option("--rejects", o->rejects, "Write rejected rows (row, line, field, reason) to this CSV");
     return [o]() {
         const auto start = std::chrono::steady_clock::now();
