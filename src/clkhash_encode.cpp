@@ -20,6 +20,7 @@
 #include "pprl/crypto.hpp"
 #include "pprl/error.hpp"
 #include "clkhash_internal.hpp"
+#include "token_cache.hpp"
 
 namespace pprl::clkhash {
 namespace {
@@ -438,6 +439,13 @@ RecordEncoder& RecordEncoder::operator=(RecordEncoder&&) noexcept = default;
 
 namespace {
 
+// Adds a token's positions to the cache (once: a token repeated within the record misses twice).
+void remember(detail::TokenCache* cache, std::uint64_t hash, std::uint32_t feature, unsigned k, const std::string& token,
+              const std::vector<std::uint16_t>& positions) {
+    if (cache != nullptr && cache->find(hash, feature, k, token) == nullptr)
+        cache->insert(hash, feature, k, token, positions.data());
+}
+
 // Reads a big-endian digest as an integer and reduces it modulo l (Python: int.from_bytes(d, "big") % l).
 std::uint64_t digest_mod(const std::uint8_t* digest, std::size_t size, unsigned l) {
     boost::multiprecision::uint256_t value;  // fixed width: no allocation per token
@@ -449,8 +457,9 @@ std::uint64_t digest_mod(const std::uint8_t* digest, std::size_t size, unsigned 
 }  // namespace
 
 bool RecordEncoder::encode(const std::vector<const std::string*>& values, std::uint8_t* out, std::string& field,
-                           std::string& reason, std::uint64_t& tokens) const {
+                           std::string& reason, std::uint64_t& tokens, detail::TokenCache* cache) const {
     const unsigned l = impl_->hash_bits;
+    if (l > 65536) cache = nullptr;  // the cache holds positions as 16-bit numbers
     thread_local std::vector<std::uint8_t> filter;
     thread_local std::u32string text, formatted_text;
     thread_local std::vector<std::u32string> token_text;
@@ -460,6 +469,15 @@ bool RecordEncoder::encode(const std::vector<const std::string*>& values, std::u
     thread_local std::vector<crypto::KeyedDigest::Request> blake_requests;
     thread_local std::vector<unsigned> blake_words;
     thread_local std::vector<std::uint8_t> blake_digests;  // 64 bytes per request
+    // Tokens the cache did not hold: index, k, cache hash, first request.
+    struct Miss {
+        std::size_t token;
+        unsigned k;
+        std::uint64_t hash;
+        std::size_t first_request;
+    };
+    thread_local std::vector<Miss> misses;
+    thread_local std::vector<std::uint16_t> positions;
     filter.assign(l / 8, 0);
     if (values.size() != impl_->features.size()) {
         field.clear();
@@ -569,6 +587,7 @@ bool RecordEncoder::encode(const std::vector<const std::string*>& values, std::u
             blake_tokens.resize(count);
             blake_requests.clear();
             blake_words.clear();
+            misses.clear();
             for (std::size_t t = 0; t < count; ++t) {
                 // bitsPerFeature: int(b / n) each, the first b % n tokens one more.
                 unsigned k = f.bits;
@@ -576,6 +595,15 @@ bool RecordEncoder::encode(const std::vector<const std::string*>& values, std::u
                 const std::u32string& token = token_text[t];
                 if (!encode_text(token.data(), token.data() + token.size(), f.encoding, blake_tokens[t]))
                     return reject("not encodable as ascii");
+                std::uint64_t hash = 0;
+                if (cache != nullptr) {
+                    hash = detail::TokenCache::hash(static_cast<std::uint32_t>(i), k, blake_tokens[t]);
+                    if (const std::uint16_t* known = cache->find(hash, static_cast<std::uint32_t>(i), k, blake_tokens[t])) {
+                        for (unsigned j = 0; j < k; ++j) set_filter_bit(filter.data(), known[j]);
+                        continue;
+                    }
+                }
+                misses.push_back({t, k, hash, blake_requests.size()});
                 for (unsigned mac = 0; 32 * mac < k; ++mac) {
                     blake_requests.push_back({mac == 0 ? state.first.get() : state.blake_salted[mac - 1].get(),
                                               blake_tokens[t].data(), blake_tokens[t].size()});
@@ -584,11 +612,18 @@ bool RecordEncoder::encode(const std::vector<const std::string*>& values, std::u
             }
             blake_digests.resize(64 * blake_requests.size());
             crypto::KeyedDigest::digest_many(blake_requests.data(), blake_requests.size(), blake_digests.data());
-            for (std::size_t r = 0; r < blake_requests.size(); ++r) {
-                const std::uint8_t* digest = blake_digests.data() + 64 * r;
-                // l is a power of two for blakeHash, so "% l" is a mask.
-                for (unsigned w = 0; w < blake_words[r]; ++w)
-                    set_filter_bit(filter.data(), (digest[2 * w] | (static_cast<unsigned>(digest[2 * w + 1]) << 8)) & (l - 1));
+            for (const Miss& miss : misses) {
+                positions.clear();
+                for (std::size_t r = miss.first_request; positions.size() < miss.k; ++r) {
+                    const std::uint8_t* digest = blake_digests.data() + 64 * r;
+                    // l is a power of two for blakeHash, so "% l" is a mask.
+                    for (unsigned w = 0; w < blake_words[r]; ++w) {
+                        const unsigned position = (digest[2 * w] | (static_cast<unsigned>(digest[2 * w + 1]) << 8)) & (l - 1);
+                        set_filter_bit(filter.data(), position);
+                        positions.push_back(static_cast<std::uint16_t>(position));
+                    }
+                }
+                remember(cache, miss.hash, static_cast<std::uint32_t>(i), miss.k, blake_tokens[miss.token], positions);
             }
             continue;
         }
@@ -599,6 +634,14 @@ bool RecordEncoder::encode(const std::vector<const std::string*>& values, std::u
             const std::u32string& token = token_text[t];
             if (!encode_text(token.data(), token.data() + token.size(), f.encoding, bytes))
                 return reject("not encodable as ascii");
+            std::uint64_t hash = 0;
+            if (cache != nullptr) {
+                hash = detail::TokenCache::hash(static_cast<std::uint32_t>(i), k, bytes);
+                if (const std::uint16_t* known = cache->find(hash, static_cast<std::uint32_t>(i), k, bytes)) {
+                    for (unsigned j = 0; j < k; ++j) set_filter_bit(filter.data(), known[j]);
+                    continue;
+                }
+            }
             {
                 std::uint8_t sha1[20], md5[16];
                 state.first->digest(bytes.data(), bytes.size(), sha1);
@@ -615,11 +658,14 @@ bool RecordEncoder::encode(const std::vector<const std::string*>& values, std::u
                     }
                 }
                 // (h1 + j·h2) mod l for j = 0..k-1, stepping instead of dividing (h1, h2 < l).
+                positions.clear();
                 for (std::uint64_t j = 0, g = h1; j < k; ++j) {
                     set_filter_bit(filter.data(), g);
+                    if (cache != nullptr) positions.push_back(static_cast<std::uint16_t>(g));
                     g += h2;
                     if (g >= l) g -= l;
                 }
+                remember(cache, hash, static_cast<std::uint32_t>(i), k, bytes, positions);
             }
         }
     }

@@ -37,6 +37,14 @@ private:
 // Whether int(round(thresholdDistance · 10^fractional_precision)) is non-zero, as clkhash requires.
 bool numeric_interval_valid(const Feature& feature);
 
+}  // namespace pprl::clkhash
+
+namespace pprl::detail {
+class TokenCache;
+}
+
+namespace pprl::clkhash {
+
 // One record in, one CLK out, exactly as clkhash 0.18 computes it.
 class RecordEncoder {
 public:
@@ -46,9 +54,11 @@ public:
     RecordEncoder& operator=(RecordEncoder&&) noexcept;
 
     // `values[i]` is feature i's raw value (UTF-8). Writes l/8 bytes to `out`. Returns false with the
-    // feature and a reason (never the value) where clkhash would refuse the row. Thread-safe.
+    // feature and a reason (never the value) where clkhash would refuse the row. Thread-safe. With a
+    // `cache` (the caller's, one per thread), a token's bit positions are looked up there before
+    // hashing and remembered after; the CLK is the same either way.
     bool encode(const std::vector<const std::string*>& values, std::uint8_t* out, std::string& field,
-                std::string& reason, std::uint64_t& tokens) const;
+                std::string& reason, std::uint64_t& tokens, detail::TokenCache* cache = nullptr) const;
 
 private:
     struct Impl;

@@ -162,17 +162,17 @@ struct Encoder::Impl {
                         EncodedRows& encoded, RecordIdSet& seen_ids, EncodeSummary& summary) const;
 
     bool encode_clkhash(const std::vector<std::string>& values, std::uint64_t* row, Rejection& why,
-                        std::uint64_t& tokens) const;
+                        std::uint64_t& tokens, detail::TokenCache* cache) const;
     void bind_clkhash(const std::map<std::string, std::size_t>& position, const std::vector<std::string>& columns);
 };
 
 bool Encoder::Impl::encode_clkhash(const std::vector<std::string>& values, std::uint64_t* row, Rejection& why,
-                                   std::uint64_t& tokens) const {
+                                   std::uint64_t& tokens, detail::TokenCache* cache) const {
     static const std::string empty;
     thread_local std::vector<const std::string*> feature_values;
     feature_values.clear();
     for (std::size_t column : feature_columns) feature_values.push_back(column == no_column ? &empty : &values[column]);
-    return clkhash->encode(feature_values, reinterpret_cast<std::uint8_t*>(row), why.field, why.reason, tokens);
+    return clkhash->encode(feature_values, reinterpret_cast<std::uint8_t*>(row), why.field, why.reason, tokens, cache);
 }
 
 // Features are found by name (clkhash itself wants the header to list them in order; any order is
@@ -357,7 +357,6 @@ ValueOutcome field_value(const BoundField& field, const std::string& raw, std::s
 
 bool Encoder::encode_record(const std::vector<std::string>& values, std::uint64_t* row, Rejection& why,
                             std::uint64_t& tokens, std::uint64_t& invalid_fields) const {
-    if (impl_->clkhash) return impl_->encode(values, row, why, tokens, invalid_fields, nullptr);
     const Impl::CacheLease lease(*impl_);
     return impl_->encode(values, row, why, tokens, invalid_fields, &lease.cache());
 }
@@ -370,7 +369,7 @@ bool Encoder::Impl::encode(const std::vector<std::string>& values, std::uint64_t
         why.reason = "has " + std::to_string(values.size()) + " fields, the header has " + std::to_string(column_count);
         return false;
     }
-    if (clkhash) return encode_clkhash(values, row, why, tokens);
+    if (clkhash) return encode_clkhash(values, row, why, tokens, cache);
     const unsigned m = schema.filter_bits();
     thread_local std::string value, canonical, salt_value, salt_canonical, salt;
     // Every token of the record, looked up in the cache after all fields have passed their checks;
@@ -635,7 +634,7 @@ EncodeSummary encode_csv(const std::string& csv_path, const Schema& schema, cons
     Slot* reading = &slots[0];
     Slot* encoding = &slots[1];
     Slot* finishing = &slots[2];
-    bool have_encoding = false, have_finishing = false;
+    bool have_finishing = false;  // a batch encoded but not yet finished
 
     EncodeSummary summary;
     RecordIdSet seen_ids;
@@ -650,7 +649,7 @@ EncodeSummary encode_csv(const std::string& csv_path, const Schema& schema, cons
     bool more = read_batch(reader, record, next_row, reading->batch, summary);
     for (;;) {
         std::swap(reading, encoding);  // the batch just read goes to the encoders
-        have_encoding = encoding->batch.used > 0;
+        const bool have_encoding = encoding->batch.used > 0;
         std::exception_ptr failure;
         std::thread encoder_thread;
         if (have_encoding) {
