@@ -164,10 +164,11 @@ TEST(Encoder, EveryBadRowIsReportedWithRowFieldAndReasonButNeverItsValue) {
     EXPECT_TRUE(seen.count("9:first_name:longer than 64 characters"));
     EXPECT_TRUE(seen.count("10::end of file inside a quoted field"));
     EXPECT_EQ(s.rejections.front().line, 3u);  // row 2 starts on line 3
-    // Batches of 1 and 3 rows give the same report.
+    // Batches of 1 and 3 rows (pipelined on 2 and 3 threads, alternating on 1) give the same report.
+    for (unsigned threads : {1u, 2u, 3u})
     for (std::size_t batch : {1u, 3u}) {
         EncodeSummary small;
-        const FilterMatrix again = encode_text(dir, csv, fixed_key(1), 2, small, batch);
+        const FilterMatrix again = encode_text(dir, csv, fixed_key(1), threads, small, batch);
         EXPECT_EQ(again.rows(), 1u);
         EXPECT_EQ(small.rows_read, 10u);
         ASSERT_EQ(small.rejections.size(), s.rejections.size());
