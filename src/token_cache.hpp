@@ -14,7 +14,8 @@
 // index, never part of the keyed encoding.
 //
 // Secrecy. The positions are key material (they are what the key makes of a token) and the texts
-// are pieces of personal data, so the table is wiped with OPENSSL_cleanse when cleared or destroyed.
+// are pieces of personal data, so the table is wiped with OPENSSL_cleanse when cleared or destroyed,
+// and so is every buffer it outgrows (it grows by copying and wiping, never by a plain realloc).
 #pragma once
 
 // XXH3 inlined: a call into the shared library per token cost more than the hash of two bytes.
@@ -34,8 +35,11 @@ class TokenCache {
 public:
     static constexpr std::size_t text_bytes_per_entry = 64;
     static constexpr std::size_t positions_per_entry = 64;
+    // Offsets are 32-bit: 2^22 entries of 64 bytes and 64 positions stay below 2^32.
+    static constexpr std::size_t max_capacity = std::size_t{1} << 22;
 
-    explicit TokenCache(std::size_t capacity) : capacity_(capacity), slots_(initial_slots), mask_(initial_slots - 1) {}
+    explicit TokenCache(std::size_t capacity)
+        : capacity_(capacity < max_capacity ? capacity : max_capacity), slots_(initial_slots), mask_(initial_slots - 1) {}
     ~TokenCache() { clear(); }
     TokenCache(const TokenCache&) = delete;
     TokenCache& operator=(const TokenCache&) = delete;
@@ -74,8 +78,8 @@ public:
         slot.text = static_cast<std::uint32_t>(texts_.size());
         slot.text_size = static_cast<std::uint32_t>(token.size());
         slot.positions = static_cast<std::uint32_t>(positions_.size());
-        texts_.insert(texts_.end(), token.begin(), token.end());
-        positions_.insert(positions_.end(), positions, positions + k);
+        append_wiping(texts_, token.data(), token.size());
+        append_wiping(positions_, positions, k);
         ++entries_;
     }
 
@@ -105,6 +109,19 @@ private:
         std::uint32_t text = 0, text_size = 0;  // offset and length in texts_
         std::uint32_t positions = empty;        // offset in positions_; `empty` marks a free slot
     };
+    // Appends n items; when the buffer must grow, the old one is wiped before it is freed.
+    template <class T>
+    static void append_wiping(std::vector<T>& buffer, const T* items, std::size_t n) {
+        if (buffer.size() + n > buffer.capacity()) {
+            std::vector<T> larger;
+            larger.reserve(2 * (buffer.size() + n));
+            larger.assign(buffer.begin(), buffer.end());
+            secure_wipe(buffer.data(), buffer.size() * sizeof(T));
+            buffer.swap(larger);
+        }
+        buffer.insert(buffer.end(), items, items + n);
+    }
+
     // The table starts small and doubles when half full (so probes stay short): the slots of the
     // ~2,000 tokens of a typical schema fit in 128 KiB rather than the 1 MiB of a full-size table,
     // which leaves the core's cache to the rest of the encoder.
