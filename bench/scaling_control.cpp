@@ -1,9 +1,11 @@
 // A control for the two-thread targets: how well does this machine scale work that shares nothing?
 //   scaling_control [repeats]
-// Runs a register-only scalar integer kernel and a register-only AVX-512 (VPTERNLOGQ + VPOPCNTQ)
-// kernel on one thread, then the same work on each of two threads, and prints the scaling
-// (2 × one-thread time / two-thread time; 2.00 is perfect). No memory traffic, no synchronisation:
-// any spread here is the machine's (host load, frequency, shared execution units), not pprl's.
+// Runs a register-only scalar integer kernel, a register-only AVX-512 (VPTERNLOGQ + VPOPCNTQ)
+// kernel and a cache kernel (random reads and writes in a private 1 MiB table, the footprint of the
+// encoder's per-thread working set) on one thread, then the same work on each of two threads, and
+// prints the scaling (2 × one-thread time / two-thread time; 2.00 is perfect). Nothing is shared and
+// nothing synchronises: any spread here is the machine's (host load, frequency, shared execution
+// units and caches), not pprl's.
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -26,6 +28,20 @@ std::uint64_t scalar_work(std::uint64_t n) {
         d ^= c << 7;
     }
     return a + b + c + d;
+}
+
+// Random reads and writes within a table private to the thread: bound by the core's L2 cache.
+std::uint64_t cache_work(std::uint64_t n) {
+    constexpr std::size_t entries = std::size_t{1} << 17;  // 1 MiB of 64-bit words
+    std::vector<std::uint64_t> table(entries);
+    for (std::size_t i = 0; i < entries; ++i) table[i] = i * 0x9E3779B97F4A7C15ULL;
+    std::uint64_t x = 1, sum = 0;
+    for (std::uint64_t i = 0; i < n; ++i) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        sum += table[(x >> 40) & (entries - 1)];
+        table[(x >> 20) & (entries - 1)] ^= sum;
+    }
+    return sum;
 }
 
 #if defined(__x86_64__)
@@ -73,6 +89,8 @@ int main(int argc, char** argv) {
         const std::uint64_t n = 200'000'000;
         const double s1 = seconds(scalar_work, 1, n), s2 = seconds(scalar_work, 2, n);
         std::printf("run %d: scalar scaling %.2f", r + 1, 2 * s1 / s2);
+        const double c1 = seconds(cache_work, 1, n / 2), c2 = seconds(cache_work, 2, n / 2);
+        std::printf(", cache scaling %.2f", 2 * c1 / c2);
 #if defined(__x86_64__)
         if (avx512) {
             const double v1 = seconds(vector_work, 1, n / 4), v2 = seconds(vector_work, 2, n / 4);
