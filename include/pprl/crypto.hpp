@@ -42,9 +42,12 @@ SecretKey hkdf(HkdfHash hash, const std::uint8_t* ikm, std::size_t ikm_size, con
 
 void random_bytes(std::uint8_t* out, std::size_t size);
 
-// AES-256-CTR keystream: `size` bytes under a 32-byte key and a 16-byte initial counter block.
-// Deterministic; used wherever a keyed step needs many uniform bits (hardening.hpp).
+// AES-256-CTR keystream: `size` bytes under a 32-byte key and a 16-byte initial counter block (one
+// big-endian 128-bit counter, as OpenSSL and SP 800-38A). Deterministic; used wherever a keyed step
+// needs many uniform bits (hardening.hpp). Computed with VAES where the CPU has it, else by OpenSSL
+// (PPRL_FORCE_AES=openssl forces OpenSSL); keystream_implementation() says which: "vaes" or "openssl".
 void keystream(const std::uint8_t key[32], const std::uint8_t iv[16], std::uint8_t* out, std::size_t size);
+const char* keystream_implementation() noexcept;
 
 std::string to_hex(const std::uint8_t* data, std::size_t size);
 

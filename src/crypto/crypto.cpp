@@ -29,6 +29,7 @@
 #include "pprl/error.hpp"
 #include "pprl/io.hpp"
 #include "pprl/secret.hpp"
+#include "simd/aes.hpp"
 #include "simd/blake2b.hpp"
 #include "simd/sha256.hpp"
 
@@ -209,7 +210,35 @@ SecretKey hkdf_sha256(const std::uint8_t* ikm, std::size_t ikm_size, const void*
     return hkdf(HkdfHash::sha256, ikm, ikm_size, salt, salt_size, info, info_size, length);
 }
 
+namespace {
+
+// PPRL_FORCE_AES=openssl (tests) keeps OpenSSL; else VAES where the CPU has it (src/simd/aes.hpp).
+bool keystream_on_vaes() noexcept {
+#if defined(__x86_64__)
+    const char* forced = std::getenv("PPRL_FORCE_AES");
+    if (forced != nullptr && std::string(forced) == "openssl") return false;
+    return __builtin_cpu_supports("aes") && __builtin_cpu_supports("vaes") && __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("avx512bw");
+#else
+    return false;
+#endif
+}
+
+}  // namespace
+
+const char* keystream_implementation() noexcept {
+    static const bool vaes = keystream_on_vaes();
+    return vaes ? "vaes" : "openssl";
+}
+
 void keystream(const std::uint8_t key[32], const std::uint8_t iv[16], std::uint8_t* out, std::size_t size) {
+#if defined(__x86_64__)
+    static const bool vaes = keystream_on_vaes();
+    if (vaes) {
+        simd::aes256_ctr_keystream_vaes(key, iv, out, size);
+        return;
+    }
+#endif
     // The cipher is fetched once and each thread keeps one context, re-keyed per call: an implicit
     // fetch or a fresh context per call cost more than encrypting a filter's worth of coins.
     static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-256-CTR", nullptr);
