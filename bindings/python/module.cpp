@@ -339,6 +339,7 @@ PYBIND11_MODULE(_core, m) {
         d["backends"] = simd::available_backends();
         d["compiled_backends"] = simd::compiled_backends();
         d["active_backend"] = simd::active_backend();
+        d["keystream"] = std::string(crypto::keystream_implementation());
         d["version"] = pprl::version;
         return d;
     });
