@@ -88,6 +88,21 @@ def test_inputs_as_dict_of_columns_and_iterable_of_dicts(data, key_file):
     assert np.array_equal(a.to_numpy(), b.to_numpy()) and np.array_equal(a.to_numpy(), c.to_numpy())
 
 
+def test_missing_cells_in_every_form_encode_as_empty(key_file):
+    # None, NaN (Python and numpy), pd.NA: the empty cell a CSV would have, in a DataFrame, a dict of
+    # columns (lists or numpy arrays) and records alike.
+    schema = pprl.Schema.from_file(str(SCHEMA))
+    key = pprl.SecretKey.from_file(str(key_file))
+    base = {"record_id": ["1", "2", "3", "4"], "first_name": ["Ann", "Bo", "Cy", "Di"],
+            "last_name": ["Lee", "Ng", "Ox", "Po"], "dob": ["2010-01-02"] * 4, "sex": ["F", "M", "F", "M"]}
+    empty = dict(base, address=["", "", "", ""], zip=["60601", "", "", ""])
+    holes = dict(base, address=[None, float("nan"), np.nan, pd.NA], zip=["60601", None, np.nan, pd.NA])
+    expected = pprl.encode(pd.DataFrame(empty), schema, key)[0].to_numpy()
+    for data in (pd.DataFrame(holes), holes, {k: np.array(v, dtype=object) for k, v in holes.items()},
+                 pd.DataFrame(holes).to_dict("records")):
+        assert np.array_equal(pprl.encode(data, schema, key)[0].to_numpy(), expected)
+
+
 def test_rejected_rows_come_back_as_a_dataframe(key_file):
     schema = pprl.Schema.from_file(str(SCHEMA))
     key = pprl.SecretKey.from_file(str(key_file))

@@ -56,19 +56,26 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _columns_and_rows(data: Any) -> Tuple[List[str], List[List[str]]]:
+def _texts(values: Iterable[Any]) -> List[str]:
+    """_text over a whole column, inlined: a function call per cell cost more than the encoding."""
+    na = pd.NA
+    return ["" if v is None or v is na or (isinstance(v, float) and v != v) else v if type(v) is str else str(v)
+            for v in values]
+
+
+def _columns_and_rows(data: Any) -> Tuple[List[str], Sequence[Sequence[str]]]:
+    # Column by column (a DataFrame or a dict of columns), then rows as tuples.
     if isinstance(data, pd.DataFrame):
         columns = [str(c) for c in data.columns]
-        rows = [[_text(v) for v in row] for row in data.itertuples(index=False, name=None)]
-        return columns, rows
+        cells = [_texts(data.iloc[:, i].tolist()) for i in range(data.shape[1])]
+        return columns, list(zip(*cells)) if cells else []
     if isinstance(data, Mapping):
         columns = [str(c) for c in data.keys()]
         lengths = {len(v) for v in data.values()}
         if len(lengths) > 1:
             raise UsageError("all columns of a dict of columns must have the same length")
-        cells = [list(v) for v in data.values()]
-        rows = [[_text(col[i]) for col in cells] for i in range(lengths.pop() if lengths else 0)]
-        return columns, rows
+        cells = [_texts(v.tolist() if hasattr(v, "tolist") else v) for v in data.values()]
+        return columns, list(zip(*cells)) if cells else []
     records = list(data)
     if not records:
         raise ValidationError("no rows to encode")
