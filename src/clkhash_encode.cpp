@@ -439,11 +439,10 @@ RecordEncoder& RecordEncoder::operator=(RecordEncoder&&) noexcept = default;
 
 namespace {
 
-// Adds a token's positions to the cache (once: a token repeated within the record misses twice).
+// Adds a token's positions to the cache, if there is one.
 void remember(detail::TokenCache* cache, std::uint64_t hash, std::uint32_t feature, unsigned k, const std::string& token,
               const std::vector<std::uint16_t>& positions) {
-    if (cache != nullptr && cache->find(hash, feature, k, token) == nullptr)
-        cache->insert(hash, feature, k, token, positions.data());
+    if (cache != nullptr) cache->insert(hash, feature, k, token, positions.data());
 }
 
 // Reads a big-endian digest as an integer and reduces it modulo l (Python: int.from_bytes(d, "big") % l).

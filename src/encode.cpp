@@ -443,9 +443,7 @@ bool Encoder::Impl::encode(const std::vector<std::string>& values, std::uint64_t
         positions.resize(token.k);
         draw_positions(token.field->mac, token_list[t], digests[r], token.k, m, index_width, positions.data());
         for (unsigned j = 0; j < token.k; ++j) FilterMatrix::set_bit(target, positions[j]);
-        // A token repeated within the record missed twice; keep one entry.
-        if (cache->find(hashes[t], token.field->index, token.k, token_list[t]) == nullptr)
-            cache->insert(hashes[t], token.field->index, token.k, token_list[t], positions.data());
+        cache->insert(hashes[t], token.field->index, token.k, token_list[t], positions.data());
     }
     if (hardener)
         hardener->apply(reinterpret_cast<const std::uint8_t*>(unhardened.data()), reinterpret_cast<std::uint8_t*>(row),

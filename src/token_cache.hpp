@@ -60,10 +60,11 @@ public:
         }
     }
 
-    // Remembers the token's k positions (clearing the table first when it is full).
+    // Remembers the token's k positions (clearing the table first when it is full); a token it
+    // already holds (one repeated within a record misses twice) is left as it is.
     void insert(std::uint64_t hash, std::uint32_t field, std::uint32_t k, std::string_view token,
                 const std::uint16_t* positions) {
-        if (capacity_ == 0) return;
+        if (capacity_ == 0 || find(hash, field, k, token) != nullptr) return;
         if (entries_ == capacity_ || texts_.size() + token.size() > capacity_ * text_bytes_per_entry ||
             positions_.size() + k > capacity_ * positions_per_entry)
             clear();

@@ -305,6 +305,10 @@ TEST(TokenCache, FindsWhatItHoldsByFieldKAndTextAndStaysWithinItsCapacity) {
     EXPECT_EQ(cache.find(h(0, 3, "an"), 0, 3, "an")[2], 3);
     EXPECT_EQ(cache.find(h(1, 3, "an"), 1, 3, "an")[0], 4);
     EXPECT_EQ(cache.find(h(0, 4, "an"), 0, 4, "an")[3], 10);
+    // Inserting a token it holds changes nothing.
+    cache.insert(h(0, 3, "an"), 0, 3, "an", b);
+    EXPECT_EQ(cache.size(), 3u);
+    EXPECT_EQ(cache.find(h(0, 3, "an"), 0, 3, "an")[0], 1);
     EXPECT_EQ(cache.find(h(0, 3, "na"), 0, 3, "na"), nullptr);
     // The same hash with another text is not a hit.
     EXPECT_EQ(cache.find(h(0, 3, "an"), 0, 3, "am"), nullptr);
