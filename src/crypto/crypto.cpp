@@ -213,28 +213,28 @@ SecretKey hkdf_sha256(const std::uint8_t* ikm, std::size_t ikm_size, const void*
 namespace {
 
 // PPRL_FORCE_AES=openssl (tests) keeps OpenSSL; else VAES where the CPU has it (src/simd/aes.hpp).
+// Decided once per process.
 bool keystream_on_vaes() noexcept {
+    static const bool vaes = [] {
 #if defined(__x86_64__)
-    const char* forced = std::getenv("PPRL_FORCE_AES");
-    if (forced != nullptr && std::string(forced) == "openssl") return false;
-    return __builtin_cpu_supports("aes") && __builtin_cpu_supports("vaes") && __builtin_cpu_supports("avx512f") &&
-           __builtin_cpu_supports("avx512bw");
+        const char* forced = std::getenv("PPRL_FORCE_AES");
+        if (forced != nullptr && std::string(forced) == "openssl") return false;
+        return __builtin_cpu_supports("aes") && __builtin_cpu_supports("vaes") && __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("avx512bw");
 #else
-    return false;
+        return false;
 #endif
+    }();
+    return vaes;
 }
 
 }  // namespace
 
-const char* keystream_implementation() noexcept {
-    static const bool vaes = keystream_on_vaes();
-    return vaes ? "vaes" : "openssl";
-}
+const char* keystream_implementation() noexcept { return keystream_on_vaes() ? "vaes" : "openssl"; }
 
 void keystream(const std::uint8_t key[32], const std::uint8_t iv[16], std::uint8_t* out, std::size_t size) {
 #if defined(__x86_64__)
-    static const bool vaes = keystream_on_vaes();
-    if (vaes) {
+    if (keystream_on_vaes()) {
         simd::aes256_ctr_keystream_vaes(key, iv, out, size);
         return;
     }

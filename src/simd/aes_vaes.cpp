@@ -24,23 +24,24 @@ __m128i odd_round_key(__m128i previous_odd, __m128i last_even) {
     return _mm_xor_si128(spread(previous_odd), _mm_shuffle_epi32(_mm_aeskeygenassist_si128(last_even, 0), 0xaa));
 }
 
+// Round keys i and i+1 (i even) from the two before them; the round constant must be an immediate,
+// hence a template argument.
+template <int round_constant>
+void expand_pair(__m128i schedule[15], int i) {
+    schedule[i] = even_round_key(schedule[i - 2], _mm_aeskeygenassist_si128(schedule[i - 1], round_constant));
+    if (i + 1 < 15) schedule[i + 1] = odd_round_key(schedule[i - 1], schedule[i]);
+}
+
 void expand_key(const std::uint8_t key[32], __m128i schedule[15]) {
     schedule[0] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(key));
     schedule[1] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(key + 16));
-    // The round constant must be an immediate, hence one line per step.
-    schedule[2] = even_round_key(schedule[0], _mm_aeskeygenassist_si128(schedule[1], 0x01));
-    schedule[3] = odd_round_key(schedule[1], schedule[2]);
-    schedule[4] = even_round_key(schedule[2], _mm_aeskeygenassist_si128(schedule[3], 0x02));
-    schedule[5] = odd_round_key(schedule[3], schedule[4]);
-    schedule[6] = even_round_key(schedule[4], _mm_aeskeygenassist_si128(schedule[5], 0x04));
-    schedule[7] = odd_round_key(schedule[5], schedule[6]);
-    schedule[8] = even_round_key(schedule[6], _mm_aeskeygenassist_si128(schedule[7], 0x08));
-    schedule[9] = odd_round_key(schedule[7], schedule[8]);
-    schedule[10] = even_round_key(schedule[8], _mm_aeskeygenassist_si128(schedule[9], 0x10));
-    schedule[11] = odd_round_key(schedule[9], schedule[10]);
-    schedule[12] = even_round_key(schedule[10], _mm_aeskeygenassist_si128(schedule[11], 0x20));
-    schedule[13] = odd_round_key(schedule[11], schedule[12]);
-    schedule[14] = even_round_key(schedule[12], _mm_aeskeygenassist_si128(schedule[13], 0x40));
+    expand_pair<0x01>(schedule, 2);
+    expand_pair<0x02>(schedule, 4);
+    expand_pair<0x04>(schedule, 6);
+    expand_pair<0x08>(schedule, 8);
+    expand_pair<0x10>(schedule, 10);
+    expand_pair<0x20>(schedule, 12);
+    expand_pair<0x40>(schedule, 14);  // the last round key has no odd partner
 }
 
 // Round keys are broadcast from the 128-bit schedule as they are used (the compiler keeps them in
