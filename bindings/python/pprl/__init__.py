@@ -11,7 +11,6 @@ entities. Everything heavy runs in C++ (``pprl._core``) with the GIL released.
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -47,17 +46,9 @@ __all__ = [
 _PROGRESS_CHUNK = 20_000
 
 
-def _text(value: Any) -> str:
-    """A cell as the CSV reader would see it: missing values (None, NaN, pd.NA) become ""."""
-    if value is None or value is pd.NA:
-        return ""
-    if isinstance(value, float) and math.isnan(value):
-        return ""
-    return str(value)
-
-
 def _texts(values: Iterable[Any]) -> List[str]:
-    """_text over a whole column, inlined: a function call per cell cost more than the encoding."""
+    """Cells as the CSV reader would see them: missing values (None, NaN, pd.NA) become "". One
+    expression per cell rather than a function call, which cost more than the encoding."""
     na = pd.NA
     return ["" if v is None or v is na or (isinstance(v, float) and v != v) else v if type(v) is str else str(v)
             for v in values]
@@ -84,7 +75,7 @@ def _columns_and_rows(data: Any) -> Tuple[List[str], Sequence[Sequence[str]]]:
     for number, record in enumerate(records, start=1):
         if set(map(str, record.keys())) != set(columns):
             raise ValidationError(f"row {number} has different keys from the first row")
-        rows.append([_text(record[c]) for c in columns])
+        rows.append(_texts(record[c] for c in columns))
     return columns, rows
 
 
