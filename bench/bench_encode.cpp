@@ -8,10 +8,10 @@
 
 #include <filesystem>
 
-#include "pprl/crypto.hpp"
+#include "crypto/crypto.hpp"
 #include "pprl/encode.hpp"
 #include "pprl/harden.hpp"
-#include "pprl/io.hpp"
+#include "format/atomic_file.hpp"
 #include "pprl/synth.hpp"
 
 namespace {

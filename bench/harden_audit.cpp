@@ -17,7 +17,7 @@
 #include "pprl/audit.hpp"
 #include "pprl/encode.hpp"
 #include "pprl/evaluate.hpp"
-#include "pprl/io.hpp"
+#include "format/atomic_file.hpp"
 #include "pprl/link.hpp"
 #include "pprl/synth.hpp"
 

@@ -11,12 +11,12 @@
 #include <string>
 #include <vector>
 
-#include "pprl/clkhash.hpp"
-#include "pprl/crypto.hpp"
+#include "clkhash/clkhash.hpp"
+#include "crypto/crypto.hpp"
 #include "pprl/encode.hpp"
 #include "pprl/error.hpp"
 #include "pprl/format.hpp"
-#include "pprl/io.hpp"
+#include "format/atomic_file.hpp"
 #include "pprl/schema.hpp"
 
 namespace pprl {

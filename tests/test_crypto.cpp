@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "pprl/crypto.hpp"
+#include "crypto/crypto.hpp"
 #include "pprl/encode.hpp"
 #include "pprl/error.hpp"
 #include "pprl/secret.hpp"

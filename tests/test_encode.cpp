@@ -8,7 +8,7 @@
 #include "pprl/error.hpp"
 #include "pprl/format.hpp"
 #include "test_support.hpp"
-#include "token_cache.hpp"
+#include "agency/token_cache.hpp"
 
 namespace pprl {
 namespace {

@@ -144,7 +144,7 @@ TEST(Format, BitOrderIsMostSignificantBitFirstAsInClkhash) {
 }  // namespace
 }  // namespace pprl
 
-#include "pprl/csv.hpp"
+#include "format/csv.hpp"
 
 namespace pprl {
 namespace {

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "pprl/normalize.hpp"
-#include "pprl/tokenize.hpp"
+#include "agency/tokenize.hpp"
 
 namespace pprl {
 namespace {

@@ -15,7 +15,7 @@
 #include <memory>
 
 #include "pprl/bloom.hpp"
-#include "pprl/crypto.hpp"
+#include "crypto/crypto.hpp"
 #include "pprl/encode.hpp"
 #include "pprl/error.hpp"
 #include "pprl/evaluate.hpp"

@@ -9,12 +9,12 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
-#include "pprl/crypto.hpp"
-#include "pprl/csv.hpp"
+#include "crypto/crypto.hpp"
+#include "format/csv.hpp"
 #include "pprl/encode.hpp"
 #include "pprl/error.hpp"
 #include "pprl/format.hpp"
-#include "pprl/io.hpp"
+#include "format/atomic_file.hpp"
 #include "pprl/schema.hpp"
 #include "pprl/secret.hpp"
 

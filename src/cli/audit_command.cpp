@@ -10,11 +10,11 @@
 
 #include "commands.hpp"
 #include "pprl/audit.hpp"
-#include "pprl/crypto.hpp"
-#include "pprl/csv.hpp"
+#include "crypto/crypto.hpp"
+#include "format/csv.hpp"
 #include "pprl/error.hpp"
 #include "pprl/format.hpp"
-#include "pprl/io.hpp"
+#include "format/atomic_file.hpp"
 #include "pprl/schema.hpp"
 
 namespace pprl::cli {

@@ -5,11 +5,11 @@
 #include <set>
 
 #include "commands.hpp"
-#include "pprl/csv.hpp"
+#include "format/csv.hpp"
 #include "pprl/error.hpp"
 #include "pprl/evaluate.hpp"
 #include "pprl/format.hpp"
-#include "pprl/io.hpp"
+#include "format/atomic_file.hpp"
 #include "pprl/link.hpp"
 #include "pprl/match.hpp"
 #include "pprl/simd.hpp"

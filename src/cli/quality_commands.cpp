@@ -9,7 +9,7 @@
 #include "commands.hpp"
 #include "pprl/error.hpp"
 #include "pprl/evaluate.hpp"
-#include "pprl/io.hpp"
+#include "format/atomic_file.hpp"
 #include "pprl/report.hpp"
 #include "pprl/synth.hpp"
 

@@ -25,9 +25,9 @@
 #include <cstring>
 #include <string>
 
-#include "pprl/crypto.hpp"
+#include "crypto/crypto.hpp"
 #include "pprl/error.hpp"
-#include "pprl/io.hpp"
+#include "format/atomic_file.hpp"
 #include "pprl/secret.hpp"
 #include "simd/aes.hpp"
 #include "simd/blake2b.hpp"

@@ -8,16 +8,16 @@
 #include <mutex>
 #include <thread>
 
-#include "pprl/clkhash.hpp"
-#include "pprl/crypto.hpp"
-#include "pprl/csv.hpp"
+#include "clkhash/clkhash.hpp"
+#include "crypto/crypto.hpp"
+#include "format/csv.hpp"
 #include "pprl/error.hpp"
 #include "pprl/harden.hpp"
 #include "pprl/normalize.hpp"
-#include "pprl/tokenize.hpp"
-#include "clkhash_internal.hpp"
-#include "parallel.hpp"
-#include "token_cache.hpp"
+#include "agency/tokenize.hpp"
+#include "clkhash/internal.hpp"
+#include "runtime/parallel.hpp"
+#include "agency/token_cache.hpp"
 
 namespace pprl {
 namespace {

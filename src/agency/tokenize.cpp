@@ -1,4 +1,4 @@
-#include "pprl/tokenize.hpp"
+#include "agency/tokenize.hpp"
 
 #include <cstdio>
 #include <limits>

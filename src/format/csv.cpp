@@ -1,4 +1,4 @@
-#include "pprl/csv.hpp"
+#include "format/csv.hpp"
 
 #include <cerrno>
 #include <cstring>

@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <set>
 
-#include "parallel.hpp"
+#include "runtime/parallel.hpp"
 #include "pprl/error.hpp"
 
 namespace pprl {

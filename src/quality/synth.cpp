@@ -10,9 +10,9 @@
 #include <cstring>
 #include <map>
 
-#include "pprl/csv.hpp"
+#include "format/csv.hpp"
 #include "pprl/error.hpp"
-#include "pprl/io.hpp"
+#include "format/atomic_file.hpp"
 
 namespace pprl {
 namespace {

@@ -4,9 +4,9 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "pprl/crypto.hpp"
+#include "crypto/crypto.hpp"
 #include "pprl/error.hpp"
-#include "parallel.hpp"
+#include "runtime/parallel.hpp"
 #include "simd/kernels.hpp"
 
 namespace pprl {

@@ -6,7 +6,7 @@
 // feature; v2: k → bitsPerToken, numBits → bitsPerFeature, ngram/positional → an ngram comparison).
 // Keys the master schema allows but clkhash ignores, or that a later clkhash might use, are refused:
 // an encoding that silently differs is worse than an error.
-#include "pprl/clkhash.hpp"
+#include "clkhash/clkhash.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -17,8 +17,8 @@
 
 #include "pprl/error.hpp"
 #include "pprl/format.hpp"
-#include "clkhash_internal.hpp"
-#include "json_reader.hpp"
+#include "clkhash/internal.hpp"
+#include "agency/json_reader.hpp"
 
 namespace pprl::clkhash {
 namespace {

@@ -17,10 +17,10 @@
 #include <set>
 
 #include "pprl/bloom.hpp"
-#include "pprl/crypto.hpp"
+#include "crypto/crypto.hpp"
 #include "pprl/error.hpp"
-#include "clkhash_internal.hpp"
-#include "token_cache.hpp"
+#include "clkhash/internal.hpp"
+#include "agency/token_cache.hpp"
 
 namespace pprl::clkhash {
 namespace {

@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-#include "pprl/crypto.hpp"
+#include "crypto/crypto.hpp"
 
 namespace pprl::clkhash {
 

@@ -8,7 +8,7 @@
 #include <unordered_map>
 
 #include "pprl/error.hpp"
-#include "pprl/tokenize.hpp"
+#include "agency/tokenize.hpp"
 
 namespace pprl {
 namespace {

@@ -1,4 +1,4 @@
-#include "pprl/io.hpp"
+#include "format/atomic_file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

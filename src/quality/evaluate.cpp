@@ -6,7 +6,7 @@
 #include <numeric>
 #include <set>
 
-#include "pprl/csv.hpp"
+#include "format/csv.hpp"
 #include "pprl/error.hpp"
 
 namespace pprl {

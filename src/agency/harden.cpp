@@ -6,7 +6,7 @@
 #include <string>
 
 #include "pprl/bloom.hpp"
-#include "pprl/crypto.hpp"
+#include "crypto/crypto.hpp"
 #include "pprl/error.hpp"
 
 #if defined(__SSE2__)

@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <set>
 
-#include "pprl/clkhash.hpp"
-#include "pprl/crypto.hpp"
+#include "clkhash/clkhash.hpp"
+#include "crypto/crypto.hpp"
 #include "pprl/error.hpp"
-#include "pprl/io.hpp"
-#include "json_reader.hpp"
+#include "format/atomic_file.hpp"
+#include "agency/json_reader.hpp"
 
 namespace pprl {
 namespace {

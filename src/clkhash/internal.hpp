@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "pprl/clkhash.hpp"
+#include "clkhash/clkhash.hpp"
 #include "pprl/secret.hpp"
 
 namespace pprl::clkhash {

@@ -11,9 +11,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "pprl/csv.hpp"
+#include "format/csv.hpp"
 #include "pprl/error.hpp"
-#include "pprl/io.hpp"
+#include "format/atomic_file.hpp"
 
 namespace pprl {
 namespace {
