@@ -7,6 +7,7 @@
 #include "pprl/encode.hpp"
 #include "pprl/error.hpp"
 #include "pprl/format.hpp"
+#include "pprl/harden.hpp"
 #include "test_support.hpp"
 #include "agency/token_cache.hpp"
 
@@ -377,6 +378,91 @@ TEST(Encoder, TokenCacheLeavesEveryFilterUnchanged) {
                                           row.data(), why, tokens, invalid));
         EXPECT_EQ(std::memcmp(row.data(), reference.data() + i * 128, 120), 0) << i;
     }
+}
+
+}  // namespace
+}  // namespace pprl
+
+namespace pprl {
+namespace {
+
+// Bytes of a worker's scratch that are not zero.
+std::size_t nonzero_scratch_bytes(const Encoder::Worker& worker) {
+    std::size_t nonzero = 0, total = 0;
+    worker.visit_scratch([&](const void* data, std::size_t size) {
+        const auto* bytes = static_cast<const std::uint8_t*>(data);
+        for (std::size_t i = 0; i < size; ++i) nonzero += bytes[i] != 0;
+        total += size;
+    });
+    EXPECT_GT(total, 0u);
+    return nonzero;
+}
+
+void expect_wiped_after_encoding(const Encoder& encoder, const std::vector<std::vector<std::string>>& rows) {
+    Encoder::Worker worker(encoder);
+    const unsigned bits = encoder.schema().bits();
+    for (const auto& row : rows) {
+        FilterMatrix one(1, bits);
+        Rejection why;
+        std::uint64_t tokens = 0, invalid = 0;
+        ASSERT_TRUE(encoder.encode_record(row, one.mutable_row_words(0), why, tokens, invalid, worker)) << why.reason;
+    }
+    // The scratch holds the last record's values, tokens and digests until the worker is wiped.
+    EXPECT_GT(nonzero_scratch_bytes(worker), 100u);
+    worker.wipe();
+    EXPECT_EQ(nonzero_scratch_bytes(worker), 0u);
+    // Still usable after wiping: the same record encodes to the same filter.
+    FilterMatrix again(1, bits), fresh(1, bits);
+    Rejection why;
+    std::uint64_t tokens = 0, invalid = 0;
+    ASSERT_TRUE(encoder.encode_record(rows.back(), again.mutable_row_words(0), why, tokens, invalid, worker));
+    ASSERT_TRUE(encoder.encode_record(rows.back(), fresh.mutable_row_words(0), why, tokens, invalid));
+    EXPECT_EQ(std::memcmp(again.row_bytes(0), fresh.row_bytes(0), again.stride_bytes()), 0);
+}
+
+TEST(Encoder, WorkerScratchIsWipedWhenTheWorkerIsDone) {
+    // The example schema as shipped: salted names and BLIP, so the hardening workspace is in play.
+    Encoder encoder(Schema::from_file(example_schema), fixed_key(7));
+    encoder.bind_columns({"record_id", "first_name", "last_name", "dob", "sex", "address", "zip"});
+    expect_wiped_after_encoding(encoder, {{"r1", "Zoë", "García-López", "2011-02-03", "F", "12 Elm St", "60601"},
+                                          {"r2", "Bartholomew", "Washington", "2012-12-30", "m", "1 Main St", "60602"}});
+}
+
+TEST(Encoder, ClkhashWorkerScratchIsWipedWhenTheWorkerIsDone) {
+    const std::string schema_json = R"({"version": 3,
+        "clkConfig": {"l": 1024, "kdf": {"type": "HKDF", "hash": "SHA256", "keySize": 64}},
+        "features": [
+          {"identifier": "id", "ignored": true},
+          {"identifier": "name", "format": {"type": "string", "encoding": "utf-8"},
+           "hashing": {"comparison": {"type": "ngram", "n": 2}, "strategy": {"bitsPerToken": 30}, "hash": {"type": "blakeHash"}}},
+          {"identifier": "dob", "format": {"type": "date", "format": "%Y-%m-%d"},
+           "hashing": {"comparison": {"type": "ngram", "n": 1, "positional": true}, "strategy": {"bitsPerToken": 20},
+                       "hash": {"type": "doubleHash"}}},
+          {"identifier": "age", "format": {"type": "integer"},
+           "hashing": {"comparison": {"type": "numeric", "thresholdDistance": 2, "resolution": 2},
+                       "strategy": {"bitsPerToken": 10}}}]})";
+    const std::uint8_t secret[] = {'s', 'e', 'c', 'r', 'e', 't'};
+    Encoder encoder(Schema::from_json(schema_json), SecretKey(secret, sizeof secret));
+    encoder.bind_columns({"id", "name", "dob", "age"});
+    expect_wiped_after_encoding(encoder, {{"1", "Łukasz Nowak", "2010-04-05", "12"}, {"2", "Mei", "2009-11-30", "15"}});
+}
+
+TEST(Harden, WorkspaceIsWipedWhenDone) {
+    const Schema schema = Schema::from_file(example_schema);
+    Hardener hardener(schema.hardening(), schema.filter_bits(), fixed_key(3), schema.fingerprint());
+    Hardener::Workspace workspace;
+    std::vector<std::uint8_t> in(schema.filter_bits() / 8, 0x5a), out(hardener.output_bits() / 8);
+    hardener.apply(in.data(), out.data(), "record-1", workspace);
+    auto nonzero = [&] {
+        std::size_t count = 0;
+        workspace.visit_buffers([&](const void* data, std::size_t size) {
+            for (std::size_t i = 0; i < size; ++i) count += static_cast<const std::uint8_t*>(data)[i] != 0;
+        });
+        return count;
+    };
+    EXPECT_GT(nonzero(), 100u);
+    workspace.wipe();
+    EXPECT_EQ(nonzero(), 0u);
 }
 
 }  // namespace

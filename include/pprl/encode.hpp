@@ -115,12 +115,41 @@ public:
     // field or id column, a duplicated column, or a column the schema neither encodes nor ignores.
     void bind_columns(const std::vector<std::string>& columns);
 
+    // What one encoding thread works with: a token cache (taken from the encoder's pool and given
+    // back when the worker ends, so it stays warm from batch to batch) and scratch buffers for the
+    // record in hand (normalised values, tokens, HMAC outputs, the filter before hardening), which
+    // are wiped (OPENSSL_cleanse) when the worker ends. One per thread; the encoder must outlive it.
+    class Worker {
+    public:
+        explicit Worker(const Encoder& encoder);
+        ~Worker();
+        Worker(const Worker&) = delete;
+        Worker& operator=(const Worker&) = delete;
+        // Overwrites every scratch buffer now (the destructor does it too).
+        void wipe() noexcept;
+        // Calls visit(pointer, bytes) for every scratch buffer (tests check they are wiped).
+        void visit_scratch(const std::function<void(const void*, std::size_t)>& visit) const;
+
+    private:
+        friend class Encoder;
+        struct State;
+        std::unique_ptr<State> state_;
+    };
+
     // Encodes one record whose values are in bound-column order into `row` (zeroed by the caller,
-    // bits()/64 words). Returns false and fills `why` (field and reason) on a data error. Thread-safe.
-    // Adds the record's token count to `tokens` and the number of its fields whose invalid value was
-    // treated as missing (schema "invalid": "missing") to `invalid_fields`.
+    // bits()/64 words). Returns false and fills `why` (field and reason) on a data error. Adds the
+    // record's token count to `tokens` and the number of its fields whose invalid value was treated
+    // as missing (schema "invalid": "missing") to `invalid_fields`. Thread-safe with one Worker per
+    // thread; the overload without one makes a Worker for the call.
+    bool encode_record(const std::vector<std::string>& values, std::uint64_t* row, Rejection& why,
+                       std::uint64_t& tokens, std::uint64_t& invalid_fields, Worker& worker) const;
     bool encode_record(const std::vector<std::string>& values, std::uint64_t* row, Rejection& why,
                        std::uint64_t& tokens, std::uint64_t& invalid_fields) const;
+    // The name under which record-id problems are reported: the id column, or "(row number)" when
+    // ids are row numbers (a clkhash schema without an id column).
+    std::string id_column_name() const;
+    // Value of id_column_index() when record ids are the data row numbers.
+    static constexpr std::size_t no_column = static_cast<std::size_t>(-1);
     // The record id column's position among the bound columns.
     std::size_t id_column_index() const noexcept;
 
@@ -136,8 +165,6 @@ public:
                               EncodeSummary& summary) const;
 
 private:
-    friend EncodeSummary encode_csv(const std::string& csv_path, const Schema& schema, const SecretKey& secret,
-                                    const EncodeOptions& options, const std::function<void(const FilterMatrix&)>& sink);
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

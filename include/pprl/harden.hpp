@@ -17,7 +17,9 @@
 // 0x00 i name), expanded with AES-256-CTR; nothing uses a non-cryptographic generator.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -47,8 +49,30 @@ public:
 
     unsigned input_bits() const noexcept;
     unsigned output_bits() const noexcept;
+
+    // Working memory for apply(): the filter between steps, and BLIP's seed input, seed and coins
+    // (all derived from the key and a record), with the AES context that draws the coins. One per
+    // thread; wiped (OPENSSL_cleanse) when destroyed or by wipe().
+    class Workspace {
+    public:
+        Workspace();
+        ~Workspace();
+        Workspace(const Workspace&) = delete;
+        Workspace& operator=(const Workspace&) = delete;
+        void wipe() noexcept;
+        // Calls visit(pointer, bytes) for every buffer (tests check they are wiped).
+        void visit_buffers(const std::function<void(const void*, std::size_t)>& visit) const;
+
+    private:
+        friend class Hardener;
+        struct Buffers;
+        std::unique_ptr<Buffers> buffers_;
+    };
+
     // `in`: input_bits()/8 bytes in filter bit order; `out`: output_bits()/8 bytes, overwritten.
-    // `record` (the record id) seeds BLIP's coins together with the filter. Thread-safe.
+    // `record` (the record id) seeds BLIP's coins together with the filter. Thread-safe with one
+    // Workspace per thread; the overload without one makes a Workspace for the call.
+    void apply(const std::uint8_t* in, std::uint8_t* out, std::string_view record, Workspace& workspace) const;
     void apply(const std::uint8_t* in, std::uint8_t* out, std::string_view record = {}) const;
 
 private:

@@ -7,6 +7,7 @@
 
 #include "pprl/bloom.hpp"
 #include "crypto/crypto.hpp"
+#include "crypto/wiped.hpp"
 #include "pprl/error.hpp"
 
 #if defined(__SSE2__)
@@ -193,8 +194,35 @@ Hardener& Hardener::operator=(Hardener&&) noexcept = default;
 unsigned Hardener::input_bits() const noexcept { return impl_->input_bits; }
 unsigned Hardener::output_bits() const noexcept { return impl_->output_bits; }
 
+struct Hardener::Workspace::Buffers {
+    WipedVector<std::uint8_t> current, next, coins, seed_input;
+    crypto::Keystream keystream;
+};
+
+Hardener::Workspace::Workspace() : buffers_(std::make_unique<Buffers>()) {}
+Hardener::Workspace::~Workspace() { wipe(); }
+
+void Hardener::Workspace::wipe() noexcept {
+    pprl::wipe(buffers_->current);
+    pprl::wipe(buffers_->next);
+    pprl::wipe(buffers_->coins);
+    pprl::wipe(buffers_->seed_input);
+}
+
+void Hardener::Workspace::visit_buffers(const std::function<void(const void*, std::size_t)>& visit) const {
+    visit_buffer(buffers_->current, visit);
+    visit_buffer(buffers_->next, visit);
+    visit_buffer(buffers_->coins, visit);
+    visit_buffer(buffers_->seed_input, visit);
+}
+
 void Hardener::apply(const std::uint8_t* in, std::uint8_t* out, std::string_view record) const {
-    thread_local std::vector<std::uint8_t> current, next, coins, seed_input;
+    Workspace workspace;
+    apply(in, out, record, workspace);
+}
+
+void Hardener::apply(const std::uint8_t* in, std::uint8_t* out, std::string_view record, Workspace& workspace) const {
+    auto& [current, next, coins, seed_input, keystream] = *workspace.buffers_;
     current.assign(in, in + impl_->input_bits / 8);
     for (const Step& step : impl_->steps) {
         next.assign((step.out_bits + 7) / 8, 0);
@@ -218,10 +246,11 @@ void Hardener::apply(const std::uint8_t* in, std::uint8_t* out, std::string_view
                 for (int b = 0; b < 8; ++b) seed_input.push_back(static_cast<std::uint8_t>(id_size >> (8 * b)));
                 seed_input.insert(seed_input.end(), record.begin(), record.end());
                 seed_input.insert(seed_input.end(), f, f + step.in_bits / 8);
-                const crypto::Digest256 seed = step.blip_mac->mac(seed_input.data(), seed_input.size());
+                crypto::Digest256 seed = step.blip_mac->mac(seed_input.data(), seed_input.size());
                 static const std::uint8_t iv[16] = {'b', 'l', 'i', 'p'};
                 coins.resize(std::size_t{step.in_bits} * 2);
-                crypto::keystream(seed.data(), iv, coins.data(), coins.size());
+                keystream.generate(seed.data(), iv, coins.data(), coins.size());
+                secure_wipe(seed.data(), seed.size());
                 detail::blip_flips(coins.data(), step.in_bits, step.flip_below, f, next.data(), false);
                 break;
             }

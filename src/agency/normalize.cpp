@@ -1,5 +1,8 @@
 #include "pprl/normalize.hpp"
 
+#include "agency/tokenize.hpp"
+#include "pprl/secret.hpp"
+
 #include <utf8proc.h>
 
 #include <cstdlib>
@@ -37,7 +40,8 @@ bool is_ascii_plain(std::string_view input) {
 
 // Fast path for ASCII input, which is nearly all of it: identical result to the utf8proc path
 // (NFKC and stripping are identities on ASCII; case folding is A-Z → a-z).
-void append_ascii(std::string_view input, const NormalizeOptions& options, std::string& out) {
+template <class String>
+void append_ascii(std::string_view input, const NormalizeOptions& options, String& out) {
     for (unsigned char c : input) {
         bool punctuation = (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60) ||
                            (c >= 0x7B && c <= 0x7E);
@@ -56,7 +60,8 @@ void append_ascii(std::string_view input, const NormalizeOptions& options, std::
 }
 
 // Trims and collapses (or removes) runs of ' ' in place.
-void apply_whitespace_rule(WhitespaceRule rule, std::string& text) {
+template <class String>
+void apply_whitespace_rule(WhitespaceRule rule, String& text) {
     if (rule == WhitespaceRule::keep) return;
     std::size_t out = 0;
     bool pending_space = false;
@@ -73,9 +78,8 @@ void apply_whitespace_rule(WhitespaceRule rule, std::string& text) {
     text.resize(out);
 }
 
-}  // namespace
-
-bool normalize(std::string_view input, const NormalizeOptions& options, std::string& out) {
+template <class String>
+bool normalize_into(std::string_view input, const NormalizeOptions& options, String& out) {
     out.clear();
     if (is_ascii_plain(input)) {
         append_ascii(input, options, out);
@@ -96,6 +100,7 @@ bool normalize(std::string_view input, const NormalizeOptions& options, std::str
         utf8proc_int32_t code_point = 0;
         const utf8proc_ssize_t step = utf8proc_iterate(cursor, remaining, &code_point);
         if (step <= 0) {
+            secure_wipe(mapped, static_cast<std::size_t>(length));
             std::free(mapped);
             return false;
         }
@@ -114,9 +119,20 @@ bool normalize(std::string_view input, const NormalizeOptions& options, std::str
         cursor += step;
         remaining -= step;
     }
+    // utf8proc's buffer holds the normalised value: wiped before it goes back to the heap.
+    secure_wipe(mapped, static_cast<std::size_t>(length));
     std::free(mapped);
     apply_whitespace_rule(options.whitespace, out);
     return true;
+}
+
+}  // namespace
+
+bool normalize(std::string_view input, const NormalizeOptions& options, std::string& out) {
+    return normalize_into(input, options, out);
+}
+bool normalize(std::string_view input, const NormalizeOptions& options, WipedString& out) {
+    return normalize_into(input, options, out);
 }
 
 std::size_t count_code_points(std::string_view utf8) noexcept {

@@ -3,18 +3,12 @@
 #include <cstdio>
 #include <limits>
 
+#include "pprl/normalize.hpp"
+
 namespace pprl {
 namespace {
 
 constexpr char boundary_marker = '\x02';
-
-// Byte offsets of each code point start, plus the end offset.
-void code_point_offsets(std::string_view text, std::vector<std::size_t>& offsets) {
-    offsets.clear();
-    for (std::size_t i = 0; i < text.size(); ++i)
-        if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) offsets.push_back(i);
-    offsets.push_back(text.size());
-}
 
 bool is_leap(int year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
 
@@ -37,50 +31,91 @@ bool read_digits(std::string_view text, std::size_t& pos, std::size_t min_digits
 
 }  // namespace
 
-void tokenize(std::string_view value, const TokenizerSpec& spec, std::vector<std::string>& out) {
+void tokenize(std::string_view value, const TokenizerSpec& spec, TokenList& out) {
     switch (spec.kind) {
         case TokenizerKind::exact:
-            out.emplace_back(value);
+            out.add().assign(value.data(), value.size());
             return;
         case TokenizerKind::date_parts:
             for (DatePart part : spec.date_parts) {
                 if (value.size() != 10) return;
-                if (part == DatePart::year) out.push_back("y" + std::string(value.substr(0, 4)));
-                if (part == DatePart::month) out.push_back("m" + std::string(value.substr(5, 2)));
-                if (part == DatePart::day) out.push_back("d" + std::string(value.substr(8, 2)));
+                WipedString& token = out.add();
+                if (part == DatePart::year) token.assign("y").append(value.substr(0, 4));
+                if (part == DatePart::month) token.assign("m").append(value.substr(5, 2));
+                if (part == DatePart::day) token.assign("d").append(value.substr(8, 2));
             }
             return;
         case TokenizerKind::qgram:
         case TokenizerKind::positional_qgram: {
+            // Grams over the code points of the value with q-1 boundary markers on each side when
+            // padded; the markers are written into each gram, never into a padded copy of the value.
             const bool positional = spec.kind == TokenizerKind::positional_qgram;
-            thread_local std::string padded;
-            if (spec.padding) {
-                padded.assign(static_cast<std::size_t>(spec.q - 1), boundary_marker);
-                padded.append(value);
-                padded.append(static_cast<std::size_t>(spec.q - 1), boundary_marker);
-                value = padded;
-            }
-            thread_local std::vector<std::size_t> offsets;
-            code_point_offsets(value, offsets);
-            const std::size_t points = offsets.size() - 1;
             const std::size_t q = static_cast<std::size_t>(spec.q);
+            const std::size_t pad = spec.padding ? q - 1 : 0;
+            const std::size_t values_points = count_code_points(value);
+            const std::size_t points = values_points + 2 * pad;
             if (points == 0) return;
+            auto gram_into = [&](WipedString& token, std::size_t first, std::size_t length, std::size_t& byte,
+                                 std::size_t& point) {
+                // point/byte: a cursor into the value, advanced monotonically by successive grams.
+                for (std::size_t p = first; p < first + length; ++p) {
+                    if (p < pad || p >= pad + values_points) {
+                        token.push_back(boundary_marker);
+                        continue;
+                    }
+                    const std::size_t want = p - pad;
+                    while (point < want) {
+                        ++byte;
+                        while (byte < value.size() && (static_cast<unsigned char>(value[byte]) & 0xC0) == 0x80) ++byte;
+                        ++point;
+                    }
+                    std::size_t end = byte + 1;
+                    while (end < value.size() && (static_cast<unsigned char>(value[end]) & 0xC0) == 0x80) ++end;
+                    token.append(value.data() + byte, end - byte);
+                }
+            };
             if (points < q) {
-                out.push_back(positional ? "0:" + std::string(value) : std::string(value));
+                WipedString& token = out.add();
+                if (positional) token.assign("0:");
+                std::size_t byte = 0, point = 0;
+                gram_into(token, 0, points, byte, point);
                 return;
             }
+            std::size_t start_byte = 0, start_point = 0;  // cursor at the gram's first value code point
             for (std::size_t i = 0; i + q <= points; ++i) {
-                std::string_view gram = value.substr(offsets[i], offsets[i + q] - offsets[i]);
-                if (positional) out.push_back(std::to_string(i) + ":" + std::string(gram));
-                else out.emplace_back(gram);
+                WipedString& token = out.add();
+                if (positional) {
+                    char number[24];
+                    const int length = std::snprintf(number, sizeof number, "%zu:", i);
+                    token.assign(number, static_cast<std::size_t>(length));
+                }
+                std::size_t byte = start_byte, point = start_point;
+                gram_into(token, i, q, byte, point);
+                // The next gram starts one code point later: move the cursor there if it is in the value.
+                if (i + 1 > pad && i + 1 - pad < values_points && start_point < i + 1 - pad) {
+                    ++start_byte;
+                    while (start_byte < value.size() && (static_cast<unsigned char>(value[start_byte]) & 0xC0) == 0x80)
+                        ++start_byte;
+                    ++start_point;
+                }
             }
             return;
         }
     }
 }
 
-bool parse_date(std::string_view text, std::string_view format, std::string& canonical) {
-    int year = -1, month = -1, day = -1;
+void tokenize(std::string_view value, const TokenizerSpec& spec, std::vector<std::string>& out) {
+    TokenList tokens;
+    tokenize(value, spec, tokens);
+    for (std::size_t i = 0; i < tokens.size(); ++i) out.emplace_back(tokens[i].data(), tokens[i].size());
+    tokens.wipe();
+}
+
+namespace {
+
+// Reads a date under `format` into year, month and day (see parse_date).
+bool parse_date_parts(std::string_view text, std::string_view format, int& year, int& month, int& day) {
+    year = month = day = -1;
     std::size_t pos = 0;
     for (std::size_t f = 0; f < format.size(); ++f) {
         if (format[f] == '%' && f + 1 < format.size() && format[f + 1] != '%') {
@@ -97,7 +132,13 @@ bool parse_date(std::string_view text, std::string_view format, std::string& can
         ++pos;
     }
     if (pos != text.size()) return false;
-    if (year < 1 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month)) return false;
+    return year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= days_in_month(year, month);
+}
+
+template <class String>
+bool parse_date_into(std::string_view text, std::string_view format, String& canonical) {
+    int year = 0, month = 0, day = 0;
+    if (!parse_date_parts(text, format, year, month, day)) return false;
     canonical.assign("0000-00-00");
     for (int i = 3, y = year; i >= 0; --i, y /= 10) canonical[static_cast<std::size_t>(i)] = static_cast<char>('0' + y % 10);
     canonical[5] = static_cast<char>('0' + month / 10);
@@ -105,6 +146,15 @@ bool parse_date(std::string_view text, std::string_view format, std::string& can
     canonical[8] = static_cast<char>('0' + day / 10);
     canonical[9] = static_cast<char>('0' + day % 10);
     return true;
+}
+
+}  // namespace
+
+bool parse_date(std::string_view text, std::string_view format, std::string& canonical) {
+    return parse_date_into(text, format, canonical);
+}
+bool parse_date(std::string_view text, std::string_view format, WipedString& canonical) {
+    return parse_date_into(text, format, canonical);
 }
 
 bool parse_integer(std::string_view text, std::int64_t& value) {

@@ -1,4 +1,4 @@
-// src/clkhash_encode.cpp — clkhash 0.18's record encoding, reproduced (see pprl/clkhash.hpp).
+// clkhash/encoder.cpp — clkhash 0.18's record encoding, reproduced (see clkhash/clkhash.hpp).
 //
 // clkhash is Python: values are str (code points), integers are unbounded, int()/float()/strptime
 // have their own grammars. Each is reproduced here for the inputs it accepts; where an input is
@@ -30,7 +30,8 @@ using boost::multiprecision::cpp_int;
 // Python's str.isspace() for ASCII.
 bool is_python_space(char32_t c) { return c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f); }
 
-bool decode_utf8(const std::string& text, std::u32string& out) {
+template <class U32String>
+bool decode_utf8(std::string_view text, U32String& out) {
     out.clear();
     const auto* cursor = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
     utf8proc_ssize_t remaining = static_cast<utf8proc_ssize_t>(text.size());
@@ -45,24 +46,28 @@ bool decode_utf8(const std::string& text, std::u32string& out) {
     return true;
 }
 
-bool is_ascii(const std::u32string& text) {
+template <class U32String>
+bool is_ascii(const U32String& text) {
     return std::all_of(text.begin(), text.end(), [](char32_t c) { return c < 0x80; });
 }
 
-void append_utf8(char32_t c, std::string& out) {
+template <class String>
+void append_utf8(char32_t c, String& out) {
     utf8proc_uint8_t buffer[4];
     const auto size = utf8proc_encode_char(static_cast<utf8proc_int32_t>(c), buffer);
     out.append(reinterpret_cast<const char*>(buffer), static_cast<std::size_t>(size));
 }
 
-void append_le(std::uint32_t value, int bytes, std::string& out) {
+template <class String>
+void append_le(std::uint32_t value, int bytes, String& out) {
     for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
 }
 
 // str.encode(encoding) for clkhash's four encodings. Python's "utf-16" and "utf-32" codecs write a
 // byte-order mark (little-endian on the machines clkhash runs on) before every string they encode,
 // and clkhash encodes token by token, so every token carries one.
-bool encode_text(const char32_t* begin, const char32_t* end, TextEncoding encoding, std::string& out) {
+template <class String>
+bool encode_text(const char32_t* begin, const char32_t* end, TextEncoding encoding, String& out) {
     out.clear();
     switch (encoding) {
         case TextEncoding::ascii:
@@ -96,7 +101,7 @@ bool encode_text(const char32_t* begin, const char32_t* end, TextEncoding encodi
 
 // Python int(text, 10) for ASCII text: surrounding whitespace, a sign, digits with single
 // underscores between them.
-bool python_int(const std::string& text, cpp_int& value) {
+bool python_int(std::string_view text, cpp_int& value) {
     std::size_t begin = 0, end = text.size();
     while (begin < end && is_python_space(static_cast<unsigned char>(text[begin]))) ++begin;
     while (end > begin && is_python_space(static_cast<unsigned char>(text[end - 1]))) --end;
@@ -124,14 +129,14 @@ bool python_int(const std::string& text, cpp_int& value) {
 
 // Python float(text) for ASCII text: whitespace, sign, decimal digits with an optional point and
 // exponent (underscores only between digits), or inf/infinity/nan.
-bool python_float(const std::string& text, double& value) {
+bool python_float(std::string_view text, double& value) {
     std::size_t begin = 0, end = text.size();
     while (begin < end && is_python_space(static_cast<unsigned char>(text[begin]))) ++begin;
     while (end > begin && is_python_space(static_cast<unsigned char>(text[end - 1]))) --end;
     std::string clean;
     std::size_t i = begin;
     if (i < end && (text[i] == '+' || text[i] == '-')) clean.push_back(text[i++]);
-    std::string rest = text.substr(i, end - i);
+    std::string rest(text.substr(i, end - i));
     std::string lower = rest;
     for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (lower == "inf" || lower == "infinity" || lower == "nan") {
@@ -193,7 +198,8 @@ cpp_int distance_interval(const Feature& f) {
 
 // NumericComparison.tokenize: quantise v·2·resolution to the nearest multiple of the distance
 // interval d (Python's floor modulo; ties go up), then the 2·resolution+1 values v + i·d.
-bool numeric_tokens(const std::string& word, const Feature& f, const cpp_int& d, std::vector<std::string>& out) {
+bool numeric_tokens(std::string_view word, const Feature& f, const cpp_int& d, WipedVector<WipedString>& out,
+                    std::size_t& count) {
     cpp_int v;
     if (python_int(word, v)) {
         if (f.fractional_precision > 0) v *= power_of_ten_exact(f.fractional_precision);
@@ -216,7 +222,13 @@ bool numeric_tokens(const std::string& word, const Feature& f, const cpp_int& d,
         else v += d - residue;
     }
     const int r = static_cast<int>(f.resolution);
-    for (int i = -r; i <= r; ++i) out.push_back(cpp_int(v + i * d).str());
+    count = 0;
+    for (int i = -r; i <= r; ++i) {
+        std::string digits = cpp_int(v + i * d).str();
+        if (count == out.size()) out.emplace_back();
+        out[count++].assign(digits.data(), digits.size());
+        secure_wipe(digits.data(), digits.size());
+    }
     return true;
 }
 
@@ -235,13 +247,15 @@ bool special_upper(char32_t c) {
     return false;
 }
 
-bool unchanged_by_upper(const std::u32string& s) {
+template <class U32String>
+bool unchanged_by_upper(const U32String& s) {
     for (char32_t c : s)
         if (special_upper(c) || static_cast<char32_t>(utf8proc_toupper(static_cast<utf8proc_int32_t>(c))) != c) return false;
     return true;
 }
 
-bool unchanged_by_lower(const std::u32string& s) {
+template <class U32String>
+bool unchanged_by_lower(const U32String& s) {
     for (char32_t c : s)
         if (static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c))) != c) return false;
     return true;
@@ -352,7 +366,7 @@ DateParser::DateParser(const std::string& format) {
     regex_.assign(pattern, std::regex_constants::ECMAScript | std::regex_constants::icase);
 }
 
-bool DateParser::parse(const std::string& value, std::string& out) const {
+bool DateParser::parse(const std::string& value, WipedString& out) const {
     for (unsigned char c : value)
         if (c >= 0x80) return false;  // Python's \d and \s also take non-ASCII digits and spaces
     std::smatch match;
@@ -371,8 +385,9 @@ bool DateParser::parse(const std::string& value, std::string& out) const {
     if (day_ != 0) day = std::stoi(match[day_].str());
     if (year < 1 || year > 9999 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month)) return false;
     char buffer[16];
-    std::snprintf(buffer, sizeof buffer, "%ld%02d%02d", year, month, day);
-    out = buffer;
+    const int length = std::snprintf(buffer, sizeof buffer, "%ld%02d%02d", year, month, day);
+    out.assign(buffer, static_cast<std::size_t>(length));
+    secure_wipe(buffer, sizeof buffer);
     return true;
 }
 
@@ -439,12 +454,6 @@ RecordEncoder& RecordEncoder::operator=(RecordEncoder&&) noexcept = default;
 
 namespace {
 
-// Adds a token's positions to the cache, if there is one.
-void remember(detail::TokenCache* cache, std::uint64_t hash, std::uint32_t feature, unsigned k, const std::string& token,
-              const std::vector<std::uint16_t>& positions) {
-    if (cache != nullptr) cache->insert(hash, feature, k, token, positions.data());
-}
-
 // Reads a big-endian digest as an integer and reduces it modulo l (Python: int.from_bytes(d, "big") % l).
 std::uint64_t digest_mod(const std::uint8_t* digest, std::size_t size, unsigned l) {
     boost::multiprecision::uint256_t value;  // fixed width: no allocation per token
@@ -452,44 +461,31 @@ std::uint64_t digest_mod(const std::uint8_t* digest, std::size_t size, unsigned 
     return static_cast<std::uint64_t>(value % l);
 }
 
+// A feature's k for its t-th of `count` tokens: bitsPerToken, or bitsPerFeature's int(b / n) each
+// with the first b % n tokens one more.
+unsigned bits_for_token(const Feature& f, std::size_t t, std::size_t count) {
+    if (!f.bits_per_feature) return f.bits;
+    return static_cast<unsigned>(f.bits / count + (t < f.bits % count ? 1 : 0));
+}
 
-}  // namespace
+// Sets a token's k positions known to the cache; false when the cache does not hold it.
+bool from_cache(const detail::TokenCache* cache, std::uint64_t hash, std::uint32_t feature, unsigned k,
+                std::string_view token, std::uint8_t* filter) {
+    if (cache == nullptr) return false;
+    const std::uint16_t* known = cache->find(hash, feature, k, token);
+    if (known == nullptr) return false;
+    for (unsigned j = 0; j < k; ++j) set_filter_bit(filter, known[j]);
+    return true;
+}
 
-bool RecordEncoder::encode(const std::vector<const std::string*>& values, std::uint8_t* out, std::string& field,
-                           std::string& reason, std::uint64_t& tokens, detail::TokenCache* cache) const {
-    const unsigned l = impl_->hash_bits;
-    if (l > 65536) cache = nullptr;  // the cache holds positions as 16-bit numbers
-    thread_local std::vector<std::uint8_t> filter;
-    thread_local std::u32string text, formatted_text;
-    thread_local std::vector<std::u32string> token_text;
-    thread_local std::vector<std::string> numeric;
-    thread_local std::string bytes, formatted;
-    thread_local std::vector<std::string> blake_tokens;
-    thread_local std::vector<crypto::KeyedDigest::Request> blake_requests;
-    thread_local std::vector<unsigned> blake_words;
-    thread_local std::vector<std::uint8_t> blake_digests;  // 64 bytes per request
-    // Tokens the cache did not hold: index, k, cache hash, first request.
-    struct Miss {
-        std::size_t token;
-        unsigned k;
-        std::uint64_t hash;
-        std::size_t first_request;
-    };
-    thread_local std::vector<Miss> misses;
-    thread_local std::vector<std::uint16_t> positions;
-    filter.assign(l / 8, 0);
-    if (values.size() != impl_->features.size()) {
-        field.clear();
-        reason = "has " + std::to_string(values.size()) + " values for " + std::to_string(impl_->features.size()) + " features";
-        return false;
-    }
-    // Validation of every feature comes first, as clkhash validates a row before hashing any of it.
-    thread_local std::vector<std::string> formatted_values;
-    thread_local std::vector<char> present;
-    formatted_values.resize(values.size());
-    present.assign(values.size(), 0);
+// Validation of every feature comes first, as clkhash validates a row before hashing any of it:
+// each present feature's value as clkhash formats it goes to scratch.formatted_values.
+bool format_values(const std::vector<FeatureState>& features, const std::vector<const std::string*>& values,
+                   RecordEncoder::Scratch& scratch, std::string& field, std::string& reason) {
+    if (scratch.formatted_values.size() < values.size()) scratch.formatted_values.resize(values.size());
+    scratch.present.assign(values.size(), 0);
     for (std::size_t i = 0; i < values.size(); ++i) {
-        const FeatureState& state = impl_->features[i];
+        const FeatureState& state = features[i];
         const Feature& f = *state.spec;
         if (f.ignored) continue;
         auto reject = [&](std::string why) {
@@ -498,10 +494,12 @@ bool RecordEncoder::encode(const std::vector<const std::string*>& values, std::u
             return false;
         };
         const std::string& raw = *values[i];
+        WipedU32String& text = scratch.text;
+        WipedString& formatted = scratch.formatted_values[i];
         if (!decode_utf8(raw, text)) return reject("not valid UTF-8");
-        present[i] = 1;
+        scratch.present[i] = 1;
         if (f.missing_sentinel && raw == *f.missing_sentinel) {
-            formatted_values[i] = f.missing_replacement;
+            formatted.assign(f.missing_replacement.data(), f.missing_replacement.size());
             continue;
         }
         if (f.encoding == TextEncoding::ascii && !is_ascii(text)) return reject("not encodable as ascii");
@@ -509,172 +507,250 @@ bool RecordEncoder::encode(const std::vector<const std::string*>& values, std::u
             case Format::string:
                 if (state.pattern) {
                     const std::wstring wide(text.begin(), text.end());
-                    if (!std::regex_match(wide, *state.pattern)) return reject("does not match the schema's pattern");
+                    const bool matched = std::regex_match(wide, *state.pattern);
+                    if (!matched) return reject("does not match the schema's pattern");
                 } else {
                     if (f.min_length && text.size() < *f.min_length) return reject("shorter than minLength");
                     if (f.max_length && text.size() > *f.max_length) return reject("longer than maxLength");
                     if (f.letter_case == Case::upper && !unchanged_by_upper(text)) return reject("not upper case");
                     if (f.letter_case == Case::lower && !unchanged_by_lower(text)) return reject("not lower case");
                 }
-                formatted_values[i] = raw;
+                formatted.assign(raw.data(), raw.size());
                 break;
             case Format::integer: {
                 cpp_int value;
                 if (!is_ascii(text) || !python_int(raw, value)) return reject("not an integer");
                 if (f.minimum && compare_integers(value, *f.minimum) < 0) return reject("below the minimum");
                 if (f.maximum && compare_integers(value, *f.maximum) > 0) return reject("above the maximum");
-                formatted_values[i] = value.str();
+                std::string digits = value.str();
+                formatted.assign(digits.data(), digits.size());
+                secure_wipe(digits.data(), digits.size());
                 break;
             }
             case Format::date:
-                if (!state.date->parse(raw, formatted_values[i])) return reject("not a date in the schema's format");
+                if (!state.date->parse(raw, formatted)) return reject("not a date in the schema's format");
                 break;
             case Format::enumeration:
                 if (std::find(f.enum_values.begin(), f.enum_values.end(), raw) == f.enum_values.end())
                     return reject("not one of the enum values");
-                formatted_values[i] = raw;
+                formatted.assign(raw.data(), raw.size());
                 break;
         }
     }
-    for (std::size_t i = 0; i < values.size(); ++i) {
-        if (!present[i]) continue;
-        const FeatureState& state = impl_->features[i];
-        const Feature& f = *state.spec;
-        auto reject = [&](std::string why) {
-            field = f.identifier;
-            reason = std::move(why);
+    return true;
+}
+
+// The feature's tokens, as code points, into scratch.token_text[0, token_count): n-grams over the
+// value padded with n-1 spaces (positional: "i gram", 1-based), the whole value, or the numeric
+// neighbourhood. False (with `reason`) where clkhash would refuse the value.
+bool feature_tokens(const FeatureState& state, const WipedString& formatted, RecordEncoder::Scratch& scratch,
+                    std::string& reason) {
+    const Feature& f = *state.spec;
+    scratch.token_count = 0;
+    auto add = [&scratch]() -> WipedU32String& {
+        if (scratch.token_count == scratch.token_text.size()) scratch.token_text.emplace_back();
+        WipedU32String& token = scratch.token_text[scratch.token_count++];
+        token.clear();
+        return token;
+    };
+    WipedU32String& text = scratch.formatted_text;
+    if (!decode_utf8(formatted, text)) {
+        reason = "replacement value is not valid UTF-8";
+        return false;
+    }
+    if (text.empty()) return true;
+    switch (f.comparison) {
+        case Comparison::ngram: {
+            WipedU32String& word = scratch.word;
+            word.clear();
+            if (f.n > 1) word.append(f.n - 1, U' ');
+            word.append(text);
+            if (f.n > 1) word.append(f.n - 1, U' ');
+            if (word.size() < f.n) return true;
+            for (std::size_t p = 0; p + f.n <= word.size(); ++p) {
+                WipedU32String& token = add();
+                if (f.positional) {
+                    char number[24];
+                    const int length = std::snprintf(number, sizeof number, "%zu ", p + 1);
+                    for (int c = 0; c < length; ++c) token.push_back(static_cast<char32_t>(number[c]));
+                }
+                token.append(word, p, f.n);
+            }
+            return true;
+        }
+        case Comparison::exact:
+            add().assign(text);
+            return true;
+        case Comparison::numeric: {
+            std::size_t count = 0;
+            if (!is_ascii(text) ||
+                !numeric_tokens(std::string_view(formatted.data(), formatted.size()), f, state.interval, scratch.numeric,
+                                count)) {
+                reason = "not a number";
+                return false;
+            }
+            for (std::size_t t = 0; t < count; ++t) add().assign(scratch.numeric[t].begin(), scratch.numeric[t].end());
+            return true;
+        }
+    }
+    return true;
+}
+
+// blakeHash: every BLAKE2b digest of the feature's tokens at once (eight at a time where AVX-512 is
+// there); token t needs ceil(k / 32) of them, salted "0", "1", ...; each gives 32 16-bit words,
+// each mod l (a power of two, so a mask).
+bool hash_blake(const FeatureState& state, std::uint32_t feature, unsigned l, RecordEncoder::Scratch& scratch,
+                detail::TokenCache* cache, std::string& reason) {
+    const Feature& f = *state.spec;
+    const std::size_t count = scratch.token_count;
+    std::uint8_t* filter = scratch.filter.data();
+    if (scratch.blake_tokens.size() < count) scratch.blake_tokens.resize(count);
+    scratch.blake_requests.clear();
+    scratch.blake_words.clear();
+    scratch.misses.clear();
+    for (std::size_t t = 0; t < count; ++t) {
+        const unsigned k = bits_for_token(f, t, count);
+        const WipedU32String& token = scratch.token_text[t];
+        WipedString& bytes = scratch.blake_tokens[t];
+        if (!encode_text(token.data(), token.data() + token.size(), f.encoding, bytes)) {
+            reason = "not encodable as ascii";
             return false;
-        };
-        if (!decode_utf8(formatted_values[i], formatted_text)) return reject("replacement value is not valid UTF-8");
-        token_text.clear();
-        const std::size_t length = formatted_text.size();
-        switch (f.comparison) {
-            case Comparison::ngram: {
-                if (length == 0) break;
-                std::u32string word = formatted_text;
-                if (f.n > 1) word = std::u32string(f.n - 1, U' ') + word + std::u32string(f.n - 1, U' ');
-                if (word.size() < f.n) break;
-                for (std::size_t p = 0; p + f.n <= word.size(); ++p) {
-                    std::u32string token;
-                    if (f.positional) {
-                        for (char c : std::to_string(p + 1)) token.push_back(static_cast<char32_t>(c));
-                        token.push_back(U' ');
-                    }
-                    token.append(word, p, f.n);
-                    token_text.push_back(std::move(token));
-                }
-                break;
-            }
-            case Comparison::exact:
-                if (length > 0) token_text.push_back(formatted_text);
-                break;
-            case Comparison::numeric: {
-                if (length == 0) break;
-                if (!is_ascii(formatted_text)) return reject("not a number");
-                numeric.clear();
-                if (!numeric_tokens(formatted_values[i], f, state.interval, numeric)) return reject("not a number");
-                for (const auto& t : numeric) token_text.emplace_back(t.begin(), t.end());
-                break;
+        }
+        const std::string_view text(bytes.data(), bytes.size());
+        const std::uint64_t hash = cache != nullptr ? detail::TokenCache::hash(feature, k, text) : 0;
+        if (from_cache(cache, hash, feature, k, text, filter)) continue;
+        scratch.misses.push_back({t, k, hash, scratch.blake_requests.size()});
+        for (unsigned mac = 0; 32 * mac < k; ++mac) {
+            scratch.blake_requests.push_back(
+                {mac == 0 ? state.first.get() : state.blake_salted[mac - 1].get(), bytes.data(), bytes.size()});
+            scratch.blake_words.push_back(std::min(32u, k - 32 * mac));
+        }
+    }
+    scratch.blake_digests.resize(64 * scratch.blake_requests.size());
+    crypto::KeyedDigest::digest_many(scratch.blake_requests.data(), scratch.blake_requests.size(),
+                                     scratch.blake_digests.data());
+    for (const RecordEncoder::Scratch::Miss& miss : scratch.misses) {
+        scratch.positions.clear();
+        for (std::size_t r = miss.first_request; scratch.positions.size() < miss.k; ++r) {
+            const std::uint8_t* digest = scratch.blake_digests.data() + 64 * r;
+            for (unsigned w = 0; w < scratch.blake_words[r]; ++w) {
+                const unsigned position = (digest[2 * w] | (static_cast<unsigned>(digest[2 * w + 1]) << 8)) & (l - 1);
+                set_filter_bit(filter, position);
+                scratch.positions.push_back(static_cast<std::uint16_t>(position));
             }
         }
-        const std::size_t count = token_text.size();
-        if (count == 0) continue;
-        tokens += count;
-        if (f.hash == HashType::blake) {
-            // Every BLAKE2b digest of the feature at once (eight at a time where AVX-512 is there):
-            // token t needs ceil(k / 32) of them, salted "0", "1", ...; each gives 32 16-bit words.
-            blake_tokens.resize(count);
-            blake_requests.clear();
-            blake_words.clear();
-            misses.clear();
-            for (std::size_t t = 0; t < count; ++t) {
-                // bitsPerFeature: int(b / n) each, the first b % n tokens one more.
-                unsigned k = f.bits;
-                if (f.bits_per_feature) k = f.bits / count + (t < f.bits % count ? 1 : 0);
-                const std::u32string& token = token_text[t];
-                if (!encode_text(token.data(), token.data() + token.size(), f.encoding, blake_tokens[t]))
-                    return reject("not encodable as ascii");
-                std::uint64_t hash = 0;
-                if (cache != nullptr) {
-                    hash = detail::TokenCache::hash(static_cast<std::uint32_t>(i), k, blake_tokens[t]);
-                    if (const std::uint16_t* known = cache->find(hash, static_cast<std::uint32_t>(i), k, blake_tokens[t])) {
-                        for (unsigned j = 0; j < k; ++j) set_filter_bit(filter.data(), known[j]);
-                        continue;
-                    }
-                }
-                misses.push_back({t, k, hash, blake_requests.size()});
-                for (unsigned mac = 0; 32 * mac < k; ++mac) {
-                    blake_requests.push_back({mac == 0 ? state.first.get() : state.blake_salted[mac - 1].get(),
-                                              blake_tokens[t].data(), blake_tokens[t].size()});
-                    blake_words.push_back(std::min(32u, k - 32 * mac));
-                }
-            }
-            blake_digests.resize(64 * blake_requests.size());
-            crypto::KeyedDigest::digest_many(blake_requests.data(), blake_requests.size(), blake_digests.data());
-            for (const Miss& miss : misses) {
-                positions.clear();
-                for (std::size_t r = miss.first_request; positions.size() < miss.k; ++r) {
-                    const std::uint8_t* digest = blake_digests.data() + 64 * r;
-                    // l is a power of two for blakeHash, so "% l" is a mask.
-                    for (unsigned w = 0; w < blake_words[r]; ++w) {
-                        const unsigned position = (digest[2 * w] | (static_cast<unsigned>(digest[2 * w + 1]) << 8)) & (l - 1);
-                        set_filter_bit(filter.data(), position);
-                        positions.push_back(static_cast<std::uint16_t>(position));
-                    }
-                }
-                remember(cache, miss.hash, static_cast<std::uint32_t>(i), miss.k, blake_tokens[miss.token], positions);
-            }
-            continue;
+        if (cache != nullptr) {
+            const WipedString& bytes = scratch.blake_tokens[miss.token];
+            cache->insert(miss.hash, feature, miss.k, std::string_view(bytes.data(), bytes.size()),
+                          scratch.positions.data());
         }
-        for (std::size_t t = 0; t < count; ++t) {
-            // bitsPerFeature: int(b / n) each, the first b % n tokens one more.
-            unsigned k = f.bits;
-            if (f.bits_per_feature) k = f.bits / count + (t < f.bits % count ? 1 : 0);
-            const std::u32string& token = token_text[t];
-            if (!encode_text(token.data(), token.data() + token.size(), f.encoding, bytes))
-                return reject("not encodable as ascii");
-            std::uint64_t hash = 0;
-            if (cache != nullptr) {
-                hash = detail::TokenCache::hash(static_cast<std::uint32_t>(i), k, bytes);
-                if (const std::uint16_t* known = cache->find(hash, static_cast<std::uint32_t>(i), k, bytes)) {
-                    for (unsigned j = 0; j < k; ++j) set_filter_bit(filter.data(), known[j]);
-                    continue;
-                }
+    }
+    return true;
+}
+
+// doubleHash: (h1 + j·h2) mod l, j < k, over the HMAC-SHA1 and HMAC-MD5 digests read as big-endian
+// integers; with prevent_singularity the MD5 step is re-hashed with chr(j) appended until h2 ≠ 0.
+bool hash_double(const FeatureState& state, std::uint32_t feature, unsigned l, RecordEncoder::Scratch& scratch,
+                 detail::TokenCache* cache, std::string& reason) {
+    const Feature& f = *state.spec;
+    const std::size_t count = scratch.token_count;
+    std::uint8_t* filter = scratch.filter.data();
+    WipedString& bytes = scratch.bytes;
+    for (std::size_t t = 0; t < count; ++t) {
+        const unsigned k = bits_for_token(f, t, count);
+        const WipedU32String& token = scratch.token_text[t];
+        if (!encode_text(token.data(), token.data() + token.size(), f.encoding, bytes)) {
+            reason = "not encodable as ascii";
+            return false;
+        }
+        const std::string_view text(bytes.data(), bytes.size());
+        const std::uint64_t hash = cache != nullptr ? detail::TokenCache::hash(feature, k, text) : 0;
+        if (from_cache(cache, hash, feature, k, text, filter)) continue;
+        std::uint8_t sha1[20], md5[16];
+        state.first->digest(bytes.data(), bytes.size(), sha1);
+        state.second->digest(bytes.data(), bytes.size(), md5);
+        const std::uint64_t h1 = digest_mod(sha1, sizeof sha1, l);
+        std::uint64_t h2 = digest_mod(md5, sizeof md5, l);
+        if (f.prevent_singularity) {
+            for (char32_t j = 0; h2 == 0; ++j) {
+                scratch.extended.assign(bytes);
+                append_utf8(j, scratch.extended);
+                state.second->digest(scratch.extended.data(), scratch.extended.size(), md5);
+                h2 = digest_mod(md5, sizeof md5, l);
             }
-            {
-                std::uint8_t sha1[20], md5[16];
-                state.first->digest(bytes.data(), bytes.size(), sha1);
-                state.second->digest(bytes.data(), bytes.size(), md5);
-                const std::uint64_t h1 = digest_mod(sha1, sizeof sha1, l);
-                std::uint64_t h2 = digest_mod(md5, sizeof md5, l);
-                if (f.prevent_singularity) {
-                    // MD5-HMAC of the token followed by chr(j) in UTF-8, j = 0, 1, ..., until h2 ≠ 0.
-                    for (char32_t j = 0; h2 == 0; ++j) {
-                        std::string extended = bytes;
-                        append_utf8(j, extended);
-                        state.second->digest(extended.data(), extended.size(), md5);
-                        h2 = digest_mod(md5, sizeof md5, l);
-                    }
-                }
-                // (h1 + j·h2) mod l for j = 0..k-1, stepping instead of dividing (h1, h2 < l).
-                positions.clear();
-                for (std::uint64_t j = 0, g = h1; j < k; ++j) {
-                    set_filter_bit(filter.data(), g);
-                    if (cache != nullptr) positions.push_back(static_cast<std::uint16_t>(g));
-                    g += h2;
-                    if (g >= l) g -= l;
-                }
-                remember(cache, hash, static_cast<std::uint32_t>(i), k, bytes, positions);
-            }
+        }
+        secure_wipe(sha1, sizeof sha1);
+        secure_wipe(md5, sizeof md5);
+        // Stepping instead of dividing (h1, h2 < l).
+        scratch.positions.clear();
+        for (std::uint64_t j = 0, g = h1; j < k; ++j) {
+            set_filter_bit(filter, g);
+            if (cache != nullptr) scratch.positions.push_back(static_cast<std::uint16_t>(g));
+            g += h2;
+            if (g >= l) g -= l;
+        }
+        if (cache != nullptr) cache->insert(hash, feature, k, text, scratch.positions.data());
+    }
+    return true;
+}
+
+}  // namespace
+
+void RecordEncoder::Scratch::wipe() noexcept {
+    pprl::wipe(filter);
+    pprl::wipe(text);
+    pprl::wipe(formatted_text);
+    pprl::wipe(word);
+    pprl::wipe(token_text);
+    token_count = 0;
+    pprl::wipe(numeric);
+    pprl::wipe(bytes);
+    pprl::wipe(extended);
+    pprl::wipe(formatted_values);
+    pprl::wipe(present);
+    pprl::wipe(blake_tokens);
+    blake_requests.clear();
+    blake_words.clear();
+    pprl::wipe(blake_digests);
+    pprl::wipe(misses);
+    pprl::wipe(positions);
+}
+
+bool RecordEncoder::encode(const std::vector<const std::string*>& values, std::uint8_t* out, std::string& field,
+                           std::string& reason, std::uint64_t& tokens, Scratch& scratch,
+                           detail::TokenCache* cache) const {
+    const unsigned l = impl_->hash_bits;
+    if (l > 65536) cache = nullptr;  // the cache holds positions as 16-bit numbers
+    if (values.size() != impl_->features.size()) {
+        field.clear();
+        reason = "has " + std::to_string(values.size()) + " values for " + std::to_string(impl_->features.size()) + " features";
+        return false;
+    }
+    if (!format_values(impl_->features, values, scratch, field, reason)) return false;
+    scratch.filter.assign(l / 8, 0);
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        if (!scratch.present[i]) continue;
+        const FeatureState& state = impl_->features[i];
+        const auto feature = static_cast<std::uint32_t>(i);
+        bool ok = feature_tokens(state, scratch.formatted_values[i], scratch, reason);
+        if (ok && scratch.token_count > 0) {
+            tokens += scratch.token_count;
+            ok = state.spec->hash == HashType::blake ? hash_blake(state, feature, l, scratch, cache, reason)
+                                                     : hash_double(state, feature, l, scratch, cache, reason);
+        }
+        if (!ok) {
+            field = state.spec->identifier;
+            return false;
         }
     }
     // XOR folding: the first half XOR the second, `xor_folds` times.
-    std::size_t size = filter.size();
+    std::uint8_t* filter = scratch.filter.data();
+    std::size_t size = scratch.filter.size();
     for (unsigned fold = 0; fold < impl_->owned.xor_folds; ++fold) {
         size /= 2;
         for (std::size_t b = 0; b < size; ++b) filter[b] ^= filter[size + b];
     }
-    std::memcpy(out, filter.data(), size);
+    std::memcpy(out, filter, size);
     return true;
 }
 

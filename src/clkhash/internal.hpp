@@ -1,4 +1,4 @@
-// src/clkhash_internal.hpp — the parts of clkhash compatibility shared by the schema reader and the
+// clkhash/internal.hpp — the parts of clkhash compatibility shared by the schema reader and the
 // encoder: Python's strptime subset, the pattern compiler, numeric tokens and the record encoder.
 #pragma once
 
@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "clkhash/clkhash.hpp"
+#include "crypto/crypto.hpp"
+#include "crypto/wiped.hpp"
 #include "pprl/secret.hpp"
 
 namespace pprl::clkhash {
@@ -27,7 +29,7 @@ public:
     static bool check(const std::string& format, std::string& problem);
     explicit DateParser(const std::string& format);
     // False where Python would raise. `out` is YYYYMMDD, the year not padded below 1000 (glibc's %Y).
-    bool parse(const std::string& value, std::string& out) const;
+    bool parse(const std::string& value, WipedString& out) const;
 
 private:
     std::regex regex_;
@@ -48,17 +50,70 @@ namespace pprl::clkhash {
 // One record in, one CLK out, exactly as clkhash 0.18 computes it.
 class RecordEncoder {
 public:
+    // One thread's working memory for its records: the features' values as clkhash formats them,
+    // their tokens as code points and as bytes, the BLAKE2b requests and digests, bit positions and
+    // the filter before folding. Everything in it is personal or key-derived, so every buffer wipes
+    // what it frees, and wipe() (also run by the destructor) overwrites what it holds.
+    struct Scratch {
+        Scratch() = default;
+        ~Scratch() { wipe(); }
+        Scratch(const Scratch&) = delete;
+        Scratch& operator=(const Scratch&) = delete;
+
+        WipedVector<std::uint8_t> filter;
+        WipedU32String text, formatted_text, word;
+        WipedVector<WipedU32String> token_text;
+        std::size_t token_count = 0;
+        WipedVector<WipedString> numeric;
+        WipedString bytes, extended;
+        WipedVector<WipedString> formatted_values;
+        WipedVector<char> present;
+        WipedVector<WipedString> blake_tokens;
+        std::vector<crypto::KeyedDigest::Request> blake_requests;  // pointers into blake_tokens
+        std::vector<unsigned> blake_words;
+        WipedVector<std::uint8_t> blake_digests;  // 64 bytes per request
+        // Tokens the cache did not hold: index, k, cache hash, first request.
+        struct Miss {
+            std::size_t token;
+            unsigned k;
+            std::uint64_t hash;
+            std::size_t first_request;
+        };
+        WipedVector<Miss> misses;
+        WipedVector<std::uint16_t> positions;
+
+        void wipe() noexcept;
+        template <class Visit>
+        void visit_buffers(Visit&& visit) const {
+            visit_buffer(filter, visit);
+            visit_buffer(text, visit);
+            visit_buffer(formatted_text, visit);
+            visit_buffer(word, visit);
+            visit_buffer(token_text, visit);
+            visit_buffer(numeric, visit);
+            visit_buffer(bytes, visit);
+            visit_buffer(extended, visit);
+            visit_buffer(formatted_values, visit);
+            visit_buffer(present, visit);
+            visit_buffer(blake_tokens, visit);
+            visit_buffer(blake_digests, visit);
+            visit_buffer(misses, visit);
+            visit_buffer(positions, visit);
+        }
+    };
+
     RecordEncoder(const Schema& schema, const SecretKey& secret);
     ~RecordEncoder();
     RecordEncoder(RecordEncoder&&) noexcept;
     RecordEncoder& operator=(RecordEncoder&&) noexcept;
 
     // `values[i]` is feature i's raw value (UTF-8). Writes l/8 bytes to `out`. Returns false with the
-    // feature and a reason (never the value) where clkhash would refuse the row. Thread-safe. With a
-    // `cache` (the caller's, one per thread), a token's bit positions are looked up there before
-    // hashing and remembered after; the CLK is the same either way.
+    // feature and a reason (never the value) where clkhash would refuse the row. Thread-safe with one
+    // Scratch per thread. With a `cache` (the caller's, one per thread), a token's bit positions are
+    // looked up there before hashing and remembered after; the CLK is the same either way.
     bool encode(const std::vector<const std::string*>& values, std::uint8_t* out, std::string& field,
-                std::string& reason, std::uint64_t& tokens, detail::TokenCache* cache = nullptr) const;
+                std::string& reason, std::uint64_t& tokens, Scratch& scratch,
+                detail::TokenCache* cache = nullptr) const;
 
 private:
     struct Impl;

@@ -232,31 +232,32 @@ bool keystream_on_vaes() noexcept {
 
 const char* keystream_implementation() noexcept { return keystream_on_vaes() ? "vaes" : "openssl"; }
 
-void keystream(const std::uint8_t key[32], const std::uint8_t iv[16], std::uint8_t* out, std::size_t size) {
+Keystream::~Keystream() { EVP_CIPHER_CTX_free(static_cast<EVP_CIPHER_CTX*>(context_)); }
+
+void Keystream::generate(const std::uint8_t key[32], const std::uint8_t iv[16], std::uint8_t* out, std::size_t size) {
 #if defined(__x86_64__)
     if (keystream_on_vaes()) {
         simd::aes256_ctr_keystream_vaes(key, iv, out, size);
         return;
     }
 #endif
-    // The cipher is fetched once and each thread keeps one context, re-keyed per call: an implicit
-    // fetch or a fresh context per call cost more than encrypting a filter's worth of coins.
     static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-256-CTR", nullptr);
-    struct Context {
-        EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
-        bool initialised = false;
-        ~Context() { EVP_CIPHER_CTX_free(ctx); }
-    };
-    thread_local Context holder;
-    if (cipher == nullptr || holder.ctx == nullptr) throw Error(ErrorCategory::io, "OpenSSL has no AES-256-CTR");
+    if (context_ == nullptr) context_ = EVP_CIPHER_CTX_new();
+    auto* ctx = static_cast<EVP_CIPHER_CTX*>(context_);
+    if (cipher == nullptr || ctx == nullptr) throw Error(ErrorCategory::io, "OpenSSL has no AES-256-CTR");
     std::memset(out, 0, size);
     int written = 0;
-    const bool keyed = holder.initialised ? EVP_EncryptInit_ex2(holder.ctx, nullptr, key, iv, nullptr) == 1
-                                          : EVP_EncryptInit_ex2(holder.ctx, cipher, key, iv, nullptr) == 1;
-    holder.initialised = holder.initialised || keyed;
-    const bool ok = keyed && EVP_EncryptUpdate(holder.ctx, out, &written, out, static_cast<int>(size)) == 1 &&
+    const bool keyed = initialised_ ? EVP_EncryptInit_ex2(ctx, nullptr, key, iv, nullptr) == 1
+                                    : EVP_EncryptInit_ex2(ctx, cipher, key, iv, nullptr) == 1;
+    initialised_ = initialised_ || keyed;
+    const bool ok = keyed && EVP_EncryptUpdate(ctx, out, &written, out, static_cast<int>(size)) == 1 &&
                     static_cast<std::size_t>(written) == size;
     if (!ok) throw Error(ErrorCategory::io, "OpenSSL AES-256-CTR failed");
+}
+
+void keystream(const std::uint8_t key[32], const std::uint8_t iv[16], std::uint8_t* out, std::size_t size) {
+    Keystream stream;
+    stream.generate(key, iv, out, size);
 }
 
 void random_bytes(std::uint8_t* out, std::size_t size) {

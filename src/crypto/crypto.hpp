@@ -1,4 +1,4 @@
-// pprl/crypto.hpp — the cryptographic primitives pprl relies on, behind a header without OpenSSL.
+// crypto/crypto.hpp — the cryptographic primitives pprl relies on, behind a header without OpenSSL.
 //
 // Only src/crypto/ includes OpenSSL. Everything here is deterministic except random_bytes.
 //   sha256       — schema fingerprints.
@@ -47,6 +47,24 @@ void random_bytes(std::uint8_t* out, std::size_t size);
 // needs many uniform bits (hardening.hpp). Computed with VAES where the CPU has it, else by OpenSSL
 // (PPRL_FORCE_AES=openssl forces OpenSSL); keystream_implementation() says which: "vaes" or "openssl".
 void keystream(const std::uint8_t key[32], const std::uint8_t iv[16], std::uint8_t* out, std::size_t size);
+
+// The same, for a caller that draws many keystreams (one per record): where OpenSSL computes them,
+// the cipher context is made once and re-keyed per call, since a fresh context per call costs more
+// than a filter's worth of coins. The context holds the last key schedule, so it belongs to one
+// worker and is freed (OpenSSL wipes it) when the worker's Keystream is destroyed; never shared
+// between threads.
+class Keystream {
+public:
+    Keystream() noexcept = default;
+    ~Keystream();
+    Keystream(const Keystream&) = delete;
+    Keystream& operator=(const Keystream&) = delete;
+    void generate(const std::uint8_t key[32], const std::uint8_t iv[16], std::uint8_t* out, std::size_t size);
+
+private:
+    void* context_ = nullptr;  // EVP_CIPHER_CTX (OpenSSL stays out of this header)
+    bool initialised_ = false;
+};
 const char* keystream_implementation() noexcept;
 
 std::string to_hex(const std::uint8_t* data, std::size_t size);
