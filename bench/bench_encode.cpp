@@ -87,7 +87,7 @@ BENCHMARK(BM_EncodeCsvNoTokenCache)->Arg(1)->Arg(2)->Unit(benchmark::kSecond)->I
 BENCHMARK(BM_EncodeCsvUnhardened)->Arg(1)->Arg(2)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
 
 // The shipped hardening step alone (BLIP ε = 3 on 1024-bit filters): one HMAC of id and filter, 2 KiB
-// of AES-256-CTR keystream (VAES where the CPU has it; PPRL_FORCE_AES=openssl for OpenSSL's), the
+// of AES-256-CTR keystream (VAES where the CPU has it; PPRL_FORCE_BACKEND=aes=openssl for OpenSSL's), the
 // coin compare. Records/s.
 void BM_BlipApply(benchmark::State& state) {
     const SecretKey key = bench_key();

@@ -107,12 +107,24 @@ expect 5 "bit flip detected" -- "$pprl" match flipped.pprl b.pprl --out m.csv
 expect 5 "output directory missing" -- "$pprl" encode --schema "$schema" --secret-file k.key --in "$sample" --out /nonexistent/dir/x.pprl
 
 # Forcing each backend gives the same pairs; an unknown backend is a usage error.
-for backend in generic scalar avx2 avx512; do
+for backend in generic popcnt avx2 avx512; do
     if PPRL_FORCE_BACKEND=$backend "$pprl" match a.pprl b.pprl --threshold 0.5 --out "pairs_$backend.csv" 2>/dev/null; then
         check "backend $backend equals generic" -- cmp -s pairs_generic.csv "pairs_$backend.csv"
     fi
 done
 PPRL_FORCE_BACKEND=sse9 expect 2 "unknown forced backend" -- "$pprl" match a.pprl b.pprl --out m.csv
+# One variable and one grammar for every kernel family; each chosen path is reported.
+PPRL_FORCE_BACKEND=sha256=sse9 expect 2 "unknown sha256 implementation" -- "$pprl" encode --schema "$schema" --secret-file k.key --in "$sample" --out forced.pprl
+PPRL_FORCE_BACKEND=gpu=cuda expect 2 "unknown kernel family" -- "$pprl" --version --verbose
+PPRL_FORCE_BACKEND=matcher=generic,matcher=avx2 expect 2 "family named twice" -- "$pprl" match a.pprl b.pprl --out m.csv
+expect 0 "version lists every family" -- "$pprl" --version --verbose
+for family in matcher sha256 blake2b aes blip; do
+    check "version names $family" -- grep -q "^  $family: " out.txt
+done
+PPRL_FORCE_BACKEND=matcher=generic,sha256=openssl,blake2b=portable,aes=openssl,blip=portable \
+    expect 0 "every family forced to its portable path" -- "$pprl" encode --schema "$schema" --secret-file k.key --in "$sample" --out portable.pprl --party p
+expect 0 "best paths" -- "$pprl" encode --schema "$schema" --secret-file k.key --in "$sample" --out best.pprl --party p
+check "portable and best paths give the same file" -- cmp -s portable.pprl best.pprl
 
 # synth → encode → link → evaluate.
 expect 0 "synth" -- "$pprl" synth --people 600 --seed 3 --out-dir syn

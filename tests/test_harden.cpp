@@ -11,6 +11,7 @@
 #include "pprl/encode.hpp"
 #include "pprl/error.hpp"
 #include "pprl/harden.hpp"
+#include "simd/blip.hpp"
 #include "pprl/match.hpp"
 #include "pprl/schema.hpp"
 
@@ -141,13 +142,17 @@ TEST(Harden, BlipFlipsBitsAtTheRateEpsilonImplies) {
 
 TEST(Harden, BlipCoinStepIsTheSameVectorisedAndPortable) {
     std::mt19937_64 rng(13);
-    for (unsigned bits : {64u, 128u, 1024u, 2112u}) {
+    for (unsigned bits : {8u, 64u, 128u, 1024u, 1032u, 2112u}) {
         for (std::uint32_t below : {0u, 1u, 3099u, 32768u, 32769u, 65535u, 65536u}) {
             std::vector<std::uint8_t> coins(2 * bits), f(bits / 8), fast(bits / 8), slow(bits / 8);
             for (auto& c : coins) c = static_cast<std::uint8_t>(rng());
             for (auto& b : f) b = static_cast<std::uint8_t>(rng());
-            detail::blip_flips(coins.data(), bits, below, f.data(), fast.data(), false);
-            detail::blip_flips(coins.data(), bits, below, f.data(), slow.data(), true);
+#if defined(__x86_64__)
+            simd::blip_flips_sse2(coins.data(), bits, below, f.data(), fast.data());
+#else
+            simd::blip_flips(coins.data(), bits, below, f.data(), fast.data());
+#endif
+            simd::blip_flips_portable(coins.data(), bits, below, f.data(), slow.data());
             EXPECT_EQ(fast, slow) << bits << " bits, below " << below;
         }
     }

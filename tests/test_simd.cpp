@@ -18,7 +18,7 @@ const std::size_t awkward_words[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64};
 
 const KernelTable* table_for(const std::string& name) {
     if (name == "generic") return generic_kernels();
-    if (name == "scalar") return scalar_kernels();
+    if (name == "popcnt") return popcnt_kernels();
     if (name == "avx2") return avx2_kernels();
     if (name == "avx512") return avx512_kernels();
     return nullptr;

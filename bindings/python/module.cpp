@@ -3,7 +3,7 @@
 // Thin: converts Python values to library types and back, releases the GIL around every call that
 // can take long (encode, load, match, link, synth, evaluate), and maps pprl::Error categories to the
 // Python exception classes pprl.Error → UsageError, ValidationError, KeyMismatchError, FormatError,
-// IoError. Filters reach numpy without copying: Encodings.to_numpy() is a uint8 view of the
+// IoError, InternalError. Filters reach numpy without copying: Encodings.to_numpy() is a uint8 view of the
 // FilterMatrix memory (64-byte aligned rows, stride possibly wider than the filter), kept alive by
 // a capsule that holds a reference to the matrix's buffer.
 #include <pybind11/numpy.h>
@@ -14,8 +14,8 @@
 #include <cstring>
 #include <memory>
 
-#include "pprl/bloom.hpp"
 #include "crypto/crypto.hpp"
+#include "pprl/bloom.hpp"
 #include "pprl/encode.hpp"
 #include "pprl/error.hpp"
 #include "pprl/evaluate.hpp"
@@ -73,6 +73,7 @@ PYBIND11_MODULE(_core, m) {
     static py::exception<KeyMismatchError> key_mismatch_error(m, "KeyMismatchError", error.ptr());
     static py::exception<FormatError> format_error(m, "FormatError", error.ptr());
     static py::exception<IoError> io_error(m, "IoError", error.ptr());
+    static py::exception<InternalError> internal_error(m, "InternalError", error.ptr());
     py::register_exception_translator([](std::exception_ptr failure) {
         try {
             if (failure) std::rethrow_exception(failure);
@@ -83,6 +84,7 @@ PYBIND11_MODULE(_core, m) {
                 case ErrorCategory::key_mismatch: py::set_error(key_mismatch_error, e.what()); return;
                 case ErrorCategory::format: py::set_error(format_error, e.what()); return;
                 case ErrorCategory::io: py::set_error(io_error, e.what()); return;
+                case ErrorCategory::internal: py::set_error(internal_error, e.what()); return;
             }
             py::set_error(error, e.what());
         }
@@ -339,7 +341,16 @@ PYBIND11_MODULE(_core, m) {
         d["backends"] = simd::available_backends();
         d["compiled_backends"] = simd::compiled_backends();
         d["active_backend"] = simd::active_backend();
-        d["keystream"] = std::string(crypto::keystream_implementation());
+        d["keystream"] = simd::active_implementation("aes");
+        py::dict families;
+        for (const simd::FamilyReport& family : simd::capabilities()) {
+            py::dict f;
+            f["active"] = family.active;
+            f["available"] = family.available;
+            f["compiled"] = family.compiled;
+            families[py::str(family.family)] = f;
+        }
+        d["families"] = families;
         d["version"] = pprl::version;
         return d;
     });

@@ -17,6 +17,7 @@ enum class ErrorCategory {
     key_mismatch,  // two encodings (or an encoding and a schema) were made with different keys/schemas
     format,        // an encoded file is malformed, truncated or corrupted
     io,            // the operating system refused a read or write
+    internal,      // a library pprl relies on failed (OpenSSL), or memory ran out
 };
 
 // Exit codes documented in the README; the CLI returns these for each category.
@@ -27,8 +28,9 @@ constexpr int exit_code_for(ErrorCategory category) noexcept {
         case ErrorCategory::key_mismatch: return 4;
         case ErrorCategory::format: return 5;
         case ErrorCategory::io: return 5;
+        case ErrorCategory::internal: return 5;
     }
-    return 1;
+    return 5;
 }
 
 constexpr const char* category_name(ErrorCategory category) noexcept {
@@ -38,6 +40,7 @@ constexpr const char* category_name(ErrorCategory category) noexcept {
         case ErrorCategory::key_mismatch: return "key/schema mismatch";
         case ErrorCategory::format: return "format";
         case ErrorCategory::io: return "io";
+        case ErrorCategory::internal: return "internal";
     }
     return "unknown";
 }
@@ -71,6 +74,10 @@ public:
 class IoError : public Error {
 public:
     explicit IoError(const std::string& message) : Error(ErrorCategory::io, message) {}
+};
+class InternalError : public Error {
+public:
+    explicit InternalError(const std::string& message) : Error(ErrorCategory::internal, message) {}
 };
 
 }  // namespace pprl

@@ -29,13 +29,6 @@
 
 namespace pprl {
 
-namespace detail {
-// BLIP's coin step: out = f XOR flips, position j flipping when its 16-bit little-endian coin is
-// below `below`. `portable` forces the one-at-a-time loop (tests compare it with the SSE2 path).
-void blip_flips(const std::uint8_t* coins, std::uint32_t bits, std::uint32_t below, const std::uint8_t* f,
-                std::uint8_t* out, bool portable);
-}  // namespace detail
-
 // The BLIP flip probability for ε.
 double blip_flip_probability(double epsilon) noexcept;
 

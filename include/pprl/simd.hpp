@@ -1,10 +1,16 @@
-// pprl/simd.hpp — which SIMD backend the kernels run on, and how to choose it.
+// pprl/simd.hpp — which instruction sets the kernels run on, and how to choose.
 //
-// pprl ships one translation unit per instruction set (src/simd/): `generic` (portable C++, no ISA
-// flags: the reference), `scalar` (x86-64 POPCNT), `avx2` (AVX2 with a nibble-table popcount) and
-// `avx512` (AVX-512F + VPOPCNTDQ). The best backend the CPU and OS support is chosen once, on first
-// use. PPRL_FORCE_BACKEND=generic|scalar|avx2|avx512 overrides the choice; forcing one the CPU cannot
-// run is an error, never a silent fallback.
+// pprl ships one translation unit per instruction set for each kernel family (src/simd/):
+//   matcher  generic (portable C++: the reference) | popcnt (x86-64 POPCNT) | avx2 | avx512 (VPOPCNTDQ)
+//   sha256   openssl | shani (SHA extensions) | avx512 (sixteen compressions in 32-bit lanes)
+//   blake2b  portable | avx512 (eight digests in 64-bit lanes)
+//   aes      openssl | vaes (four AES blocks per instruction)
+//   blip     portable | sse2 (sixteen coins per compare)
+// Every implementation of a family gives the same bytes. The best each CPU supports is chosen
+// once; the environment variable PPRL_FORCE_BACKEND overrides any family with one grammar,
+//   PPRL_FORCE_BACKEND=family=implementation[,family=implementation...]
+// a bare implementation name meaning the matcher (PPRL_FORCE_BACKEND=avx2). An unknown name or one
+// this CPU cannot run is a UsageError (CLI exit 2), never a silent fallback.
 #pragma once
 
 #include <string>
@@ -12,17 +18,32 @@
 
 namespace pprl::simd {
 
+// One kernel family: its implementations in this build, those this CPU can run (worst first), and
+// the one in use.
+struct FamilyReport {
+    std::string family;
+    std::vector<std::string> compiled;
+    std::vector<std::string> available;
+    std::string active;
+};
+// Every family (matcher, sha256, blake2b, aes, blip). Throws UsageError for a bad PPRL_FORCE_BACKEND.
+std::vector<FamilyReport> capabilities();
+
+// The matcher family on its own (tests and benchmarks switch it).
 // Backends this CPU can run, best last.
 std::vector<std::string> available_backends();
-// Every backend compiled into this build, whether or not the CPU can run it.
+// Every matcher backend compiled into this build, whether or not the CPU can run it.
 std::vector<std::string> compiled_backends();
-// The backend in use (chosen on first call if needed). Throws UsageError if PPRL_FORCE_BACKEND
-// names an unknown backend or one this CPU cannot run.
+// The matcher backend in use. Throws UsageError for a bad PPRL_FORCE_BACKEND.
 std::string active_backend();
-// Switch backend for the rest of the process (tests and benchmarks). Throws UsageError as above.
+// Switch the matcher backend for the rest of the process. Throws UsageError for an unknown backend
+// or one this CPU cannot run.
 void set_backend(const std::string& name);
+// Switch any family's implementation (tests). Throws UsageError as above.
+void set_implementation(const std::string& family, const std::string& implementation);
+std::string active_implementation(const std::string& family);
 
-// Restores the previous backend when it goes out of scope.
+// Restores the previous matcher backend when it goes out of scope.
 class ScopedBackend {
 public:
     explicit ScopedBackend(const std::string& name) : previous_(active_backend()) { set_backend(name); }

@@ -9,10 +9,9 @@
 #include "crypto/crypto.hpp"
 #include "crypto/wiped.hpp"
 #include "pprl/error.hpp"
+#include "simd/blip.hpp"
+#include "simd/isa.hpp"
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 namespace pprl {
 namespace {
@@ -63,52 +62,6 @@ std::vector<std::uint32_t> keyed_permutation(KeyedStream& stream, std::uint32_t 
 }
 
 }  // namespace
-
-namespace detail {
-
-// out = f XOR flips, where position j flips when its 16-bit little-endian coin is below `below`.
-// SSE2 (baseline on x86-64) compares sixteen coins a pass; elsewhere one at a time. Same bits.
-void blip_flips(const std::uint8_t* coins, std::uint32_t bits, std::uint32_t below, const std::uint8_t* f,
-                std::uint8_t* out, bool portable) {
-    std::uint32_t byte = 0;
-#if defined(__SSE2__)
-    if (!portable) {
-        static const auto reversed = [] {  // movemask puts position 0 in bit 0; filters want bit 7
-            std::array<std::uint8_t, 256> table{};
-            for (unsigned v = 0; v < 256; ++v)
-                for (unsigned b = 0; b < 8; ++b)
-                    if (v & (1u << b)) table[v] |= static_cast<std::uint8_t>(0x80u >> b);
-            return table;
-        }();
-        // Unsigned 16-bit compare as a signed one on values biased by 0x8000 (below ≤ 65536).
-        const __m128i bias = _mm_set1_epi16(static_cast<short>(0x8000));
-        const __m128i limit = _mm_set1_epi16(static_cast<short>((below >= 65536 ? 65535 : below) ^ 0x8000));
-        const bool all = below >= 65536;
-        for (; byte + 2 <= bits / 8; byte += 2) {
-            const auto* at = reinterpret_cast<const __m128i*>(coins + 16 * std::size_t{byte});
-            const __m128i a = _mm_xor_si128(_mm_loadu_si128(at), bias);
-            const __m128i b = _mm_xor_si128(_mm_loadu_si128(at + 1), bias);
-            const __m128i lt = _mm_packs_epi16(_mm_cmplt_epi16(a, limit), _mm_cmplt_epi16(b, limit));
-            const unsigned mask = all ? 0xffffu : static_cast<unsigned>(_mm_movemask_epi8(lt));  // bit i: position i
-            out[byte] = f[byte] ^ reversed[mask & 0xff];
-            out[byte + 1] = f[byte + 1] ^ reversed[mask >> 8];
-        }
-    }
-#else
-    (void)portable;
-#endif
-    for (; byte < bits / 8; ++byte) {
-        std::uint8_t flips = 0;
-        for (unsigned bit = 0; bit < 8; ++bit) {
-            const std::size_t at = 2 * (std::size_t{byte} * 8 + bit);
-            const std::uint32_t coin = coins[at] | (static_cast<std::uint32_t>(coins[at + 1]) << 8);
-            flips |= static_cast<std::uint8_t>(static_cast<unsigned>(coin < below) << (7 - bit));
-        }
-        out[byte] = f[byte] ^ flips;
-    }
-}
-
-}  // namespace detail
 
 namespace {
 
@@ -251,7 +204,7 @@ void Hardener::apply(const std::uint8_t* in, std::uint8_t* out, std::string_view
                 coins.resize(std::size_t{step.in_bits} * 2);
                 keystream.generate(seed.data(), iv, coins.data(), coins.size());
                 secure_wipe(seed.data(), seed.size());
-                detail::blip_flips(coins.data(), step.in_bits, step.flip_below, f, next.data(), false);
+                simd::blip_flips(coins.data(), step.in_bits, step.flip_below, f, next.data());
                 break;
             }
             case HardeningKind::diffusion: {

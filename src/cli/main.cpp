@@ -1,5 +1,6 @@
 // pprl — command-line entry point. Exit codes: 0 success, 2 usage, 3 validation,
 // 4 key/schema mismatch, 5 I/O or format (see pprl/error.hpp and the README).
+#include <algorithm>
 #include <unistd.h>
 
 #include <charconv>
@@ -9,6 +10,8 @@
 
 #include "commands.hpp"
 #include "pprl/error.hpp"
+#include "pprl/simd.hpp"
+#include "simd/isa.hpp"
 #include "pprl/version.hpp"
 
 namespace pprl::cli {
@@ -61,12 +64,42 @@ std::string format_score(double value) {
     return std::string(buffer, result.ptr);
 }
 
+// `pprl --version [--verbose]`: the version, and with --verbose the implementation each kernel
+// family runs on this machine, the others it could run, and those compiled in.
+int print_version(bool verbose) {
+    const std::vector<pprl::simd::FamilyReport> families =
+        verbose ? pprl::simd::capabilities() : std::vector<pprl::simd::FamilyReport>{};
+    std::cout << "pprl " << pprl::version << "\n";
+    auto join = [](const std::vector<std::string>& names) {
+        std::string out;
+        for (const auto& name : names) out += (out.empty() ? "" : " ") + name;
+        return out;
+    };
+    for (const pprl::simd::FamilyReport& family : families)
+        std::cout << "  " << family.family << ": " << family.active << " (this CPU: " << join(family.available)
+                  << "; compiled: " << join(family.compiled) << ")\n";
+    return 0;
+}
+
 }  // namespace pprl::cli
 
 int main(int argc, char** argv) {
     using namespace pprl::cli;
+    const std::vector<std::string> arguments(argv + 1, argv + argc);
+    const bool version = !arguments.empty() && arguments.size() <= 2 &&
+                         std::count(arguments.begin(), arguments.end(), "--version") == 1 &&
+                         (arguments.size() == 1 || std::count(arguments.begin(), arguments.end(), "--verbose") == 1);
+    if (version) {
+        try {
+            return print_version(arguments.size() == 2);
+        } catch (const pprl::Error& error) {
+            std::cerr << "pprl: " << pprl::category_name(error.category()) << " error: " << error.what() << "\n";
+            return pprl::exit_code_for(error.category());
+        }
+    }
     CLI::App app{"pprl: privacy-preserving record linkage with keyed Bloom filters"};
-    app.set_version_flag("--version", std::string(pprl::version));
+    app.add_flag("--version", "Print the version (with --verbose: the kernels chosen for this CPU) and exit");
+    app.add_flag("--verbose", "With --version: the implementation each kernel family runs");
     app.require_subcommand(1);
     std::map<CLI::App*, Command> commands;
     auto add = [&](const char* name, const char* help, Command (*make)(CLI::App&)) {
@@ -90,17 +123,18 @@ int main(int argc, char** argv) {
         return code == 0 ? 0 : pprl::exit_code_for(pprl::ErrorCategory::usage);
     }
     try {
+        pprl::simd::check_override();  // a bad PPRL_FORCE_BACKEND is a usage error for every command
         for (const auto& [sub, run] : commands)
             if (sub->parsed()) return run();
     } catch (const pprl::Error& error) {
         std::cerr << "pprl: " << pprl::category_name(error.category()) << " error: " << error.what() << "\n";
         return pprl::exit_code_for(error.category());
     } catch (const std::bad_alloc&) {
-        std::cerr << "pprl: out of memory\n";
-        return 1;
+        std::cerr << "pprl: internal error: out of memory\n";
+        return pprl::exit_code_for(pprl::ErrorCategory::internal);
     } catch (const std::exception& error) {
         std::cerr << "pprl: internal error: " << error.what() << "\n";
-        return 1;
+        return pprl::exit_code_for(pprl::ErrorCategory::internal);
     }
     return 0;
 }

@@ -45,7 +45,7 @@ void random_bytes(std::uint8_t* out, std::size_t size);
 // AES-256-CTR keystream: `size` bytes under a 32-byte key and a 16-byte initial counter block (one
 // big-endian 128-bit counter, as OpenSSL and SP 800-38A). Deterministic; used wherever a keyed step
 // needs many uniform bits (hardening.hpp). Computed with VAES where the CPU has it, else by OpenSSL
-// (PPRL_FORCE_AES=openssl forces OpenSSL); keystream_implementation() says which: "vaes" or "openssl".
+// (PPRL_FORCE_BACKEND=aes=openssl forces OpenSSL); keystream_implementation() says which: "vaes" or "openssl".
 void keystream(const std::uint8_t key[32], const std::uint8_t iv[16], std::uint8_t* out, std::size_t size);
 
 // The same, for a caller that draws many keystreams (one per record): where OpenSSL computes them,
@@ -122,7 +122,7 @@ public:
     void digest(const void* message, std::size_t size, std::uint8_t* out) const;
 
     // Many BLAKE2b digests: the 64 bytes at out + 64·i = requests[i].key->digest(message, size). Messages of 1 to 128
-    // bytes go eight at a time through AVX-512 where the CPU has it (PPRL_FORCE_BLAKE2B=portable
+    // bytes go eight at a time through AVX-512 where the CPU has it (PPRL_FORCE_BACKEND=blake2b=portable
     // turns that off); the results are identical either way.
     struct Request {
         const KeyedDigest* key;  // kind blake2b

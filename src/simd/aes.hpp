@@ -5,7 +5,7 @@
 // key schedule) and then 128-bit AES-NI blocks; VAES runs four blocks per instruction in 512-bit
 // registers and the key schedule is fourteen AESKEYGENASSIST steps, so the whole keystream costs a
 // fraction of it. The caller (src/crypto/) uses this where the CPU has VAES, AVX-512F/BW and AES-NI
-// and falls back to OpenSSL elsewhere (PPRL_FORCE_AES=openssl forces the fallback); the tests check
+// and falls back to OpenSSL elsewhere (PPRL_FORCE_BACKEND=aes=openssl forces the fallback); the tests check
 // both against OpenSSL for random keys, counters about to carry and every length up to 4 KiB.
 //
 // Counter mode as OpenSSL and NIST SP 800-38A define it: block i is AES_K(IV + i), the 16-byte IV

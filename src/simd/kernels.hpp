@@ -56,11 +56,11 @@ struct KernelTable {
 };
 
 const KernelTable* generic_kernels() noexcept;
-const KernelTable* scalar_kernels() noexcept;
+const KernelTable* popcnt_kernels() noexcept;
 const KernelTable* avx2_kernels() noexcept;
 const KernelTable* avx512_kernels() noexcept;
 
-// The active backend's table (dispatch.cpp).
+// The active matcher backend's table (dispatch.cpp); throws UsageError for a bad PPRL_FORCE_BACKEND.
 const KernelTable& kernels();
 
 }  // namespace pprl::simd

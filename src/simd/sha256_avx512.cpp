@@ -7,7 +7,7 @@
 // rotations, VPTERNLOGD the three-way XORs and Ch/Maj, so a round is about 17 instructions for 16
 // blocks. On the development machine an HMAC of a q-gram took 73 ns this way against ~100 ns per
 // single block on the SHA extensions; the dispatcher in src/crypto/ prefers this path whenever
-// AVX-512F is available. Verified against OpenSSL in tests (PPRL_FORCE_SHA256=avx512).
+// AVX-512F is available. Verified against OpenSSL in tests (PPRL_FORCE_BACKEND=sha256=avx512).
 #include <immintrin.h>
 
 #include "sha256.hpp"

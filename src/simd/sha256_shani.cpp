@@ -7,7 +7,7 @@
 // instructions interleaved (sixteen XMM registers hold two streams' working set). On the
 // development machine that gained only ~10 % over one stream (SHA256RNDS2 there is throughput-,
 // not latency-bound), which is why AVX-512 lanes are preferred when present. Checked against
-// OpenSSL in tests (PPRL_FORCE_SHA256=shani).
+// OpenSSL in tests (PPRL_FORCE_BACKEND=sha256=shani).
 #include <immintrin.h>
 
 #include "sha256.hpp"

@@ -21,6 +21,7 @@ from ._core import (  # noqa: F401  (re-exported)
     Encodings,
     Error,
     FormatError,
+    InternalError,
     IoError,
     KeyMismatchError,
     Schema,
@@ -38,7 +39,7 @@ from ._core import (  # noqa: F401  (re-exported)
 )
 
 __all__ = [
-    "Encodings", "Error", "FormatError", "IoError", "KeyMismatchError", "Schema", "SecretKey", "UsageError",
+    "Encodings", "Error", "FormatError", "InternalError", "IoError", "KeyMismatchError", "Schema", "SecretKey", "UsageError",
     "ValidationError", "capabilities", "encode", "evaluate", "link", "load", "match", "synth", "__version__",
 ]
 
