@@ -236,14 +236,12 @@ PYBIND11_MODULE(_core, m) {
     }, py::arg("a"), py::arg("b"), py::arg("threshold"), py::arg("top_k") = 0, py::arg("threads") = py::none());
 
     m.def("link_tables", [](const std::vector<Encodings>& parties, const py::object& threshold, const std::string& method,
-                            bool blocking, unsigned tables, unsigned bits_per_key, const py::object& threads) {
+                            const std::string& blocking, const py::object& threads) {
         LinkOptions options;
         options.threshold = threshold_of(threshold);
         if (method != "greedy" && method != "optimal") throw UsageError("method must be 'greedy' or 'optimal'");
         options.method = method == "optimal" ? LinkMethod::optimal : LinkMethod::greedy;
-        options.blocking = blocking;
-        options.lsh.tables = tables;
-        options.lsh.bits_per_key = bits_per_key;
+        options.set_blocking(blocking);
         options.threads = threads_of(threads);
         std::vector<const FilterMatrix*> inputs;
         for (const auto& p : parties) inputs.push_back(p.matrix.get());
@@ -259,8 +257,8 @@ PYBIND11_MODULE(_core, m) {
             entity.push_back(result.entities.entity_id[i]);
         }
         return py::make_tuple(party, record, entity, result.warnings);
-    }, py::arg("parties"), py::arg("threshold"), py::arg("method") = "greedy", py::arg("blocking") = false,
-       py::arg("tables") = 50, py::arg("bits_per_key") = 24, py::arg("threads") = py::none());
+    }, py::arg("parties"), py::arg("threshold"), py::arg("method") = "greedy", py::arg("blocking") = "none",
+       py::arg("threads") = py::none());
 
     m.def("synth_tables", [](std::size_t people, std::uint64_t seed, const std::vector<std::string>& parties) {
         SynthOptions options;

@@ -4,10 +4,9 @@
 // 64-byte aligned, so every row starts on a cache line and an AVX-512 load of a row never splits
 // one. Padding bits are always zero, so kernels may read whole strides.
 //
-// Bit order (ARCHITECTURE.md): bit i of a filter is bit (i mod 8) of byte (i / 8) counted from the
-// most significant bit — the order of clkhash and Python's bitarray, so base64 exports interoperate.
-// Kernels only AND and count, which do not care about order; set_bit and test_bit apply it, to a
-// row's words or (filter_bit, set_filter_bit) to a filter held as bytes in file order.
+// Bit order: as pprl/wire.hpp says. Kernels only AND and count, which do not care about order;
+// set_bit and test_bit apply it to a row's words, filter_bit and set_filter_bit (wire.hpp) to a
+// filter held as bytes in file order.
 //
 // The buffer is shared (std::shared_ptr): copies of a FilterMatrix are views of the same bits, which
 // is what lets a memory-mapped file or a numpy array be used without copying.
@@ -20,25 +19,14 @@
 #include <string>
 #include <vector>
 
-#include "pprl/schema.hpp"
+#include "pprl/wire.hpp"
 
 namespace pprl {
 
-// Bit i of a filter held as bytes in file order (the bit order above).
-inline bool filter_bit(const std::uint8_t* bytes, std::size_t bit) noexcept { return (bytes[bit / 8] >> (7 - bit % 8)) & 1; }
-inline void set_filter_bit(std::uint8_t* bytes, std::size_t bit) noexcept {
-    bytes[bit / 8] |= static_cast<std::uint8_t>(0x80u >> (bit % 8));
-}
-
-using KeyCheck = std::array<std::uint8_t, 16>;
-
-// Where a set of encodings came from; carried in the file header.
-struct EncodingInfo {
-    std::string party;
-    bool schema_known = false;  // false for filters imported from base64
-    Fingerprint schema_fingerprint{};
-    bool key_known = false;
-    KeyCheck key_check{};
+// Popcounts of a set of filters: the spread that `pprl inspect` and `pprl audit` report.
+struct PopcountSummary {
+    std::uint32_t min = 0, max = 0;
+    double mean = 0, sd = 0;  // population standard deviation
 };
 
 class FilterMatrix {
@@ -80,6 +68,8 @@ public:
     // Popcount of each row, computed by compute_popcounts() (the loaders call it).
     const std::vector<std::uint32_t>& popcounts() const noexcept { return popcounts_; }
     void compute_popcounts();
+    // Of the computed popcounts (all zero for no rows).
+    PopcountSummary popcount_summary() const noexcept;
 
     std::vector<std::string>& ids() noexcept { return ids_; }
     const std::vector<std::string>& ids() const noexcept { return ids_; }

@@ -21,6 +21,8 @@
 #include <utility>
 #include <vector>
 
+#include "pprl/tables.hpp"
+
 namespace pprl {
 
 class Truth {
@@ -65,22 +67,7 @@ struct Quality {
     double largest_gap = 0;  // |F1(group) − F1(overall)|
 };
 
-// One row of an entities file.
-struct EntityRow {
-    std::string party, record_id, entity_id;
-};
 Quality evaluate_entities(const Truth& truth, const std::vector<EntityRow>& entities);
-std::vector<EntityRow> read_entities(const std::string& path);
-
-// One row of a pairs file (from `pprl match` or `pprl link --pairs-out`).
-struct PairRow {
-    std::string party_a, a_id, party_b, b_id;
-    double score = 0;
-    bool linked = false;
-};
-// Reads `a_id,b_id,score` (parties then come from `party_a`/`party_b` arguments) or
-// `party_a,a_id,party_b,b_id,score[,linked]`.
-std::vector<PairRow> read_pairs(const std::string& path, const std::string& party_a = "", const std::string& party_b = "");
 
 // Quality of "score ≥ threshold" for each threshold, from scored pairs. True pairs missing from the
 // file count as false negatives at every threshold.

@@ -39,7 +39,9 @@
 namespace pprl {
 
 constexpr std::uint32_t format_version = 1;
-constexpr std::size_t max_party_bytes = 64;
+
+// Throws UsageError unless `party` fits a header: at most max_party_bytes bytes of valid UTF-8.
+void check_party_label(const std::string& party);
 
 // Streams filters to a pprl file: header placeholder first, then each batch, then ids and footer.
 class EncodedFileWriter {

@@ -47,6 +47,10 @@ struct LinkOptions {
     bool blocking = false;  // LSH instead of exact all pairs
     LshOptions lsh;
     bool keep_blocked_pairs = false;  // keep LSH's candidate pairs (to measure pairs completeness)
+
+    // Sets blocking from its text form: "none" (exact all pairs), "lsh" (L and K as in LshOptions)
+    // or "lsh:L,K" with 1 ≤ L ≤ 1000 and 1 ≤ K ≤ 64. Throws UsageError for anything else.
+    void set_blocking(const std::string& text);
 };
 
 // One scored pair between two parties (indices into their matrices).

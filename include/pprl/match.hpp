@@ -46,6 +46,14 @@ struct Threshold {
     }
 };
 
+// Orders two Dice scores 2c₁/t₁ and 2c₂/t₂ exactly, by cross-multiplication (c, t < 2³²): negative
+// if the first is lower, zero if equal, positive if higher. Every "best first" order in pprl uses it.
+constexpr int compare_scores(std::uint64_t common_x, std::uint64_t total_x, std::uint64_t common_y,
+                             std::uint64_t total_y) noexcept {
+    const std::uint64_t left = common_x * total_y, right = common_y * total_x;
+    return left < right ? -1 : left > right ? 1 : 0;
+}
+
 struct MatchOptions {
     Threshold threshold;
     std::size_t top_k = 0;  // keep at most k best B records per A record (0: all)

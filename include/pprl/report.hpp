@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "pprl/audit.hpp"
 #include "pprl/evaluate.hpp"
 
 namespace pprl {
@@ -27,5 +28,10 @@ struct EvaluationReport {
 
 std::string render_html(const EvaluationReport& report);
 std::string render_json(const EvaluationReport& report);
+
+// The HTML report of `pprl audit` on `file`, attacking `field`: filter statistics, a popcount
+// histogram, each attack's success against chance, and the values re-identified. It names
+// plaintext values, so it stays at the agency.
+std::string render_audit_html(const AuditReport& report, const std::string& file, const std::string& field);
 
 }  // namespace pprl

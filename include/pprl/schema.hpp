@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "pprl/normalize.hpp"
+#include "pprl/wire.hpp"
 
 namespace pprl {
 
@@ -83,12 +84,10 @@ struct FieldSpec {
     bool salt_year_only = false;
 };
 
-using Fingerprint = std::array<std::uint8_t, 32>;
-
 class Schema {
 public:
     static constexpr int version = 1;
-    static constexpr unsigned max_bits = 65536;
+    static constexpr unsigned max_bits = max_filter_bits;
 
     // Either dialect: a document with "clkConfig" and "features" is read as a clkhash schema.
     static Schema from_json(const std::string& json_text, const std::string& origin = "schema");

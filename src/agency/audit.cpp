@@ -275,22 +275,21 @@ FilterStatistics statistics(const FilterMatrix& filters, const std::vector<std::
     s.popcount_histogram.assign(32, 0);
     if (s.records == 0) return s;
     std::vector<std::size_t> per_bit(s.bits, 0);
-    double sum = 0, sum_sq = 0;
-    s.popcount_min = s.bits;
     for (std::size_t i = 0; i < s.records; ++i) {
         const std::uint8_t* row = filters.row_bytes(i);
         unsigned count = 0;
         for (unsigned b = 0; b < s.bits; ++b)
             if (filter_bit(row, b)) ++per_bit[b], ++count;
-        sum += count;
-        sum_sq += static_cast<double>(count) * count;
-        s.popcount_min = std::min(s.popcount_min, count);
-        s.popcount_max = std::max(s.popcount_max, count);
         ++s.popcount_histogram[std::min<std::size_t>(31, std::size_t{count} * 32 / (s.bits + 1))];
     }
     const double n = static_cast<double>(s.records);
-    s.popcount_mean = sum / n;
-    s.popcount_sd = std::sqrt(std::max(0.0, sum_sq / n - s.popcount_mean * s.popcount_mean));
+    FilterMatrix counted = filters;  // a view of the same bits
+    if (counted.popcounts().size() != counted.rows()) counted.compute_popcounts();
+    const PopcountSummary pop = counted.popcount_summary();
+    s.popcount_min = pop.min;
+    s.popcount_max = pop.max;
+    s.popcount_mean = pop.mean;
+    s.popcount_sd = pop.sd;
     double f_sum = 0, f_sq = 0;
     s.bit_frequency_min = 1;
     for (std::size_t c : per_bit) {

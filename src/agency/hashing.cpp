@@ -58,13 +58,7 @@ KeyCheck key_check_value(const SecretKey& secret) {
 }
 
 EncodingInfo encoding_info(const Schema& schema, const KeyCheck& key_check, const std::string& party) {
-    EncodingInfo info;
-    info.party = party;
-    info.schema_known = true;
-    info.schema_fingerprint = schema.fingerprint();
-    info.key_known = true;
-    info.key_check = key_check;
-    return info;
+    return EncodingInfo::encoded(schema.fingerprint(), key_check, party);
 }
 
 }  // namespace pprl

@@ -3,19 +3,13 @@
 #include <cstdio>
 #include <limits>
 
+#include "agency/calendar.hpp"
 #include "pprl/normalize.hpp"
 
 namespace pprl {
 namespace {
 
 constexpr char boundary_marker = '\x02';
-
-bool is_leap(int year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
-
-int days_in_month(int year, int month) {
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return month == 2 && is_leap(year) ? 29 : days[month - 1];
-}
 
 bool read_digits(std::string_view text, std::size_t& pos, std::size_t min_digits, std::size_t max_digits,
                  int& value) {

@@ -158,20 +158,9 @@ Command add_inspect(CLI::App& app) {
                          {"ids_checksum", report.ids_checksum_ok}};
         if (report.problem.empty()) {
             const FilterMatrix filters = load_encoded_file(*path);
-            const auto& pop = filters.popcounts();
-            double sum = 0, sum_sq = 0;
-            std::uint32_t low = UINT32_MAX, high = 0;
-            for (auto p : pop) {
-                sum += p;
-                sum_sq += static_cast<double>(p) * p;
-                low = std::min(low, p);
-                high = std::max(high, p);
-            }
-            const double n = static_cast<double>(pop.size());
-            const double mean = pop.empty() ? 0 : sum / n;
-            const double sd = pop.empty() ? 0 : std::sqrt(std::max(0.0, sum_sq / n - mean * mean));
-            out["popcount"] = {{"min", pop.empty() ? 0 : low}, {"mean", mean}, {"max", high}, {"stddev", sd},
-                               {"fill_ratio", filters.bits() ? mean / filters.bits() : 0.0}};
+            const PopcountSummary pop = filters.popcount_summary();
+            out["popcount"] = {{"min", pop.min}, {"mean", pop.mean}, {"max", pop.max}, {"stddev", pop.sd},
+                               {"fill_ratio", filters.bits() ? pop.mean / filters.bits() : 0.0}};
             out["status"] = "ok";
         } else {
             out["status"] = report.problem;

@@ -45,7 +45,5 @@ private:
 
 double seconds_since(std::chrono::steady_clock::time_point start);
 std::string with_commas(std::uint64_t value);
-// Shortest text that reads back as the same double.
-std::string format_score(double value);
 
 }  // namespace pprl::cli

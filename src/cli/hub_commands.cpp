@@ -5,14 +5,13 @@
 #include <set>
 
 #include "commands.hpp"
-#include "format/csv.hpp"
 #include "pprl/error.hpp"
 #include "pprl/evaluate.hpp"
 #include "pprl/format.hpp"
-#include "format/atomic_file.hpp"
 #include "pprl/link.hpp"
 #include "pprl/match.hpp"
 #include "pprl/simd.hpp"
+#include "pprl/tables.hpp"
 
 namespace pprl::cli {
 
@@ -46,19 +45,9 @@ Command add_match(CLI::App& app) {
         const auto match_start = std::chrono::steady_clock::now();
         const Candidates pairs = dedup ? match_dedup(a, options) : match(a, b, options);
         const double match_seconds = seconds_since(match_start);
-        AtomicFile file(o->out);
-        file.write("a_id,b_id,score\n");
-        std::string line;
-        for (std::size_t i = 0; i < pairs.size(); ++i) {
-            line.clear();
-            append_csv_field(line, a.ids()[pairs.a_index[i]]);
-            line += ',';
-            append_csv_field(line, b.ids()[pairs.b_index[i]]);
-            line += ',';
-            line += format_score(pairs.score(i));
-            line += '\n';
-            file.write(line);
-        }
+        PairsWriter file(o->out, PairColumns::ids);
+        for (std::size_t i = 0; i < pairs.size(); ++i)
+            file.add({}, a.ids()[pairs.a_index[i]], {}, b.ids()[pairs.b_index[i]], pairs.score(i), false);
         file.commit();
         const double comparisons = dedup ? static_cast<double>(a.rows()) * (static_cast<double>(a.rows()) - 1) / 2
                                          : static_cast<double>(a.rows()) * static_cast<double>(b.rows());
@@ -74,23 +63,6 @@ Command add_match(CLI::App& app) {
 }  // namespace pprl::cli
 
 namespace pprl::cli {
-namespace {
-
-// "none", "lsh" or "lsh:L,K".
-void parse_blocking(const std::string& text, LinkOptions& options) {
-    if (text == "none") return;
-    if (text.rfind("lsh", 0) != 0) throw UsageError("--blocking must be none, lsh or lsh:L,K");
-    options.blocking = true;
-    if (text == "lsh") return;
-    unsigned tables = 0, bits = 0;
-    char tail = 0;
-    if (std::sscanf(text.c_str(), "lsh:%u,%u%c", &tables, &bits, &tail) != 2 || tables == 0 || bits == 0 || bits > 64)
-        throw UsageError("--blocking lsh:L,K needs 1 <= L and 1 <= K <= 64, e.g. lsh:50,24");
-    options.lsh.tables = tables;
-    options.lsh.bits_per_key = bits;
-}
-
-}  // namespace
 
 Command add_link(CLI::App& app) {
     struct Options {
@@ -116,7 +88,7 @@ Command add_link(CLI::App& app) {
         options.threshold = Threshold::parse(o->threshold);
         options.method = o->method == "optimal" ? LinkMethod::optimal : LinkMethod::greedy;
         options.threads = o->threads;
-        parse_blocking(o->blocking, options);
+        options.set_blocking(o->blocking);
         options.lsh.seed = o->seed;
         options.keep_blocked_pairs = options.blocking && !o->truth.empty();
         std::vector<FilterMatrix> files;
@@ -129,36 +101,16 @@ Command add_link(CLI::App& app) {
         for (const auto& warning : result.warnings) std::cerr << "pprl: warning: " << warning << "\n";
         const std::vector<std::string>& labels = result.party_labels;
 
-        AtomicFile entities(o->out);
-        entities.write("party,record_id,entity_id\n");
-        std::string line;
-        for (std::size_t i = 0; i < result.entities.size(); ++i) {
-            line.clear();
-            append_csv_field(line, labels[result.entities.party[i]]);
-            line += ',';
-            append_csv_field(line, files[result.entities.party[i]].ids()[result.entities.record[i]]);
-            line += ',';
-            line += result.entities.entity_id[i];
-            line += '\n';
-            entities.write(line);
-        }
+        EntitiesWriter entities(o->out);
+        for (std::size_t i = 0; i < result.entities.size(); ++i)
+            entities.add(labels[result.entities.party[i]], files[result.entities.party[i]].ids()[result.entities.record[i]],
+                         result.entities.entity_id[i]);
         if (!o->pairs_out.empty()) {
-            AtomicFile pairs(o->pairs_out);
-            pairs.write("party_a,a_id,party_b,b_id,score,linked\n");
+            PairsWriter pairs(o->pairs_out, PairColumns::with_parties);
             for (std::size_t k = 0; k < result.candidates.size(); ++k) {
                 const ScoredPair& p = result.candidates[k];
-                line.clear();
-                append_csv_field(line, labels[p.party_a]);
-                line += ',';
-                append_csv_field(line, files[p.party_a].ids()[p.a]);
-                line += ',';
-                append_csv_field(line, labels[p.party_b]);
-                line += ',';
-                append_csv_field(line, files[p.party_b].ids()[p.b]);
-                line += ',';
-                line += format_score(p.score());
-                line += result.linked[k] ? ",1\n" : ",0\n";
-                pairs.write(line);
+                pairs.add(labels[p.party_a], files[p.party_a].ids()[p.a], labels[p.party_b], files[p.party_b].ids()[p.b],
+                          p.score(), result.linked[k] != 0);
             }
             pairs.commit();
         }

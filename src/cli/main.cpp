@@ -58,11 +58,6 @@ std::string with_commas(std::uint64_t value) {
     return out;
 }
 
-std::string format_score(double value) {
-    char buffer[32];
-    const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
-    return std::string(buffer, result.ptr);
-}
 
 // `pprl --version [--verbose]`: the version, and with --verbose the implementation each kernel
 // family runs on this machine, the others it could run, and those compiled in.

@@ -19,6 +19,7 @@
 #include "pprl/bloom.hpp"
 #include "crypto/crypto.hpp"
 #include "pprl/error.hpp"
+#include "agency/calendar.hpp"
 #include "clkhash/internal.hpp"
 #include "agency/token_cache.hpp"
 
@@ -288,13 +289,6 @@ int month_index(const std::string& name, bool abbreviated) {
     for (int i = 0; i < 12; ++i)
         if ((abbreviated ? std::string(month_names[i], 3) : std::string(month_names[i])) == lower) return i + 1;
     return 0;
-}
-
-bool leap(long year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
-
-int days_in_month(long year, int month) {
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return month == 2 && leap(year) ? 29 : days[month - 1];
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "format/csv.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -127,7 +128,7 @@ bool CsvReader::next(CsvRecord& record) {
     }
 }
 
-void append_csv_field(std::string& line, const std::string& field) {
+void append_csv_field(std::string& line, std::string_view field) {
     if (field.find_first_of(",\"\r\n") == std::string::npos) {
         line += field;
         return;
@@ -138,6 +139,26 @@ void append_csv_field(std::string& line, const std::string& field) {
         line.push_back(c);
     }
     line.push_back('"');
+}
+
+std::vector<int> csv_columns(const std::vector<std::string>& header, const std::vector<std::string>& names,
+                             std::size_t required, const std::string& path) {
+    std::vector<int> at(names.size(), -1);
+    for (std::size_t i = 0; i < header.size(); ++i)
+        for (std::size_t n = 0; n < names.size(); ++n)
+            if (header[i] == names[n]) at[n] = static_cast<int>(i);
+    for (std::size_t n = 0; n < required; ++n)
+        if (at[n] < 0) throw ValidationError("'" + path + "': no column \"" + names[n] + "\" in the header");
+    return at;
+}
+
+void check_csv_row(const CsvRecord& record, const std::vector<int>& columns, const std::string& where) {
+    if (!record.error.empty()) throw ValidationError(where + ": " + record.error);
+    int last = -1;
+    for (int column : columns) last = std::max(last, column);
+    if (last >= 0 && static_cast<std::size_t>(last) >= record.fields.size())
+        throw ValidationError(where + ": has " + std::to_string(record.fields.size()) +
+                              " fields, fewer than the header's columns");
 }
 
 }  // namespace pprl

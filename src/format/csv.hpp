@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pprl {
@@ -45,6 +46,14 @@ private:
 };
 
 // Appends `field` to `line`, quoted if it holds a comma, quote, CR or LF.
-void append_csv_field(std::string& line, const std::string& field);
+void append_csv_field(std::string& line, std::string_view field);
+
+// Positions of the named columns in a header row (-1 where absent); the first `required` names
+// must be there (ValidationError naming the file and column otherwise).
+std::vector<int> csv_columns(const std::vector<std::string>& header, const std::vector<std::string>& names,
+                             std::size_t required, const std::string& path);
+// Throws ValidationError (prefixed with `where`) if the record is malformed or too short to hold
+// every column found in the header.
+void check_csv_row(const CsvRecord& record, const std::vector<int>& columns, const std::string& where);
 
 }  // namespace pprl

@@ -18,6 +18,30 @@
 namespace pprl {
 namespace {
 
+// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF.
+bool valid_utf8(const std::string& text) noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+    const auto* end = p + text.size();
+    while (p < end) {
+        const unsigned char c = *p;
+        std::size_t length = 0;
+        std::uint32_t point = 0, least = 0;
+        if (c < 0x80) { ++p; continue; }
+        if ((c & 0xE0) == 0xC0) { length = 2; point = c & 0x1F; least = 0x80; }
+        else if ((c & 0xF0) == 0xE0) { length = 3; point = c & 0x0F; least = 0x800; }
+        else if ((c & 0xF8) == 0xF0) { length = 4; point = c & 0x07; least = 0x10000; }
+        else return false;
+        if (static_cast<std::size_t>(end - p) < length) return false;
+        for (std::size_t k = 1; k < length; ++k) {
+            if ((p[k] & 0xC0) != 0x80) return false;
+            point = (point << 6) | (p[k] & 0x3F);
+        }
+        if (point < least || point > 0x10FFFF || (point >= 0xD800 && point <= 0xDFFF)) return false;
+        p += length;
+    }
+    return true;
+}
+
 constexpr char header_magic[8] = {'P', 'P', 'R', 'L', 'E', 'N', 'C', '\0'};
 constexpr char footer_magic[8] = {'P', 'P', 'R', 'L', 'E', 'N', 'D', '\0'};
 constexpr std::size_t header_bytes = 256;
@@ -66,9 +90,6 @@ std::array<std::uint8_t, header_bytes> encode_header(const Header& header) {
     return out;
 }
 
-void check_party(const std::string& party) {
-    if (party.size() > max_party_bytes) throw UsageError("party label is longer than 64 bytes");
-}
 
 class MappedFile {
 public:
@@ -142,7 +163,7 @@ bool verify(const MappedFile& file, FileReport& report, Header& header) {
         return false;
     }
     if (take<std::uint32_t>(d + 12) != bit_order_msb_first || header.bits == 0 || header.bits % 64 != 0 ||
-        header.bits > Schema::max_bits || header.stride != FilterMatrix::stride_for(header.bits) ||
+        header.bits > max_filter_bits || header.stride != FilterMatrix::stride_for(header.bits) ||
         take<std::uint64_t>(d + 32) != header_bytes || party_size > max_party_bytes) {
         report.problem = "header fields are inconsistent";
         return false;
@@ -182,8 +203,13 @@ struct EncodedFileWriter::Impl {
     Impl(const std::string& path) : file(path, 0644) {}
 };
 
+void check_party_label(const std::string& party) {
+    if (party.size() > max_party_bytes) throw UsageError("the party label is longer than 64 bytes");
+    if (!valid_utf8(party)) throw UsageError("the party label is not valid UTF-8");
+}
+
 EncodedFileWriter::EncodedFileWriter(const std::string& path, unsigned bits, const EncodingInfo& info) {
-    check_party(info.party);
+    check_party_label(info.party);
     impl_ = std::make_unique<Impl>(path);
     impl_->header.bits = bits;
     impl_->header.stride = static_cast<std::uint32_t>(FilterMatrix::stride_for(bits));
@@ -348,8 +374,8 @@ void export_base64(const FilterMatrix& filters, ExportFormat format, const std::
 }
 
 FilterMatrix import_base64(const std::string& path, unsigned bits, const std::string& party) {
-    check_party(party);
-    if (bits == 0 || bits % 64 != 0 || bits > Schema::max_bits)
+    check_party_label(party);
+    if (bits == 0 || bits % 64 != 0 || bits > max_filter_bits)
         throw UsageError("--bits must be a multiple of 64 from 64 to 65536");
     std::vector<std::string> ids, clks;
     std::string content = read_file(path);
@@ -399,7 +425,7 @@ FilterMatrix import_base64(const std::string& path, unsigned bits, const std::st
         std::memcpy(matrix.mutable_row_words(i), raw.data(), raw.size());
     }
     matrix.ids() = std::move(ids);
-    matrix.info().party = party;
+    matrix.info() = EncodingInfo::imported(party);
     matrix.compute_popcounts();
     return matrix;
 }

@@ -1,4 +1,7 @@
 #include "pprl/bloom.hpp"
+#include <cstdint>
+#include <cmath>
+#include <algorithm>
 
 #include <cstdlib>
 #include <cstring>
@@ -10,7 +13,7 @@
 namespace pprl {
 
 FilterMatrix::FilterMatrix(std::size_t rows, unsigned bits) : rows_(rows), bits_(bits), stride_(stride_for(bits)) {
-    if (bits == 0 || bits % 64 != 0 || bits > Schema::max_bits)
+    if (bits == 0 || bits % 64 != 0 || bits > max_filter_bits)
         throw UsageError("filter length must be a multiple of 64 from 64 to 65536 bits, got " + std::to_string(bits));
     const std::size_t bytes = rows_ == 0 ? alignment : rows_ * stride_;
     void* memory = std::aligned_alloc(alignment, bytes);
@@ -45,6 +48,23 @@ void FilterMatrix::compute_popcounts() {
     popcounts_.resize(rows_);
     for (std::size_t i = 0; i < rows_; ++i)
         popcounts_[i] = static_cast<std::uint32_t>(table.popcount(row_words(i), words()));
+}
+
+PopcountSummary FilterMatrix::popcount_summary() const noexcept {
+    PopcountSummary summary;
+    if (popcounts_.empty()) return summary;
+    double sum = 0, sum_sq = 0;
+    summary.min = UINT32_MAX;
+    for (std::uint32_t count : popcounts_) {
+        sum += count;
+        sum_sq += static_cast<double>(count) * count;
+        summary.min = std::min(summary.min, count);
+        summary.max = std::max(summary.max, count);
+    }
+    const double n = static_cast<double>(popcounts_.size());
+    summary.mean = sum / n;
+    summary.sd = std::sqrt(std::max(0.0, sum_sq / n - summary.mean * summary.mean));
+    return summary;
 }
 
 }  // namespace pprl

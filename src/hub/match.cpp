@@ -4,7 +4,6 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "crypto/crypto.hpp"
 #include "pprl/error.hpp"
 #include "runtime/parallel.hpp"
 #include "simd/kernels.hpp"
@@ -35,9 +34,7 @@ void require_valid(const Threshold& t) {
 
 // Score descending (exact, by cross-multiplication), then a, then b.
 bool ranks_before(const Pair& x, const Pair& y) {
-    const std::uint64_t left = static_cast<std::uint64_t>(x.common) * y.total;
-    const std::uint64_t right = static_cast<std::uint64_t>(y.common) * x.total;
-    if (left != right) return left > right;
+    if (const int order = compare_scores(x.common, x.total, y.common, y.total); order != 0) return order > 0;
     if (x.a != y.a) return x.a < y.a;
     return x.b < y.b;
 }

@@ -28,26 +28,6 @@ std::uint64_t cross_pairs(const std::map<std::string, std::uint64_t>& per_party)
     return total;
 }
 
-double parse_score(const std::string& text, const std::string& where) {
-    char* end = nullptr;
-    const double value = std::strtod(text.c_str(), &end);
-    if (text.empty() || end != text.c_str() + text.size() || !(value >= 0.0 && value <= 1.0))
-        throw ValidationError(where + ": score is not a number in [0, 1]");
-    return value;
-}
-
-// Looks up the named columns of a CSV header; missing required ones are a ValidationError.
-std::vector<int> columns(const std::vector<std::string>& header, const std::vector<std::string>& names,
-                         std::size_t required, const std::string& path) {
-    std::vector<int> at(names.size(), -1);
-    for (std::size_t i = 0; i < header.size(); ++i)
-        for (std::size_t n = 0; n < names.size(); ++n)
-            if (header[i] == names[n]) at[n] = static_cast<int>(i);
-    for (std::size_t n = 0; n < required; ++n)
-        if (at[n] < 0) throw ValidationError("'" + path + "': no column \"" + names[n] + "\" in the header");
-    return at;
-}
-
 struct Member {
     const std::string* party;
     const std::string* person;  // nullptr if unknown
@@ -129,14 +109,11 @@ Truth Truth::from_file(const std::string& path) {
     CsvReader reader(path);
     CsvRecord record;
     if (!reader.next(record)) throw ValidationError("'" + path + "' is empty");
-    const auto at = columns(record.fields, {"party", "record_id", "person_id", "group"}, 3, path);
+    const auto at = csv_columns(record.fields, {"party", "record_id", "person_id", "group"}, 3, path);
     Truth truth;
     std::uint64_t row = 0;
     while (reader.next(record)) {
-        ++row;
-        const int needed = std::max({at[0], at[1], at[2], at[3]});
-        if (!record.error.empty() || static_cast<int>(record.fields.size()) <= needed)
-            throw ValidationError("'" + path + "' row " + std::to_string(row) + ": malformed");
+        check_csv_row(record, at, "'" + path + "' row " + std::to_string(++row));
         truth.add(record.fields[at[0]], record.fields[at[1]], record.fields[at[2]], at[3] >= 0 ? record.fields[at[3]] : "");
     }
     return truth;
@@ -167,22 +144,6 @@ std::uint64_t Truth::true_pairs(const std::vector<std::string>& parties) const {
     return total;
 }
 
-std::vector<EntityRow> read_entities(const std::string& path) {
-    CsvReader reader(path);
-    CsvRecord record;
-    if (!reader.next(record)) throw ValidationError("'" + path + "' is empty");
-    const auto at = columns(record.fields, {"party", "record_id", "entity_id"}, 3, path);
-    std::vector<EntityRow> rows;
-    std::uint64_t row = 0;
-    while (reader.next(record)) {
-        ++row;
-        if (!record.error.empty() || record.fields.size() < 3)
-            throw ValidationError("'" + path + "' row " + std::to_string(row) + ": malformed");
-        rows.push_back({record.fields[at[0]], record.fields[at[1]], record.fields[at[2]]});
-    }
-    return rows;
-}
-
 Quality evaluate_entities(const Truth& truth, const std::vector<EntityRow>& entities) {
     std::map<std::string, std::vector<Member>> clusters;
     std::uint64_t unknown = 0;
@@ -197,35 +158,6 @@ Quality evaluate_entities(const Truth& truth, const std::vector<EntityRow>& enti
     Quality q = finish(truth, overall, groups);
     q.unknown_records = unknown;
     return q;
-}
-
-std::vector<PairRow> read_pairs(const std::string& path, const std::string& party_a, const std::string& party_b) {
-    CsvReader reader(path);
-    CsvRecord record;
-    if (!reader.next(record)) throw ValidationError("'" + path + "' is empty");
-    const bool with_parties = std::find(record.fields.begin(), record.fields.end(), "party_a") != record.fields.end();
-    std::vector<PairRow> rows;
-    std::uint64_t row = 0;
-    if (with_parties) {
-        const auto at = columns(record.fields, {"party_a", "a_id", "party_b", "b_id", "score", "linked"}, 5, path);
-        while (reader.next(record)) {
-            const std::string where = "'" + path + "' row " + std::to_string(++row);
-            if (!record.error.empty() || record.fields.size() < 5) throw ValidationError(where + ": malformed");
-            rows.push_back({record.fields[at[0]], record.fields[at[1]], record.fields[at[2]], record.fields[at[3]],
-                            parse_score(record.fields[at[4]], where), at[5] >= 0 && record.fields[at[5]] == "1"});
-        }
-    } else {
-        const auto at = columns(record.fields, {"a_id", "b_id", "score"}, 3, path);
-        if (party_a.empty() || party_b.empty())
-            throw UsageError("'" + path + "' has no party columns: name the two parties (--parties A,B)");
-        while (reader.next(record)) {
-            const std::string where = "'" + path + "' row " + std::to_string(++row);
-            if (!record.error.empty() || record.fields.size() < 3) throw ValidationError(where + ": malformed");
-            rows.push_back({party_a, record.fields[at[0]], party_b, record.fields[at[1]],
-                            parse_score(record.fields[at[2]], where), false});
-        }
-    }
-    return rows;
 }
 
 Quality evaluate_pairs(const Truth& truth, const std::vector<PairRow>& pairs, double threshold) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <iomanip>
 #include <sstream>
 
 namespace pprl {
@@ -243,6 +244,67 @@ std::string render_json(const EvaluationReport& r) {
                           {"non_match_mean", r.mixture->non_match_mean}, {"non_match_sd", r.mixture->non_match_sd},
                           {"iterations", r.mixture->iterations}};
     return out.dump(2) + "\n";
+}
+
+namespace {
+
+std::string percent(double share) {
+    std::ostringstream out;
+    out << std::fixed << std::setprecision(2) << 100 * share << "%";
+    return out.str();
+}
+
+}  // namespace
+
+std::string render_audit_html(const AuditReport& r, const std::string& file, const std::string& field) {
+    const FilterStatistics& s = r.statistics;
+    std::ostringstream h;
+    h << "<!doctype html><html><head><meta charset=\"utf-8\"><title>pprl audit</title><style>"
+         "body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}td,th{padding:.2em .8em;text-align:right}"
+         "th:first-child,td:first-child{text-align:left}table{border-collapse:collapse}tr:nth-child(even){background:#f4f4f4}"
+         ".warn{color:#b00}</style></head><body>";
+    h << "<h1>pprl audit: " << escape(file) << "</h1><p>Attacked field: <b>" << escape(field)
+      << "</b>. This report names plaintext values: keep it at the agency.</p>";
+    h << "<h2>Filters</h2><table>"
+      << "<tr><td>records</td><td>" << s.records << "</td></tr><tr><td>bits</td><td>" << s.bits << "</td></tr>"
+      << "<tr><td>bit frequency min / mean / max</td><td>" << std::setprecision(3) << s.bit_frequency_min << " / "
+      << s.bit_frequency_mean << " / " << s.bit_frequency_max << "</td></tr>"
+      << "<tr><td>bit frequency coefficient of variation</td><td>" << s.bit_frequency_cv << "</td></tr>"
+      << "<tr><td>distinct filters</td><td>" << s.distinct_filters << "</td></tr>"
+      << "<tr><td>records sharing their filter with another</td><td>" << s.records_in_duplicates << "</td></tr>"
+      << "<tr><td>largest group of identical filters</td><td>" << s.largest_duplicate_group << "</td></tr>"
+      << "<tr><td>popcount mean ± sd (min–max)</td><td>" << std::setprecision(1) << std::fixed << s.popcount_mean
+      << " ± " << s.popcount_sd << " (" << s.popcount_min << "–" << s.popcount_max << ")</td></tr></table>";
+    // Popcount histogram as inline SVG bars.
+    std::size_t peak = 1;
+    for (std::size_t c : s.popcount_histogram) peak = std::max(peak, c);
+    h << "<h3>Popcount distribution</h3><svg width=\"640\" height=\"140\" role=\"img\">";
+    for (std::size_t i = 0; i < s.popcount_histogram.size(); ++i) {
+        const double height = 120.0 * static_cast<double>(s.popcount_histogram[i]) / static_cast<double>(peak);
+        h << "<rect x=\"" << i * 20 << "\" y=\"" << 125 - height << "\" width=\"18\" height=\"" << height
+          << "\" fill=\"#4a7ab5\"/>";
+    }
+    h << "<text x=\"0\" y=\"138\" font-size=\"10\">0</text><text x=\"600\" y=\"138\" font-size=\"10\">" << s.bits
+      << "</text></svg>";
+    h << "<h2>Attacks</h2><table><tr><th>attack</th><th>records re-identified</th><th>names re-identified</th>"
+         "<th>chance</th><th>q-grams located</th></tr>";
+    for (const auto& a : r.attacks) {
+        const bool bad = a.record_rate > std::max(0.01, 1.5 * a.chance_rate);
+        h << "<tr><td>" << escape(a.name) << "</td><td" << (bad ? " class=\"warn\"" : "") << ">" << percent(a.record_rate)
+          << " (" << a.correct << " of " << a.records << ")</td><td>" << percent(a.name_rate) << " (" << a.names_correct
+          << " of " << a.names << ")</td><td>" << percent(a.chance_rate) << "</td><td>"
+          << (a.name == "bit-pattern mining" ? std::to_string(a.patterns) : "") << "</td></tr>";
+    }
+    h << "</table>";
+    for (const auto& a : r.attacks) {
+        if (a.reidentified.empty()) continue;
+        h << "<h3>" << escape(a.name) << ": values re-identified</h3><p>";
+        for (std::size_t i = 0; i < a.reidentified.size() && i < 50; ++i)
+            h << (i ? ", " : "") << escape(a.reidentified[i].first) << " (" << a.reidentified[i].second << ")";
+        h << "</p>";
+    }
+    h << "</body></html>\n";
+    return h.str();
 }
 
 }  // namespace pprl

@@ -12,7 +12,9 @@
 
 #include "format/csv.hpp"
 #include "pprl/error.hpp"
+#include "agency/calendar.hpp"
 #include "format/atomic_file.hpp"
+#include "runtime/splitmix64.hpp"
 
 namespace pprl {
 namespace {
@@ -20,12 +22,7 @@ namespace {
 class Random {
 public:
     explicit Random(std::uint64_t seed) : state_(seed) {}
-    std::uint64_t next() {
-        std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-        return z ^ (z >> 31);
-    }
+    std::uint64_t next() { return splitmix64(state_); }
     // Uniform in [0, n) by multiply-shift: the high 64 bits of next() · n (the bias is below 2^-40
     // for every n used here). Computed from 32-bit halves to stay within standard C++.
     std::size_t below(std::size_t n) {
@@ -147,11 +144,6 @@ std::string random_address(Random& random, std::string& zip) {
            suffixes[random.below(7)];
 }
 
-bool is_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-int month_days(int y, int m) {
-    static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && is_leap(y) ? 29 : d[m - 1];
-}
 std::string date_text(int y, int m, int d) {
     char text[48];
     std::snprintf(text, sizeof text, "%04d-%02d-%02d", y, m, d);
@@ -308,7 +300,7 @@ SynthOutput synthesize(const SynthOptions& options) {
             } else {
                 year = options.reference_year - 1 - static_cast<int>(random.below(18));
                 month = 1 + static_cast<int>(random.below(12));
-                day = 1 + static_cast<int>(random.below(static_cast<std::size_t>(month_days(year, month))));
+                day = 1 + static_cast<int>(random.below(static_cast<std::size_t>(days_in_month(year, month))));
                 if (random.chance(0.03)) {
                     twin_year = year;
                     twin_month = month;
@@ -376,7 +368,7 @@ SynthOutput synthesize(const SynthOptions& options) {
                 }
                 ++applied.date_error;
             }
-            day = std::min(day, month_days(year, month));
+            day = std::min(day, days_in_month(year, month));
             r.dob = date_text(year, month, day);
             if (random.chance(e.moved)) {
                 r.address = person.old_address;

@@ -152,17 +152,10 @@ def link(parties: Sequence[Encodings], threshold: Union[float, str], method: str
 
     ``blocking`` is None (exact all pairs) or "lsh" / "lsh:L,K" (Hamming LSH).
     """
-    tables, bits = 50, 24
-    if blocking is not None:
-        if not blocking.startswith("lsh"):
-            raise UsageError('blocking must be None, "lsh" or "lsh:L,K"')
-        if blocking != "lsh":
-            try:
-                tables, bits = (int(x) for x in blocking[4:].split(","))
-            except ValueError:
-                raise UsageError('blocking "lsh:L,K" needs two integers') from None
-    party, record, entity, warnings_ = _link_tables(list(parties), threshold, method, blocking is not None, tables,
-                                                    bits, threads)
+    if blocking is not None and not isinstance(blocking, str):
+        raise UsageError('blocking must be None, "lsh" or "lsh:L,K"')
+    party, record, entity, warnings_ = _link_tables(list(parties), threshold, method,
+                                                    "none" if blocking is None else blocking, threads)
     for warning in warnings_:
         import warnings
 
