@@ -26,7 +26,7 @@ std::vector<std::uint8_t> counting(std::uint8_t first, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::uint8_t>(first + i);
     return out;
 }
-std::string hex(const std::uint8_t* data, std::size_t size) { return crypto::to_hex(data, size); }
+std::string hex(const std::uint8_t* data, std::size_t size) { return pprl::hex(data, size); }
 std::vector<std::uint8_t> from_hex(const std::string& text) {
     std::vector<std::uint8_t> out;
     for (std::size_t i = 0; i + 1 < text.size(); i += 2)
@@ -206,7 +206,7 @@ std::string keyed_hex(crypto::KeyedDigest::Kind kind, const std::string& key, co
                                salt.size());
     std::uint8_t out[crypto::KeyedDigest::max_size];
     digest.digest(message.data(), message.size(), out);
-    return crypto::to_hex(out, digest.size());
+    return pprl::hex(out, digest.size());
 }
 
 // RFC 2202 test cases 1 and 6 (a key longer than the block).
@@ -262,7 +262,7 @@ TEST(Crypto, KeystreamMatchesSp80038aCtrAes256) {
     std::vector<std::uint8_t> stream(plain.size());
     crypto::keystream(key.data(), iv.data(), stream.data(), stream.size());
     for (std::size_t i = 0; i < plain.size(); ++i) stream[i] ^= plain[i];
-    EXPECT_EQ(crypto::to_hex(stream.data(), stream.size()), cipher) << crypto::keystream_implementation();
+    EXPECT_EQ(pprl::hex(stream.data(), stream.size()), cipher) << crypto::keystream_implementation();
 }
 
 TEST(Crypto, KeystreamEqualsOpenSslForEveryLengthAndCarry) {
@@ -312,7 +312,7 @@ TEST(Crypto, HkdfSha512) {
     const std::string ikm = "secret", salt = "salt", info = "info";
     const SecretKey okm = crypto::hkdf(crypto::HkdfHash::sha512, reinterpret_cast<const std::uint8_t*>(ikm.data()),
                                        ikm.size(), salt.data(), salt.size(), info.data(), info.size(), 100);
-    EXPECT_EQ(crypto::to_hex(okm.data(), okm.size()),
+    EXPECT_EQ(pprl::hex(okm.data(), okm.size()),
               "90e269f053d383c4b2070be93238adf358f3d67bd7b17ca3de95f10a50a8385e66d8241c8c22c91cee75d7bda92e8111236b71b63c8"
               "f05973947428074d272f073de7d106ca1b6f5beeb22fc785a81666a9f00c675fdb5616858d14f472907a57fe282bb");
     EXPECT_THROW(crypto::hkdf(crypto::HkdfHash::sha512, okm.data(), okm.size(), "", 0, "", 0, 255 * 64 + 1), UsageError);

@@ -95,7 +95,7 @@ PYBIND11_MODULE(_core, m) {
         .def_static("from_json", [](const std::string& text) { return Schema::from_json(text, "schema"); }, py::arg("text"))
         .def_property_readonly("bits", &Schema::bits)
         .def_property_readonly("id_column", &Schema::id_column)
-        .def_property_readonly("fingerprint", [](const Schema& s) { return crypto::to_hex(s.fingerprint().data(), 32); })
+        .def_property_readonly("fingerprint", [](const Schema& s) { return pprl::hex(s.fingerprint().data(), 32); })
         .def_property_readonly("fields", [](const Schema& s) {
             std::vector<std::string> names;
             for (const auto& f : s.fields())
@@ -109,7 +109,7 @@ PYBIND11_MODULE(_core, m) {
         .def("__repr__", [](const Schema& s) {
             return std::string(s.dialect() == SchemaDialect::clkhash ? "<pprl.Schema (clkhash) " : "<pprl.Schema ") +
                    std::to_string(s.bits()) + " bits, " + std::to_string(s.fields().size()) +
-                   " fields, fingerprint " + crypto::to_hex(s.fingerprint().data(), 8) + "…>";
+                   " fields, fingerprint " + pprl::hex(s.fingerprint().data(), 8) + "…>";
         });
 
     py::class_<SecretKey, std::shared_ptr<SecretKey>>(m, "SecretKey")
@@ -138,7 +138,7 @@ PYBIND11_MODULE(_core, m) {
         .def_property_readonly("popcounts", [](const Encodings& e) { return to_array(e.matrix->popcounts()); })
         .def_property_readonly("schema_fingerprint", [](const Encodings& e) -> py::object {
             if (!e.matrix->info().schema_known) return py::none();
-            return py::str(crypto::to_hex(e.matrix->info().schema_fingerprint.data(), 32));
+            return py::str(pprl::hex(e.matrix->info().schema_fingerprint.data(), 32));
         })
         .def("to_numpy", [](const Encodings& e) {
             // A view: shape (n, bits/8), rows `stride` bytes apart; the capsule keeps the buffer alive.

@@ -150,8 +150,8 @@ Command add_inspect(CLI::App& app) {
         out["stride_bytes"] = report.stride;
         out["records"] = report.records;
         out["schema_fingerprint"] =
-            report.info.schema_known ? crypto::to_hex(report.info.schema_fingerprint.data(), 32) : "unknown";
-        out["key_check"] = report.info.key_known ? crypto::to_hex(report.info.key_check.data(), 16) : "unknown";
+            report.info.schema_known ? pprl::hex(report.info.schema_fingerprint.data(), 32) : "unknown";
+        out["key_check"] = report.info.key_known ? pprl::hex(report.info.key_check.data(), 16) : "unknown";
         out["checks"] = {{"header", report.header_ok},
                          {"footer", report.footer_ok},
                          {"filters_checksum", report.filters_checksum_ok},

@@ -462,14 +462,20 @@ unsigned bits_for_token(const Feature& f, std::size_t t, std::size_t count) {
     return static_cast<unsigned>(f.bits / count + (t < f.bits % count ? 1 : 0));
 }
 
-// Sets a token's k positions known to the cache; false when the cache does not hold it.
-bool from_cache(const detail::TokenCache* cache, std::uint64_t hash, std::uint32_t feature, unsigned k,
-                std::string_view token, std::uint8_t* filter) {
-    if (cache == nullptr) return false;
-    const std::uint16_t* known = cache->find(hash, feature, k, token);
-    if (known == nullptr) return false;
+enum class TokenState { cached, to_hash, unencodable };
+
+// A token's bytes in the feature's encoding (into `bytes`) and its cache hash; when the cache holds
+// its k positions they are set in `filter` at once.
+TokenState prepare_token(const Feature& f, const WipedU32String& token, std::uint32_t feature, unsigned k,
+                         const detail::TokenCache* cache, std::uint8_t* filter, WipedString& bytes, std::uint64_t& hash) {
+    if (!encode_text(token.data(), token.data() + token.size(), f.encoding, bytes)) return TokenState::unencodable;
+    if (cache == nullptr) return TokenState::to_hash;
+    const std::string_view text(bytes.data(), bytes.size());
+    hash = detail::TokenCache::hash(feature, k, text);
+    const std::uint16_t* known = cache->find(hash, feature, k, text);
+    if (known == nullptr) return TokenState::to_hash;
     for (unsigned j = 0; j < k; ++j) set_filter_bit(filter, known[j]);
-    return true;
+    return TokenState::cached;
 }
 
 // Validation of every feature comes first, as clkhash validates a row before hashing any of it:
@@ -604,15 +610,14 @@ bool hash_blake(const FeatureState& state, std::uint32_t feature, unsigned l, Re
     scratch.misses.clear();
     for (std::size_t t = 0; t < count; ++t) {
         const unsigned k = bits_for_token(f, t, count);
-        const WipedU32String& token = scratch.token_text[t];
         WipedString& bytes = scratch.blake_tokens[t];
-        if (!encode_text(token.data(), token.data() + token.size(), f.encoding, bytes)) {
+        std::uint64_t hash = 0;
+        const TokenState state_of_token = prepare_token(f, scratch.token_text[t], feature, k, cache, filter, bytes, hash);
+        if (state_of_token == TokenState::unencodable) {
             reason = "not encodable as ascii";
             return false;
         }
-        const std::string_view text(bytes.data(), bytes.size());
-        const std::uint64_t hash = cache != nullptr ? detail::TokenCache::hash(feature, k, text) : 0;
-        if (from_cache(cache, hash, feature, k, text, filter)) continue;
+        if (state_of_token == TokenState::cached) continue;
         scratch.misses.push_back({t, k, hash, scratch.blake_requests.size()});
         for (unsigned mac = 0; 32 * mac < k; ++mac) {
             scratch.blake_requests.push_back(
@@ -652,14 +657,14 @@ bool hash_double(const FeatureState& state, std::uint32_t feature, unsigned l, R
     WipedString& bytes = scratch.bytes;
     for (std::size_t t = 0; t < count; ++t) {
         const unsigned k = bits_for_token(f, t, count);
-        const WipedU32String& token = scratch.token_text[t];
-        if (!encode_text(token.data(), token.data() + token.size(), f.encoding, bytes)) {
+        std::uint64_t hash = 0;
+        const TokenState state_of_token = prepare_token(f, scratch.token_text[t], feature, k, cache, filter, bytes, hash);
+        if (state_of_token == TokenState::unencodable) {
             reason = "not encodable as ascii";
             return false;
         }
+        if (state_of_token == TokenState::cached) continue;
         const std::string_view text(bytes.data(), bytes.size());
-        const std::uint64_t hash = cache != nullptr ? detail::TokenCache::hash(feature, k, text) : 0;
-        if (from_cache(cache, hash, feature, k, text, filter)) continue;
         std::uint8_t sha1[20], md5[16];
         state.first->digest(bytes.data(), bytes.size(), sha1);
         state.second->digest(bytes.data(), bytes.size(), md5);

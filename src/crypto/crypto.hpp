@@ -67,7 +67,6 @@ private:
 };
 const char* keystream_implementation() noexcept;
 
-std::string to_hex(const std::uint8_t* data, std::size_t size);
 
 class HmacSha256 {
 public:

@@ -10,6 +10,7 @@
 #include "format/atomic_file.hpp"
 #include "pprl/error.hpp"
 #include "pprl/secret.hpp"
+#include "pprl/wire.hpp"
 
 namespace pprl {
 
@@ -113,17 +114,17 @@ SecretKey SecretKey::from_file(const std::string& path, FileEncoding encoding) {
 }
 
 void SecretKey::write_hex_file(const std::string& path) const {
-    std::string hex = crypto::to_hex(data_, size_);
-    hex.push_back('\n');
+    std::string text = hex(data_, size_);
+    text.push_back('\n');
     try {
         AtomicFile file(path, 0600);
-        file.write(hex);
+        file.write(text);
         file.commit();
     } catch (...) {
-        secure_wipe(hex.data(), hex.size());
+        secure_wipe(text.data(), text.size());
         throw;
     }
-    secure_wipe(hex.data(), hex.size());
+    secure_wipe(text.data(), text.size());
 }
 
 namespace crypto {
@@ -133,15 +134,6 @@ void random_bytes(std::uint8_t* out, std::size_t size) {
         throw InternalError("OpenSSL RAND_bytes failed: no entropy available");
 }
 
-std::string to_hex(const std::uint8_t* data, std::size_t size) {
-    static const char digits[] = "0123456789abcdef";
-    std::string out(2 * size, '0');
-    for (std::size_t i = 0; i < size; ++i) {
-        out[2 * i] = digits[data[i] >> 4];
-        out[2 * i + 1] = digits[data[i] & 15];
-    }
-    return out;
-}
 
 }  // namespace crypto
 }  // namespace pprl
