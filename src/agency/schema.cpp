@@ -53,6 +53,121 @@ void check_date_format(ObjectReader& reader, const std::string& format) {
     if (year != 1 || month != 1 || day != 1) reader.fail("formats", "each format to contain %Y, %m and %d once");
 }
 
+void read_normalize(ObjectReader& reader, const std::string& origin, NormalizeOptions& normalize) {
+    if (!reader.has("normalize")) return;
+    ObjectReader norm(reader.get("normalize"), reader.at("normalize"), origin);
+    normalize.case_fold = norm.bool_or("case_fold", normalize.case_fold);
+    normalize.strip_accents = norm.bool_or("strip_accents", normalize.strip_accents);
+    normalize.punctuation = norm.choice("punctuation", normalize.punctuation, punctuation_rules);
+    normalize.whitespace = norm.choice("whitespace", normalize.whitespace, whitespace_rules);
+    norm.finish();
+}
+
+// The rules of the field's type (date formats, integer bounds, enumeration values and aliases);
+// returns the tokenizer the type implies.
+TokenizerKind read_type_rules(ObjectReader& reader, FieldSpec& field) {
+    if (field.type == FieldType::date) {
+        if (!reader.has("formats")) reader.fail("formats", "an array of date formats such as \"%Y-%m-%d\"");
+        field.date_formats = reader.strings("formats", false);
+        for (const auto& format : field.date_formats) check_date_format(reader, format);
+        return TokenizerKind::date_parts;
+    }
+    if (field.type == FieldType::integer) {
+        field.min_value = reader.int_in("min", INT64_MIN, INT64_MIN, INT64_MAX);
+        field.max_value = reader.int_in("max", INT64_MAX, INT64_MIN, INT64_MAX);
+        if (field.min_value > field.max_value) reader.fail("max", "a value not below \"min\"");
+        return TokenizerKind::exact;
+    }
+    if (field.type == FieldType::enumeration) {
+        if (!reader.has("values")) reader.fail("values", "the array of allowed values");
+        field.enum_values = reader.strings("values", false);
+        if (reader.has("aliases")) {
+            const json& aliases = reader.get("aliases");
+            if (!aliases.is_object()) reader.fail("aliases", "an object mapping alias to value");
+            for (auto it = aliases.begin(); it != aliases.end(); ++it) {
+                if (!it.value().is_string()) reader.fail("aliases/" + it.key(), "a string");
+                const std::string target = it.value().get<std::string>();
+                bool known = false;
+                for (const auto& value : field.enum_values) known = known || value == target;
+                if (!known) reader.fail("aliases/" + it.key(), "one of the field's \"values\"");
+                field.enum_aliases[it.key()] = target;
+            }
+        }
+        return TokenizerKind::exact;
+    }
+    return TokenizerKind::qgram;
+}
+
+void read_tokenizer(ObjectReader& reader, const std::string& origin, FieldSpec& field) {
+    if (!reader.has("tokenizer")) return;
+    ObjectReader tok(reader.get("tokenizer"), reader.at("tokenizer"), origin);
+    field.tokenizer.kind = tok.choice("kind", field.tokenizer.kind, tokenizer_kinds);
+    const bool grams =
+        field.tokenizer.kind == TokenizerKind::qgram || field.tokenizer.kind == TokenizerKind::positional_qgram;
+    if (grams) {
+        field.tokenizer.q = static_cast<int>(tok.int_in("q", 2, 1, max_q));
+        field.tokenizer.padding = tok.bool_or("padding", true);
+    }
+    if (field.tokenizer.kind == TokenizerKind::date_parts) {
+        if (field.type != FieldType::date) tok.fail("kind", "\"date_parts\" only on a field of type \"date\"");
+        if (tok.has("parts")) {
+            field.tokenizer.date_parts.clear();
+            const json& parts = tok.get("parts");
+            if (!parts.is_array() || parts.empty()) tok.fail("parts", "a non-empty array of \"year\", \"month\", \"day\"");
+            for (const json& part : parts) {
+                bool found = false;
+                for (const auto& [name, value] : date_part_names)
+                    if (part.is_string() && part.get<std::string>() == name) {
+                        field.tokenizer.date_parts.push_back(value);
+                        found = true;
+                    }
+                if (!found) tok.fail("parts", "an array of \"year\", \"month\", \"day\"");
+            }
+        }
+    }
+    tok.finish();
+}
+
+void read_weight(ObjectReader& reader, const std::string& origin, WeightSpec& spec) {
+    if (!reader.has("weight")) return;
+    ObjectReader weight(reader.get("weight"), reader.at("weight"), origin);
+    const bool per_token = weight.has("bits_per_token");
+    const bool per_feature = weight.has("bits_per_feature");
+    if (per_token == per_feature) weight.fail("", "exactly one of \"bits_per_token\" and \"bits_per_feature\"");
+    if (per_token) {
+        spec.mode = WeightSpec::Mode::bits_per_token;
+        spec.bits = static_cast<unsigned>(weight.int_in("bits_per_token", 10, 0, max_bits_per_token));
+    } else {
+        spec.mode = WeightSpec::Mode::bits_per_feature;
+        spec.bits = static_cast<unsigned>(weight.int_in("bits_per_feature", 100, 0, Schema::max_bits));
+    }
+    weight.finish();
+}
+
+void read_salt(ObjectReader& reader, const std::string& origin, FieldSpec& field) {
+    if (!reader.has("salt")) return;
+    ObjectReader salt(reader.get("salt"), reader.at("salt"), origin);
+    if (!salt.has("field") || !salt.get("field").is_string() || salt.get("field").get<std::string>().empty())
+        salt.fail("field", "the name of the field whose value salts this one");
+    field.salt_field = salt.get("field").get<std::string>();
+    field.salt_year_only =
+        salt.choice("part", false, std::vector<std::pair<std::string, bool>>{{"value", false}, {"year", true}});
+    salt.finish();
+}
+
+void read_missing(ObjectReader& reader, const std::string& origin, MissingRule& rule) {
+    if (!reader.has("missing")) return;
+    ObjectReader missing(reader.get("missing"), reader.at("missing"), origin);
+    if (missing.has("values")) rule.values = missing.strings("values", true);
+    rule.action = missing.choice("action", MissingAction::skip, missing_actions);
+    if (rule.action == MissingAction::replace) {
+        if (!missing.has("replacement") || !missing.get("replacement").is_string())
+            missing.fail("replacement", "a string (the value used when the field is missing)");
+        rule.replacement = missing.get("replacement").get<std::string>();
+    }
+    missing.finish();
+}
+
 FieldSpec parse_field(const json& node, std::size_t index, const std::string& origin) {
     ObjectReader reader(node, "/fields/" + std::to_string(index), origin);
     FieldSpec field;
@@ -72,113 +187,14 @@ FieldSpec parse_field(const json& node, std::size_t index, const std::string& or
         field.normalize.whitespace = WhitespaceRule::remove;
     }
     field.max_length = static_cast<std::size_t>(reader.int_in("max_length", 128, 1, max_field_length));
-
-    if (reader.has("normalize")) {
-        ObjectReader norm(reader.get("normalize"), reader.at("normalize"), origin);
-        field.normalize.case_fold = norm.bool_or("case_fold", field.normalize.case_fold);
-        field.normalize.strip_accents = norm.bool_or("strip_accents", field.normalize.strip_accents);
-        field.normalize.punctuation = norm.choice("punctuation", field.normalize.punctuation, punctuation_rules);
-        field.normalize.whitespace = norm.choice("whitespace", field.normalize.whitespace, whitespace_rules);
-        norm.finish();
-    }
-
-    TokenizerKind default_kind = TokenizerKind::qgram;
-    if (field.type == FieldType::date) {
-        if (!reader.has("formats")) reader.fail("formats", "an array of date formats such as \"%Y-%m-%d\"");
-        field.date_formats = reader.strings("formats", false);
-        for (const auto& format : field.date_formats) check_date_format(reader, format);
-        default_kind = TokenizerKind::date_parts;
-    } else if (field.type == FieldType::integer) {
-        field.min_value = reader.int_in("min", INT64_MIN, INT64_MIN, INT64_MAX);
-        field.max_value = reader.int_in("max", INT64_MAX, INT64_MIN, INT64_MAX);
-        if (field.min_value > field.max_value) reader.fail("max", "a value not below \"min\"");
-        default_kind = TokenizerKind::exact;
-    } else if (field.type == FieldType::enumeration) {
-        if (!reader.has("values")) reader.fail("values", "the array of allowed values");
-        field.enum_values = reader.strings("values", false);
-        if (reader.has("aliases")) {
-            const json& aliases = reader.get("aliases");
-            if (!aliases.is_object()) reader.fail("aliases", "an object mapping alias to value");
-            for (auto it = aliases.begin(); it != aliases.end(); ++it) {
-                if (!it.value().is_string()) reader.fail("aliases/" + it.key(), "a string");
-                const std::string target = it.value().get<std::string>();
-                bool known = false;
-                for (const auto& value : field.enum_values) known = known || value == target;
-                if (!known) reader.fail("aliases/" + it.key(), "one of the field's \"values\"");
-                field.enum_aliases[it.key()] = target;
-            }
-        }
-        default_kind = TokenizerKind::exact;
-    }
-
+    read_normalize(reader, origin, field.normalize);
+    field.tokenizer.kind = read_type_rules(reader, field);
     field.invalid_as_missing =
         reader.choice("invalid", false, std::vector<std::pair<std::string, bool>>{{"reject", false}, {"missing", true}});
-    field.tokenizer.kind = default_kind;
-    if (reader.has("tokenizer")) {
-        ObjectReader tok(reader.get("tokenizer"), reader.at("tokenizer"), origin);
-        field.tokenizer.kind = tok.choice("kind", default_kind, tokenizer_kinds);
-        const bool grams = field.tokenizer.kind == TokenizerKind::qgram ||
-                           field.tokenizer.kind == TokenizerKind::positional_qgram;
-        if (grams) {
-            field.tokenizer.q = static_cast<int>(tok.int_in("q", 2, 1, max_q));
-            field.tokenizer.padding = tok.bool_or("padding", true);
-        }
-        if (field.tokenizer.kind == TokenizerKind::date_parts) {
-            if (field.type != FieldType::date) tok.fail("kind", "\"date_parts\" only on a field of type \"date\"");
-            if (tok.has("parts")) {
-                field.tokenizer.date_parts.clear();
-                const json& parts = tok.get("parts");
-                if (!parts.is_array() || parts.empty()) tok.fail("parts", "a non-empty array of \"year\", \"month\", \"day\"");
-                for (const json& part : parts) {
-                    bool found = false;
-                    for (const auto& [name, value] : date_part_names)
-                        if (part.is_string() && part.get<std::string>() == name) {
-                            field.tokenizer.date_parts.push_back(value);
-                            found = true;
-                        }
-                    if (!found) tok.fail("parts", "an array of \"year\", \"month\", \"day\"");
-                }
-            }
-        }
-        tok.finish();
-    }
-
-    if (reader.has("weight")) {
-        ObjectReader weight(reader.get("weight"), reader.at("weight"), origin);
-        const bool per_token = weight.has("bits_per_token");
-        const bool per_feature = weight.has("bits_per_feature");
-        if (per_token == per_feature) weight.fail("", "exactly one of \"bits_per_token\" and \"bits_per_feature\"");
-        if (per_token) {
-            field.weight.mode = WeightSpec::Mode::bits_per_token;
-            field.weight.bits = static_cast<unsigned>(weight.int_in("bits_per_token", 10, 0, max_bits_per_token));
-        } else {
-            field.weight.mode = WeightSpec::Mode::bits_per_feature;
-            field.weight.bits = static_cast<unsigned>(weight.int_in("bits_per_feature", 100, 0, Schema::max_bits));
-        }
-        weight.finish();
-    }
-
-    if (reader.has("salt")) {
-        ObjectReader salt(reader.get("salt"), reader.at("salt"), origin);
-        if (!salt.has("field") || !salt.get("field").is_string() || salt.get("field").get<std::string>().empty())
-            salt.fail("field", "the name of the field whose value salts this one");
-        field.salt_field = salt.get("field").get<std::string>();
-        field.salt_year_only = salt.choice("part", false,
-                                           std::vector<std::pair<std::string, bool>>{{"value", false}, {"year", true}});
-        salt.finish();
-    }
-
-    if (reader.has("missing")) {
-        ObjectReader missing(reader.get("missing"), reader.at("missing"), origin);
-        if (missing.has("values")) field.missing.values = missing.strings("values", true);
-        field.missing.action = missing.choice("action", MissingAction::skip, missing_actions);
-        if (field.missing.action == MissingAction::replace) {
-            if (!missing.has("replacement") || !missing.get("replacement").is_string())
-                missing.fail("replacement", "a string (the value used when the field is missing)");
-            field.missing.replacement = missing.get("replacement").get<std::string>();
-        }
-        missing.finish();
-    }
+    read_tokenizer(reader, origin, field);
+    read_weight(reader, origin, field.weight);
+    read_salt(reader, origin, field);
+    read_missing(reader, origin, field.missing);
     reader.finish();
     return field;
 }

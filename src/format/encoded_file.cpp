@@ -376,7 +376,7 @@ void export_base64(const FilterMatrix& filters, ExportFormat format, const std::
 FilterMatrix import_base64(const std::string& path, unsigned bits, const std::string& party) {
     check_party_label(party);
     if (bits == 0 || bits % 64 != 0 || bits > max_filter_bits)
-        throw UsageError("--bits must be a multiple of 64 from 64 to 65536");
+        throw UsageError("the filter length must be a multiple of 64 bits from 64 to 65536");
     std::vector<std::string> ids, clks;
     std::string content = read_file(path);
     std::size_t first = content.find_first_not_of(" \t\r\n\xEF\xBB\xBF");

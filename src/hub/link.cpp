@@ -54,7 +54,7 @@ std::vector<std::string> party_labels(const std::vector<const FilterMatrix*>& pa
         for (std::size_t q = p + 1; q < labels.size(); ++q)
             if (labels[p] == labels[q])
                 throw UsageError("two inputs have the party label '" + labels[p] +
-                                 "'; entities must name each party uniquely (re-encode with --party)");
+                                 "'; entities must name each party uniquely (give each input its own party label)");
     return labels;
 }
 

@@ -263,13 +263,12 @@ std::vector<SynthParty> synth_parties(const std::vector<std::string>& names) {
     return chosen;
 }
 
-SynthOutput synthesize(const SynthOptions& options) {
-    if (options.people == 0) throw UsageError("--people must be at least 1");
-    const std::vector<SynthParty> parties = options.parties.empty() ? default_synth_parties() : options.parties;
-    Random random(options.seed);
-    const auto& all_groups = groups();
+namespace {
 
-    // Households of 1-4 children; twins share a date of birth.
+// Households of 1-4 children sharing a surname and an address (and a previous address); twins share
+// a date of birth.
+std::vector<Person> generate_people(const SynthOptions& options, Random& random) {
+    const auto& all_groups = groups();
     std::vector<Person> people;
     people.reserve(options.people);
     while (people.size() < options.people) {
@@ -316,77 +315,103 @@ SynthOutput synthesize(const SynthOptions& options) {
             people.push_back(std::move(p));
         }
     }
+    return people;
+}
+
+// Name errors: a nickname, then a typo, a phonetic spelling and an OCR confusion, each in the first
+// or the last name, then first and last swapped.
+void corrupt_names(SynthRecord& r, const ErrorProfile& e, Random& random, SynthOutput::Applied& applied) {
+    if (random.chance(e.nickname)) {
+        auto it = nicknames().find(r.first_name);
+        if (it != nicknames().end()) {
+            r.first_name = it->second;
+            ++applied.nickname;
+        }
+    }
+    auto pick_name = [&]() -> std::string& { return random.chance(0.5) ? r.first_name : r.last_name; };
+    if (random.chance(e.typo)) {
+        std::string& name = pick_name();
+        name = typo(random, name);
+        ++applied.typo;
+    }
+    if (random.chance(e.phonetic)) {
+        std::string& name = pick_name();
+        name = phonetic(random, name);
+        ++applied.phonetic;
+    }
+    if (random.chance(e.ocr)) {
+        std::string& name = pick_name();
+        name = ocr(random, name);
+        ++applied.ocr;
+    }
+    if (random.chance(e.name_swap)) {
+        std::swap(r.first_name, r.last_name);
+        ++applied.name_swap;
+    }
+}
+
+// Date errors: day and month swapped, or the year, day or month off by a little.
+void corrupt_dob(SynthRecord& r, const ErrorProfile& e, Random& random, SynthOutput::Applied& applied) {
+    int year = std::stoi(r.dob.substr(0, 4)), month = std::stoi(r.dob.substr(5, 2)), day = std::stoi(r.dob.substr(8, 2));
+    if (random.chance(e.date_swap) && day <= 12 && day != month) {
+        std::swap(day, month);
+        ++applied.date_swap;
+    }
+    if (random.chance(e.date_error)) {
+        switch (random.below(3)) {
+            case 0: year += random.chance(0.5) ? 1 : -1; break;
+            case 1: day = std::max(1, std::min(28, day + static_cast<int>(random.below(7)) - 3)); break;
+            default: month = month == 12 ? 11 : month + 1; day = std::min(day, 28); break;
+        }
+        ++applied.date_error;
+    }
+    day = std::min(day, days_in_month(year, month));
+    r.dob = date_text(year, month, day);
+}
+
+// A party's record of a person, with the party's error profile applied.
+SynthRecord observe(const Person& person, const ErrorProfile& e, Random& random, SynthOutput::Applied& applied) {
+    SynthRecord r{"", person.first, person.last, person.dob, person.sex, person.address, person.zip};
+    ++applied.records;
+    corrupt_names(r, e, random, applied);
+    corrupt_dob(r, e, random, applied);
+    if (random.chance(e.moved)) {
+        r.address = person.old_address;
+        r.zip = person.old_zip;
+        ++applied.moved;
+    }
+    for (std::string* field : {&r.address, &r.zip, &r.sex})
+        if (random.chance(e.missing)) {
+            field->clear();
+            ++applied.missing;
+        }
+    if (random.chance(e.case_noise)) {
+        r.first_name = upper(r.first_name);
+        r.last_name = upper(r.last_name);
+        r.address = upper(r.address);
+        ++applied.upper_case;
+    }
+    return r;
+}
+
+}  // namespace
+
+SynthOutput synthesize(const SynthOptions& options) {
+    if (options.people == 0) throw UsageError("the number of people must be at least 1");
+    const std::vector<SynthParty> parties = options.parties.empty() ? default_synth_parties() : options.parties;
+    Random random(options.seed);
+    const auto& all_groups = groups();
+    const std::vector<Person> people = generate_people(options, random);
 
     SynthOutput out;
     for (const auto& party : parties) {
-        const ErrorProfile& e = party.errors;
         out.party_names.push_back(party.name);
         std::vector<SynthRecord> records;
         std::vector<std::string> ids, group_names;
         SynthOutput::Applied applied;
         for (const Person& person : people) {
-            if (!random.chance(e.coverage)) continue;
-            SynthRecord r{"", person.first, person.last, person.dob, person.sex, person.address, person.zip};
-            ++applied.records;
-            if (random.chance(e.nickname)) {
-                auto it = nicknames().find(r.first_name);
-                if (it != nicknames().end()) {
-                    r.first_name = it->second;
-                    ++applied.nickname;
-                }
-            }
-            auto pick_name = [&]() -> std::string& { return random.chance(0.5) ? r.first_name : r.last_name; };
-            if (random.chance(e.typo)) {
-                std::string& name = pick_name();
-                name = typo(random, name);
-                ++applied.typo;
-            }
-            if (random.chance(e.phonetic)) {
-                std::string& name = pick_name();
-                name = phonetic(random, name);
-                ++applied.phonetic;
-            }
-            if (random.chance(e.ocr)) {
-                std::string& name = pick_name();
-                name = ocr(random, name);
-                ++applied.ocr;
-            }
-            if (random.chance(e.name_swap)) {
-                std::swap(r.first_name, r.last_name);
-                ++applied.name_swap;
-            }
-            int year = std::stoi(r.dob.substr(0, 4)), month = std::stoi(r.dob.substr(5, 2)), day = std::stoi(r.dob.substr(8, 2));
-            if (random.chance(e.date_swap) && day <= 12 && day != month) {
-                std::swap(day, month);
-                ++applied.date_swap;
-            }
-            if (random.chance(e.date_error)) {
-                switch (random.below(3)) {
-                    case 0: year += random.chance(0.5) ? 1 : -1; break;
-                    case 1: day = std::max(1, std::min(28, day + static_cast<int>(random.below(7)) - 3)); break;
-                    default: month = month == 12 ? 11 : month + 1; day = std::min(day, 28); break;
-                }
-                ++applied.date_error;
-            }
-            day = std::min(day, days_in_month(year, month));
-            r.dob = date_text(year, month, day);
-            if (random.chance(e.moved)) {
-                r.address = person.old_address;
-                r.zip = person.old_zip;
-                ++applied.moved;
-            }
-            for (std::string* field : {&r.address, &r.zip, &r.sex})
-                if (random.chance(e.missing)) {
-                    field->clear();
-                    ++applied.missing;
-                }
-            if (random.chance(e.case_noise)) {
-                r.first_name = upper(r.first_name);
-                r.last_name = upper(r.last_name);
-                r.address = upper(r.address);
-                ++applied.upper_case;
-            }
-            records.push_back(std::move(r));
+            if (!random.chance(party.errors.coverage)) continue;
+            records.push_back(observe(person, party.errors, random, applied));
             ids.push_back(person.person_id);
             group_names.push_back(all_groups[person.group].name);
         }
