@@ -119,102 +119,124 @@ std::size_t popcount_and(const std::uint64_t* a, const std::uint64_t* b, std::si
     return n;
 }
 
-AttackResult pattern_attack(const FilterMatrix& filters, const std::vector<std::string>& truth, const Reference& ref,
-                            const TokenizerSpec& tokenizer, const AuditOptions& options) {
-    AttackResult result;
-    result.name = "bit-pattern mining";
-    const std::size_t n = filters.rows();
-    const unsigned m = filters.bits();
-    std::vector<std::string> guesses(n);
-    if (n == 0 || ref.values.empty()) {
-        score(result, truth, guesses, ref);
-        return result;
-    }
-    // Reference q-grams: the share of records (by reference frequency) whose value has each.
-    std::vector<std::vector<std::string>> grams_of(ref.values.size());
+// The reference's q-grams: each value's distinct grams (sorted), and the `max` most frequent grams
+// with the share of reference records (by frequency) whose value has each.
+struct ReferenceGrams {
+    std::vector<std::vector<std::string>> of_value;
+    std::vector<std::pair<std::string, double>> frequent;  // most frequent first
+};
+
+ReferenceGrams reference_grams(const Reference& ref, const TokenizerSpec& tokenizer, std::size_t max) {
+    ReferenceGrams out;
+    out.of_value.resize(ref.values.size());
     std::unordered_map<std::string, double> gram_frequency;
     for (std::size_t v = 0; v < ref.values.size(); ++v) {
-        tokenize(ref.values[v], tokenizer, grams_of[v]);
-        std::sort(grams_of[v].begin(), grams_of[v].end());
-        grams_of[v].erase(std::unique(grams_of[v].begin(), grams_of[v].end()), grams_of[v].end());
-        for (const auto& g : grams_of[v])
-            gram_frequency[g] += static_cast<double>(ref.counts[v]) / static_cast<double>(ref.total);
+        auto& grams = out.of_value[v];
+        tokenize(ref.values[v], tokenizer, grams);
+        std::sort(grams.begin(), grams.end());
+        grams.erase(std::unique(grams.begin(), grams.end()), grams.end());
+        for (const auto& g : grams) gram_frequency[g] += static_cast<double>(ref.counts[v]) / static_cast<double>(ref.total);
     }
-    std::vector<std::pair<std::string, double>> grams(gram_frequency.begin(), gram_frequency.end());
-    std::sort(grams.begin(), grams.end(),
+    out.frequent.assign(gram_frequency.begin(), gram_frequency.end());
+    std::sort(out.frequent.begin(), out.frequent.end(),
               [](const auto& a, const auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
-    if (grams.size() > options.max_qgrams) grams.resize(options.max_qgrams);
-    const double lowest = grams.empty() ? 1.0 : grams.back().second;
+    if (out.frequent.size() > max) out.frequent.resize(max);
+    return out;
+}
 
-    // Transposed filters: for each position, the set of records that have it.
-    const std::size_t words = (n + 63) / 64;
-    std::vector<std::uint64_t> columns(std::size_t{m} * words, 0);
-    std::vector<std::size_t> support(m, 0);
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::uint8_t* row = filters.row_bytes(i);
-        for (unsigned b = 0; b < m; ++b)
-            if (filter_bit(row, b)) {
-                columns[std::size_t{b} * words + i / 64] |= std::uint64_t{1} << (i % 64);
-                ++support[b];
-            }
+// Share of reference records whose value has both of two frequent q-grams (G × G).
+std::vector<double> reference_cooccurrence(const Reference& ref, const ReferenceGrams& grams) {
+    const std::size_t G = grams.frequent.size();
+    std::vector<double> together(G * G, 0.0);
+    std::unordered_map<std::string, std::size_t> gram_index;
+    for (std::size_t g = 0; g < G; ++g) gram_index[grams.frequent[g].first] = g;
+    std::vector<std::size_t> in_value;
+    for (std::size_t v = 0; v < ref.values.size(); ++v) {
+        in_value.clear();
+        for (const auto& gram : grams.of_value[v]) {
+            auto it = gram_index.find(gram);
+            if (it != gram_index.end()) in_value.push_back(it->second);
+        }
+        const double w = static_cast<double>(ref.counts[v]) / static_cast<double>(ref.total);
+        for (std::size_t x : in_value)
+            for (std::size_t y : in_value) together[x * G + y] += w;
     }
-    auto column = [&](unsigned b) { return columns.data() + std::size_t{b} * words; };
+    return together;
+}
 
-    // Reference co-occurrence of the candidate q-grams: share of records whose value has both.
-    const std::size_t G = grams.size();
-    std::vector<double> together_ref(G * G, 0.0);
-    {
-        std::unordered_map<std::string, std::size_t> gram_index;
-        for (std::size_t g = 0; g < G; ++g) gram_index[grams[g].first] = g;
-        std::vector<std::size_t> in_value;
-        for (std::size_t v = 0; v < ref.values.size(); ++v) {
-            in_value.clear();
-            for (const auto& gram : grams_of[v]) {
-                auto it = gram_index.find(gram);
-                if (it != gram_index.end()) in_value.push_back(it->second);
-            }
-            const double w = static_cast<double>(ref.counts[v]) / static_cast<double>(ref.total);
-            for (std::size_t x : in_value)
-                for (std::size_t y : in_value) together_ref[x * G + y] += w;
+// The filters transposed: for each position, the set of records that have it, and its support.
+struct BitColumns {
+    std::size_t words = 0;  // per column
+    std::vector<std::uint64_t> bits;
+    std::vector<std::size_t> support;
+
+    explicit BitColumns(const FilterMatrix& filters) : words((filters.rows() + 63) / 64) {
+        const unsigned m = filters.bits();
+        bits.assign(std::size_t{m} * words, 0);
+        support.assign(m, 0);
+        for (std::size_t i = 0; i < filters.rows(); ++i) {
+            const std::uint8_t* row = filters.row_bytes(i);
+            for (unsigned b = 0; b < m; ++b)
+                if (filter_bit(row, b)) {
+                    bits[std::size_t{b} * words + i / 64] |= std::uint64_t{1} << (i % 64);
+                    ++support[b];
+                }
         }
     }
+    const std::uint64_t* column(unsigned b) const { return bits.data() + std::size_t{b} * words; }
+};
 
+// Patterns found and labelled: per frequent q-gram, its positions (empty if not located).
+struct LocatedGrams {
+    std::vector<std::vector<unsigned>> positions;
+    std::size_t count = 0;
+};
+
+// The miner: the most frequent unexplained position seeds a pattern (the positions present in at
+// least `pattern_agreement` of the records that have the seed); the pattern is labelled with the
+// unassigned q-gram whose frequency and co-occurrence with the q-grams labelled so far fit best.
+LocatedGrams mine_patterns(const BitColumns& columns, std::size_t n, const ReferenceGrams& grams,
+                           const std::vector<double>& together_ref, const AuditOptions& options) {
+    const std::size_t G = grams.frequent.size();
+    const unsigned m = static_cast<unsigned>(columns.support.size());
+    const std::size_t words = columns.words;
+    const double lowest = grams.frequent.empty() ? 1.0 : grams.frequent.back().second;
+    LocatedGrams located;
+    located.positions.resize(G);
     std::vector<char> seeded(m, 0), assigned(G, 0);
-    std::vector<std::vector<unsigned>> located(G);
     std::vector<std::vector<std::uint64_t>> located_records(G);  // records having every position
     std::vector<std::size_t> labelled;                            // located q-grams, in order found
     std::vector<std::uint64_t> common(words);
     for (std::size_t round = 0; round < 4 * G; ++round) {
         unsigned seed = m;
         for (unsigned b = 0; b < m; ++b)
-            if (!seeded[b] && (seed == m || support[b] > support[seed])) seed = b;
-        if (seed == m || static_cast<double>(support[seed]) < 0.5 * lowest * static_cast<double>(n)) break;
+            if (!seeded[b] && (seed == m || columns.support[b] > columns.support[seed])) seed = b;
+        if (seed == m || static_cast<double>(columns.support[seed]) < 0.5 * lowest * static_cast<double>(n)) break;
         seeded[seed] = 1;
         std::vector<unsigned> pattern;
         for (unsigned b = 0; b < m; ++b)
-            if (static_cast<double>(popcount_and(column(b), column(seed), words)) >=
-                options.pattern_agreement * static_cast<double>(support[seed]))
+            if (static_cast<double>(popcount_and(columns.column(b), columns.column(seed), words)) >=
+                options.pattern_agreement * static_cast<double>(columns.support[seed]))
                 pattern.push_back(b);
         if (pattern.size() < 3) continue;  // one noisy position, not a q-gram's k positions
-        std::copy(column(pattern[0]), column(pattern[0]) + words, common.begin());
+        std::copy(columns.column(pattern[0]), columns.column(pattern[0]) + words, common.begin());
         for (unsigned b : pattern)
-            for (std::size_t w = 0; w < words; ++w) common[w] &= column(b)[w];
+            for (std::size_t w = 0; w < words; ++w) common[w] &= columns.column(b)[w];
         std::size_t count = 0;
         for (std::uint64_t w : common) count += static_cast<std::size_t>(__builtin_popcountll(w));
         if (count == 0) continue;
         const double share = static_cast<double>(count) / static_cast<double>(n);
-        // Label: the unassigned q-gram whose frequency and co-occurrence with the q-grams labelled so
-        // far best match the pattern's (conditional shares, P(other | this)).
+        // Conditional shares, P(other | this), compared between the reference and the encodings.
         std::size_t best = G;
         double best_error = 1e9;
         for (std::size_t g = 0; g < G; ++g) {
             if (assigned[g]) continue;
-            double error = std::fabs(std::log(grams[g].second / share));
+            double error = std::fabs(std::log(grams.frequent[g].second / share));
             if (error > std::log(2.0)) continue;
             if (!labelled.empty()) {
                 double mismatch = 0;
                 for (std::size_t h : labelled) {
-                    const double ref_conditional = together_ref[g * G + h] / grams[g].second;
+                    const double ref_conditional = together_ref[g * G + h] / grams.frequent[g].second;
                     const double enc_conditional =
                         static_cast<double>(popcount_and(common.data(), located_records[h].data(), words)) /
                         static_cast<double>(count);
@@ -227,26 +249,34 @@ AttackResult pattern_attack(const FilterMatrix& filters, const std::vector<std::
         for (unsigned b : pattern) seeded[b] = 1;
         if (best == G || best_error > 0.6) continue;
         assigned[best] = 1;
-        located[best] = pattern;
+        located.positions[best] = pattern;
         located_records[best] = common;
         labelled.push_back(best);
-        ++result.patterns;
+        ++located.count;
     }
+    return located;
+}
 
-    // Consistency of each reference value with each filter over the located q-grams (≤ 64).
+// Each filter says which located q-grams (at most 64) its value has and lacks; a record is guessed
+// when at least one and at most max_candidates reference values fit (the most frequent of them).
+std::vector<std::string> guess_from_patterns(const FilterMatrix& filters, const Reference& ref,
+                                             const ReferenceGrams& grams, const LocatedGrams& located,
+                                             const AuditOptions& options) {
+    std::vector<std::string> guesses(filters.rows());
     std::vector<std::size_t> located_index;
-    for (std::size_t g = 0; g < grams.size() && located_index.size() < 64; ++g)
-        if (!located[g].empty()) located_index.push_back(g);
+    for (std::size_t g = 0; g < grams.frequent.size() && located_index.size() < 64; ++g)
+        if (!located.positions[g].empty()) located_index.push_back(g);
     std::vector<std::uint64_t> value_mask(ref.values.size(), 0);
     for (std::size_t v = 0; v < ref.values.size(); ++v)
         for (std::size_t j = 0; j < located_index.size(); ++j)
-            if (std::binary_search(grams_of[v].begin(), grams_of[v].end(), grams[located_index[j]].first))
+            if (std::binary_search(grams.of_value[v].begin(), grams.of_value[v].end(),
+                                   grams.frequent[located_index[j]].first))
                 value_mask[v] |= std::uint64_t{1} << j;
-    for (std::size_t i = 0; i < n && !located_index.empty(); ++i) {
+    for (std::size_t i = 0; i < filters.rows() && !located_index.empty(); ++i) {
         const std::uint8_t* row = filters.row_bytes(i);
         std::uint64_t present = 0, absent = 0;
         for (std::size_t j = 0; j < located_index.size(); ++j) {
-            const auto& pattern = located[located_index[j]];
+            const auto& pattern = located.positions[located_index[j]];
             std::size_t set = 0;
             for (unsigned b : pattern) set += filter_bit(row, b) ? 1 : 0;
             const double share = static_cast<double>(set) / static_cast<double>(pattern.size());
@@ -260,7 +290,23 @@ AttackResult pattern_attack(const FilterMatrix& filters, const std::vector<std::
             }
         if (fits >= 1 && fits <= options.max_candidates) guesses[i] = ref.values[first];
     }
-    score(result, truth, guesses, ref);
+    return guesses;
+}
+
+AttackResult pattern_attack(const FilterMatrix& filters, const std::vector<std::string>& truth, const Reference& ref,
+                            const TokenizerSpec& tokenizer, const AuditOptions& options) {
+    AttackResult result;
+    result.name = "bit-pattern mining";
+    if (filters.rows() == 0 || ref.values.empty()) {
+        score(result, truth, std::vector<std::string>(filters.rows()), ref);
+        return result;
+    }
+    const ReferenceGrams grams = reference_grams(ref, tokenizer, options.max_qgrams);
+    const BitColumns columns(filters);
+    const LocatedGrams located =
+        mine_patterns(columns, filters.rows(), grams, reference_cooccurrence(ref, grams), options);
+    result.patterns = located.count;
+    score(result, truth, guess_from_patterns(filters, ref, grams, located, options), ref);
     return result;
 }
 
