@@ -14,7 +14,6 @@
 #include <cstring>
 #include <memory>
 
-#include "crypto/crypto.hpp"
 #include "pprl/bloom.hpp"
 #include "pprl/encode.hpp"
 #include "pprl/error.hpp"
@@ -61,12 +60,8 @@ py::array_t<std::uint32_t> to_array(const std::vector<std::uint32_t>& values) {
     return out;
 }
 
-}  // namespace
-
-PYBIND11_MODULE(_core, m) {
-    m.doc() = "pprl: privacy-preserving record linkage with keyed Bloom filters (C++ core)";
-    m.attr("__version__") = pprl::version;
-
+// Python exception classes for the error categories: pprl.Error and one subclass per category.
+void bind_errors(py::module_& m) {
     static py::exception<Error> error(m, "Error");
     static py::exception<UsageError> usage_error(m, "UsageError", error.ptr());
     static py::exception<ValidationError> validation_error(m, "ValidationError", error.ptr());
@@ -90,6 +85,10 @@ PYBIND11_MODULE(_core, m) {
         }
     });
 
+}
+
+// Schema (either dialect) and SecretKey (no repr of key material, not picklable).
+void bind_schema_and_key(py::module_& m) {
     py::class_<Schema>(m, "Schema")
         .def_static("from_file", &Schema::from_file, py::arg("path"))
         .def_static("from_json", [](const std::string& text) { return Schema::from_json(text, "schema"); }, py::arg("text"))
@@ -130,6 +129,10 @@ PYBIND11_MODULE(_core, m) {
             throw UsageError("a SecretKey cannot be pickled; read it from its key file where it is needed");
         });
 
+}
+
+// Encodings: filters with ids and header, a zero-copy numpy view, files in and out.
+void bind_encodings(py::module_& m) {
     py::class_<Encodings>(m, "Encodings")
         .def("__len__", [](const Encodings& e) { return e.matrix->rows(); })
         .def_property_readonly("bits", [](const Encodings& e) { return e.matrix->bits(); })
@@ -185,6 +188,10 @@ PYBIND11_MODULE(_core, m) {
 
     // Batch by batch encoding (so Python can show progress): rows as lists of strings in the bound
     // columns' order; ids must be unique across all batches; finish() joins the batches.
+}
+
+// The batch encoder behind pprl.encode.
+void bind_encoder(py::module_& m) {
     py::class_<BatchEncoder>(m, "BatchEncoder")
         .def(py::init([](const Schema& schema_in, const SecretKey& secret, const std::vector<std::string>& columns,
                          const std::string& id_column, const std::string& party, const py::object& threads) {
@@ -217,6 +224,10 @@ PYBIND11_MODULE(_core, m) {
             return Encodings{matrix};
         });
 
+}
+
+// Matching and linking, the GIL released around the work.
+void bind_hub(py::module_& m) {
     m.def("match_arrays", [](const Encodings& a, const Encodings& b, const py::object& threshold, std::size_t top_k,
                              const py::object& threads) {
         MatchOptions options;
@@ -260,6 +271,10 @@ PYBIND11_MODULE(_core, m) {
     }, py::arg("parties"), py::arg("threshold"), py::arg("method") = "greedy", py::arg("blocking") = "none",
        py::arg("threads") = py::none());
 
+}
+
+// Synthetic data and evaluation.
+void bind_quality(py::module_& m) {
     m.def("synth_tables", [](std::size_t people, std::uint64_t seed, const std::vector<std::string>& parties) {
         SynthOptions options;
         options.people = people;
@@ -334,6 +349,10 @@ PYBIND11_MODULE(_core, m) {
         return out;
     });
 
+}
+
+// The kernels chosen for this CPU, and switching the matcher's (tests).
+void bind_capabilities(py::module_& m) {
     m.def("capabilities", []() {
         py::dict d;
         d["backends"] = simd::available_backends();
@@ -353,4 +372,19 @@ PYBIND11_MODULE(_core, m) {
         return d;
     });
     m.def("set_backend", &simd::set_backend, py::arg("name"), "Force a SIMD backend for this process (tests).");
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "pprl: privacy-preserving record linkage with keyed Bloom filters (C++ core)";
+    m.attr("__version__") = pprl::version;
+
+    bind_errors(m);
+    bind_schema_and_key(m);
+    bind_encodings(m);
+    bind_encoder(m);
+    bind_hub(m);
+    bind_quality(m);
+    bind_capabilities(m);
 }

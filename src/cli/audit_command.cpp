@@ -50,6 +50,51 @@ std::string percent(double share) {
 
 }  // namespace
 
+namespace {
+
+// The attacked field: the one named, else the schema's first encoded string field.
+const FieldSpec& attacked_field(const Schema& schema, const std::string& requested) {
+    for (const auto& f : schema.fields())
+        if (!f.ignored && ((requested.empty() && f.type == FieldType::string) || f.name == requested)) return f;
+    throw UsageError("--field names no encoded field of the schema");
+}
+
+void print_audit(const AuditReport& report, const std::string& file, const std::string& field, bool json) {
+    const FilterStatistics& s = report.statistics;
+    if (json) {
+        nlohmann::json j;
+        j["file"] = file;
+        j["field"] = field;
+        j["statistics"] = {{"records", s.records}, {"bits", s.bits}, {"bit_frequency_min", s.bit_frequency_min},
+                           {"bit_frequency_mean", s.bit_frequency_mean}, {"bit_frequency_max", s.bit_frequency_max},
+                           {"bit_frequency_cv", s.bit_frequency_cv}, {"distinct_filters", s.distinct_filters},
+                           {"records_in_duplicates", s.records_in_duplicates},
+                           {"largest_duplicate_group", s.largest_duplicate_group},
+                           {"popcount_mean", s.popcount_mean}, {"popcount_sd", s.popcount_sd},
+                           {"popcount_min", s.popcount_min}, {"popcount_max", s.popcount_max},
+                           {"popcount_histogram", s.popcount_histogram}};
+        for (const auto& a : report.attacks)
+            j["attacks"].push_back({{"attack", a.name}, {"records", a.records}, {"correct", a.correct},
+                                    {"record_rate", a.record_rate}, {"names", a.names},
+                                    {"names_correct", a.names_correct}, {"name_rate", a.name_rate},
+                                    {"chance_rate", a.chance_rate}, {"qgrams_located", a.patterns}});
+        std::cout << j.dump(2) << "\n";
+        return;
+    }
+    std::cout << "filters: " << s.records << " of " << s.bits << " bits; " << s.distinct_filters << " distinct, "
+              << s.records_in_duplicates << " records share a filter (largest group " << s.largest_duplicate_group
+              << ")\n"
+              << "bit frequency " << std::fixed << std::setprecision(3) << s.bit_frequency_min << " – "
+              << s.bit_frequency_max << " (cv " << s.bit_frequency_cv << "); popcount " << std::setprecision(1)
+              << s.popcount_mean << " ± " << s.popcount_sd << "\n";
+    for (const auto& a : report.attacks)
+        std::cout << a.name << " on " << field << ": " << percent(a.record_rate) << " of records (" << a.correct
+                  << " of " << a.records << "), " << percent(a.name_rate) << " of names (" << a.names_correct << " of "
+                  << a.names << "); chance " << percent(a.chance_rate) << "\n";
+}
+
+}  // namespace
+
 Command add_audit(CLI::App& app) {
     struct Options {
         std::string file, plaintext, schema, truth, field, report;
@@ -72,15 +117,8 @@ Command add_audit(CLI::App& app) {
         const FilterMatrix filters = load_encoded_file(o->file);
         if (!filters.info().schema_known || filters.info().schema_fingerprint != schema.fingerprint())
             throw KeyMismatchError("'" + o->file + "' was not encoded with the schema in '" + o->schema + "'");
-        std::string field = o->field;
-        const FieldSpec* spec = nullptr;
-        for (const auto& f : schema.fields())
-            if (!f.ignored && ((field.empty() && f.type == FieldType::string) || f.name == field)) {
-                spec = &f;
-                break;
-            }
-        if (spec == nullptr) throw UsageError("--field names no encoded field of the schema");
-        field = spec->name;
+        const FieldSpec& spec = attacked_field(schema, o->field);
+        const std::string& field = spec.name;
         std::vector<std::string> reference;
         const auto plaintext = read_column(o->plaintext, schema.id_column(), field, &reference);
         const auto truth_by_id = o->truth.empty() ? plaintext : read_column(o->truth, schema.id_column(), field, nullptr);
@@ -93,43 +131,13 @@ Command add_audit(CLI::App& app) {
         if (known == 0)
             throw ValidationError("no record id of '" + o->file + "' is in " + (o->truth.empty() ? o->plaintext : o->truth) +
                                   " (column \"" + schema.id_column() + "\"); pass the encoded CSV with --truth");
-        const AuditReport report = audit(filters, truth, reference, spec->normalize, spec->tokenizer);
+        const AuditReport report = audit(filters, truth, reference, spec.normalize, spec.tokenizer);
         if (!o->report.empty()) {
             AtomicFile out(o->report);
             out.write(render_audit_html(report, o->file, field));
             out.commit();
         }
-        const FilterStatistics& s = report.statistics;
-        if (o->json) {
-            nlohmann::json j;
-            j["file"] = o->file;
-            j["field"] = field;
-            j["statistics"] = {{"records", s.records}, {"bits", s.bits}, {"bit_frequency_min", s.bit_frequency_min},
-                               {"bit_frequency_mean", s.bit_frequency_mean}, {"bit_frequency_max", s.bit_frequency_max},
-                               {"bit_frequency_cv", s.bit_frequency_cv}, {"distinct_filters", s.distinct_filters},
-                               {"records_in_duplicates", s.records_in_duplicates},
-                               {"largest_duplicate_group", s.largest_duplicate_group},
-                               {"popcount_mean", s.popcount_mean}, {"popcount_sd", s.popcount_sd},
-                               {"popcount_min", s.popcount_min}, {"popcount_max", s.popcount_max},
-                               {"popcount_histogram", s.popcount_histogram}};
-            for (const auto& a : report.attacks)
-                j["attacks"].push_back({{"attack", a.name}, {"records", a.records}, {"correct", a.correct},
-                                        {"record_rate", a.record_rate}, {"names", a.names},
-                                        {"names_correct", a.names_correct}, {"name_rate", a.name_rate},
-                                        {"chance_rate", a.chance_rate}, {"qgrams_located", a.patterns}});
-            std::cout << j.dump(2) << "\n";
-        } else {
-            std::cout << "filters: " << s.records << " of " << s.bits << " bits; " << s.distinct_filters
-                      << " distinct, " << s.records_in_duplicates << " records share a filter (largest group "
-                      << s.largest_duplicate_group << ")\n"
-                      << "bit frequency " << std::fixed << std::setprecision(3) << s.bit_frequency_min << " – "
-                      << s.bit_frequency_max << " (cv " << s.bit_frequency_cv << "); popcount " << std::setprecision(1)
-                      << s.popcount_mean << " ± " << s.popcount_sd << "\n";
-            for (const auto& a : report.attacks)
-                std::cout << a.name << " on " << field << ": " << percent(a.record_rate) << " of records ("
-                          << a.correct << " of " << a.records << "), " << percent(a.name_rate) << " of names ("
-                          << a.names_correct << " of " << a.names << "); chance " << percent(a.chance_rate) << "\n";
-        }
+        print_audit(report, o->file, field, o->json);
         return 0;
     };
 }

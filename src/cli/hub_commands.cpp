@@ -64,6 +64,53 @@ Command add_match(CLI::App& app) {
 
 namespace pprl::cli {
 
+namespace {
+
+// Entities, and with a path the scored pairs, of a link run.
+void write_link_tables(const LinkResult& result, const std::vector<FilterMatrix>& files, const std::string& entities_path,
+                       const std::string& pairs_path) {
+    const std::vector<std::string>& labels = result.party_labels;
+    EntitiesWriter entities(entities_path);
+    for (std::size_t i = 0; i < result.entities.size(); ++i)
+        entities.add(labels[result.entities.party[i]], files[result.entities.party[i]].ids()[result.entities.record[i]],
+                     result.entities.entity_id[i]);
+    if (!pairs_path.empty()) {
+        PairsWriter pairs(pairs_path, PairColumns::with_parties);
+        for (std::size_t k = 0; k < result.candidates.size(); ++k) {
+            const ScoredPair& p = result.candidates[k];
+            pairs.add(labels[p.party_a], files[p.party_a].ids()[p.a], labels[p.party_b], files[p.party_b].ids()[p.b],
+                      p.score(), result.linked[k] != 0);
+        }
+        pairs.commit();
+    }
+    entities.commit();
+}
+
+// Records, entities, pairs and links; comparisons made; with a truth file, LSH's pairs completeness.
+void print_link_summary(const LinkResult& result, const std::vector<FilterMatrix>& files, const LinkOptions& options,
+                        const std::string& threshold, const std::string& method, const std::string& truth_path) {
+    std::set<std::string> distinct(result.entities.entity_id.begin(), result.entities.entity_id.end());
+    std::size_t links = 0;
+    for (char l : result.linked) links += l != 0;
+    std::cerr << "pprl: " << with_commas(result.entities.size()) << " records in " << with_commas(distinct.size())
+              << " entities; " << with_commas(result.candidates.size()) << " pairs >= " << threshold << ", "
+              << with_commas(links) << " links (" << method << ")\n";
+    std::cerr << "pprl: compared " << with_commas(result.comparisons) << " of " << with_commas(result.possible_pairs)
+              << " possible pairs (reduction ratio " << std::fixed << std::setprecision(6)
+              << (result.possible_pairs ? 1.0 - static_cast<double>(result.comparisons) / result.possible_pairs : 0.0)
+              << ")";
+    if (!truth_path.empty()) {
+        const Truth truth = Truth::from_file(truth_path);
+        std::vector<const std::vector<std::string>*> ids;
+        for (const auto& f : files) ids.push_back(&f.ids());
+        const double completeness =
+            options.blocking ? pairs_completeness(truth, result.party_labels, ids, result.blocked_pairs) : 1.0;
+        std::cerr << ", pairs completeness " << std::setprecision(4) << completeness;
+    }
+}
+
+}  // namespace
+
 Command add_link(CLI::App& app) {
     struct Options {
         std::vector<std::string> inputs;
@@ -99,41 +146,8 @@ Command add_link(CLI::App& app) {
         const LinkResult result = link(parties, options);
         const double link_seconds = seconds_since(load_done);
         for (const auto& warning : result.warnings) std::cerr << "pprl: warning: " << warning << "\n";
-        const std::vector<std::string>& labels = result.party_labels;
-
-        EntitiesWriter entities(o->out);
-        for (std::size_t i = 0; i < result.entities.size(); ++i)
-            entities.add(labels[result.entities.party[i]], files[result.entities.party[i]].ids()[result.entities.record[i]],
-                         result.entities.entity_id[i]);
-        if (!o->pairs_out.empty()) {
-            PairsWriter pairs(o->pairs_out, PairColumns::with_parties);
-            for (std::size_t k = 0; k < result.candidates.size(); ++k) {
-                const ScoredPair& p = result.candidates[k];
-                pairs.add(labels[p.party_a], files[p.party_a].ids()[p.a], labels[p.party_b], files[p.party_b].ids()[p.b],
-                          p.score(), result.linked[k] != 0);
-            }
-            pairs.commit();
-        }
-        entities.commit();
-
-        std::set<std::string> distinct(result.entities.entity_id.begin(), result.entities.entity_id.end());
-        std::size_t links = 0;
-        for (char l : result.linked) links += l != 0;
-        std::cerr << "pprl: " << with_commas(result.entities.size()) << " records in " << with_commas(distinct.size())
-                  << " entities; " << with_commas(result.candidates.size()) << " pairs >= " << o->threshold << ", "
-                  << with_commas(links) << " links (" << o->method << ")\n";
-        std::cerr << "pprl: compared " << with_commas(result.comparisons) << " of " << with_commas(result.possible_pairs)
-                  << " possible pairs (reduction ratio " << std::fixed << std::setprecision(6)
-                  << (result.possible_pairs ? 1.0 - static_cast<double>(result.comparisons) / result.possible_pairs : 0.0)
-                  << ")";
-        if (!o->truth.empty()) {
-            const Truth truth = Truth::from_file(o->truth);
-            std::vector<const std::vector<std::string>*> ids;
-            for (const auto& f : files) ids.push_back(&f.ids());
-            const double completeness =
-                options.blocking ? pairs_completeness(truth, labels, ids, result.blocked_pairs) : 1.0;
-            std::cerr << ", pairs completeness " << std::setprecision(4) << completeness;
-        }
+        write_link_tables(result, files, o->out, o->pairs_out);
+        print_link_summary(result, files, options, o->threshold, o->method, o->truth);
         std::cerr << "\npprl: linked in " << std::setprecision(2) << link_seconds << " s, total "
                   << seconds_since(start) << " s\n";
         return 0;

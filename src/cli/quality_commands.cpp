@@ -45,6 +45,63 @@ Command add_synth(CLI::App& app) {
     };
 }
 
+namespace {
+
+void print_quality(const std::string& what, const Quality& q, bool by_group) {
+    std::cout << what << ": precision " << std::fixed << std::setprecision(4) << q.overall.precision() << ", recall "
+              << q.overall.recall() << ", F1 " << q.overall.f1() << " (TP " << q.overall.true_positives << ", FP "
+              << q.overall.false_positives << ", FN " << q.overall.false_negatives << ")\n";
+    if (by_group) {
+        for (const auto& g : q.groups)
+            std::cout << "  " << g.group << ": precision " << g.confusion.precision() << ", recall "
+                      << g.confusion.recall() << ", F1 " << g.confusion.f1() << "\n";
+        if (!q.largest_gap_group.empty())
+            std::cout << "  largest gap: " << q.largest_gap_group << " (" << std::setprecision(2) << q.largest_gap * 100
+                      << " F1 points from overall)\n"
+                      << std::setprecision(4);
+    }
+    if (q.unknown_records > 0) std::cerr << "pprl: warning: " << q.unknown_records << " records are not in the truth file\n";
+}
+
+// A pairs file against the truth: a sweep over every threshold from its lowest score up, the best
+// one, the quality at `threshold` (or the best), score histograms and the EM estimate.
+void evaluate_pairs_file(EvaluationReport& report, const Truth& truth, const std::vector<PairRow>& pairs,
+                         const std::string& threshold, bool by_group) {
+    double low = 1.0;
+    std::vector<double> scores;
+    for (const auto& p : pairs) {
+        low = std::min(low, p.score);
+        scores.push_back(p.score);
+    }
+    low = std::floor(low * 100) / 100;
+    std::vector<double> thresholds;
+    for (int t = static_cast<int>(std::lround(low * 100)); t <= 100; ++t) thresholds.push_back(t / 100.0);
+    report.sweep = threshold_sweep(truth, pairs, thresholds);
+    for (const auto& point : report.sweep)
+        if (!report.best || point.confusion.f1() > report.best->confusion.f1()) report.best = point;
+    report.pairs_threshold = !threshold.empty() ? std::stod(threshold) : (report.best ? report.best->threshold : low);
+    report.pairs = evaluate_pairs(truth, pairs, report.pairs_threshold);
+    report.histogram = score_histogram(truth, pairs, low, 40);
+    print_quality("pairs at " + std::to_string(report.pairs_threshold).substr(0, 5), *report.pairs, by_group);
+    if (report.best)
+        std::cout << "best threshold " << std::setprecision(2) << report.best->threshold << " (F1 " << std::setprecision(4)
+                  << report.best->confusion.f1() << ")\n";
+    if (scores.size() >= 4) {
+        report.mixture = fit_mixture(scores);
+        std::cout << "without truth (EM): threshold " << std::setprecision(3) << report.mixture->threshold
+                  << ", expected precision " << std::setprecision(4) << report.mixture->expected_precision
+                  << ", expected recall " << report.mixture->expected_recall << "\n";
+    }
+}
+
+void write_text(const std::string& path, const std::string& text) {
+    AtomicFile file(path);
+    file.write(text);
+    file.commit();
+}
+
+}  // namespace
+
 Command add_evaluate(CLI::App& app) {
     struct Options {
         std::string truth, entities, pairs, parties, by, report, json, threshold;
@@ -64,25 +121,10 @@ Command add_evaluate(CLI::App& app) {
         const Truth truth = Truth::from_file(o->truth);
         EvaluationReport report;
         report.notes.push_back({"truth", o->truth});
-        auto print = [&](const std::string& what, const Quality& q) {
-            std::cout << what << ": precision " << std::fixed << std::setprecision(4) << q.overall.precision() << ", recall "
-                      << q.overall.recall() << ", F1 " << q.overall.f1() << " (TP " << q.overall.true_positives << ", FP "
-                      << q.overall.false_positives << ", FN " << q.overall.false_negatives << ")\n";
-            if (!o->by.empty()) {
-                for (const auto& g : q.groups)
-                    std::cout << "  " << g.group << ": precision " << g.confusion.precision() << ", recall "
-                              << g.confusion.recall() << ", F1 " << g.confusion.f1() << "\n";
-                if (!q.largest_gap_group.empty())
-                    std::cout << "  largest gap: " << q.largest_gap_group << " (" << std::setprecision(2)
-                              << q.largest_gap * 100 << " F1 points from overall)\n" << std::setprecision(4);
-            }
-            if (q.unknown_records > 0)
-                std::cerr << "pprl: warning: " << q.unknown_records << " records are not in the truth file\n";
-        };
         if (!o->entities.empty()) {
             report.entities = evaluate_entities(truth, read_entities(o->entities));
             report.notes.push_back({"entities", o->entities});
-            print("entities", *report.entities);
+            print_quality("entities", *report.entities, !o->by.empty());
         }
         if (!o->pairs.empty()) {
             std::string party_a, party_b;
@@ -92,45 +134,14 @@ Command add_evaluate(CLI::App& app) {
                 party_a = o->parties.substr(0, comma);
                 party_b = o->parties.substr(comma + 1);
             }
-            const std::vector<PairRow> pairs = read_pairs(o->pairs, party_a, party_b);
-            double low = 1.0;
-            std::vector<double> scores;
-            for (const auto& p : pairs) {
-                low = std::min(low, p.score);
-                scores.push_back(p.score);
-            }
-            low = std::floor(low * 100) / 100;
-            std::vector<double> thresholds;
-            for (int t = static_cast<int>(std::lround(low * 100)); t <= 100; ++t) thresholds.push_back(t / 100.0);
-            report.sweep = threshold_sweep(truth, pairs, thresholds);
-            for (const auto& point : report.sweep)
-                if (!report.best || point.confusion.f1() > report.best->confusion.f1()) report.best = point;
-            report.pairs_threshold = !o->threshold.empty() ? std::stod(o->threshold) : (report.best ? report.best->threshold : low);
-            report.pairs = evaluate_pairs(truth, pairs, report.pairs_threshold);
-            report.histogram = score_histogram(truth, pairs, low, 40);
             report.notes.push_back({"pairs", o->pairs});
-            print("pairs at " + std::to_string(report.pairs_threshold).substr(0, 5), *report.pairs);
-            if (report.best)
-                std::cout << "best threshold " << std::setprecision(2) << report.best->threshold << " (F1 "
-                          << std::setprecision(4) << report.best->confusion.f1() << ")\n";
-            if (scores.size() >= 4) {
-                report.mixture = fit_mixture(scores);
-                std::cout << "without truth (EM): threshold " << std::setprecision(3) << report.mixture->threshold
-                          << ", expected precision " << std::setprecision(4) << report.mixture->expected_precision
-                          << ", expected recall " << report.mixture->expected_recall << "\n";
-            }
+            evaluate_pairs_file(report, truth, read_pairs(o->pairs, party_a, party_b), o->threshold, !o->by.empty());
         }
         if (!o->report.empty()) {
-            AtomicFile file(o->report);
-            file.write(render_html(report));
-            file.commit();
+            write_text(o->report, render_html(report));
             std::cerr << "pprl: report -> " << o->report << "\n";
         }
-        if (!o->json.empty()) {
-            AtomicFile file(o->json);
-            file.write(render_json(report));
-            file.commit();
-        }
+        if (!o->json.empty()) write_text(o->json, render_json(report));
         return 0;
     };
 }
