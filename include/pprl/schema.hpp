@@ -118,6 +118,8 @@ public:
     const std::string& canonical_json() const noexcept { return canonical_; }
 
 private:
+    static Schema from_clkhash_json(const std::string& json_text, const std::string& origin);
+
     unsigned bits_ = 1024;
     unsigned filter_bits_ = 1024;
     std::vector<HardeningStep> hardening_;

@@ -299,25 +299,91 @@ json canonical_hardening(const std::vector<HardeningStep>& steps) {
 
 }  // namespace
 
-Schema Schema::from_json(const std::string& json_text, const std::string& origin) {
-    if (clkhash::looks_like_clkhash(json_text)) {
-        auto model = std::make_shared<clkhash::Schema>(clkhash::parse_schema(json_text, origin));
-        Schema schema;
-        schema.bits_ = model->l;
-        schema.filter_bits_ = model->l;
-        schema.id_column_.clear();
-        for (const auto& feature : model->features) {
-            FieldSpec field;
-            field.name = feature.identifier;
-            field.ignored = feature.ignored;
-            schema.fields_.push_back(std::move(field));
-        }
-        schema.canonical_ = model->canonical_json;
-        schema.fingerprint_ = crypto::sha256(schema.canonical_.data(), schema.canonical_.size());
-        schema.notes_ = model->notes;
-        schema.clkhash_ = std::move(model);
-        return schema;
+namespace {
+
+// Every field of "fields"; names unique (the id column included), at least one encoded.
+std::vector<FieldSpec> read_fields(ObjectReader& reader, const std::string& id_column, const std::string& origin) {
+    if (!reader.has("fields") || !reader.get("fields").is_array() || reader.get("fields").empty())
+        reader.fail("fields", "a non-empty array of field specifications");
+    const json& nodes = reader.get("fields");
+    std::vector<FieldSpec> fields;
+    std::set<std::string> names{id_column};
+    bool any_encoded = false;
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+        FieldSpec field = parse_field(nodes[i], i, origin);
+        if (!names.insert(field.name).second)
+            throw ValidationError(origin + ": /fields/" + std::to_string(i) + "/name: \"" + field.name +
+                                  "\" is used twice (or is the id column)");
+        any_encoded = any_encoded || !field.ignored;
+        fields.push_back(std::move(field));
     }
+    if (!any_encoded) reader.fail("fields", "at least one field that is not ignored");
+    return fields;
+}
+
+// A salt must name another encoded field, a date when only its year salts.
+void check_salts(const std::vector<FieldSpec>& fields, const std::string& origin) {
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        const FieldSpec& field = fields[i];
+        if (field.salt_field.empty()) continue;
+        const std::string where = origin + ": /fields/" + std::to_string(i) + "/salt/field: ";
+        auto source = std::find_if(fields.begin(), fields.end(), [&](const FieldSpec& f) { return f.name == field.salt_field; });
+        if (source == fields.end() || source->ignored || source->name == field.name)
+            throw ValidationError(where + "expected another encoded field of the schema");
+        if (field.salt_year_only && source->type != FieldType::date)
+            throw ValidationError(where + "expected a date field (\"part\": \"year\")");
+    }
+}
+
+// The "filter" object: the Bloom filter's length and hashing, and the hardening steps after it.
+struct FilterSettings {
+    unsigned filter_bits = 1024;  // tokens are hashed into this many bits
+    unsigned bits = 1024;         // the encodings' length after hardening
+    HashingScheme hashing = HashingScheme::hmac_sha256_random;
+    std::vector<HardeningStep> hardening;
+};
+
+FilterSettings read_filter(ObjectReader& reader, const std::string& origin) {
+    FilterSettings settings;
+    if (!reader.has("filter")) return settings;
+    ObjectReader filter(reader.get("filter"), "/filter", origin);
+    const auto bits = filter.int_in("bits", 1024, 64, Schema::max_bits);
+    if (bits % 64 != 0) filter.fail("bits", "a multiple of 64 from 64 to 65536");
+    settings.filter_bits = settings.bits = static_cast<unsigned>(bits);
+    settings.hashing = filter.choice("hashing", HashingScheme::hmac_sha256_random,
+                                     std::vector<std::pair<std::string, HashingScheme>>{
+                                         {"hmac-sha256-random", HashingScheme::hmac_sha256_random}});
+    if (filter.has("hardening")) {
+        settings.bits = read_hardening(filter, settings.filter_bits, settings.hardening);
+        if (settings.bits % 64 != 0) filter.fail("hardening", "steps whose output is a multiple of 64 bits");
+    }
+    filter.finish();
+    return settings;
+}
+
+}  // namespace
+
+Schema Schema::from_clkhash_json(const std::string& json_text, const std::string& origin) {
+    auto model = std::make_shared<clkhash::Schema>(clkhash::parse_schema(json_text, origin));
+    Schema schema;
+    schema.bits_ = model->l;
+    schema.filter_bits_ = model->l;
+    schema.id_column_.clear();
+    for (const auto& feature : model->features) {
+        FieldSpec field;
+        field.name = feature.identifier;
+        field.ignored = feature.ignored;
+        schema.fields_.push_back(std::move(field));
+    }
+    schema.canonical_ = model->canonical_json;
+    schema.fingerprint_ = crypto::sha256(schema.canonical_.data(), schema.canonical_.size());
+    schema.notes_ = model->notes;
+    schema.clkhash_ = std::move(model);
+    return schema;
+}
+
+Schema Schema::from_json(const std::string& json_text, const std::string& origin) {
+    if (clkhash::looks_like_clkhash(json_text)) return from_clkhash_json(json_text, origin);
     json document;
     try {
         document = json::parse(json_text);
@@ -334,46 +400,13 @@ Schema Schema::from_json(const std::string& json_text, const std::string& origin
     reader.string_or("description", "");
     schema.id_column_ = reader.string_or("id_column", "record_id");
     if (schema.id_column_.empty()) reader.fail("id_column", "a non-empty column name");
-    if (reader.has("filter")) {
-        ObjectReader filter(reader.get("filter"), "/filter", origin);
-        const auto bits = filter.int_in("bits", 1024, 64, max_bits);
-        if (bits % 64 != 0) filter.fail("bits", "a multiple of 64 from 64 to 65536");
-        schema.bits_ = static_cast<unsigned>(bits);
-        schema.hashing_ = filter.choice("hashing", HashingScheme::hmac_sha256_random,
-                                        std::vector<std::pair<std::string, HashingScheme>>{
-                                            {"hmac-sha256-random", HashingScheme::hmac_sha256_random}});
-        schema.filter_bits_ = schema.bits_;
-        if (filter.has("hardening")) {
-            schema.bits_ = read_hardening(filter, schema.filter_bits_, schema.hardening_);
-            if (schema.bits_ % 64 != 0) filter.fail("hardening", "steps whose output is a multiple of 64 bits");
-        }
-        filter.finish();
-    }
-    if (!reader.has("fields") || !reader.get("fields").is_array() || reader.get("fields").empty())
-        reader.fail("fields", "a non-empty array of field specifications");
-    const json& fields = reader.get("fields");
-    std::set<std::string> names{schema.id_column_};
-    bool any_encoded = false;
-    for (std::size_t i = 0; i < fields.size(); ++i) {
-        FieldSpec field = parse_field(fields[i], i, origin);
-        if (!names.insert(field.name).second)
-            throw ValidationError(origin + ": /fields/" + std::to_string(i) + "/name: \"" + field.name +
-                                  "\" is used twice (or is the id column)");
-        any_encoded = any_encoded || !field.ignored;
-        schema.fields_.push_back(std::move(field));
-    }
-    if (!any_encoded) reader.fail("fields", "at least one field that is not ignored");
-    for (std::size_t i = 0; i < schema.fields_.size(); ++i) {
-        const FieldSpec& field = schema.fields_[i];
-        if (field.salt_field.empty()) continue;
-        const std::string where = origin + ": /fields/" + std::to_string(i) + "/salt/field: ";
-        auto source = std::find_if(schema.fields_.begin(), schema.fields_.end(),
-                                   [&](const FieldSpec& f) { return f.name == field.salt_field; });
-        if (source == schema.fields_.end() || source->ignored || source->name == field.name)
-            throw ValidationError(where + "expected another encoded field of the schema");
-        if (field.salt_year_only && source->type != FieldType::date)
-            throw ValidationError(where + "expected a date field (\"part\": \"year\")");
-    }
+    FilterSettings filter = read_filter(reader, origin);
+    schema.filter_bits_ = filter.filter_bits;
+    schema.bits_ = filter.bits;
+    schema.hashing_ = filter.hashing;
+    schema.hardening_ = std::move(filter.hardening);
+    schema.fields_ = read_fields(reader, schema.id_column_, origin);
+    check_salts(schema.fields_, origin);
     reader.finish();
 
     json canonical;
