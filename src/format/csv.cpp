@@ -38,26 +38,51 @@ int CsvReader::get() {
     return c;
 }
 
-bool CsvReader::next(CsvRecord& record) {
-    if (first_) {
-        first_ = false;
-        if (peek() == 0xEF) {  // UTF-8 byte-order mark EF BB BF
-            get();
-            if (get() != 0xBB || get() != 0xBF) {
-                record = CsvRecord{};
-                record.line = 1;
-                record.error = "malformed byte-order mark";
-            }
-        }
+void CsvReader::skip_byte_order_mark(CsvRecord& record) {
+    first_ = false;
+    if (peek() != 0xEF) return;  // UTF-8 byte-order mark EF BB BF
+    get();
+    if (get() != 0xBB || get() != 0xBF) {
+        record = CsvRecord{};
+        record.line = 1;
+        record.error = "malformed byte-order mark";
     }
-    // Skip blank lines.
+}
+
+bool CsvReader::skip_blank_lines() {
     for (;;) {
         const int c = peek();
-        if (c == '\n') { get(); ++line_; continue; }
-        if (c == '\r') { get(); if (peek() == '\n') get(); ++line_; continue; }
-        if (c == EOF) return false;
-        break;
+        if (c == '\n') {
+            get();
+            ++line_;
+        } else if (c == '\r') {
+            get();
+            if (peek() == '\n') get();
+            ++line_;
+        } else {
+            return c != EOF;
+        }
     }
+}
+
+void CsvReader::copy_run(std::string& field, bool quoted) {
+    std::size_t run = position_;
+    if (quoted) {
+        while (run < end_ && buffer_[run] != '"' && buffer_[run] != '\n') ++run;
+    } else {
+        while (run < end_) {
+            const char ch = buffer_[run];
+            if (ch == ',' || ch == '"' || ch == '\n' || ch == '\r') break;
+            ++run;
+        }
+    }
+    field.append(buffer_.data() + position_, run - position_);
+    position_ = run;
+}
+
+bool CsvReader::next(CsvRecord& record) {
+    if (first_) skip_byte_order_mark(record);
+    if (!skip_blank_lines()) return false;
     // Field strings are reused from record to record (cleared, capacity kept): no allocation per
     // field once the buffers have grown to the data.
     std::size_t used = 0;
@@ -80,17 +105,18 @@ bool CsvReader::next(CsvRecord& record) {
                 return true;
             }
             if (c == '"') {
-                if (peek() == '"') { get(); field->push_back('"'); }
-                else { quoted = false; after_quote = true; }
+                if (peek() == '"') {
+                    get();
+                    field->push_back('"');
+                } else {
+                    quoted = false;
+                    after_quote = true;
+                }
                 continue;
             }
             if (c == '\n') ++line_;
             field->push_back(static_cast<char>(c));
-            // Copy the rest of the quoted run straight from the buffer.
-            std::size_t run = position_;
-            while (run < end_ && buffer_[run] != '"' && buffer_[run] != '\n') ++run;
-            field->append(buffer_.data() + position_, run - position_);
-            position_ = run;
+            copy_run(*field, true);  // the rest of the quoted run, straight from the buffer
             continue;
         }
         if (c == EOF || c == '\n' || c == '\r') {
@@ -114,17 +140,7 @@ bool CsvReader::next(CsvRecord& record) {
             record.error = after_quote ? "text after a closing quote" : "quote inside an unquoted field";
         at_field_start = false;
         field->push_back(static_cast<char>(c));
-        if (!after_quote) {
-            // Copy the rest of an ordinary run straight from the buffer (most of every file).
-            std::size_t run = position_;
-            while (run < end_) {
-                const char ch = buffer_[run];
-                if (ch == ',' || ch == '"' || ch == '\n' || ch == '\r') break;
-                ++run;
-            }
-            field->append(buffer_.data() + position_, run - position_);
-            position_ = run;
-        }
+        if (!after_quote) copy_run(*field, false);  // an ordinary run: most of every file
     }
 }
 

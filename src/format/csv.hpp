@@ -36,6 +36,11 @@ public:
 private:
     int get();
     int peek();
+    void skip_byte_order_mark(CsvRecord& record);
+    // Skips empty lines; false at the end of the input.
+    bool skip_blank_lines();
+    // Appends the rest of the current run of plain characters in the buffer to `field`.
+    void copy_run(std::string& field, bool quoted);
 
     std::string path_;
     std::FILE* file_ = nullptr;
