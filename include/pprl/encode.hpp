@@ -85,8 +85,8 @@ private:
         std::uint64_t hash = 0;
         std::uint64_t place = empty;  // offset in bytes_ << 24 | length
     };
+    static bool is_free(const Slot& slot) noexcept { return slot.place == empty; }
     const Slot* find(std::string_view id, std::uint64_t hash) const noexcept;
-    void grow();
 
     std::vector<Slot> slots_;  // a power of two
     std::vector<char> bytes_;

@@ -1,4 +1,4 @@
-// src/token_cache.hpp — the bit positions of tokens hashed recently (internal to the encoder).
+// agency/token_cache.hpp — the bit positions of tokens hashed recently (internal to the encoder).
 //
 // Why. The tokens of real quasi-identifiers repeat far more than the records do: a field of bigrams
 // over names draws from a few thousand distinct bigrams, dates from a few hundred parts, zip codes
@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "pprl/secret.hpp"
+#include "runtime/linear_probing.hpp"
 
 namespace pprl::detail {
 
@@ -39,7 +40,7 @@ public:
     static constexpr std::size_t max_capacity = std::size_t{1} << 22;
 
     explicit TokenCache(std::size_t capacity)
-        : capacity_(capacity < max_capacity ? capacity : max_capacity), slots_(initial_slots), mask_(initial_slots - 1) {}
+        : capacity_(capacity < max_capacity ? capacity : max_capacity), slots_(initial_slots) {}
     ~TokenCache() { clear(); }
     TokenCache(const TokenCache&) = delete;
     TokenCache& operator=(const TokenCache&) = delete;
@@ -51,13 +52,11 @@ public:
     // The k positions of the token, or nullptr when the table does not hold it.
     const std::uint16_t* find(std::uint64_t hash, std::uint32_t field, std::uint32_t k, std::string_view token) const noexcept {
         if (capacity_ == 0) return nullptr;
-        for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
-            const Slot& slot = slots_[i];
-            if (slot.positions == empty) return nullptr;
-            if (slot.hash == hash && slot.field == field && slot.k == k && slot.text_size == token.size() &&
-                same_bytes(texts_.data() + slot.text, token.data(), token.size()))
-                return positions_.data() + slot.positions;
-        }
+        const Slot* slot = probe(slots_, hash, is_free, [&](const Slot& s) {
+            return s.field == field && s.k == k && s.text_size == token.size() &&
+                   same_bytes(texts_.data() + s.text, token.data(), token.size());
+        });
+        return slot == nullptr ? nullptr : positions_.data() + slot->positions;
     }
 
     // Remembers the token's k positions (clearing the table first when it is full); a token it
@@ -69,10 +68,8 @@ public:
             positions_.size() + k > capacity_ * positions_per_entry)
             clear();
         if (token.size() > capacity_ * text_bytes_per_entry || k > capacity_ * positions_per_entry) return;
-        if (2 * (entries_ + 1) > slots_.size()) grow();
-        std::size_t i = hash & mask_;
-        while (slots_[i].positions != empty) i = (i + 1) & mask_;
-        Slot& slot = slots_[i];
+        if (2 * (entries_ + 1) > slots_.size()) double_slots(slots_, is_free, true);
+        Slot& slot = free_slot(slots_, hash, is_free);
         slot.hash = hash;
         slot.field = field;
         slot.k = k;
@@ -110,6 +107,7 @@ private:
         std::uint32_t text = 0, text_size = 0;  // offset and length in texts_
         std::uint32_t positions = empty;        // offset in positions_; `empty` marks a free slot
     };
+    static bool is_free(const Slot& slot) noexcept { return slot.positions == empty; }
     // Appends n items; when the buffer must grow, the old one is wiped before it is freed.
     template <class T>
     static void append_wiping(std::vector<T>& buffer, const T* items, std::size_t n) {
@@ -127,22 +125,9 @@ private:
     // ~2,000 tokens of a typical schema fit in 128 KiB rather than the 1 MiB of a full-size table,
     // which leaves the core's cache to the rest of the encoder.
     static constexpr std::size_t initial_slots = 1024;
-    void grow() {
-        std::vector<Slot> old(slots_.size() * 2);
-        old.swap(slots_);
-        mask_ = slots_.size() - 1;
-        for (const Slot& slot : old) {
-            if (slot.positions == empty) continue;
-            std::size_t i = slot.hash & mask_;
-            while (slots_[i].positions != empty) i = (i + 1) & mask_;
-            slots_[i] = slot;
-        }
-        secure_wipe(old.data(), old.size() * sizeof(Slot));
-    }
 
     std::size_t capacity_;
     std::vector<Slot> slots_;
-    std::size_t mask_;
     std::size_t entries_ = 0;
     std::vector<char> texts_;
     std::vector<std::uint16_t> positions_;
