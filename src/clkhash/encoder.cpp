@@ -478,6 +478,25 @@ TokenState prepare_token(const Feature& f, const WipedU32String& token, std::uin
     return TokenState::cached;
 }
 
+// For each of the feature's tokens: its bytes into bytes_for(t); the cache's positions set in the
+// filter when it holds them, else hash(t, k, bytes, cache hash) is called. False at a token the
+// feature's encoding cannot represent.
+template <class BytesFor, class Hash>
+bool for_each_uncached_token(const Feature& f, std::uint32_t feature, const detail::TokenCache* cache,
+                             RecordEncoder::Scratch& scratch, BytesFor bytes_for, Hash hash) {
+    const std::size_t count = scratch.token_count;
+    for (std::size_t t = 0; t < count; ++t) {
+        const unsigned k = bits_for_token(f, t, count);
+        WipedString& bytes = bytes_for(t);
+        std::uint64_t cache_hash = 0;
+        const TokenState state =
+            prepare_token(f, scratch.token_text[t], feature, k, cache, scratch.filter.data(), bytes, cache_hash);
+        if (state == TokenState::unencodable) return false;
+        if (state == TokenState::to_hash) hash(t, k, bytes, cache_hash);
+    }
+    return true;
+}
+
 // Validation of every feature comes first, as clkhash validates a row before hashing any of it:
 // each present feature's value as clkhash formats it goes to scratch.formatted_values.
 bool format_values(const std::vector<FeatureState>& features, const std::vector<const std::string*>& values,
@@ -608,22 +627,19 @@ bool hash_blake(const FeatureState& state, std::uint32_t feature, unsigned l, Re
     scratch.blake_requests.clear();
     scratch.blake_words.clear();
     scratch.misses.clear();
-    for (std::size_t t = 0; t < count; ++t) {
-        const unsigned k = bits_for_token(f, t, count);
-        WipedString& bytes = scratch.blake_tokens[t];
-        std::uint64_t hash = 0;
-        const TokenState state_of_token = prepare_token(f, scratch.token_text[t], feature, k, cache, filter, bytes, hash);
-        if (state_of_token == TokenState::unencodable) {
-            reason = "not encodable as ascii";
-            return false;
-        }
-        if (state_of_token == TokenState::cached) continue;
-        scratch.misses.push_back({t, k, hash, scratch.blake_requests.size()});
-        for (unsigned mac = 0; 32 * mac < k; ++mac) {
-            scratch.blake_requests.push_back(
-                {mac == 0 ? state.first.get() : state.blake_salted[mac - 1].get(), bytes.data(), bytes.size()});
-            scratch.blake_words.push_back(std::min(32u, k - 32 * mac));
-        }
+    const bool encodable = for_each_uncached_token(
+        f, feature, cache, scratch, [&](std::size_t t) -> WipedString& { return scratch.blake_tokens[t]; },
+        [&](std::size_t t, unsigned k, const WipedString& bytes, std::uint64_t hash) {
+            scratch.misses.push_back({t, k, hash, scratch.blake_requests.size()});
+            for (unsigned mac = 0; 32 * mac < k; ++mac) {
+                scratch.blake_requests.push_back(
+                    {mac == 0 ? state.first.get() : state.blake_salted[mac - 1].get(), bytes.data(), bytes.size()});
+                scratch.blake_words.push_back(std::min(32u, k - 32 * mac));
+            }
+        });
+    if (!encodable) {
+        reason = "not encodable as ascii";
+        return false;
     }
     scratch.blake_digests.resize(64 * scratch.blake_requests.size());
     crypto::KeyedDigest::digest_many(scratch.blake_requests.data(), scratch.blake_requests.size(),
@@ -652,43 +668,39 @@ bool hash_blake(const FeatureState& state, std::uint32_t feature, unsigned l, Re
 bool hash_double(const FeatureState& state, std::uint32_t feature, unsigned l, RecordEncoder::Scratch& scratch,
                  detail::TokenCache* cache, std::string& reason) {
     const Feature& f = *state.spec;
-    const std::size_t count = scratch.token_count;
     std::uint8_t* filter = scratch.filter.data();
-    WipedString& bytes = scratch.bytes;
-    for (std::size_t t = 0; t < count; ++t) {
-        const unsigned k = bits_for_token(f, t, count);
-        std::uint64_t hash = 0;
-        const TokenState state_of_token = prepare_token(f, scratch.token_text[t], feature, k, cache, filter, bytes, hash);
-        if (state_of_token == TokenState::unencodable) {
-            reason = "not encodable as ascii";
-            return false;
-        }
-        if (state_of_token == TokenState::cached) continue;
-        const std::string_view text(bytes.data(), bytes.size());
-        std::uint8_t sha1[20], md5[16];
-        state.first->digest(bytes.data(), bytes.size(), sha1);
-        state.second->digest(bytes.data(), bytes.size(), md5);
-        const std::uint64_t h1 = digest_mod(sha1, sizeof sha1, l);
-        std::uint64_t h2 = digest_mod(md5, sizeof md5, l);
-        if (f.prevent_singularity) {
-            for (char32_t j = 0; h2 == 0; ++j) {
-                scratch.extended.assign(bytes);
-                append_utf8(j, scratch.extended);
-                state.second->digest(scratch.extended.data(), scratch.extended.size(), md5);
-                h2 = digest_mod(md5, sizeof md5, l);
+    const bool encodable = for_each_uncached_token(
+        f, feature, cache, scratch, [&](std::size_t) -> WipedString& { return scratch.bytes; },
+        [&](std::size_t, unsigned k, const WipedString& bytes, std::uint64_t hash) {
+            const std::string_view text(bytes.data(), bytes.size());
+            std::uint8_t sha1[20], md5[16];
+            state.first->digest(bytes.data(), bytes.size(), sha1);
+            state.second->digest(bytes.data(), bytes.size(), md5);
+            const std::uint64_t h1 = digest_mod(sha1, sizeof sha1, l);
+            std::uint64_t h2 = digest_mod(md5, sizeof md5, l);
+            if (f.prevent_singularity) {
+                for (char32_t j = 0; h2 == 0; ++j) {
+                    scratch.extended.assign(bytes);
+                    append_utf8(j, scratch.extended);
+                    state.second->digest(scratch.extended.data(), scratch.extended.size(), md5);
+                    h2 = digest_mod(md5, sizeof md5, l);
+                }
             }
-        }
-        secure_wipe(sha1, sizeof sha1);
-        secure_wipe(md5, sizeof md5);
-        // Stepping instead of dividing (h1, h2 < l).
-        scratch.positions.clear();
-        for (std::uint64_t j = 0, g = h1; j < k; ++j) {
-            set_filter_bit(filter, g);
-            if (cache != nullptr) scratch.positions.push_back(static_cast<std::uint16_t>(g));
-            g += h2;
-            if (g >= l) g -= l;
-        }
-        if (cache != nullptr) cache->insert(hash, feature, k, text, scratch.positions.data());
+            secure_wipe(sha1, sizeof sha1);
+            secure_wipe(md5, sizeof md5);
+            // Stepping instead of dividing (h1, h2 < l).
+            scratch.positions.clear();
+            for (std::uint64_t j = 0, g = h1; j < k; ++j) {
+                set_filter_bit(filter, g);
+                if (cache != nullptr) scratch.positions.push_back(static_cast<std::uint16_t>(g));
+                g += h2;
+                if (g >= l) g -= l;
+            }
+            if (cache != nullptr) cache->insert(hash, feature, k, text, scratch.positions.data());
+        });
+    if (!encodable) {
+        reason = "not encodable as ascii";
+        return false;
     }
     return true;
 }
