@@ -171,8 +171,9 @@ void bind_encodings(py::module_& m) {
                 for (std::size_t j = 0; j < bytes; ++j)
                     reinterpret_cast<std::uint8_t*>(matrix->mutable_row_words(i))[j] =
                         base[i * static_cast<std::size_t>(array.strides(0)) + j * static_cast<std::size_t>(array.strides(1))];
+            check_party_label(party);
             matrix->ids() = std::move(ids);
-            matrix->info().party = party;
+            matrix->info() = EncodingInfo::imported(party);
             matrix->compute_popcounts();
             return Encodings{matrix};
         }, py::arg("array"), py::arg("ids"), py::arg("party") = "")
@@ -195,6 +196,7 @@ void bind_encoder(py::module_& m) {
     py::class_<BatchEncoder>(m, "BatchEncoder")
         .def(py::init([](const Schema& schema_in, const SecretKey& secret, const std::vector<std::string>& columns,
                          const std::string& id_column, const std::string& party, const py::object& threads) {
+                 check_party_label(party);  // before any work, not at save
                  Schema schema = schema_in;
                  if (!id_column.empty()) schema.set_id_column(id_column);
                  auto encoder = std::make_unique<Encoder>(schema, secret);

@@ -200,6 +200,27 @@ def test_link_synth_evaluate_and_capabilities(data, key_file):
     caps = pprl.capabilities()
     assert caps["active_backend"] in caps["backends"]
     assert caps["keystream"] in ("vaes", "openssl")
+    families = caps["families"]
+    assert set(families) == {"matcher", "sha256", "blake2b", "aes", "blip"}
+    for family in families.values():
+        assert family["active"] in family["available"]
+        assert set(family["available"]) <= set(family["compiled"])
+    assert families["matcher"]["active"] == caps["active_backend"]
+    assert families["aes"]["active"] == caps["keystream"]
+    lsh = pprl.link(parties[:2], threshold=0.65, blocking="lsh:20,16")
+    assert len(lsh) == len(parties[0]) + len(parties[1])
+    with pytest.raises(pprl.UsageError):
+        pprl.link(parties[:2], threshold=0.65, blocking="lsh:0,16")
+
+
+def test_party_labels_are_checked_before_any_work(data, key_file):
+    schema = pprl.Schema.from_file(str(SCHEMA))
+    key = pprl.SecretKey.from_file(str(key_file))
+    with pytest.raises(pprl.UsageError, match="64 bytes"):
+        pprl.encode(data["city"].head(3), schema, key, party="x" * 65)
+    enc, _ = pprl.encode(data["city"].head(3), schema, key, party="é" * 32)  # 64 bytes of UTF-8
+    with pytest.raises(pprl.UsageError, match="64 bytes"):
+        pprl.Encodings.from_numpy(enc.to_numpy(), enc.ids, party="y" * 65)
 
 
 def test_readme_example_runs(tmp_path):
