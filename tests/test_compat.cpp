@@ -15,6 +15,7 @@
 #include "crypto/crypto.hpp"
 #include "pprl/encode.hpp"
 #include "pprl/error.hpp"
+#include "format/base64.hpp"
 #include "pprl/format.hpp"
 #include "format/atomic_file.hpp"
 #include "pprl/schema.hpp"

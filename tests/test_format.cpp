@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "pprl/error.hpp"
+#include "format/base64.hpp"
 #include "pprl/format.hpp"
 #include "test_support.hpp"
 

@@ -81,11 +81,6 @@ struct FileReport {
 };
 FileReport inspect_encoded_file(const std::string& path);
 
-// Base64 (RFC 4648, with padding) of a filter's bytes in file order.
-std::string base64_encode(const std::uint8_t* data, std::size_t size);
-// Throws ValidationError on a malformed string.
-std::string base64_decode(const std::string& text);
-
 enum class ExportFormat { csv, clkhash_json };
 // CSV: header "record_id,clk", one row per record. clkhash JSON: {"clks": ["...", ...]} in record order.
 void export_base64(const FilterMatrix& filters, ExportFormat format, const std::string& path);

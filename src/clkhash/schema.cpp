@@ -16,7 +16,7 @@
 #include <set>
 
 #include "pprl/error.hpp"
-#include "pprl/format.hpp"
+#include "format/base64.hpp"
 #include "clkhash/internal.hpp"
 #include "agency/json_reader.hpp"
 
