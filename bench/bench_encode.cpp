@@ -49,7 +49,7 @@ SecretKey bench_key() {
 
 // The example schema as shipped (with its BLIP hardening), or without its hardening steps.
 Schema example_schema(bool hardened) {
-    std::string text = read_file(std::string(PPRL_SOURCE_DIR) + "/examples/youth_schema.json");
+    std::string text = read_file(std::string(PPRL_SOURCE_DIR) + "/examples/youth_schema.json", Schema::max_file_bytes);
     if (!hardened) {
         const std::string steps = R"(, "hardening": [{"step": "blip", "epsilon": 3}])";
         if (const auto at = text.find(steps); at != std::string::npos) text.erase(at, steps.size());

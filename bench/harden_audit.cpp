@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
     const std::size_t people = argc > 1 ? static_cast<std::size_t>(std::atol(argv[1])) : 10000;
     const std::uint64_t seed = argc > 2 ? static_cast<std::uint64_t>(std::atol(argv[2])) : 7;
     // The example schema without its hardening: the baseline every variant starts from.
-    json example = json::parse(read_file(std::string(PPRL_SOURCE_DIR) + "/examples/youth_schema.json"));
+    json example = json::parse(read_file(std::string(PPRL_SOURCE_DIR) + "/examples/youth_schema.json", Schema::max_file_bytes));
     example["filter"].erase("hardening");
     for (auto& field : example["fields"]) field.erase("salt");
     SynthOptions options;

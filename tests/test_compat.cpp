@@ -16,6 +16,7 @@
 #include "pprl/encode.hpp"
 #include "pprl/error.hpp"
 #include "format/base64.hpp"
+#include "test_support.hpp"
 #include "pprl/format.hpp"
 #include "format/atomic_file.hpp"
 #include "pprl/schema.hpp"
@@ -49,7 +50,7 @@ TEST(Compat, VectorsCoverEnoughRecordsAndSchemas) {
     ASSERT_GE(files.size(), 12u);
     std::size_t rows = 0, clks = 0;
     for (const auto& file : files) {
-        const json doc = json::parse(read_file(file));
+        const json doc = json::parse(test::read_all(file));
         rows += doc["rows"].size();
         for (const auto& c : doc["clks"]) clks += c.is_null() ? 0 : 1;
         // At least one non-ASCII value per schema.
@@ -66,7 +67,7 @@ TEST(Compat, VectorsCoverEnoughRecordsAndSchemas) {
 class CompatVectors : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(CompatVectors, EveryClkIdenticalEveryRefusalRejected) {
-    const json doc = json::parse(read_file(GetParam()));
+    const json doc = json::parse(test::read_all(GetParam()));
     const Schema schema = Schema::from_json(doc["schema"].dump(), doc["name"].get<std::string>());
     ASSERT_EQ(schema.dialect(), SchemaDialect::clkhash);
     const SecretKey secret = text_secret(doc["secret"].get<std::string>());
@@ -194,7 +195,7 @@ TEST(Compat, FingerprintIgnoresDescriptionsAndKeyOrderButNotSettings) {
     EXPECT_EQ(Schema::from_json(a.dump()).fingerprint(), Schema::from_json(b.dump()).fingerprint());
     b["features"][1]["hashing"]["strategy"]["bitsPerToken"] = 21;
     EXPECT_NE(Schema::from_json(a.dump()).fingerprint(), Schema::from_json(b.dump()).fingerprint());
-    EXPECT_NE(Schema::from_json(a.dump()).fingerprint(), Schema::from_json(read_file(std::string(PPRL_SOURCE_DIR) +
+    EXPECT_NE(Schema::from_json(a.dump()).fingerprint(), Schema::from_json(test::read_all(std::string(PPRL_SOURCE_DIR) +
                                                                                      "/examples/youth_schema.json")).fingerprint());
 }
 
@@ -219,7 +220,7 @@ TEST(Compat, ColumnsAreBoundByNameAndUnknownColumnsRefused) {
 // anonlink reads clkhash's JSON ({"clks": [base64, ...]}); pprl's export must be that and its import
 // must read it back without change.
 TEST(Compat, ClkhashJsonRoundTripIsByteExact) {
-    const json doc = json::parse(read_file(vector_dir + "/blake_sha512.json"));
+    const json doc = json::parse(test::read_all(vector_dir + "/blake_sha512.json"));
     const Schema schema = Schema::from_json(doc["schema"].dump());
     Encoder encoder(schema, text_secret(doc["secret"].get<std::string>()));
     encoder.bind_columns(doc["columns"].get<std::vector<std::string>>());
@@ -235,7 +236,7 @@ TEST(Compat, ClkhashJsonRoundTripIsByteExact) {
     const std::string dir = ::testing::TempDir();
     const std::string exported = dir + "/pprl_export.json";
     export_base64(encoded, ExportFormat::clkhash_json, exported);
-    const json written = json::parse(read_file(exported));
+    const json written = json::parse(test::read_all(exported));
     ASSERT_TRUE(written.is_object());
     EXPECT_EQ(written.size(), 1u);
     EXPECT_EQ(written["clks"], expected_clks);  // what clkhash itself would have written
@@ -251,7 +252,7 @@ TEST(Compat, ClkhashJsonRoundTripIsByteExact) {
     for (std::size_t i = 0; i < imported.rows(); ++i)
         EXPECT_EQ(std::memcmp(imported.row_bytes(i), encoded.row_bytes(i), schema.bits() / 8), 0) << i;
     export_base64(imported, ExportFormat::clkhash_json, exported);
-    EXPECT_EQ(json::parse(read_file(exported))["clks"], expected_clks);
+    EXPECT_EQ(json::parse(test::read_all(exported))["clks"], expected_clks);
 }
 
 TEST(Compat, RejectionReasonsNeverEchoTheValue) {

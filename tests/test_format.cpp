@@ -1,5 +1,6 @@
 // The pprl file format: round trips, corruption and truncation detection, base64 interchange.
 #include <gtest/gtest.h>
+#include <xxhash.h>
 
 #include <cstring>
 #include <fstream>
@@ -81,6 +82,45 @@ TEST(Format, EveryBitFlipIsDetected) {
         EXPECT_THROW(load_encoded_file(dir.file("f.pprl")), FormatError) << "byte " << byte;
         EXPECT_FALSE(inspect_encoded_file(dir.file("f.pprl")).problem.empty());
     }
+}
+
+// Header fields rewritten and the header checksum made valid again: what a hostile partner can send.
+std::string with_header_fields(std::string file, const std::vector<std::pair<std::size_t, std::uint64_t>>& fields) {
+    for (const auto& [offset, value] : fields) std::memcpy(&file[offset], &value, sizeof value);
+    const std::uint64_t checksum = XXH3_64bits(file.data(), 248);
+    std::memcpy(&file[248], &checksum, sizeof checksum);
+    return file;
+}
+
+TEST(Format, SizesThatLieAreRefusedWithoutReadingPastTheFile) {
+    test::TempDir dir;
+    const std::string path = dir.file("a.pprl");
+    write_encoded_file(path, sample(5));
+    const std::string good = test::read_all(path);
+    const std::uint64_t size = good.size();
+    const std::uint64_t ids_offset = 256 + 5 * 128;
+    const std::uint64_t ids_size = size - 32 - ids_offset;
+    const std::uint64_t huge = ~std::uint64_t{0};
+    // (records @24, ids offset @40, ids size @48)
+    const std::vector<std::vector<std::pair<std::size_t, std::uint64_t>>> lies = {
+        {{40, ids_offset}, {48, huge - ids_offset - 31}},          // ids_offset + ids_size + 32 wraps to the file size
+        {{48, huge}},                                               // id section of 2^64 - 1 bytes
+        {{48, ids_size + 1}},                                       // past the end
+        {{48, 0}},                                                  // zero-length ids for five records
+        {{40, 256}, {48, size - 32 - 256}},                         // ids overlapping the filters
+        {{24, huge}},                                               // 2^64 - 1 records
+        {{24, (huge / 128) + 1}},                                   // records × stride wraps
+        {{24, 6}},                                                  // one record more than there is
+        {{24, 0}, {40, 256}, {48, size - 32 - 256}},                // no records, the filters read as ids
+        {{40, huge - 16}},                                          // an offset near 2^64
+    };
+    for (std::size_t i = 0; i < lies.size(); ++i) {
+        const std::string bad = dir.write("bad" + std::to_string(i) + ".pprl", with_header_fields(good, lies[i]));
+        EXPECT_THROW(load_encoded_file(bad), FormatError) << "lie " << i;
+        EXPECT_FALSE(inspect_encoded_file(bad).problem.empty()) << "lie " << i;
+    }
+    // Unchanged fields with a recomputed checksum still load (the helper itself is sound).
+    EXPECT_EQ(load_encoded_file(dir.write("same.pprl", with_header_fields(good, {{24, 5}}))).rows(), 5u);
 }
 
 TEST(Format, NotAPprlFileAndMissingFile) {

@@ -88,6 +88,8 @@ class Schema {
 public:
     static constexpr int version = 1;
     static constexpr unsigned max_bits = max_filter_bits;
+    // Largest schema file read (a schema is a few kilobytes).
+    static constexpr std::size_t max_file_bytes = 16 << 20;
 
     // Either dialect: a document with "clkConfig" and "features" is read as a clkhash schema.
     static Schema from_json(const std::string& json_text, const std::string& origin = "schema");

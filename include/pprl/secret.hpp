@@ -26,6 +26,8 @@ public:
 
     // Smallest key pprl accepts for its own encodings (128 bits).
     static constexpr std::size_t min_bytes = 16;
+    // Largest key file read: far above any key or clkhash secret, so a wrong file is refused early.
+    static constexpr std::size_t max_file_bytes = 4096;
 
     SecretKey() noexcept = default;
     SecretKey(const std::uint8_t* data, std::size_t size);
@@ -38,8 +40,10 @@ public:
     // `size` bytes from the operating system's CSPRNG (OpenSSL RAND_bytes).
     static SecretKey generate(std::size_t size = 32);
 
-    // Reads a key file. Throws IoError if it cannot be read, ValidationError if it is malformed or
-    // (for hex keys) shorter than min_bytes. Messages name the file, never its content.
+    // Reads a key file: a regular file of at most max_file_bytes. Throws IoError if it cannot be read
+    // (a directory, a FIFO or a device is refused, never waited on), ValidationError if it is
+    // malformed or (for hex keys) shorter than min_bytes. Messages name neither the path (which may
+    // be a key typed by mistake) nor the content.
     static SecretKey from_file(const std::string& path, FileEncoding encoding = FileEncoding::hex);
 
     // Writes the key as lowercase hex plus a newline, atomically, with permissions 0600.

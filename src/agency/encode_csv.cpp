@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstring>
 #include <exception>
+#include <system_error>
 #include <thread>
 
 #include "agency/batch.hpp"
@@ -95,8 +96,15 @@ EncodeSummary encode_csv(const std::string& csv_path, const Schema& schema, cons
                     failure = std::current_exception();
                 }
             };
-            if (threads > 1) encoder_thread = std::thread(run);
-            else run();
+            if (threads > 1) {
+                try {
+                    encoder_thread = std::thread(run);
+                } catch (const std::system_error&) {
+                    run();  // no thread to be had: this batch is encoded before the next is read
+                }
+            } else {
+                run();
+            }
         }
         try {
             if (have_finishing) finish(*finishing);

@@ -1,4 +1,4 @@
-// src/json_reader.hpp — strict reading of JSON objects for schema parsers (pprl and clkhash).
+// agency/json_reader.hpp — strict reading of JSON objects for schema parsers (pprl and clkhash).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -16,6 +16,32 @@ namespace pprl::detail {
 using nlohmann::json;
 
 // Walks one JSON object, remembers its pointer for messages and rejects keys it was not asked about.
+// A JSON integer as int64: false for a non-integer and for an unsigned value above INT64_MAX, which
+// a plain get<std::int64_t>() would wrap (2^64 - 1 reading as -1).
+inline bool json_integer(const nlohmann::json& value, std::int64_t& out) {
+    if (value.is_number_unsigned()) {
+        const std::uint64_t unsigned_value = value.get<std::uint64_t>();
+        if (unsigned_value > static_cast<std::uint64_t>(INT64_MAX)) return false;
+        out = static_cast<std::int64_t>(unsigned_value);
+        return true;
+    }
+    if (!value.is_number_integer()) return false;
+    out = value.get<std::int64_t>();
+    return true;
+}
+
+// Parses a document; any malformation (syntax, a number out of range such as 1e400, invalid
+// UTF-8) is a ValidationError naming `origin` and the byte offset where known.
+inline nlohmann::json parse_json_document(const std::string& text, const std::string& origin) {
+    try {
+        return nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& error) {
+        throw ValidationError(origin + ": not valid JSON (at byte " + std::to_string(error.byte) + ")");
+    } catch (const nlohmann::json::exception&) {
+        throw ValidationError(origin + ": not valid JSON (a number out of range or a malformed string)");
+    }
+}
+
 class ObjectReader {
 public:
     ObjectReader(const json& node, std::string pointer, const std::string& origin)
@@ -52,10 +78,10 @@ public:
     }
     std::int64_t int_in(const std::string& key, std::int64_t fallback, std::int64_t low, std::int64_t high) {
         if (!has(key)) return fallback;
-        const json& value = get(key);
-        if (!value.is_number_integer() || value.get<std::int64_t>() < low || value.get<std::int64_t>() > high)
+        std::int64_t number = 0;
+        if (!json_integer(get(key), number) || number < low || number > high)
             fail(key, "an integer from " + std::to_string(low) + " to " + std::to_string(high));
-        return value.get<std::int64_t>();
+        return number;
     }
     template <class Enum>
     Enum choice(const std::string& key, Enum fallback, const std::vector<std::pair<std::string, Enum>>& options) {

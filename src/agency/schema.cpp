@@ -17,6 +17,8 @@ namespace {
 using nlohmann::json;
 using detail::name_of;
 using detail::ObjectReader;
+using detail::json_integer;
+using detail::parse_json_document;
 
 // Upper bounds that keep a malformed schema from asking for absurd work; each is far above any
 // sensible linkage setting.
@@ -384,16 +386,11 @@ Schema Schema::from_clkhash_json(const std::string& json_text, const std::string
 
 Schema Schema::from_json(const std::string& json_text, const std::string& origin) {
     if (clkhash::looks_like_clkhash(json_text)) return from_clkhash_json(json_text, origin);
-    json document;
-    try {
-        document = json::parse(json_text);
-    } catch (const json::parse_error& error) {
-        throw ValidationError(origin + ": not valid JSON (at byte " + std::to_string(error.byte) + ")");
-    }
+    const json document = parse_json_document(json_text, origin);
     ObjectReader reader(document, "", origin);
     if (!reader.has("pprl_schema")) reader.fail("pprl_schema", "the schema version number (1)");
-    const json& version_node = reader.get("pprl_schema");
-    if (!version_node.is_number_integer() || version_node.get<int>() != version)
+    std::int64_t schema_version = 0;
+    if (!json_integer(reader.get("pprl_schema"), schema_version) || schema_version != version)
         reader.fail("pprl_schema", "1 (the only schema version this pprl reads)");
 
     Schema schema;
@@ -431,6 +428,6 @@ void Schema::set_id_column(const std::string& name) {
     id_column_ = name;
 }
 
-Schema Schema::from_file(const std::string& path) { return from_json(read_file(path), path); }
+Schema Schema::from_file(const std::string& path) { return from_json(read_file(path, max_file_bytes), path); }
 
 }  // namespace pprl

@@ -21,20 +21,34 @@
 namespace pprl::cli {
 namespace {
 
+// The output file's name up to its first dot, cut to 64 bytes at a character boundary; "party" if
+// that leaves nothing usable (a name that is not UTF-8).
 std::string default_party(const std::string& out_path) {
     std::string name = out_path.substr(out_path.find_last_of('/') + 1);
     if (const auto dot = name.find('.'); dot != std::string::npos && dot > 0) name.resize(dot);
-    return name.substr(0, max_party_bytes);
+    if (name.size() > max_party_bytes) {
+        std::size_t cut = max_party_bytes;
+        while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;  // not inside a character
+        name.resize(cut);
+    }
+    try {
+        check_party_label(name);
+    } catch (const UsageError&) {
+        return "party";
+    }
+    return name.empty() ? "party" : name;
 }
 
 void warn_if_exposed(const std::string& path) {
     struct stat info {};
     if (::stat(path.c_str(), &info) == 0 && (info.st_mode & 077) != 0)
-        std::cerr << "pprl: warning: secret file '" << path << "' is readable by other users (chmod 600 it)\n";
+        std::cerr << "pprl: warning: the secret file is readable by other users (chmod 600 it)\n";
 }
 
-void write_rejects(const std::string& path, const std::vector<Rejection>& rejections) {
-    AtomicFile file(path);
+// The rejects table, written but not yet committed: it appears only once the encoded file has.
+std::unique_ptr<AtomicFile> write_rejects(const std::string& path, const std::vector<Rejection>& rejections) {
+    auto out = std::make_unique<AtomicFile>(path);
+    AtomicFile& file = *out;
     file.write("row,line,field,reason\n");
     std::string line;
     for (const auto& r : rejections) {
@@ -45,7 +59,7 @@ void write_rejects(const std::string& path, const std::vector<Rejection>& reject
         line += "\n";
         file.write(line);
     }
-    file.commit();
+    return out;
 }
 
 }  // namespace
@@ -88,19 +102,20 @@ Command add_encode(CLI::App& app) {
         Schema schema = Schema::from_file(o->schema);
         if (!o->id_column.empty()) schema.set_id_column(o->id_column);
         const std::string key_path = secret_path(o->secret);
+        refuse_overwriting({o->out, o->rejects}, {o->in, o->schema}, key_path);
         warn_if_exposed(key_path);
         const bool clkhash = schema.dialect() == SchemaDialect::clkhash;
         // A clkhash schema takes clkhash's text secret: the file's bytes, less one trailing newline.
         const SecretKey secret =
             SecretKey::from_file(key_path, clkhash ? SecretKey::FileEncoding::raw : SecretKey::FileEncoding::hex);
         if (clkhash && secret.size() < SecretKey::min_bytes)
-            std::cerr << "pprl: warning: the clkhash secret in '" << key_path << "' is " << secret.size()
+            std::cerr << "pprl: warning: the clkhash secret is " << secret.size()
                       << " bytes; a secret under 16 random bytes can be guessed, and every encoding with it "
                          "re-identified\n";
         for (const auto& note : schema.notes()) std::cerr << "pprl: note: " << note << "\n";
         const EncodingInfo info =
             encoding_info(schema, key_check_value(secret), o->party.empty() ? default_party(o->out) : o->party);
-        if (info.party.size() > max_party_bytes) throw UsageError("--party is longer than 64 bytes");
+        check_party_label(info.party);
 
         EncodedFileWriter writer(o->out, schema.bits(), info);
         Progress progress("encoding", 0);
@@ -111,8 +126,10 @@ Command add_encode(CLI::App& app) {
         const EncodeSummary summary =
             encode_csv(o->in, schema, secret, options, [&](const FilterMatrix& part) { writer.append(part); });
         progress.finish();
-        if (!o->rejects.empty()) write_rejects(o->rejects, summary.rejections);
+        std::unique_ptr<AtomicFile> rejects;
+        if (!o->rejects.empty()) rejects = write_rejects(o->rejects, summary.rejections);
         writer.finish();
+        if (rejects) rejects->commit();
 
         const double seconds = seconds_since(start);
         std::cerr << "pprl: encoded " << with_commas(summary.rows_encoded) << " of " << with_commas(summary.rows_read)
@@ -166,12 +183,12 @@ Command add_inspect(CLI::App& app) {
             out["status"] = report.problem;
         }
         if (*as_json) {
-            std::cout << out.dump(2) << "\n";
+            std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         } else {
             for (auto it = out.begin(); it != out.end(); ++it) {
                 std::cout << it.key() << ": ";
                 if (it.value().is_string()) std::cout << it.value().get<std::string>() << "\n";
-                else std::cout << it.value().dump() << "\n";
+                else std::cout << it.value().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
             }
         }
         if (!report.problem.empty()) throw FormatError("'" + *path + "': " + report.problem);
@@ -188,6 +205,7 @@ Command add_export(CLI::App& app) {
         ->check(CLI::IsMember({"csv", "clkhash-json"}));
     app.add_option("--out", *out, "Output file")->required();
     return [path, format, out]() {
+        refuse_overwriting({*out}, {*path});
         const FilterMatrix filters = load_encoded_file(*path);
         export_base64(filters, *format == "csv" ? ExportFormat::csv : ExportFormat::clkhash_json, *out);
         std::cerr << "pprl: exported " << with_commas(filters.rows()) << " filters to " << *out << "\n";
@@ -205,6 +223,7 @@ Command add_import(CLI::App& app) {
     app.add_option("--out", *out, "pprl file to write")->required();
     app.add_option("--party", *party, "Party label (default: output file name)");
     return [path, bits, out, party]() {
+        refuse_overwriting({*out}, {*path});
         const FilterMatrix filters = import_base64(*path, *bits, party->empty() ? default_party(*out) : *party);
         write_encoded_file(*out, filters);
         std::cerr << "pprl: imported " << with_commas(filters.rows()) << " filters into " << *out

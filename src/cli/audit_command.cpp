@@ -78,7 +78,7 @@ void print_audit(const AuditReport& report, const std::string& file, const std::
                                     {"record_rate", a.record_rate}, {"names", a.names},
                                     {"names_correct", a.names_correct}, {"name_rate", a.name_rate},
                                     {"chance_rate", a.chance_rate}, {"qgrams_located", a.patterns}});
-        std::cout << j.dump(2) << "\n";
+        std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         return;
     }
     std::cout << "filters: " << s.records << " of " << s.bits << " bits; " << s.distinct_filters << " distinct, "
@@ -112,6 +112,7 @@ Command add_audit(CLI::App& app) {
     app.add_option("--report", o->report, "Write an HTML report (it names re-identified values: keep it in-house)");
     app.add_flag("--json", o->json, "Print JSON instead of text");
     return [o]() {
+        refuse_overwriting({o->report}, {o->file, o->schema, o->plaintext, o->truth});
         const Schema schema = Schema::from_file(o->schema);
         if (schema.dialect() != SchemaDialect::pprl) throw UsageError("audit needs a pprl schema");
         const FilterMatrix filters = load_encoded_file(o->file);

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace pprl::cli {
 
@@ -42,6 +43,17 @@ private:
     bool enabled_;
     std::chrono::steady_clock::time_point last_;
 };
+
+// Refuses (UsageError, exit 2) an output that is the same file as an input, the secret file or
+// another output (compared by device and inode, so links and relative paths cannot hide it); the
+// secret file is never named. Empty names are skipped; devices and FIFOs are written through.
+void refuse_overwriting(const std::vector<std::string>& outputs, const std::vector<std::string>& inputs,
+                        const std::string& secret_file = {});
+
+// Parsers for option values given as text, so that no value is echoed and none wraps: a positive
+// integer up to `max`, and a decimal threshold in [0, 1].
+std::uint64_t parse_count(const std::string& option, const std::string& text, std::uint64_t max);
+double parse_unit_interval(const std::string& option, const std::string& text);
 
 double seconds_since(std::chrono::steady_clock::time_point start);
 std::string with_commas(std::uint64_t value);

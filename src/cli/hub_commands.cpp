@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "commands.hpp"
@@ -17,8 +18,7 @@ namespace pprl::cli {
 
 Command add_match(CLI::App& app) {
     struct Options {
-        std::string a, b, threshold = "0.8", out;
-        std::size_t top_k = 0;
+        std::string a, b, threshold = "0.8", out, top_k;
         unsigned threads = 0;
         bool no_prune = false;
     };
@@ -26,7 +26,7 @@ Command add_match(CLI::App& app) {
     app.add_option("a", o->a, "First encoded file")->required();
     app.add_option("b", o->b, "Second encoded file (omit to deduplicate the first: pairs i < j)");
     app.add_option("--threshold", o->threshold, "Dice threshold in (0, 1], exact decimal (default 0.8)");
-    app.add_option("--top-k", o->top_k, "Keep at most K best matches per record of the first file");
+    app.add_option("--top-k", o->top_k, "Keep at most K best matches per record of the first file (1 to 4294967295)");
     app.add_option("--threads", o->threads, "Worker threads (default: all cores)");
     app.add_flag("--no-prune", o->no_prune, "Disable popcount-bound pruning (for measurement; results are equal)");
     app.add_option("--out", o->out, "Pairs CSV to write (a_id,b_id,score)")->required();
@@ -34,7 +34,8 @@ Command add_match(CLI::App& app) {
         const auto start = std::chrono::steady_clock::now();
         MatchOptions options;
         options.threshold = Threshold::parse(o->threshold);
-        options.top_k = o->top_k;
+        options.top_k = o->top_k.empty() ? 0 : parse_count("--top-k", o->top_k, UINT32_MAX);
+        refuse_overwriting({o->out}, {o->a, o->b});
         options.threads = o->threads;
         options.prune = !o->no_prune;
         const bool dedup = o->b.empty();
@@ -81,14 +82,16 @@ void write_link_tables(const LinkResult& result, const std::vector<FilterMatrix>
             pairs.add(labels[p.party_a], files[p.party_a].ids()[p.a], labels[p.party_b], files[p.party_b].ids()[p.b],
                       p.score(), result.linked[k] != 0);
         }
+        entities.commit();  // the main output first: the pairs appear only beside it
         pairs.commit();
+        return;
     }
     entities.commit();
 }
 
 // Records, entities, pairs and links; comparisons made; with a truth file, LSH's pairs completeness.
 void print_link_summary(const LinkResult& result, const std::vector<FilterMatrix>& files, const LinkOptions& options,
-                        const std::string& threshold, const std::string& method, const std::string& truth_path) {
+                        const std::string& threshold, const std::string& method, const Truth* truth) {
     std::set<std::string> distinct(result.entities.entity_id.begin(), result.entities.entity_id.end());
     std::size_t links = 0;
     for (char l : result.linked) links += l != 0;
@@ -99,12 +102,11 @@ void print_link_summary(const LinkResult& result, const std::vector<FilterMatrix
               << " possible pairs (reduction ratio " << std::fixed << std::setprecision(6)
               << (result.possible_pairs ? 1.0 - static_cast<double>(result.comparisons) / result.possible_pairs : 0.0)
               << ")";
-    if (!truth_path.empty()) {
-        const Truth truth = Truth::from_file(truth_path);
+    if (truth != nullptr) {
         std::vector<const std::vector<std::string>*> ids;
         for (const auto& f : files) ids.push_back(&f.ids());
         const double completeness =
-            options.blocking ? pairs_completeness(truth, result.party_labels, ids, result.blocked_pairs) : 1.0;
+            options.blocking ? pairs_completeness(*truth, result.party_labels, ids, result.blocked_pairs) : 1.0;
         std::cerr << ", pairs completeness " << std::setprecision(4) << completeness;
     }
 }
@@ -138,6 +140,12 @@ Command add_link(CLI::App& app) {
         options.set_blocking(o->blocking);
         options.lsh.seed = o->seed;
         options.keep_blocked_pairs = options.blocking && !o->truth.empty();
+        std::vector<std::string> inputs = o->inputs;
+        inputs.push_back(o->truth);
+        refuse_overwriting({o->out, o->pairs_out}, inputs);
+        // The truth is read before any output is written, so a bad truth file leaves nothing behind.
+        std::optional<Truth> truth;
+        if (!o->truth.empty()) truth = Truth::from_file(o->truth);
         std::vector<FilterMatrix> files;
         for (const auto& path : o->inputs) files.push_back(load_encoded_file(path));
         std::vector<const FilterMatrix*> parties;
@@ -147,7 +155,7 @@ Command add_link(CLI::App& app) {
         const double link_seconds = seconds_since(load_done);
         for (const auto& warning : result.warnings) std::cerr << "pprl: warning: " << warning << "\n";
         write_link_tables(result, files, o->out, o->pairs_out);
-        print_link_summary(result, files, options, o->threshold, o->method, o->truth);
+        print_link_summary(result, files, options, o->threshold, o->method, truth ? &*truth : nullptr);
         std::cerr << "\npprl: linked in " << std::setprecision(2) << link_seconds << " s, total "
                   << seconds_since(start) << " s\n";
         return 0;

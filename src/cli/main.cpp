@@ -1,7 +1,11 @@
 // pprl — command-line entry point. Exit codes: 0 success, 2 usage, 3 validation,
 // 4 key/schema mismatch, 5 I/O or format (see pprl/error.hpp and the README).
-#include <algorithm>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
 
 #include <charconv>
 #include <cstdio>
@@ -10,6 +14,7 @@
 
 #include "commands.hpp"
 #include "pprl/error.hpp"
+#include "format/atomic_file.hpp"
 #include "pprl/simd.hpp"
 #include "simd/isa.hpp"
 #include "pprl/version.hpp"
@@ -76,6 +81,85 @@ int print_version(bool verbose) {
     return 0;
 }
 
+void refuse_overwriting(const std::vector<std::string>& outputs, const std::vector<std::string>& inputs,
+                        const std::string& secret_file) {
+    struct Seen {
+        std::string name;
+        dev_t device;
+        ino_t inode;
+    };
+    std::vector<Seen> taken;
+    if (struct stat key {}; !secret_file.empty() && ::stat(secret_file.c_str(), &key) == 0)
+        taken.push_back({"", key.st_dev, key.st_ino});
+    for (const auto& path : inputs) {
+        struct stat info {};
+        if (!path.empty() && ::stat(path.c_str(), &info) == 0) taken.push_back({path, info.st_dev, info.st_ino});
+    }
+    for (const auto& path : outputs) {
+        struct stat info {};
+        if (path.empty() || ::stat(path.c_str(), &info) != 0) continue;
+        if (S_ISCHR(info.st_mode) || S_ISFIFO(info.st_mode)) continue;  // /dev/null, a pipe: written through
+        for (const Seen& seen : taken)
+            if (seen.device == info.st_dev && seen.inode == info.st_ino)
+                throw UsageError("the output '" + path + "' is the same file as " +
+                                 (seen.name.empty() ? std::string("the secret file") : "'" + seen.name + "'") +
+                                 "; nothing was written");
+        taken.push_back({path, info.st_dev, info.st_ino});
+    }
+}
+
+std::uint64_t parse_count(const std::string& option, const std::string& text, std::uint64_t max) {
+    std::uint64_t value = 0;
+    const char* end = text.data() + text.size();
+    const auto [stop, error] = std::from_chars(text.data(), end, value);
+    if (text.empty() || error != std::errc() || stop != end || value < 1 || value > max)
+        throw UsageError(option + " takes a whole number from 1 to " + std::to_string(max));
+    return value;
+}
+
+double parse_unit_interval(const std::string& option, const std::string& text) {
+    double value = 0;
+    const char* end = text.data() + text.size();
+    const auto [stop, error] = std::from_chars(text.data(), end, value);
+    if (text.empty() || error != std::errc() || stop != end || !(value >= 0.0 && value <= 1.0))
+        throw UsageError(option + " takes a number from 0 to 1");
+    return value;
+}
+
+namespace {
+
+// SIGINT, SIGTERM, SIGHUP: temporary outputs are removed, and the tool exits with 5 (interrupted
+// while writing counts as an I/O failure) rather than dying by the signal.
+extern "C" void on_termination_signal(int) {
+    pprl::remove_temporary_files();
+    static const char message[] = "pprl: interrupted; partial outputs removed\n";
+    const ssize_t ignored = ::write(2, message, sizeof message - 1);
+    (void)ignored;
+    ::_exit(5);
+}
+
+void install_signal_handlers() {
+    struct sigaction action {};
+    action.sa_handler = on_termination_signal;
+    sigemptyset(&action.sa_mask);
+    for (int signal_number : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(signal_number, &action, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);  // a closed pipe becomes a write error (exit 5), not a signal
+}
+
+// CLI11's messages quote the offending argument, which may be a key typed in the wrong place: say
+// what kind of mistake it was and where to look, never the value.
+std::string usage_message(const CLI::ParseError& error) {
+    const std::string kind = error.get_name();
+    if (kind == "RequiredError" || kind == "RequiresError" || kind == "ExcludesError" || kind == "ArgumentMismatch")
+        return error.what();  // these name options, not values
+    if (kind == "ExtrasError") return "unexpected arguments (not shown); see --help";
+    if (kind == "ConversionError" || kind == "ValidationError")
+        return "an option's value is not valid (values are not shown); see --help";
+    return "the command line could not be read (arguments are not shown); see --help";
+}
+
+}  // namespace
+
 }  // namespace pprl::cli
 
 int main(int argc, char** argv) {
@@ -111,11 +195,16 @@ int main(int argc, char** argv) {
     add("link", "Link two or more parties' files into entities (one pseudonymous id per person)", &add_link);
     add("evaluate", "Precision, recall and F1 against the truth, per group, with an HTML report", &add_evaluate);
     add("audit", "Agency side: filter statistics and attacks on your own encodings, given plaintext", &add_audit);
+    install_signal_handlers();
     try {
         app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& help) {
+        return app.exit(help);
+    } catch (const CLI::CallForAllHelp& help) {
+        return app.exit(help);
     } catch (const CLI::ParseError& error) {
-        const int code = app.exit(error);
-        return code == 0 ? 0 : pprl::exit_code_for(pprl::ErrorCategory::usage);
+        std::cerr << "pprl: usage error: " << usage_message(error) << "\n";
+        return pprl::exit_code_for(pprl::ErrorCategory::usage);
     }
     try {
         pprl::simd::check_override();  // a bad PPRL_FORCE_BACKEND is a usage error for every command

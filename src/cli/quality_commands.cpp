@@ -79,7 +79,8 @@ void evaluate_pairs_file(EvaluationReport& report, const Truth& truth, const std
     report.sweep = threshold_sweep(truth, pairs, thresholds);
     for (const auto& point : report.sweep)
         if (!report.best || point.confusion.f1() > report.best->confusion.f1()) report.best = point;
-    report.pairs_threshold = !threshold.empty() ? std::stod(threshold) : (report.best ? report.best->threshold : low);
+    report.pairs_threshold = !threshold.empty() ? parse_unit_interval("--threshold", threshold)
+                                                : (report.best ? report.best->threshold : low);
     report.pairs = evaluate_pairs(truth, pairs, report.pairs_threshold);
     report.histogram = score_histogram(truth, pairs, low, 40);
     print_quality("pairs at " + std::to_string(report.pairs_threshold).substr(0, 5), *report.pairs, by_group);
@@ -94,10 +95,11 @@ void evaluate_pairs_file(EvaluationReport& report, const Truth& truth, const std
     }
 }
 
-void write_text(const std::string& path, const std::string& text) {
-    AtomicFile file(path);
-    file.write(text);
-    file.commit();
+// A file written but not committed yet.
+std::unique_ptr<AtomicFile> written(const std::string& path, const std::string& text) {
+    auto file = std::make_unique<AtomicFile>(path);
+    file->write(text);
+    return file;
 }
 
 }  // namespace
@@ -118,6 +120,8 @@ Command add_evaluate(CLI::App& app) {
     app.add_option("--json", o->json, "Write every figure as JSON");
     return [o]() {
         if (o->entities.empty() && o->pairs.empty()) throw UsageError("give --entities, --pairs or both");
+        if (!o->threshold.empty()) parse_unit_interval("--threshold", o->threshold);
+        refuse_overwriting({o->report, o->json}, {o->truth, o->entities, o->pairs});
         const Truth truth = Truth::from_file(o->truth);
         EvaluationReport report;
         report.notes.push_back({"truth", o->truth});
@@ -137,11 +141,13 @@ Command add_evaluate(CLI::App& app) {
             report.notes.push_back({"pairs", o->pairs});
             evaluate_pairs_file(report, truth, read_pairs(o->pairs, party_a, party_b), o->threshold, !o->by.empty());
         }
-        if (!o->report.empty()) {
-            write_text(o->report, render_html(report));
-            std::cerr << "pprl: report -> " << o->report << "\n";
-        }
-        if (!o->json.empty()) write_text(o->json, render_json(report));
+        // Both written before either appears, so one failing leaves neither.
+        std::unique_ptr<AtomicFile> html, json;
+        if (!o->report.empty()) html = written(o->report, render_html(report));
+        if (!o->json.empty()) json = written(o->json, render_json(report));
+        if (html) html->commit();
+        if (json) json->commit();
+        if (html) std::cerr << "pprl: report -> " << o->report << "\n";
         return 0;
     };
 }

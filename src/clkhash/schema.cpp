@@ -26,6 +26,8 @@ namespace {
 using detail::json;
 using detail::name_of;
 using detail::ObjectReader;
+using detail::json_integer;
+using detail::parse_json_document;
 
 // The names clkhash's schemas use, for reading and for the canonical form alike.
 const std::vector<std::pair<std::string, crypto::HkdfHash>> kdf_hashes = {{"SHA256", crypto::HkdfHash::sha256},
@@ -47,19 +49,20 @@ constexpr const char* unknown_option = "unknown option (pprl refuses what it can
 constexpr unsigned max_hash_bits = 1u << 20;
 
 std::int64_t integer_at(ObjectReader& reader, const std::string& key, std::int64_t low, std::int64_t high) {
-    const json& value = reader.get(key);
-    if (!value.is_number_integer() || value.get<std::int64_t>() < low || value.get<std::int64_t>() > high)
+    std::int64_t number = 0;
+    if (!json_integer(reader.get(key), number) || number < low || number > high)
         reader.fail(key, "an integer from " + std::to_string(low) + " to " + std::to_string(high));
-    return value.get<std::int64_t>();
+    return number;
 }
 
 // An integer-valued JSON number ("number" in the v2 master schema, so 20.0 is 20).
 std::int64_t whole_number_at(ObjectReader& reader, const std::string& key, std::int64_t low, std::int64_t high) {
     const json& value = reader.get(key);
     double number = 0;
-    if (value.is_number_integer()) number = static_cast<double>(value.get<std::int64_t>());
+    std::int64_t integer = 0;
+    if (json_integer(value, integer)) number = static_cast<double>(integer);
     else if (value.is_number_float()) number = value.get<double>();
-    else reader.fail(key, "a number");
+    else reader.fail(key, "a number in range");
     if (number != std::floor(number) || number < static_cast<double>(low) || number > static_cast<double>(high))
         reader.fail(key, "a whole number from " + std::to_string(low) + " to " + std::to_string(high));
     return static_cast<std::int64_t>(number);
@@ -203,8 +206,8 @@ void read_comparison(ObjectReader& hashing, Feature& feature) {
             const json& distance = comparison.get("thresholdDistance");
             if (distance.is_number_integer()) {
                 feature.threshold_is_integer = true;
-                feature.threshold_integer = distance.get<std::int64_t>();
-                if (feature.threshold_integer <= 0) comparison.fail("thresholdDistance", "a positive number");
+                if (!json_integer(distance, feature.threshold_integer) || feature.threshold_integer <= 0)
+                    comparison.fail("thresholdDistance", "a positive number below 2^63");
             } else if (distance.is_number_float()) {
                 feature.threshold_is_integer = false;
                 feature.threshold_float = distance.get<double>();
@@ -359,12 +362,7 @@ bool looks_like_clkhash(const std::string& json_text) {
 }
 
 Schema parse_schema(const std::string& json_text, const std::string& origin) {
-    json document;
-    try {
-        document = json::parse(json_text);
-    } catch (const json::parse_error& error) {
-        throw ValidationError(origin + ": not valid JSON (at byte " + std::to_string(error.byte) + ")");
-    }
+    const json document = parse_json_document(json_text, origin);
     ObjectReader top(document, "", origin);
     Schema schema;
     if (!top.has("version")) top.fail("version", "a clkhash schema version (1, 2 or 3)");

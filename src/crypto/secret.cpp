@@ -71,14 +71,15 @@ int hex_value(char c) {
 }  // namespace
 
 SecretKey SecretKey::from_file(const std::string& path, FileEncoding encoding) {
-    std::string content = read_file(path);
+    // Messages never name the path: given by mistake, it could be the key itself.
+    std::string content = read_file(path, max_file_bytes, "the secret file");
     SecretKey key;
     if (encoding == FileEncoding::raw) {
         std::size_t size = content.size();
         if (size > 0 && content[size - 1] == '\n') --size;
         if (size == 0) {
             secure_wipe(content.data(), content.size());
-            throw ValidationError("secret file '" + path + "' is empty");
+            throw ValidationError("the secret file is empty");
         }
         key = SecretKey(reinterpret_cast<const std::uint8_t*>(content.data()), size);
     } else {
@@ -96,14 +97,13 @@ SecretKey SecretKey::from_file(const std::string& path, FileEncoding encoding) {
         secure_wipe(content.data(), content.size());
         if (!valid) {
             secure_wipe(bytes.data(), bytes.size());
-            throw ValidationError("secret file '" + path +
-                                  "' is not a hex key (expected an even number of hex digits, as written "
-                                  "by `pprl keygen`)");
+            throw ValidationError("the secret file is not a hex key (expected an even number of hex digits, as "
+                                  "written by `pprl keygen`)");
         }
         if (bytes.size() < min_bytes) {
             const std::size_t bits = bytes.size() * 8;
             secure_wipe(bytes.data(), bytes.size());
-            throw ValidationError("secret file '" + path + "' holds a " + std::to_string(bits) +
+            throw ValidationError("the secret file holds a " + std::to_string(bits) +
                                   "-bit key; at least 128 bits are required");
         }
         key = SecretKey(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());

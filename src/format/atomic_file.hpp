@@ -1,9 +1,12 @@
-// pprl/io.hpp — files that appear whole or not at all.
+// format/atomic_file.hpp — files that appear whole or not at all, and inputs that are bounded.
 //
 // AtomicFile writes to a temporary file beside the destination (mkstemp) and renames it over the
 // destination only in commit(), after flushing and fsync. If the writer throws or the process dies
 // first, the destination is untouched and the destructor removes the temporary, so a crash never
-// leaves a half-written file under the real name.
+// leaves a half-written file under the real name; a signal handler can remove the temporaries
+// (remove_temporary_files). A symbolic link as destination is followed (the file it names is
+// replaced, not the link); a device or FIFO (/dev/null, a pipe) is written through, never replaced;
+// a directory is refused.
 #pragma once
 
 #include <cstddef>
@@ -32,7 +35,10 @@ private:
     void flush_buffer();
 
     std::string path_;
+    std::string target_;  // path_, or the file a symbolic link at path_ names
     std::string temp_path_;
+    int temporary_slot_ = -1;
+    bool direct_ = false;  // a device or FIFO, written in place
     int fd_ = -1;
     unsigned mode_;
     std::uint64_t position_ = 0;
@@ -40,7 +46,22 @@ private:
     bool committed_ = false;
 };
 
-// Whole file into memory; IoError naming the path on failure.
-std::string read_file(const std::string& path);
+// Removes every temporary file an AtomicFile has created and not yet renamed or removed.
+// Async-signal-safe: the CLI calls it from its SIGINT/SIGTERM handler.
+void remove_temporary_files() noexcept;
+
+enum class InputKind {
+    regular,            // a regular file: keys, schemas, encoded files (size known, never endless)
+    regular_or_stream,  // also a pipe or FIFO (CSV input streamed from another program)
+};
+
+// Opens an input for reading and returns its descriptor. Refuses (IoError, naming the path) a
+// directory, a device such as /dev/zero, and, for InputKind::regular, a FIFO or socket, so no
+// reader waits forever or reads an endless file. Never blocks while opening.
+int open_input(const std::string& path, InputKind kind, const std::string& shown_as = {});
+
+// The whole of a regular file of at most `max_bytes` bytes; IoError naming the path otherwise.
+// `shown_as` replaces the quoted path in messages (a secret file's path may be a mistyped key).
+std::string read_file(const std::string& path, std::size_t max_bytes, const std::string& shown_as = {});
 
 }  // namespace pprl

@@ -2,8 +2,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
+#include <unistd.h>
+
+#include "format/atomic_file.hpp"
 #include "pprl/error.hpp"
 
 namespace pprl {
@@ -12,8 +16,12 @@ constexpr std::size_t read_chunk_bytes = 1 << 20;
 }
 
 CsvReader::CsvReader(const std::string& path) : path_(path), buffer_(read_chunk_bytes) {
-    file_ = std::fopen(path.c_str(), "rb");
-    if (file_ == nullptr) throw IoError("cannot open '" + path + "': " + std::strerror(errno));
+    const int fd = open_input(path, InputKind::regular_or_stream);
+    file_ = ::fdopen(fd, "rb");
+    if (file_ == nullptr) {
+        ::close(fd);
+        throw IoError("cannot read '" + path + "': " + std::strerror(errno));
+    }
 }
 
 CsvReader::~CsvReader() {
@@ -65,6 +73,12 @@ bool CsvReader::skip_blank_lines() {
     }
 }
 
+void CsvReader::keep(std::string& field, const char* data, std::size_t size) {
+    record_bytes_ += size;
+    if (record_bytes_ > max_record_bytes) return;  // too long: read to its end, keep nothing more
+    field.append(data, size);
+}
+
 void CsvReader::copy_run(std::string& field, bool quoted) {
     std::size_t run = position_;
     if (quoted) {
@@ -76,7 +90,7 @@ void CsvReader::copy_run(std::string& field, bool quoted) {
             ++run;
         }
     }
-    field.append(buffer_.data() + position_, run - position_);
+    keep(field, buffer_.data() + position_, run - position_);
     position_ = run;
 }
 
@@ -87,13 +101,24 @@ bool CsvReader::next(CsvRecord& record) {
     // field once the buffers have grown to the data.
     std::size_t used = 0;
     auto next_field = [&]() -> std::string* {
-        if (used == record.fields.size()) record.fields.emplace_back();
+        if (used == record.fields.size()) {
+            if (record_bytes_ > max_record_bytes) return &record.fields[used - 1];  // no more fields either
+            record.fields.emplace_back();
+        }
         std::string* field = &record.fields[used++];
         field->clear();
         return field;
     };
     record.line = line_;
     record.error.clear();
+    record_bytes_ = 0;
+    // A record past the limit is read to its end and rejected as a whole.
+    auto finish = [&] {
+        record.fields.resize(used);
+        if (record_bytes_ > max_record_bytes)
+            record.error = "record longer than " + std::to_string(max_record_bytes >> 20) + " MiB";
+        return true;
+    };
     std::string* field = next_field();
     bool quoted = false, after_quote = false, at_field_start = true;
     for (;;) {
@@ -101,13 +126,12 @@ bool CsvReader::next(CsvRecord& record) {
         if (quoted) {
             if (c == EOF) {
                 record.error = "end of file inside a quoted field";
-                record.fields.resize(used);
-                return true;
+                return finish();
             }
             if (c == '"') {
                 if (peek() == '"') {
                     get();
-                    field->push_back('"');
+                    keep(*field, "\"", 1);
                 } else {
                     quoted = false;
                     after_quote = true;
@@ -115,15 +139,15 @@ bool CsvReader::next(CsvRecord& record) {
                 continue;
             }
             if (c == '\n') ++line_;
-            field->push_back(static_cast<char>(c));
+            const char ch = static_cast<char>(c);
+            keep(*field, &ch, 1);
             copy_run(*field, true);  // the rest of the quoted run, straight from the buffer
             continue;
         }
         if (c == EOF || c == '\n' || c == '\r') {
             if (c == '\r' && peek() == '\n') get();
             if (c != EOF) ++line_;
-            record.fields.resize(used);
-            return true;
+            return finish();
         }
         if (c == ',') {
             field = next_field();
@@ -139,7 +163,8 @@ bool CsvReader::next(CsvRecord& record) {
         if ((c == '"' || after_quote) && record.error.empty())
             record.error = after_quote ? "text after a closing quote" : "quote inside an unquoted field";
         at_field_start = false;
-        field->push_back(static_cast<char>(c));
+        const char ch = static_cast<char>(c);
+        keep(*field, &ch, 1);
         if (!after_quote) copy_run(*field, false);  // an ordinary run: most of every file
     }
 }

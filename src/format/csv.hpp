@@ -24,6 +24,12 @@ struct CsvRecord {
 
 class CsvReader {
 public:
+    // A record (all its fields with their separators) longer than this is rejected as a whole
+    // ("record longer than 16 MiB"): a quasi-identifier row is a few hundred bytes, and an input with
+    // no line ends (a device, a binary file) must not be read into memory without end.
+    static constexpr std::size_t max_record_bytes = std::size_t{16} << 20;
+
+    // Opens a regular file or a pipe; a directory or device is an IoError.
     explicit CsvReader(const std::string& path);
     ~CsvReader();
     CsvReader(const CsvReader&) = delete;
@@ -41,12 +47,15 @@ private:
     bool skip_blank_lines();
     // Appends the rest of the current run of plain characters in the buffer to `field`.
     void copy_run(std::string& field, bool quoted);
+    // Appends to the field unless the record has passed max_record_bytes.
+    void keep(std::string& field, const char* data, std::size_t size);
 
     std::string path_;
     std::FILE* file_ = nullptr;
     std::vector<char> buffer_;
     std::size_t position_ = 0, end_ = 0;
     std::uint64_t line_ = 1;
+    std::size_t record_bytes_ = 0;
     bool first_ = true;
 };
 

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 #include "format/csv.hpp"
 #include "pprl/error.hpp"
@@ -95,8 +96,7 @@ std::array<std::uint8_t, header_bytes> encode_header(const Header& header) {
 class MappedFile {
 public:
     explicit MappedFile(const std::string& path) {
-        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) throw IoError("cannot open '" + path + "': " + std::strerror(errno));
+        const int fd = open_input(path, InputKind::regular);
         struct stat info {};
         if (::fstat(fd, &info) != 0) {
             ::close(fd);
@@ -169,9 +169,16 @@ bool verify(const MappedFile& file, FileReport& report, Header& header) {
         report.problem = "header fields are inconsistent";
         return false;
     }
-    const std::uint64_t filters_size = header.records * header.stride;
-    if (header.records > (file.size() / header.stride) || header.ids_offset != header_bytes + filters_size ||
-        header.ids_offset + header.ids_size + footer_bytes != file.size()) {
+    // Every size is the sender's claim: compared with the file size by subtraction, never summed,
+    // so no claimed value can wrap the arithmetic past 2^64.
+    const std::uint64_t size = file.size();
+    const std::uint64_t body = size - header_bytes - footer_bytes;  // size ≥ both, checked above
+    const bool sizes_fit = header.records <= body / header.stride &&
+                           header.ids_offset == header_bytes + header.records * header.stride &&
+                           header.ids_offset <= size - footer_bytes &&
+                           header.ids_size == size - footer_bytes - header.ids_offset;
+    const std::uint64_t filters_size = sizes_fit ? header.records * header.stride : 0;
+    if (!sizes_fit) {
         report.problem = "file size does not match its header (truncated or extended)";
         return false;
     }
@@ -325,7 +332,8 @@ FilterMatrix import_base64(const std::string& path, unsigned bits, const std::st
     if (bits == 0 || bits % 64 != 0 || bits > max_filter_bits)
         throw UsageError("the filter length must be a multiple of 64 bits from 64 to 65536");
     std::vector<std::string> ids, clks;
-    std::string content = read_file(path);
+    // A regular file (never a device or a pipe), of any size: it holds one base64 string per filter.
+    std::string content = read_file(path, std::numeric_limits<std::size_t>::max());
     std::size_t first = content.find_first_not_of(" \t\r\n\xEF\xBB\xBF");
     if (first != std::string::npos && content[first] == '{') {
         nlohmann::json document;
@@ -333,6 +341,8 @@ FilterMatrix import_base64(const std::string& path, unsigned bits, const std::st
             document = nlohmann::json::parse(content);
         } catch (const nlohmann::json::parse_error& error) {
             throw ValidationError("'" + path + "': not valid JSON (at byte " + std::to_string(error.byte) + ")");
+        } catch (const nlohmann::json::exception&) {
+            throw ValidationError("'" + path + "': not valid JSON (a number out of range or a malformed string)");
         }
         if (!document.is_object() || !document.contains("clks") || !document["clks"].is_array())
             throw ValidationError("'" + path + "': /clks: expected an array of base64 strings");

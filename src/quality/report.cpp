@@ -243,7 +243,8 @@ std::string render_json(const EvaluationReport& r) {
                           {"match_mean", r.mixture->match_mean}, {"match_sd", r.mixture->match_sd},
                           {"non_match_mean", r.mixture->non_match_mean}, {"non_match_sd", r.mixture->non_match_sd},
                           {"iterations", r.mixture->iterations}};
-    return out.dump(2) + "\n";
+    // Labels and file names come from outside: invalid UTF-8 is replaced (U+FFFD), never an exception.
+    return out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 namespace {

@@ -1,4 +1,4 @@
-// src/parallel.hpp — running work on a few threads (internal to the library).
+// runtime/parallel.hpp — running work on a few threads (internal to the library).
 //
 // Every parallel step in pprl has the same shape: resolve "0 = all cores", cap by the amount of
 // work, run one worker per thread with worker 0 on the calling thread, join. These helpers are that
@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
+#include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace pprl::detail {
@@ -19,12 +21,38 @@ inline unsigned thread_count(unsigned requested, std::size_t work_items) {
     return static_cast<unsigned>(std::min<std::size_t>(wanted, std::max<std::size_t>(work_items, 1)));
 }
 
+// Starts a thread running `fn` (the default for run_workers; tests pass one that fails).
+struct StartThread {
+    template <class Fn>
+    std::thread operator()(Fn&& fn) const {
+        return std::thread(std::forward<Fn>(fn));
+    }
+};
+
 // Calls work(id) for id = 0 .. threads-1, each on its own thread (id 0 on the caller), and joins.
-template <class Work>
-void run_workers(unsigned threads, Work&& work) {
+// If a thread cannot be started (the system's thread or memory limit), the ids it would have run
+// run on the calling thread after its own, so all the work is done, only more slowly. Every started
+// thread is joined before an exception from the calling thread's work propagates.
+template <class Work, class Start = StartThread>
+void run_workers(unsigned threads, Work&& work, Start&& start = Start{}) {
     std::vector<std::thread> pool;
-    for (unsigned id = 1; id < threads; ++id) pool.emplace_back([&work, id] { work(id); });
-    work(0u);
+    pool.reserve(threads);
+    unsigned started = 1;
+    try {
+        for (; started < threads; ++started) {
+            const unsigned id = started;
+            pool.push_back(start([&work, id] { work(id); }));
+        }
+    } catch (const std::system_error&) {
+        // fewer threads than asked: the rest of the ids run below, on this thread
+    }
+    try {
+        work(0u);
+        for (unsigned id = started; id < threads; ++id) work(id);
+    } catch (...) {
+        for (auto& thread : pool) thread.join();
+        throw;
+    }
     for (auto& thread : pool) thread.join();
 }
 
