@@ -189,5 +189,138 @@ expect 4 "audit refuses another schema's file" -- "$pprl" audit ck.pprl --schema
 expect 3 "audit without the field in the plaintext" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext syn/truth.csv
 expect 2 "audit of an unknown field" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext aud_ref/city.csv --field shoe_size
 
+# Hostile input: every case a documented exit code, no signal, no echo, no file replaced or left.
+no_temporaries() { ! ls ./*.tmp.* >/dev/null 2>&1; }
+# Header fields rewritten with a valid header checksum (XXH3 through libxxhash): lying sizes.
+python3 - <<'PY'
+import ctypes, struct
+xxh = ctypes.CDLL("libxxhash.so.0")
+xxh.XXH3_64bits.restype = ctypes.c_uint64
+xxh.XXH3_64bits.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+good = open("a.pprl", "rb").read()
+ids_offset = struct.unpack_from("<Q", good, 40)[0]
+def lie(name, fields):
+    data = bytearray(good)
+    for offset, value in fields:
+        struct.pack_into("<Q", data, offset, value)
+    struct.pack_into("<Q", data, 248, xxh.XXH3_64bits(bytes(data[:248]), 248))
+    open(name, "wb").write(bytes(data))
+lie("lie_wrap.pprl", [(48, (2**64 - 1) - ids_offset - 31)])
+lie("lie_records.pprl", [(24, 2**64 - 1)])
+lie("lie_overlap.pprl", [(40, 256), (48, len(good) - 32 - 256)])
+PY
+for lie in lie_wrap lie_records lie_overlap; do
+    expect 5 "$lie refused by inspect" -- "$pprl" inspect $lie.pprl
+    expect 5 "$lie refused by match" -- "$pprl" match $lie.pprl b.pprl --out m_lie.csv
+    expect 5 "$lie refused by link" -- "$pprl" link $lie.pprl b.pprl --out e_lie.csv
+    expect 5 "$lie refused by export" -- "$pprl" export $lie.pprl --out x_lie.csv
+done
+check "nothing written for lying files" -- test ! -e m_lie.csv -a ! -e e_lie.csv -a ! -e x_lie.csv
+
+mkfifo fifo.key
+expect 5 "a FIFO as the secret file is refused at once" -- timeout 20 "$pprl" encode --schema "$schema" --secret-file fifo.key --in "$sample" --out f.pprl
+expect 5 "/dev/zero as the secret file" -- "$pprl" encode --schema "$schema" --secret-file /dev/zero --in "$sample" --out f.pprl
+expect 5 "/dev/zero as the schema" -- "$pprl" encode --schema /dev/zero --secret-file k.key --in "$sample" --out f.pprl
+expect 5 "/dev/zero as the CSV" -- "$pprl" encode --schema "$schema" --secret-file k.key --in /dev/zero --out f.pprl
+expect 5 "/dev/urandom as import input" -- "$pprl" import /dev/urandom --bits 1024 --out f.pprl
+mkdir -p a_directory
+expect 5 "a directory as the secret file" -- "$pprl" encode --schema "$schema" --secret-file a_directory --in "$sample" --out f.pprl
+expect 5 "a directory as the schema" -- "$pprl" encode --schema a_directory --secret-file k.key --in "$sample" --out f.pprl
+check "no output after refused inputs" -- test ! -e f.pprl
+head -c 300000 /dev/zero | tr '\0' 'a' > long_line.csv
+{ head -1 "$sample"; head -c 17000000 /dev/zero | tr '\0' 'x'; printf '\n'; tail -n +2 "$sample"; } > overlong.csv
+expect 0 "a 17 MB record is rejected, the others encode" -- "$pprl" encode --schema "$schema" --secret-file k.key --in overlong.csv --out overlong.pprl
+check "the overlong record is reported" -- grep -q "longer than 16 MiB" err.txt
+
+printf '{"pprl_schema": 4294967297, "fields": [{"name": "a"}]}' > s_wrap.json
+expect 3 "schema version beyond 32 bits" -- "$pprl" encode --schema s_wrap.json --secret-file k.key --in "$sample" --out f.pprl
+printf '{"pprl_schema": 1e400, "fields": [{"name": "a"}]}' > s_inf.json
+expect 3 "a JSON number out of range" -- "$pprl" encode --schema s_inf.json --secret-file k.key --in "$sample" --out f.pprl
+printf '{"pprl_schema": 1, "fields": [{"name": "n", "type": "integer", "min": 18446744073709551615}]}' > s_min.json
+expect 3 "an integer beyond int64" -- "$pprl" encode --schema s_min.json --secret-file k.key --in "$sample" --out f.pprl
+
+for t in nan -0.5 2 0.7xyz abc; do
+    expect 2 "evaluate --threshold $t" -- "$pprl" evaluate --truth syn/truth.csv --pairs pairs_generic.csv --parties city,schools --threshold "$t"
+done
+for k in -1 0 18446744073709551616 1x; do
+    expect 2 "match --top-k $k" -- "$pprl" match a.pprl b.pprl --top-k "$k" --out m_k.csv
+done
+expect 2 "link --blocking lsh:-1,24" -- "$pprl" link a.pprl b.pprl --blocking lsh:-1,24 --out e_k.csv
+check "nothing written for refused options" -- test ! -e m_k.csv -a ! -e e_k.csv
+printf 'party,record_id,entity_id\ncity,1\n' > short_entities.csv
+expect 3 "entities row shorter than its header" -- "$pprl" evaluate --truth syn/truth.csv --entities short_entities.csv
+printf 'party_a,a_id,party_b,b_id,score,linked\ncity,1,schools,2,0.9\n' > short_pairs.csv
+expect 3 "pairs row without its linked column" -- "$pprl" evaluate --truth syn/truth.csv --pairs short_pairs.csv
+
+# No personal value or key in any message.
+{ echo "Lee,Lee,Smith"; echo "1,2,3"; } > no_header.csv
+expect 3 "a first row of values read as a header" -- "$pprl" encode --schema "$schema" --secret-file k.key --in no_header.csv --out f.pprl
+check "the repeated value is not echoed" -- bash -c "! grep -q Lee err.txt"
+expect 5 "a key given as the secret file's path" -- "$pprl" encode --schema "$schema" --secret-file "$key_hex" --in "$sample" --out f.pprl
+check "the key is not echoed (path)" -- bash -c "! grep -q '$key_hex' err.txt out.txt"
+expect 2 "a key given as an unknown option" -- "$pprl" encode --schema "$schema" --key "$key_hex" --in "$sample" --out f.pprl
+check "the key is not echoed (unknown option)" -- bash -c "! grep -q '$key_hex' err.txt out.txt"
+expect 2 "a key given as an extra argument" -- "$pprl" match a.pprl b.pprl "$key_hex" --out m_x.csv
+check "the key is not echoed (extra argument)" -- bash -c "! grep -q '$key_hex' err.txt out.txt"
+
+# Outputs never replace an input or the key; a failed command leaves nothing.
+cp a.pprl a_copy.pprl
+expect 2 "match --out over its input" -- "$pprl" match a_copy.pprl b.pprl --out a_copy.pprl
+check "the input is unchanged" -- cmp -s a.pprl a_copy.pprl
+cp "$sample" plain.csv
+expect 2 "encode --out over the plaintext" -- "$pprl" encode --schema "$schema" --secret-file k.key --in plain.csv --out plain.csv
+check "the plaintext is unchanged" -- cmp -s "$sample" plain.csv
+cp k.key k_copy.key
+expect 2 "encode --rejects over the key" -- "$pprl" encode --schema "$schema" --secret-file k_copy.key --in "$sample" --out f.pprl --rejects k_copy.key
+check "the key is unchanged" -- cmp -s k.key k_copy.key
+ln -sf a_copy.pprl link_to_input.pprl
+expect 2 "link --out through a symlink to an input" -- "$pprl" link a_copy.pprl b.pprl --out link_to_input.pprl
+check "the linked input is unchanged" -- cmp -s a.pprl a_copy.pprl
+cp syn/truth.csv truth_copy.csv
+expect 2 "evaluate --report over the truth" -- "$pprl" evaluate --truth truth_copy.csv --entities ent.csv --report truth_copy.csv
+check "the truth is unchanged" -- cmp -s syn/truth.csv truth_copy.csv
+expect 5 "encode into a missing directory with --rejects" -- "$pprl" encode --schema "$schema" --secret-file k.key --in "$sample" --out /nonexistent/x.pprl --rejects rej_side.csv
+check "no rejects file when the encoding failed" -- test ! -e rej_side.csv
+expect 3 "link with a bad truth file" -- "$pprl" link a.pprl b.pprl --out ent_bad.csv --pairs-out pairs_bad.csv --truth bad_truth.csv
+check "no outputs when the truth is bad" -- test ! -e ent_bad.csv -a ! -e pairs_bad.csv
+expect 0 "output to /dev/null is written through" -- "$pprl" match a.pprl b.pprl --out /dev/null
+check "/dev/null is still a device" -- test -c /dev/null
+ln -sf real_pairs.csv pairs_link.csv
+expect 0 "output through a symlink" -- "$pprl" match a.pprl b.pprl --out pairs_link.csv
+check "the link still links, to the written file" -- test -L pairs_link.csv -a -s real_pairs.csv
+# SIGTERM while an output is half written: the CSV comes through a FIFO that stalls after the
+# header, so the encoder is certainly mid-run (its temporary output exists) when the signal comes.
+mkfifo stalled.csv
+( head -1 "$sample"; exec sleep 30 ) > stalled.csv 2>/dev/null &
+feeder=$!
+"$pprl" encode --schema "$schema" --secret-file k.key --in stalled.csv --out stalled.pprl >/dev/null 2>&1 &
+encoder=$!
+for _ in $(seq 50); do ls stalled.pprl.tmp.* >/dev/null 2>&1 && break; sleep 0.1; done
+check "the temporary output exists mid-run" -- bash -c "ls stalled.pprl.tmp.* >/dev/null 2>&1"
+kill -TERM $encoder
+wait $encoder
+status=$?
+kill $feeder 2>/dev/null; wait $feeder 2>/dev/null
+check "SIGTERM exits 5, not by the signal (exit $status)" -- test $status -eq 5
+check "no temporary file left after SIGTERM" -- no_temporaries
+check "no output after SIGTERM" -- test ! -e stalled.pprl
+check "no temporary file left anywhere" -- no_temporaries
+# Regular expressions: a 200,000-character value against the shipped clkhash pattern schema.
+python3 - "$src/tests/compat/vectors/string_validation.json" <<'PY'
+import csv, json, sys
+doc = json.load(open(sys.argv[1], encoding="utf-8"))
+json.dump(doc["schema"], open("sv_schema.json", "w"))
+open("sv.secret", "w").write(doc["secret"])
+with open("sv.csv", "w", newline="", encoding="utf-8") as f:
+    w = csv.writer(f)
+    w.writerow(doc["columns"])
+    row = list(doc["rows"][0])
+    for i in range(1, len(row)):
+        row[i] = "a" * 200000
+    w.writerow(row)
+PY
+chmod 600 sv.secret
+expect 0 "a 200,000-character value against clkhash patterns" -- "$pprl" encode --schema sv_schema.json --secret-file sv.secret --in sv.csv --out sv.pprl
+
 echo "cli: $passes passed, $failures failed"
 [[ $failures -eq 0 ]]

@@ -15,6 +15,7 @@
 #include "crypto/crypto.hpp"
 #include "pprl/encode.hpp"
 #include "pprl/error.hpp"
+#include "clkhash/internal.hpp"
 #include "format/base64.hpp"
 #include "test_support.hpp"
 #include "pprl/format.hpp"
@@ -271,3 +272,45 @@ TEST(Compat, RejectionReasonsNeverEchoTheValue) {
 
 }  // namespace
 }  // namespace pprl
+
+namespace pprl::clkhash {
+namespace {
+
+TEST(ClkhashPattern, PythonClassesKeepTheirUnicodeMeaning) {
+    EXPECT_TRUE(Pattern("\\w+").full_match("José_Łukasz9"));
+    EXPECT_FALSE(Pattern("\\w+").full_match("José-Łukasz"));
+    EXPECT_TRUE(Pattern("\\d+").full_match("\xd9\xa1\xd9\xa2"));  // ١٢, Arabic-Indic digits: Python's \d takes them
+    EXPECT_TRUE(Pattern("a\\sb").full_match("a\xc2\xa0" "b"));    // no-break space is Python whitespace
+    EXPECT_FALSE(Pattern("\\S+").full_match("a\xe3\x80\x80"));    // ideographic space
+    EXPECT_TRUE(Pattern("[\\w-]+").full_match("Jean-Baptiste"));
+    EXPECT_TRUE(Pattern("\\u00e9+").full_match("\xc3\xa9\xc3\xa9"));
+    EXPECT_TRUE(Pattern("[0-9]{3,4}|N/A").full_match("N/A"));
+    EXPECT_FALSE(Pattern("[0-9]{3,4}|N/A").full_match("12345"));
+}
+
+TEST(ClkhashPattern, WhatCannotBeReproducedIsRefusedWithAReason) {
+    for (const char* pattern : {"\\bword\\b", "(a)\\1", "a(?=b)", "[\\W]", "a{,3}", "\\N{DASH}"}) {
+        try {
+            Pattern{pattern};
+            ADD_FAILURE() << pattern << " was accepted";
+        } catch (const ValidationError& error) {
+            EXPECT_FALSE(std::string(error.what()).empty()) << pattern;
+        }
+    }
+}
+
+TEST(ClkhashPattern, HostileValuesAndPatternsFinishWithBoundedStack) {
+    // Each of these overflowed the stack or ran for minutes on a backtracking engine.
+    const std::string long_value(200000, 'a');
+    EXPECT_TRUE(Pattern("[^0-9]*[a-zA-Z\xc3\xa4-\xc3\xbf ]+").full_match(long_value));
+    EXPECT_FALSE(Pattern("(a|a)*b").full_match(std::string(30, 'a')));
+    EXPECT_FALSE(Pattern("(a*)*b").full_match(std::string(100000, 'a')));
+    const DateParser spaced("%Y %m %d");
+    WipedString out;
+    EXPECT_FALSE(spaced.parse(std::string(1000000, ' '), out));
+    EXPECT_TRUE(spaced.parse("2012   7 \t 4", out));
+    EXPECT_EQ(std::string(out.data(), out.size()), "20120704");
+}
+
+}  // namespace
+}  // namespace pprl::clkhash

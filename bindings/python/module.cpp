@@ -47,6 +47,7 @@ unsigned threads_of(const py::object& value) { return value.is_none() ? 0u : val
 struct BatchEncoder {
     std::unique_ptr<Encoder> encoder;
     Schema schema;
+    std::vector<std::string> columns;
     std::string party;
     unsigned threads;  // 0: all cores
     std::vector<FilterMatrix> parts;
@@ -201,20 +202,49 @@ void bind_encoder(py::module_& m) {
                  if (!id_column.empty()) schema.set_id_column(id_column);
                  auto encoder = std::make_unique<Encoder>(schema, secret);
                  encoder->bind_columns(columns);
-                 return BatchEncoder{std::move(encoder), schema, party, threads_of(threads), {}, {}, 0};
+                 return BatchEncoder{std::move(encoder), schema, columns, party, threads_of(threads), {}, {}, 0};
              }),
              py::arg("schema"), py::arg("secret"), py::arg("columns"), py::arg("id_column"), py::arg("party"),
              py::arg("threads"))
-        .def("add", [](BatchEncoder& self, std::vector<std::vector<std::string>> rows) {
+        .def("add", [](BatchEncoder& self, const py::sequence& batch) {
+            // Cells are converted here rather than by pybind11, whose error for a cell that is not
+            // UTF-8 (a lone surrogate) would quote the whole batch: such a row is rejected by number.
             std::vector<std::tuple<std::uint64_t, std::string, std::string>> rejected;
-            py::gil_scoped_release release;
-            std::vector<std::uint64_t> numbers(rows.size());
-            for (std::size_t i = 0; i < rows.size(); ++i) numbers[i] = self.next_row + i + 1;
+            std::vector<std::vector<std::string>> rows;
+            std::vector<std::uint64_t> numbers;
+            rows.reserve(batch.size());
+            for (std::size_t i = 0; i < batch.size(); ++i) {
+                const std::uint64_t number = self.next_row + i + 1;
+                const py::sequence cells = batch[i];
+                std::vector<std::string> row(cells.size());
+                bool valid = true;
+                for (std::size_t c = 0; c < cells.size() && valid; ++c) {
+                    const py::object cell = cells[c];
+                    Py_ssize_t size = 0;
+                    const char* text = PyUnicode_Check(cell.ptr()) ? PyUnicode_AsUTF8AndSize(cell.ptr(), &size) : nullptr;
+                    if (text == nullptr) {
+                        PyErr_Clear();
+                        rejected.emplace_back(number, c < self.columns.size() ? self.columns[c] : "",
+                                              "not valid UTF-8 text (a lone surrogate or a non-string cell)");
+                        valid = false;
+                        continue;
+                    }
+                    row[c].assign(text, static_cast<std::size_t>(size));
+                }
+                if (!valid) continue;
+                rows.push_back(std::move(row));
+                numbers.push_back(number);
+            }
             EncodeSummary summary;
-            FilterMatrix part = self.encoder->encode_batch(rows, numbers, {}, self.threads, self.seen_ids, summary);
-            self.next_row += rows.size();
-            if (part.rows() > 0) self.parts.push_back(std::move(part));
+            {
+                py::gil_scoped_release release;
+                FilterMatrix part = self.encoder->encode_batch(rows, numbers, {}, self.threads, self.seen_ids, summary);
+                if (part.rows() > 0) self.parts.push_back(std::move(part));
+            }
+            self.next_row += batch.size();
             for (const auto& r : summary.rejections) rejected.emplace_back(r.row, r.field, r.reason);
+            std::sort(rejected.begin(), rejected.end(),
+                      [](const auto& x, const auto& y) { return std::get<0>(x) < std::get<0>(y); });
             return rejected;
         }, py::arg("rows"))
         .def("finish", [](BatchEncoder& self) {
@@ -318,6 +348,12 @@ void bind_quality(py::module_& m) {
                                 const std::vector<std::string>& t_person, const std::vector<std::string>& t_group,
                                 const std::vector<std::string>& e_party, const std::vector<std::string>& e_record,
                                 const std::vector<std::string>& e_entity) {
+        const std::size_t truth_rows = t_party.size(), entity_rows = e_party.size();
+        if (t_record.size() != truth_rows || t_person.size() != truth_rows ||
+            (!t_group.empty() && t_group.size() != truth_rows))
+            throw UsageError("the truth's columns have different lengths");
+        if (e_record.size() != entity_rows || e_entity.size() != entity_rows)
+            throw UsageError("the entities' columns have different lengths");
         Truth truth;
         for (std::size_t i = 0; i < t_party.size(); ++i)
             truth.add(t_party[i], t_record[i], t_person[i], i < t_group.size() ? t_group[i] : "");

@@ -65,6 +65,13 @@ struct Encoder::Impl {
     bool gather_tokens(const std::vector<std::string>& values, Rejection& why, std::uint64_t& invalid_fields,
                        Worker::State& worker) const;
     void bind_clkhash(const std::map<std::string, std::size_t>& position, const std::vector<std::string>& columns);
+    // Is `name` the id column or a field of the schema (safe to print)?
+    bool names_in_schema(const std::string& name) const {
+        if (name == schema.id_column()) return true;
+        for (const FieldSpec& spec : schema.fields())
+            if (spec.name == name) return true;
+        return false;
+    }
 };
 
 // A worker's token cache and scratch. Every buffer that holds a value, a token or what the key made
@@ -185,11 +192,16 @@ std::string Encoder::id_column_name() const {
 }
 
 void Encoder::bind_columns(const std::vector<std::string>& columns) {
+    // A header may be a first row of data (a file without one): its cells are named in messages only
+    // where they are names the schema itself uses, otherwise by position.
     std::map<std::string, std::size_t> position;
     for (std::size_t i = 0; i < columns.size(); ++i) {
         if (columns[i].empty()) throw ValidationError("column " + std::to_string(i + 1) + " has an empty name");
-        if (!position.emplace(columns[i], i).second)
-            throw ValidationError("column \"" + columns[i] + "\" appears twice in the header");
+        const auto [earlier, fresh] = position.emplace(columns[i], i);
+        if (!fresh)
+            throw ValidationError("columns " + std::to_string(earlier->second + 1) + " and " + std::to_string(i + 1) +
+                                  " of the header have the same name" +
+                                  (impl_->names_in_schema(columns[i]) ? " (\"" + columns[i] + "\")" : ""));
     }
     const Schema& schema = impl_->schema;
     if (impl_->clkhash) {
@@ -214,8 +226,8 @@ void Encoder::bind_columns(const std::vector<std::string>& columns) {
     for (BoundField& field : impl_->fields) field.column = position.at(field.rule.spec->name);
     for (std::size_t i = 0; i < columns.size(); ++i)
         if (!used[i])
-            throw ValidationError("column \"" + columns[i] +
-                                  "\" is not in the schema (list it with \"ignore\": true to leave it out)");
+            throw ValidationError("column " + std::to_string(i + 1) +
+                                  " of the header is not in the schema (list it with \"ignore\": true to leave it out)");
     impl_->column_count = columns.size();
     impl_->bound = true;
 }
@@ -247,7 +259,8 @@ void Encoder::Impl::bind_clkhash(const std::map<std::string, std::size_t>& posit
         id_index = feature_columns.front();
     }
     for (std::size_t i = 0; i < columns.size(); ++i)
-        if (!used[i]) throw ValidationError("column \"" + columns[i] + "\" is not a feature of the clkhash schema");
+        if (!used[i])
+            throw ValidationError("column " + std::to_string(i + 1) + " of the header is not a feature of the clkhash schema");
 }
 
 bool Encoder::encode_record(const std::vector<std::string>& values, std::uint64_t* row, Rejection& why,

@@ -13,7 +13,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <locale>
 #include <set>
 
 #include "pprl/bloom.hpp"
@@ -28,8 +27,6 @@ namespace {
 
 using boost::multiprecision::cpp_int;
 
-// Python's str.isspace() for ASCII.
-bool is_python_space(char32_t c) { return c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f); }
 
 template <class U32String>
 bool decode_utf8(std::string_view text, U32String& out) {
@@ -268,122 +265,8 @@ int compare_integers(const cpp_int& value, const std::string& bound) {
     return value < b ? -1 : (value > b ? 1 : 0);
 }
 
-const char* const month_names[] = {"january", "february", "march",     "april",   "may",      "june",
-                                   "july",    "august",   "september", "october", "november", "december"};
-
-// CPython's __seqToRE: longest first (stable among equals), then the empty alternative that
-// calendar.month_name[0] contributes.
-std::string month_alternation(bool abbreviated) {
-    std::vector<std::string> names;
-    for (const char* name : month_names) names.push_back(abbreviated ? std::string(name, 3) : std::string(name));
-    std::stable_sort(names.begin(), names.end(),
-                     [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
-    std::string out = "(";
-    for (const auto& name : names) out += name + "|";
-    return out + ")";
-}
-
-int month_index(const std::string& name, bool abbreviated) {
-    std::string lower = name;
-    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    for (int i = 0; i < 12; ++i)
-        if ((abbreviated ? std::string(month_names[i], 3) : std::string(month_names[i])) == lower) return i + 1;
-    return 0;
-}
 
 }  // namespace
-
-std::wregex compile_pattern(const std::string& pattern) {
-    std::u32string code_points;
-    if (!decode_utf8(pattern, code_points)) throw std::regex_error(std::regex_constants::error_collate);
-    std::wstring wide(code_points.begin(), code_points.end());
-    std::wregex regex;
-    try {
-        regex.imbue(std::locale("C.UTF-8"));
-    } catch (const std::runtime_error&) {
-        // No C.UTF-8 locale: \w then covers ASCII only (non-ASCII rows are rejected, not misencoded).
-    }
-    regex.assign(wide, std::regex_constants::ECMAScript);
-    return regex;
-}
-
-bool DateParser::check(const std::string& format, std::string& problem) {
-    std::set<char> seen;
-    for (std::size_t i = 0; i < format.size(); ++i) {
-        const auto c = static_cast<unsigned char>(format[i]);
-        if (c >= 0x80) {
-            problem = "an ASCII strptime format";
-            return false;
-        }
-        if (c != '%') continue;
-        if (i + 1 >= format.size()) {
-            problem = "a format that does not end in a lone %";
-            return false;
-        }
-        const char d = format[++i];
-        if (std::string("YymdbB%").find(d) == std::string::npos) {
-            problem = std::string("only the directives %Y %y %m %d %b %B %% (found %") + d +
-                      ", which pprl does not reproduce)";
-            return false;
-        }
-        if (d != '%' && !seen.insert(d).second) {
-            problem = std::string("each directive once (%") + d + " repeats; Python refuses that too)";
-            return false;
-        }
-    }
-    return true;
-}
-
-DateParser::DateParser(const std::string& format) {
-    std::string pattern;
-    int group = 0;
-    for (std::size_t i = 0; i < format.size(); ++i) {
-        const char c = format[i];
-        if (is_python_space(static_cast<unsigned char>(c))) {
-            while (i + 1 < format.size() && is_python_space(static_cast<unsigned char>(format[i + 1]))) ++i;
-            pattern += "[ \\t\\n\\r\\f\\v\\x1c-\\x1f]+";
-        } else if (c == '%') {
-            switch (format[++i]) {
-                case 'd': pattern += "(3[01]|[12][0-9]|0[1-9]|[1-9]| [1-9])"; day_ = ++group; break;
-                case 'm': pattern += "(1[0-2]|0[1-9]|[1-9])"; month_ = ++group; break;
-                case 'y': pattern += "([0-9][0-9])"; short_year_ = ++group; break;
-                case 'Y': pattern += "([0-9][0-9][0-9][0-9])"; year_ = ++group; break;
-                case 'B': pattern += month_alternation(false); month_name_ = ++group; break;
-                case 'b': pattern += month_alternation(true); month_abbr_ = ++group; break;
-                default: pattern += "%"; break;
-            }
-        } else {
-            if (std::string("\\.^$*+?(){}[]|").find(c) != std::string::npos) pattern += '\\';
-            pattern += c;
-        }
-    }
-    regex_.assign(pattern, std::regex_constants::ECMAScript | std::regex_constants::icase);
-}
-
-bool DateParser::parse(const std::string& value, WipedString& out) const {
-    for (unsigned char c : value)
-        if (c >= 0x80) return false;  // Python's \d and \s also take non-ASCII digits and spaces
-    std::smatch match;
-    if (!std::regex_search(value, match, regex_, std::regex_constants::match_continuous)) return false;
-    if (static_cast<std::size_t>(match.length(0)) != value.size()) return false;  // "unconverted data remains"
-    long year = 1900;
-    int month = 1, day = 1;
-    if (year_ != 0) year = std::stol(match[year_].str());
-    else if (short_year_ != 0) {
-        year = std::stol(match[short_year_].str());
-        year += year <= 68 ? 2000 : 1900;
-    }
-    if (month_ != 0) month = std::stoi(match[month_].str());
-    if (month_name_ != 0) month = month_index(match[month_name_].str(), false);
-    if (month_abbr_ != 0) month = month_index(match[month_abbr_].str(), true);
-    if (day_ != 0) day = std::stoi(match[day_].str());
-    if (year < 1 || year > 9999 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month)) return false;
-    char buffer[16];
-    const int length = std::snprintf(buffer, sizeof buffer, "%ld%02d%02d", year, month, day);
-    out.assign(buffer, static_cast<std::size_t>(length));
-    secure_wipe(buffer, sizeof buffer);
-    return true;
-}
 
 bool numeric_interval_valid(const Feature& feature) { return distance_interval(feature) > 0; }
 
@@ -393,7 +276,7 @@ struct FeatureState {
     const Feature* spec = nullptr;
     std::unique_ptr<crypto::KeyedDigest> first, second;  // blake: first; doubleHash: SHA-1, MD5 HMACs
     std::vector<std::unique_ptr<crypto::KeyedDigest>> blake_salted;  // salt str(i) for i ≥ 1
-    std::unique_ptr<std::wregex> pattern;
+    std::unique_ptr<Pattern> pattern;
     std::unique_ptr<DateParser> date;
     cpp_int interval;  // numeric
 };
@@ -434,7 +317,7 @@ RecordEncoder::RecordEncoder(const Schema& schema, const SecretKey& secret) : im
                 state.first = std::make_unique<crypto::KeyedDigest>(crypto::KeyedDigest::Kind::hmac_sha1, key0, key_size);
                 state.second = std::make_unique<crypto::KeyedDigest>(crypto::KeyedDigest::Kind::hmac_md5, key1, key_size);
             }
-            if (f.pattern) state.pattern = std::make_unique<std::wregex>(compile_pattern(*f.pattern));
+            if (f.pattern) state.pattern = std::make_unique<Pattern>(*f.pattern);
             if (f.format == Format::date) state.date = std::make_unique<DateParser>(f.date_format);
             if (f.comparison == Comparison::numeric) state.interval = distance_interval(f);
         }
@@ -525,9 +408,7 @@ bool format_values(const std::vector<FeatureState>& features, const std::vector<
         switch (f.format) {
             case Format::string:
                 if (state.pattern) {
-                    const std::wstring wide(text.begin(), text.end());
-                    const bool matched = std::regex_match(wide, *state.pattern);
-                    if (!matched) return reject("does not match the schema's pattern");
+                    if (!state.pattern->full_match(raw)) return reject("does not match the schema's pattern");
                 } else {
                     if (f.min_length && text.size() < *f.min_length) return reject("shorter than minLength");
                     if (f.max_length && text.size() > *f.max_length) return reject("longer than maxLength");

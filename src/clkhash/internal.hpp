@@ -4,7 +4,7 @@
 
 #include <cstdint>
 #include <memory>
-#include <regex>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -13,11 +13,33 @@
 #include "crypto/wiped.hpp"
 #include "pprl/secret.hpp"
 
+namespace re2 {
+class RE2;
+}
+
 namespace pprl::clkhash {
 
-// A string format's pattern as std::wregex over code points (ECMAScript, with the C.UTF-8 locale
-// where the system has it, so \w covers non-ASCII letters as Python's does). Throws std::regex_error.
-std::wregex compile_pattern(const std::string& pattern);
+// Python's str.isspace() for ASCII.
+inline bool is_python_space(char32_t c) { return c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f); }
+
+// A string format's pattern, matched in full as Python's re.fullmatch does, in linear time on RE2
+// (clkhash/pattern.cpp says how Python's syntax is carried over). The constructor throws
+// ValidationError, saying why, for a pattern pprl cannot reproduce exactly.
+class Pattern {
+public:
+    explicit Pattern(const std::string& pattern);
+    ~Pattern();
+    Pattern(const Pattern&) = delete;
+    Pattern& operator=(const Pattern&) = delete;
+    bool full_match(std::string_view utf8) const;
+
+private:
+    std::unique_ptr<re2::RE2> engine_;
+};
+
+// The RE2 form of a Python pattern; false (with `problem` saying what is expected) for one that
+// cannot be carried over exactly.
+bool translate_pattern(const std::string& pattern, std::string& out, std::string& problem);
 
 // datetime.strptime(value, format) followed by strftime("%Y%m%d"), for the directives %Y %y %m %d %b
 // %B %% and literal text, matched the way CPython's _strptime does: the same alternations in the
@@ -28,11 +50,15 @@ public:
     // False (with `problem` saying what is expected) for a format pprl cannot reproduce exactly.
     static bool check(const std::string& format, std::string& problem);
     explicit DateParser(const std::string& format);
+    ~DateParser();
+    DateParser(const DateParser&) = delete;
+    DateParser& operator=(const DateParser&) = delete;
     // False where Python would raise. `out` is YYYYMMDD, the year not padded below 1000 (glibc's %Y).
     bool parse(const std::string& value, WipedString& out) const;
 
 private:
-    std::regex regex_;
+    std::unique_ptr<re2::RE2> engine_;
+    int groups_ = 0;
     int year_ = 0, short_year_ = 0, month_ = 0, month_name_ = 0, month_abbr_ = 0, day_ = 0;  // capture groups
 };
 

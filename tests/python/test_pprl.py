@@ -272,3 +272,26 @@ def test_clkhash_schema_reproduces_clkhash_clks(tmp_path):
     assert list(encodings.ids) == [r[0] for r, c in zip(doc["rows"], doc["clks"]) if c is not None]
     with pytest.raises(pprl.UsageError):
         pprl.SecretKey.from_file(str(secret_path), encoding="base32")
+
+
+def test_a_lone_surrogate_rejects_its_row_without_echoing_the_batch(key_file):
+    schema = pprl.Schema.from_file(str(SCHEMA))
+    key = pprl.SecretKey.from_file(str(key_file))
+    rows = pd.DataFrame({"record_id": ["1", "2", "3"], "first_name": ["Ana", "Bo\ud800b", "Cy"],
+                         "last_name": ["Privatesurname", "Other", "Third"], "dob": ["2010-01-01"] * 3,
+                         "sex": ["f"] * 3, "address": ["1 Elm St"] * 3, "zip": ["60601"] * 3})
+    enc, rejects = pprl.encode(rows, schema, key)
+    assert len(enc) == 2
+    assert list(rejects.row) == [2] and list(rejects.field) == ["first_name"]
+    assert "Privatesurname" not in str(rejects.reason.tolist())
+    with pytest.raises(pprl.ValidationError) as raised:
+        pprl.encode(rows, schema, key, errors="raise")
+    assert "Privatesurname" not in str(raised.value) and "Bo" not in str(raised.value)
+
+
+def test_private_evaluate_tables_refuses_columns_of_different_lengths():
+    from pprl import _core
+    with pytest.raises(pprl.UsageError):
+        _core.evaluate_tables(["city"], ["1", "2"], ["p"], [], ["city"], ["1"], ["e"])
+    with pytest.raises(pprl.UsageError):
+        _core.evaluate_tables(["city"], ["1"], ["p"], [], ["city", "city"], ["1"], ["e"])
