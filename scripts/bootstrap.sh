@@ -6,6 +6,7 @@ set -euo pipefail
 
 debian_packages=(
   g++ make cmake pkg-config           # toolchain
+  clang libclang-rt-14-dev            # libFuzzer for the fuzz targets (make test runs them briefly)
   libssl-dev                          # OpenSSL 3: HMAC, HKDF, SHA-256, RAND
   libboost-dev                        # Boost.Multiprecision (clkhash digest arithmetic)
   libxxhash-dev                       # XXH3 checksums and blocking keys

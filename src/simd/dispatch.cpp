@@ -4,6 +4,10 @@
 // runtime test inside a file compiled with -mavx2 could be auto-vectorised past itself. The choice
 // per family is an atomic index, set once from the CPU's features and PPRL_FORCE_BACKEND on first
 // use and read with one load per batch of work.
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cpuid.h>
+#endif
+
 #include <array>
 #include <atomic>
 #include <cstdlib>
@@ -28,11 +32,19 @@ bool cpu_has_avx512_popcount() noexcept {
            __builtin_cpu_supports("avx512vpopcntdq");
 }
 bool cpu_has_avx512f() noexcept { return __builtin_cpu_supports("avx512f"); }
-bool cpu_has_sha() noexcept {
-    return __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("ssse3");
+// CPUID leaf 7 (structured extended features), for the bits some compilers' __builtin_cpu_supports
+// does not name (clang 14 has no "sha" or "vaes"): EBX bit 29 is SHA, ECX bit 9 is VAES.
+bool leaf7_bit(int reg, unsigned bit) noexcept {
+    unsigned regs[4] = {};
+    if (!__get_cpuid_count(7, 0, &regs[0], &regs[1], &regs[2], &regs[3])) return false;
+    return (regs[reg] >> bit) & 1u;
 }
+bool cpu_has_sha() noexcept {
+    return leaf7_bit(1, 29) && __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("ssse3");
+}
+// The AVX-512 checks also confirm that the OS saves the 512-bit state (VAES runs on zmm here).
 bool cpu_has_vaes() noexcept {
-    return __builtin_cpu_supports("aes") && __builtin_cpu_supports("vaes") && __builtin_cpu_supports("avx512f") &&
+    return __builtin_cpu_supports("aes") && leaf7_bit(2, 9) && __builtin_cpu_supports("avx512f") &&
            __builtin_cpu_supports("avx512bw");
 }
 bool cpu_has_sse2() noexcept { return __builtin_cpu_supports("sse2"); }
