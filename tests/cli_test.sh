@@ -208,7 +208,19 @@ def lie(name, fields):
 lie("lie_wrap.pprl", [(48, (2**64 - 1) - ids_offset - 31)])
 lie("lie_records.pprl", [(24, 2**64 - 1)])
 lie("lie_overlap.pprl", [(40, 256), (48, len(good) - 32 - 256)])
+# A party label that is not UTF-8, under a valid header checksum.
+data = bytearray(good)
+struct.pack_into("<I", data, 60, 4)
+data[112:116] = b"\xff\xfe\xc3\x28"
+struct.pack_into("<Q", data, 248, xxh.XXH3_64bits(bytes(data[:248]), 248))
+open("bad_label.pprl", "wb").write(bytes(data))
 PY
+expect 0 "inspect --json of a label that is not UTF-8" -- "$pprl" inspect bad_label.pprl --json
+check "the label is printed with replacement characters" -- python3 -c "import json; json.load(open('out.txt'))"
+long_name=$(python3 -c "print('é' * 40)")
+expect 0 "a default party label cut at a character boundary" -- "$pprl" encode --schema "$schema" --secret-file k.key --in "$sample" --out "$long_name.pprl"
+expect 0 "inspect the cut label" -- "$pprl" inspect "$long_name.pprl" --json
+check "the label is 32 whole characters" -- python3 -c "import json,sys; sys.exit(json.load(open('out.txt'))['party'] != 'é' * 32)"
 for lie in lie_wrap lie_records lie_overlap; do
     expect 5 "$lie refused by inspect" -- "$pprl" inspect $lie.pprl
     expect 5 "$lie refused by match" -- "$pprl" match $lie.pprl b.pprl --out m_lie.csv
