@@ -96,8 +96,9 @@ int main(int argc, char** argv) {
                 "population\n\n",
                 people, data.records[0].size(), data.records[1].size(), data.records[2].size(), reference.size());
     std::printf("| hardening | bits | best F1 | at t | freq. attack, schema | pattern attack, schema | "
-                "freq. attack, first name only | pattern attack, first name only |\n");
-    std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+                "similarity clustering, schema | freq. attack, first name only | pattern attack, first name only | "
+                "similarity clustering, first name only |\n");
+    std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     double baseline_f1 = -1;
     for (const auto& variant : variants) {
         const auto start = std::chrono::steady_clock::now();
@@ -158,9 +159,10 @@ int main(int argc, char** argv) {
             std::snprintf(buffer, sizeof buffer, "%.2f%% (%zu names)", 100 * a.record_rate, a.names_correct);
             return std::string(buffer);
         };
-        std::printf("| %s | %u | %.4f (%+.2f) | %.2f | %s | %s | %s | %s |\n", variant.name.c_str(), schema.bits(), best_f1,
+        std::printf("| %s | %u | %.4f (%+.2f) | %.2f | %s | %s | %s | %s | %s | %s |\n", variant.name.c_str(), schema.bits(), best_f1,
                     100 * (best_f1 - baseline_f1), best_t, pct(full.attacks[0]).c_str(), pct(full.attacks[1]).c_str(),
-                    pct(alone.attacks[0]).c_str(), pct(alone.attacks[1]).c_str());
+                    pct(full.attacks[2]).c_str(), pct(alone.attacks[0]).c_str(), pct(alone.attacks[1]).c_str(),
+                    pct(alone.attacks[2]).c_str());
         std::fflush(stdout);
         std::fprintf(stderr, "%s: %.1f s; chance %.2f%%; patterns located: schema %zu, first name only %zu\n",
                      variant.name.c_str(),

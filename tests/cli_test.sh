@@ -181,7 +181,7 @@ check "no output for a refused schema" -- test ! -e ck2.pprl
 # Audit (agency side): statistics and attacks, exit codes for mismatched schema and bad input.
 "$pprl" synth --people 1500 --seed 21 --out-dir aud_ref >/dev/null 2>&1
 expect 0 "audit the city's encodings" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext aud_ref/city.csv --truth syn/city.csv --report audit.html
-check "audit reports both attacks" -- bash -c "grep -q 'frequency alignment' out.txt && grep -q 'bit-pattern mining' out.txt"
+check "audit reports the three attacks" -- bash -c "grep -q 'frequency alignment' out.txt && grep -q 'bit-pattern mining' out.txt && grep -q 'similarity clustering' out.txt"
 check "audit report is HTML with SVG" -- grep -q "<svg" audit.html
 expect 0 "audit as JSON" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext aud_ref/city.csv --truth syn/city.csv --json
 check "audit JSON has statistics" -- grep -q '"bit_frequency_cv"' out.txt

@@ -1,6 +1,7 @@
 // The audit: statistics and attacks behave as they should on encodings whose answer is known.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <map>
 #include <string>
 #include <vector>
@@ -62,7 +63,7 @@ TEST(Audit, UnhardenedFirstNamesAreReidentifiedWellAboveChance) {
     const Case c = first_names("");
     const FieldSpec& f = c.schema.fields()[0];
     const AuditReport report = audit(c.filters, c.truth, c.reference, f.normalize, f.tokenizer);
-    ASSERT_EQ(report.attacks.size(), 2u);
+    ASSERT_EQ(report.attacks.size(), 3u);
     const AttackResult& frequency = report.attacks[0];
     const AttackResult& pattern = report.attacks[1];
     EXPECT_GT(frequency.chance_rate, 0.0);
@@ -100,6 +101,29 @@ TEST(Audit, HardeningBringsTheAttacksDown) {
     EXPECT_EQ(s.popcount_min, 1024u);
     EXPECT_EQ(s.popcount_max, 1024u);
     EXPECT_DOUBLE_EQ(s.popcount_sd, 0.0);
+}
+
+// The attack the hardening was chosen without: an attacker who knows BLIP is in use clusters similar
+// filters instead of looking for identical ones, and BLIP's noise barely slows it down.
+TEST(Audit, SimilarityClusteringSeesThroughBlip) {
+    const Case plain = first_names("");
+    const FieldSpec& f = plain.schema.fields()[0];
+    const AuditReport before = audit(plain.filters, plain.truth, plain.reference, f.normalize, f.tokenizer);
+    const Case blip = first_names(R"(, "hardening": [{"step": "blip", "epsilon": 3}])");
+    const AuditReport after = audit(blip.filters, blip.truth, blip.reference, f.normalize, f.tokenizer);
+    ASSERT_EQ(after.attacks.size(), 3u);
+    const AttackResult& clear = before.attacks[2];
+    const AttackResult& noisy = after.attacks[2];
+    EXPECT_EQ(noisy.name, "similarity clustering");
+    std::printf("similarity clustering: %.1f%% unhardened, %.1f%% with BLIP eps=3 (chance %.1f%%; tau %.2f, %.2f); "
+                "exact frequency with BLIP %.1f%%\n",
+                100 * clear.record_rate, 100 * noisy.record_rate, 100 * noisy.chance_rate, clear.threshold,
+                noisy.threshold, 100 * after.attacks[0].record_rate);
+    EXPECT_GT(clear.record_rate, 2 * clear.chance_rate);
+    EXPECT_GT(noisy.record_rate, 2 * noisy.chance_rate);
+    EXPECT_GT(noisy.record_rate, 4 * after.attacks[0].record_rate);  // where exact frequency alignment fails
+    EXPECT_GT(noisy.threshold, 0.0);
+    EXPECT_LT(noisy.threshold, clear.threshold + 1e-9);  // the attacker lowers τ for noisy filters
 }
 
 TEST(Audit, NeedsOneTrueValuePerFilter) {

@@ -5,7 +5,7 @@
 // duplicate filters (identical values give identical unhardened filters), popcounts (which leak
 // value lengths unless balanced).
 //
-// Two attacks against one field (say first names), each given a plaintext reference list from a
+// Three attacks against one field (say first names), each given a plaintext reference list from a
 // similar population but not the key:
 //   frequency  filters that occur several times are ranked by count and aligned with reference
 //              values ranked by frequency (Kuzu et al. 2011; Christen et al. 2017).
@@ -15,6 +15,11 @@
 //              support is matched to the q-gram of closest frequency. Each filter then says which
 //              located q-grams its value has and lacks, and a value is re-identified when at most a
 //              few reference values fit (the most frequent of them is the guess).
+//   similarity records joined at Dice ≥ τ (each record's nearest filters, connected components),
+//              clusters ranked by size aligned with reference values ranked by frequency: frequency
+//              alignment for an attacker who knows the hardening adds noise, so two encodings of one
+//              value are similar rather than identical. τ is chosen from the filters alone (a
+//              mixture fit of nearest-neighbour scores), never from the truth.
 // A guess is correct when it equals the record's true (normalised) value. Success is reported per
 // record and per distinct value, beside chance: guessing the most frequent reference value for all.
 #pragma once
@@ -54,6 +59,7 @@ struct AttackResult {
     double name_rate = 0;
     double chance_rate = 0;   // share of records whose value is the reference's most frequent
     std::size_t patterns = 0;  // pattern attack: q-grams located
+    double threshold = 0;      // similarity attack: the Dice the attacker chose from the filters
     std::vector<std::pair<std::string, std::size_t>> reidentified;  // value, records correct (most first)
 };
 
@@ -62,6 +68,8 @@ struct AuditOptions {
     double pattern_agreement = 0.95;  // a position joins a pattern if set in this share of its records
     double presence = 0.9;            // a located q-gram is present if this share of its bits are set
     std::size_t max_candidates = 3;   // guess only when at most this many reference values fit
+    std::size_t similarity_sample = 2000;   // records whose nearest neighbour sets the clustering threshold
+    std::size_t similarity_neighbours = 16;  // links per record when clustering (nearest first)
 };
 
 struct AuditReport {

@@ -7,7 +7,10 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "hub/solve.hpp"
 #include "pprl/error.hpp"
+#include "pprl/evaluate.hpp"
+#include "pprl/match.hpp"
 #include "agency/tokenize.hpp"
 
 namespace pprl {
@@ -310,6 +313,75 @@ AttackResult pattern_attack(const FilterMatrix& filters, const std::vector<std::
     return result;
 }
 
+// Similarity-clustering frequency alignment, for an attacker who knows the encodings are noisy
+// (BLIP, diffusion) and so looks for similar filters rather than identical ones (after the cluster
+// attacks of Vidanage, Christen, Ranbaduge & Schnell, and Christen et al. 2017). Two encodings of one
+// value keep most of their bits, so records are joined into clusters at Dice ≥ τ (the links of
+// each record's `similarity_neighbours` nearest filters, connected components), clusters ranked by
+// size are aligned with reference values ranked by frequency. τ comes from the filters alone: each
+// sampled record's nearest-neighbour Dice, fitted with a two-component Gaussian mixture (values
+// that recur form the high component), the threshold where the posteriors cross.
+double attacker_threshold(const FilterMatrix& filters, const AuditOptions& options) {
+    const std::size_t n = filters.rows();
+    const std::size_t sample = std::min(n, options.similarity_sample);
+    FilterMatrix probes(sample, filters.bits());
+    std::vector<std::size_t> source(sample);
+    for (std::size_t s = 0; s < sample; ++s) {
+        source[s] = s * n / sample;  // evenly spread, deterministic
+        std::memcpy(probes.mutable_row_words(s), filters.row_words(source[s]), filters.stride_bytes());
+    }
+    probes.compute_popcounts();
+    MatchOptions match_options;
+    match_options.threshold = Threshold::parse("0.01");
+    match_options.top_k = 2;  // the record itself, and its nearest other
+    const Candidates best = match(probes, filters, match_options);
+    std::vector<double> nearest(sample, 0.0);
+    for (std::size_t k = 0; k < best.size(); ++k)
+        if (source[best.a_index[k]] != best.b_index[k]) nearest[best.a_index[k]] = std::max(nearest[best.a_index[k]], best.score(k));
+    const MixtureEstimate mixture = fit_mixture(nearest);
+    double threshold = mixture.threshold;
+    if (!(threshold > 0.0 && threshold < 1.0)) {  // no two components: the median nearest neighbour
+        std::sort(nearest.begin(), nearest.end());
+        threshold = nearest.empty() ? 0.5 : nearest[nearest.size() / 2];
+    }
+    return std::clamp(threshold, 0.05, 0.99);
+}
+
+AttackResult similarity_attack(const FilterMatrix& given, const std::vector<std::string>& truth, const Reference& ref,
+                               const AuditOptions& options) {
+    FilterMatrix filters = given;  // a view of the same bits, with popcounts for the matcher
+    if (filters.popcounts().size() != filters.rows()) filters.compute_popcounts();
+    AttackResult result;
+    result.name = "similarity clustering";
+    const std::size_t n = filters.rows();
+    std::vector<std::string> guesses(n);
+    if (n < 2 || ref.values.empty()) {
+        score(result, truth, guesses, ref);
+        return result;
+    }
+    const double tau = attacker_threshold(filters, options);
+    result.threshold = tau;
+    MatchOptions match_options;
+    match_options.threshold = Threshold::from_double(tau);
+    match_options.top_k = options.similarity_neighbours;
+    const Candidates links = match(filters, filters, match_options);
+    detail::DisjointSets sets(n);
+    for (std::size_t k = 0; k < links.size(); ++k)
+        if (links.a_index[k] != links.b_index[k]) sets.join(links.a_index[k], links.b_index[k]);
+    std::vector<std::vector<std::size_t>> members(n);
+    for (std::size_t i = 0; i < n; ++i) members[sets.find(i)].push_back(i);
+    std::vector<const std::vector<std::size_t>*> clusters;
+    for (const auto& cluster : members)
+        if (cluster.size() >= 2) clusters.push_back(&cluster);
+    std::sort(clusters.begin(), clusters.end(), [](const auto* a, const auto* b) {
+        return a->size() != b->size() ? a->size() > b->size() : a->front() < b->front();
+    });
+    for (std::size_t rank = 0; rank < clusters.size() && rank < ref.values.size(); ++rank)
+        for (std::size_t row : *clusters[rank]) guesses[row] = ref.values[rank];
+    score(result, truth, guesses, ref);
+    return result;
+}
+
 }  // namespace
 
 namespace {
@@ -374,6 +446,7 @@ AuditReport audit(const FilterMatrix& filters, const std::vector<std::string>& t
     report.statistics = statistics(filters, groups);
     report.attacks.push_back(frequency_attack(filters, groups, truth, ref));
     report.attacks.push_back(pattern_attack(filters, truth, ref, tokenizer, options));
+    report.attacks.push_back(similarity_attack(filters, truth, ref, options));
     return report;
 }
 

@@ -1,4 +1,4 @@
-// pprl audit: filter statistics and two attacks on an agency's own encodings (audit.hpp). Runs at the
+// pprl audit: filter statistics and three attacks on an agency's own encodings (audit.hpp). Runs at the
 // agency, which holds the plaintext; the report names re-identified values, so it stays there too.
 #include <iomanip>
 #include <iostream>
@@ -77,7 +77,8 @@ void print_audit(const AuditReport& report, const std::string& file, const std::
             j["attacks"].push_back({{"attack", a.name}, {"records", a.records}, {"correct", a.correct},
                                     {"record_rate", a.record_rate}, {"names", a.names},
                                     {"names_correct", a.names_correct}, {"name_rate", a.name_rate},
-                                    {"chance_rate", a.chance_rate}, {"qgrams_located", a.patterns}});
+                                    {"chance_rate", a.chance_rate}, {"qgrams_located", a.patterns},
+                                    {"similarity_threshold", a.threshold}});
         std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         return;
     }
