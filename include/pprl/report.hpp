@@ -32,6 +32,9 @@ std::string render_json(const EvaluationReport& report);
 // The HTML report of `pprl audit` on `file`, attacking `field`: filter statistics, a popcount
 // histogram, each attack's success against chance, and the values re-identified. It names
 // plaintext values, so it stays at the agency.
+// A share as a percentage with two decimals ("12.34%"), as the reports print it.
+std::string percent_text(double share);
+
 std::string render_audit_html(const AuditReport& report, const std::string& file, const std::string& field);
 
 }  // namespace pprl

@@ -42,11 +42,6 @@ std::map<std::string, std::string> read_column(const std::string& path, const st
     return by_id;
 }
 
-std::string percent(double share) {
-    std::ostringstream out;
-    out << std::fixed << std::setprecision(2) << 100 * share << "%";
-    return out.str();
-}
 
 }  // namespace
 
@@ -89,9 +84,9 @@ void print_audit(const AuditReport& report, const std::string& file, const std::
               << s.bit_frequency_max << " (cv " << s.bit_frequency_cv << "); popcount " << std::setprecision(1)
               << s.popcount_mean << " ± " << s.popcount_sd << "\n";
     for (const auto& a : report.attacks)
-        std::cout << a.name << " on " << field << ": " << percent(a.record_rate) << " of records (" << a.correct
-                  << " of " << a.records << "), " << percent(a.name_rate) << " of names (" << a.names_correct << " of "
-                  << a.names << "); chance " << percent(a.chance_rate) << "\n";
+        std::cout << a.name << " on " << field << ": " << percent_text(a.record_rate) << " of records (" << a.correct
+                  << " of " << a.records << "), " << percent_text(a.name_rate) << " of names (" << a.names_correct << " of "
+                  << a.names << "); chance " << percent_text(a.chance_rate) << "\n";
 }
 
 }  // namespace

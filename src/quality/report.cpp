@@ -247,15 +247,11 @@ std::string render_json(const EvaluationReport& r) {
     return out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
-namespace {
-
-std::string percent(double share) {
+std::string percent_text(double share) {
     std::ostringstream out;
     out << std::fixed << std::setprecision(2) << 100 * share << "%";
     return out.str();
 }
-
-}  // namespace
 
 std::string render_audit_html(const AuditReport& r, const std::string& file, const std::string& field) {
     const FilterStatistics& s = r.statistics;
@@ -291,9 +287,9 @@ std::string render_audit_html(const AuditReport& r, const std::string& file, con
          "<th>chance</th><th>q-grams located</th></tr>";
     for (const auto& a : r.attacks) {
         const bool bad = a.record_rate > std::max(0.01, 1.5 * a.chance_rate);
-        h << "<tr><td>" << escape(a.name) << "</td><td" << (bad ? " class=\"warn\"" : "") << ">" << percent(a.record_rate)
-          << " (" << a.correct << " of " << a.records << ")</td><td>" << percent(a.name_rate) << " (" << a.names_correct
-          << " of " << a.names << ")</td><td>" << percent(a.chance_rate) << "</td><td>"
+        h << "<tr><td>" << escape(a.name) << "</td><td" << (bad ? " class=\"warn\"" : "") << ">" << percent_text(a.record_rate)
+          << " (" << a.correct << " of " << a.records << ")</td><td>" << percent_text(a.name_rate) << " (" << a.names_correct
+          << " of " << a.names << ")</td><td>" << percent_text(a.chance_rate) << "</td><td>"
           << (a.name == "bit-pattern mining" ? std::to_string(a.patterns) : "") << "</td></tr>";
     }
     h << "</table>";
