@@ -347,10 +347,8 @@ double attacker_threshold(const FilterMatrix& filters, const AuditOptions& optio
     return std::clamp(threshold, 0.05, 0.99);
 }
 
-AttackResult similarity_attack(const FilterMatrix& given, const std::vector<std::string>& truth, const Reference& ref,
+AttackResult similarity_attack(const FilterMatrix& filters, const std::vector<std::string>& truth, const Reference& ref,
                                const AuditOptions& options) {
-    FilterMatrix filters = given;  // a view of the same bits, with popcounts for the matcher
-    if (filters.popcounts().size() != filters.rows()) filters.compute_popcounts();
     AttackResult result;
     result.name = "similarity clustering";
     const std::size_t n = filters.rows();
@@ -401,9 +399,7 @@ FilterStatistics statistics(const FilterMatrix& filters, const std::vector<std::
         ++s.popcount_histogram[std::min<std::size_t>(31, std::size_t{count} * 32 / (s.bits + 1))];
     }
     const double n = static_cast<double>(s.records);
-    FilterMatrix counted = filters;  // a view of the same bits
-    if (counted.popcounts().size() != counted.rows()) counted.compute_popcounts();
-    const PopcountSummary pop = counted.popcount_summary();
+    const PopcountSummary pop = filters.popcount_summary();
     s.popcount_min = pop.min;
     s.popcount_max = pop.max;
     s.popcount_mean = pop.mean;
@@ -430,11 +426,27 @@ FilterStatistics statistics(const FilterMatrix& filters, const std::vector<std::
 
 }  // namespace
 
-FilterStatistics filter_statistics(const FilterMatrix& filters) { return statistics(filters, identical_filters(filters)); }
+namespace {
 
-AuditReport audit(const FilterMatrix& filters, const std::vector<std::string>& truth_raw,
+// A view of the same bits with popcounts (the statistics and the matcher need them), computed once
+// per audit where the caller has not (encode_batch's filters come without).
+FilterMatrix with_popcounts(const FilterMatrix& filters) {
+    FilterMatrix view = filters;
+    if (view.popcounts().size() != view.rows()) view.compute_popcounts();
+    return view;
+}
+
+}  // namespace
+
+FilterStatistics filter_statistics(const FilterMatrix& given) {
+    const FilterMatrix filters = with_popcounts(given);
+    return statistics(filters, identical_filters(filters));
+}
+
+AuditReport audit(const FilterMatrix& given, const std::vector<std::string>& truth_raw,
                   const std::vector<std::string>& reference, const NormalizeOptions& normalize_options,
                   const TokenizerSpec& tokenizer, const AuditOptions& options) {
+    const FilterMatrix filters = with_popcounts(given);
     if (truth_raw.size() != filters.rows())
         throw UsageError("audit needs one true value per filter (" + std::to_string(truth_raw.size()) + " for " +
                          std::to_string(filters.rows()) + ")");
