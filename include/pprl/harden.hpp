@@ -34,8 +34,10 @@ double blip_flip_probability(double epsilon) noexcept;
 
 class Hardener {
 public:
+    // With a segmented layout (BLIP only, the schema checks), a segment that is all zero bits (a
+    // missing value) is left so, so the hub still sees it as missing.
     Hardener(const std::vector<HardeningStep>& steps, unsigned input_bits, const SecretKey& secret,
-             const Fingerprint& schema_fingerprint);
+             const Fingerprint& schema_fingerprint, const Layout& layout = {});
     ~Hardener();
     Hardener(Hardener&&) noexcept;
     Hardener& operator=(Hardener&&) noexcept;

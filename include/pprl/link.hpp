@@ -23,6 +23,8 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,11 @@ namespace pprl {
 
 enum class LinkMethod { greedy, optimal };
 
+// How pairs are scored (pprl/model.hpp): record-level Dice, or Fellegi–Sunter over the segments of a
+// field-segmented layout; automatic picks Fellegi–Sunter when the encodings have segments.
+enum class LinkModel { automatic, record, fellegi_sunter };
+struct FellegiSunterModel;
+
 struct LshOptions {
     unsigned tables = 50;        // L
     unsigned bits_per_key = 24;  // K
@@ -41,7 +48,17 @@ struct LshOptions {
 };
 
 struct LinkOptions {
-    Threshold threshold;
+    Threshold threshold;     // record-level: Dice; Fellegi–Sunter: match probability
+    bool auto_threshold = false;  // choose the threshold from the data (pprl/model.hpp) instead
+    LinkModel model = LinkModel::record;
+    // Candidates for the Fellegi–Sunter model and for an automatic threshold: the candidate_top_k
+    // best pairs of each record of the first party of a pair with record-level Dice ≥ candidate_floor.
+    Threshold candidate_floor{1, 2};
+    std::size_t candidate_top_k = 10;
+    std::uint64_t model_random_pairs = 1'000'000;  // random pairs drawn to estimate u
+    // With a given record-level threshold: also estimate the automatic one (LinkResult's
+    // estimated_threshold) from a sample, so a caller can warn when the two are far apart.
+    bool estimate_threshold = false;
     LinkMethod method = LinkMethod::greedy;
     unsigned threads = 0;
     bool blocking = false;  // LSH instead of exact all pairs
@@ -57,6 +74,9 @@ struct LinkOptions {
 struct ScoredPair {
     std::uint32_t party_a, a, party_b, b;
     std::uint32_t common, total;
+    // Under the Fellegi–Sunter model, the match weight (log₂ posterior odds) that orders the pairs
+    // in place of Dice; NaN under the record-level model.
+    double weight = std::numeric_limits<double>::quiet_NaN();
     double score() const noexcept { return total == 0 ? 0.0 : 2.0 * common / static_cast<double>(total); }
 };
 
@@ -74,6 +94,12 @@ struct LinkResult {
     std::vector<std::string> warnings;      // comparisons made without schema/key checks (imports)
     std::vector<ScoredPair> candidates;  // every scored pair at or above the threshold
     std::vector<char> linked;            // per candidate: did it become a link?
+    LinkModel model = LinkModel::record;  // the model used (never automatic)
+    double threshold = 0;                 // the threshold applied (chosen, or as given)
+    double estimated_threshold = 0;       // what the automatic rule chooses (for a warning when far)
+    // Fellegi–Sunter: the fitted model, and each candidate's segment levels (candidate-major).
+    std::shared_ptr<const FellegiSunterModel> fitted;
+    std::vector<std::uint8_t> levels;
     std::uint64_t comparisons = 0;       // pairs scored (all pairs, or the LSH candidates)
     std::uint64_t possible_pairs = 0;    // all cross-party pairs
     // With blocking and keep_blocked_pairs: per party pair (p < q, in loop order), the sorted
@@ -84,6 +110,12 @@ struct LinkResult {
 // Links the parties (each a FilterMatrix with popcounts). Throws KeyMismatchError if any two differ
 // in length, schema or key (see check_comparable), UsageError for more than 64 parties.
 LinkResult link(const std::vector<const FilterMatrix*>& parties, const LinkOptions& options);
+
+// The automatic record-level threshold (pprl/model.hpp) estimated from `sample_rows` records of
+// each first party of a party pair, each against the whole other party: a cheap check of a
+// threshold given by hand. NaN for a single party (deduplication).
+double estimate_record_threshold(const std::vector<const FilterMatrix*>& parties, const LinkOptions& options,
+                                 std::size_t sample_rows = 2000);
 
 // Each input's party label (its header's, or "party<n>" if empty); UsageError on duplicates.
 std::vector<std::string> party_labels(const std::vector<const FilterMatrix*>& parties);

@@ -61,6 +61,14 @@ struct HardeningStep {
     unsigned output_bits = 0;  // diffusion: output length
 };
 
+// A segment of a field-segmented layout ("filter": {"segments": [...]}): a name, a length (a
+// multiple of 64 bits) and the fields whose tokens it holds. The filter is the segments in order.
+struct SegmentSpec {
+    std::string name;
+    unsigned bits = 0;
+    std::vector<std::string> fields;
+};
+
 struct FieldSpec {
     std::string name;
     bool ignored = false;
@@ -106,6 +114,10 @@ public:
     // Length of the Bloom filter the tokens are hashed into (before hardening).
     unsigned filter_bits() const noexcept { return filter_bits_; }
     const std::vector<HardeningStep>& hardening() const noexcept { return hardening_; }
+    // The field-segmented layout, empty for a record-level filter (every field in the whole filter).
+    const std::vector<SegmentSpec>& segments() const noexcept { return segments_; }
+    // The layout as the hub sees it (pprl/wire.hpp): each segment's first bit and length.
+    Layout layout() const;
     HashingScheme hashing() const noexcept { return hashing_; }
     // Empty for a clkhash schema not told otherwise: the first column if its feature is ignored
     // (clkhash's own convention), else the data row number.
@@ -125,6 +137,7 @@ private:
     unsigned bits_ = 1024;
     unsigned filter_bits_ = 1024;
     std::vector<HardeningStep> hardening_;
+    std::vector<SegmentSpec> segments_;
     HashingScheme hashing_ = HashingScheme::hmac_sha256_random;
     std::string id_column_ = "record_id";
     std::vector<FieldSpec> fields_;

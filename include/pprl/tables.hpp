@@ -36,13 +36,15 @@ enum class PairColumns {
 
 class PairsWriter {
 public:
-    PairsWriter(const std::string& path, PairColumns columns);
+    // `extra_columns` follow the standard ones (with_parties only): each add() then passes their
+    // values as one comma-separated text.
+    PairsWriter(const std::string& path, PairColumns columns, const std::vector<std::string>& extra_columns = {});
     ~PairsWriter();
     PairsWriter(const PairsWriter&) = delete;
     PairsWriter& operator=(const PairsWriter&) = delete;
     // PairColumns::ids ignores the parties and `linked`.
     void add(std::string_view party_a, std::string_view a_id, std::string_view party_b, std::string_view b_id,
-             double score, bool linked);
+             double score, bool linked, std::string_view extra = {});
     void commit();
 
 private:

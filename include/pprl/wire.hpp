@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace pprl {
 
@@ -26,6 +27,24 @@ constexpr unsigned max_filter_bits = 65536;
 
 // Longest party label a file header holds, in bytes of UTF-8.
 constexpr std::size_t max_party_bytes = 64;
+
+// A field-segmented layout: the filter is the concatenation of segments, each a whole number of
+// 64-bit words holding the tokens of one field (or group of fields) and nothing else, so the hub
+// can compute a per-field Dice from popcounts of a pair's segments. A segment whose value was
+// missing is all zero bits (hardening leaves it so); a present value always sets bits. An empty
+// layout means the filter is one record-level CLK.
+struct Segment {
+    std::string name;  // the field or group, for reports (UTF-8, at most max_segment_name_bytes)
+    unsigned first_bit = 0;
+    unsigned bits = 0;
+    bool operator==(const Segment& other) const {
+        return name == other.name && first_bit == other.first_bit && bits == other.bits;
+    }
+    bool operator!=(const Segment& other) const { return !(*this == other); }
+};
+using Layout = std::vector<Segment>;
+constexpr std::size_t max_segments = 64;
+constexpr std::size_t max_segment_name_bytes = 64;
 
 // Bit i of a filter held as bytes in file order (the bit order above).
 inline bool filter_bit(const std::uint8_t* bytes, std::size_t bit) noexcept { return (bytes[bit / 8] >> (7 - bit % 8)) & 1; }
@@ -40,6 +59,7 @@ struct EncodingInfo {
     Fingerprint schema_fingerprint{};
     bool key_known = false;
     KeyCheck key_check{};
+    Layout layout;  // empty: one record-level filter
 
     // Encodings made under a schema with this fingerprint and a key with this check value.
     static EncodingInfo encoded(const Fingerprint& schema_fingerprint, const KeyCheck& key_check, std::string party) {

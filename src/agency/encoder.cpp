@@ -29,6 +29,8 @@ struct BoundField {
     std::size_t column = 0;
     crypto::HmacSha256 mac;
     const BoundField* salt_source = nullptr;  // the field whose value salts this one's tokens
+    // Where its tokens go: the whole filter, or its segment of a segmented layout.
+    unsigned first_bit = 0, bits = 0, index_width = 0;
 };
 
 // A token of the record being encoded: its field and its k.
@@ -43,7 +45,6 @@ struct Encoder::Impl {
     Schema schema;
     KeyCheck key_check{};
     std::vector<BoundField> fields;  // encoded fields in schema order
-    unsigned index_width = 0;        // bits per drawn position: index_bits(filter length)
     std::unique_ptr<Hardener> hardener;  // when the schema declares hardening steps
     std::size_t id_index = no_column;
     std::size_t column_count = 0;
@@ -162,15 +163,22 @@ Encoder::Encoder(const Schema& schema, const SecretKey& secret, std::size_t toke
     }
     if (secret.size() < SecretKey::min_bytes) throw ValidationError("the secret key is shorter than 128 bits");
     impl_->key_check = key_check_value(secret);
-    impl_->index_width = index_bits(impl_->schema.filter_bits());
+    const Layout layout = impl_->schema.layout();
     if (!impl_->schema.hardening().empty())
         impl_->hardener = std::make_unique<Hardener>(impl_->schema.hardening(), impl_->schema.filter_bits(), secret,
-                                                     impl_->schema.fingerprint());
+                                                     impl_->schema.fingerprint(), layout);
     for (const FieldSpec& spec : impl_->schema.fields()) {
         if (spec.ignored) continue;
         const SecretKey subkey = field_hash_key(secret, impl_->schema.fingerprint(), spec.name);
-        impl_->fields.push_back(BoundField{FieldValueRule(spec), static_cast<std::uint32_t>(impl_->fields.size()), 0,
-                                           crypto::HmacSha256(subkey), nullptr});
+        BoundField field{FieldValueRule(spec), static_cast<std::uint32_t>(impl_->fields.size()), 0,
+                         crypto::HmacSha256(subkey), nullptr};
+        field.bits = impl_->schema.filter_bits();
+        const auto& segments = impl_->schema.segments();
+        for (std::size_t s = 0; s < segments.size(); ++s)
+            for (const std::string& name : segments[s].fields)
+                if (name == spec.name) field.first_bit = layout[s].first_bit, field.bits = layout[s].bits;
+        field.index_width = index_bits(field.bits);
+        impl_->fields.push_back(std::move(field));
     }
     for (BoundField& field : impl_->fields)
         for (const BoundField& other : impl_->fields)
@@ -367,8 +375,12 @@ bool Encoder::Impl::encode(const std::vector<std::string>& values, std::uint64_t
         const PendingToken& token = worker.pending[t];
         const std::string_view text(token_list[t].data(), token_list[t].size());
         worker.positions.resize(token.k);
-        draw_positions(token.field->mac, text, worker.digests[r], token.k, m, index_width, worker.positions.data());
-        for (unsigned j = 0; j < token.k; ++j) FilterMatrix::set_bit(target, worker.positions[j]);
+        const BoundField& field = *token.field;
+        draw_positions(field.mac, text, worker.digests[r], token.k, field.bits, field.index_width, worker.positions.data());
+        for (unsigned j = 0; j < token.k; ++j) {
+            worker.positions[j] = static_cast<std::uint16_t>(worker.positions[j] + field.first_bit);
+            FilterMatrix::set_bit(target, worker.positions[j]);
+        }
         worker.cache->insert(worker.hashes[t], token.field->index, token.k, text, worker.positions.data());
     }
     if (hardener)

@@ -80,13 +80,28 @@ double blip_flip_probability(double epsilon) noexcept { return 1.0 / (1.0 + std:
 struct Hardener::Impl {
     std::vector<Step> steps;
     unsigned input_bits = 0, output_bits = 0;
+    Layout layout;
 };
 
+namespace {
+
+bool words_zero(const std::uint8_t* filter, const Segment& segment) noexcept {
+    for (unsigned byte = segment.first_bit / 8; byte < (segment.first_bit + segment.bits) / 8; ++byte)
+        if (filter[byte] != 0) return false;
+    return true;
+}
+
+}  // namespace
+
 Hardener::Hardener(const std::vector<HardeningStep>& steps, unsigned input_bits, const SecretKey& secret,
-                   const Fingerprint& fingerprint)
+                   const Fingerprint& fingerprint, const Layout& layout)
     : impl_(std::make_unique<Impl>()) {
     static const char* const names[] = {"balance", "xor_fold", "blip", "diffusion"};
     impl_->input_bits = input_bits;
+    impl_->layout = layout;
+    for (const HardeningStep& step : steps)
+        if (!layout.empty() && step.kind != HardeningKind::blip)
+            throw UsageError("only BLIP hardening keeps a segmented layout");
     unsigned bits = input_bits;
     for (std::size_t i = 0; i < steps.size(); ++i) {
         Step step;
@@ -205,6 +220,9 @@ void Hardener::apply(const std::uint8_t* in, std::uint8_t* out, std::string_view
                 keystream.generate(seed.data(), iv, coins.data(), coins.size());
                 secure_wipe(seed.data(), seed.size());
                 simd::blip_flips(coins.data(), step.in_bits, step.flip_below, f, next.data());
+                for (const Segment& segment : impl_->layout)
+                    if (words_zero(f, segment))
+                        std::memset(next.data() + segment.first_bit / 8, 0, segment.bits / 8);
                 break;
             }
             case HardeningKind::diffusion: {

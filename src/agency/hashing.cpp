@@ -58,7 +58,9 @@ KeyCheck key_check_value(const SecretKey& secret) {
 }
 
 EncodingInfo encoding_info(const Schema& schema, const KeyCheck& key_check, const std::string& party) {
-    return EncodingInfo::encoded(schema.fingerprint(), key_check, party);
+    EncodingInfo info = EncodingInfo::encoded(schema.fingerprint(), key_check, party);
+    info.layout = schema.layout();
+    return info;
 }
 
 }  // namespace pprl

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "clkhash/clkhash.hpp"
@@ -323,6 +324,27 @@ std::vector<FieldSpec> read_fields(ObjectReader& reader, const std::string& id_c
     return fields;
 }
 
+// Every encoded field in exactly one segment; segments name only encoded fields.
+void check_segments(const std::vector<SegmentSpec>& segments, const std::vector<FieldSpec>& fields,
+                    const std::string& origin) {
+    if (segments.empty()) return;
+    std::map<std::string, std::size_t> placed;
+    for (std::size_t s = 0; s < segments.size(); ++s) {
+        const std::string where = origin + ": /filter/segments/" + std::to_string(s) + "/fields: ";
+        if (segments[s].fields.empty()) throw ValidationError(where + "expected at least one field");
+        for (const std::string& name : segments[s].fields) {
+            auto field = std::find_if(fields.begin(), fields.end(), [&](const FieldSpec& f) { return f.name == name; });
+            if (field == fields.end() || field->ignored)
+                throw ValidationError(where + "expected names of encoded fields of the schema");
+            if (!placed.emplace(name, s).second)
+                throw ValidationError(where + "a field is in more than one segment");
+        }
+    }
+    for (std::size_t i = 0; i < fields.size(); ++i)
+        if (!fields[i].ignored && placed.count(fields[i].name) == 0)
+            throw ValidationError(origin + ": /fields/" + std::to_string(i) + ": the field is in no segment of filter.segments");
+}
+
 // A salt must name another encoded field, a date when only its year salts.
 void check_salts(const std::vector<FieldSpec>& fields, const std::string& origin) {
     for (std::size_t i = 0; i < fields.size(); ++i) {
@@ -343,14 +365,45 @@ struct FilterSettings {
     unsigned bits = 1024;         // the encodings' length after hardening
     HashingScheme hashing = HashingScheme::hmac_sha256_random;
     std::vector<HardeningStep> hardening;
+    std::vector<SegmentSpec> segments;
 };
+
+// filter.segments: names unique and short, lengths multiples of 64; returns the total length.
+unsigned read_segments(ObjectReader& filter, std::vector<SegmentSpec>& segments) {
+    const json& list = filter.get("segments");
+    if (!list.is_array() || list.empty() || list.size() > max_segments)
+        filter.fail("segments", "an array of 1 to 64 segments");
+    std::uint64_t total = 0;
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        ObjectReader node(list[i], filter.at("segments") + "/" + std::to_string(i), filter.origin());
+        SegmentSpec segment;
+        segment.name = node.string_or("name", "");
+        if (segment.name.empty() || segment.name.size() > max_segment_name_bytes || !names.insert(segment.name).second)
+            node.fail("name", "a unique non-empty name of at most 64 bytes");
+        const auto bits = node.int_in("bits", 0, 64, Schema::max_bits);
+        if (bits % 64 != 0) node.fail("bits", "a multiple of 64 from 64 to 65536");
+        segment.bits = static_cast<unsigned>(bits);
+        if (!node.has("fields")) node.fail("fields", "the array of the fields this segment holds");
+        segment.fields = node.strings("fields", false);
+        node.finish();
+        total += segment.bits;
+        segments.push_back(std::move(segment));
+    }
+    if (total > Schema::max_bits) filter.fail("segments", "segments of at most 65536 bits in all");
+    return static_cast<unsigned>(total);
+}
 
 FilterSettings read_filter(ObjectReader& reader, const std::string& origin) {
     FilterSettings settings;
     if (!reader.has("filter")) return settings;
     ObjectReader filter(reader.get("filter"), "/filter", origin);
-    const auto bits = filter.int_in("bits", 1024, 64, Schema::max_bits);
+    unsigned segmented_bits = 0;
+    if (filter.has("segments")) segmented_bits = read_segments(filter, settings.segments);
+    const auto bits = filter.int_in("bits", segmented_bits ? segmented_bits : 1024, 64, Schema::max_bits);
     if (bits % 64 != 0) filter.fail("bits", "a multiple of 64 from 64 to 65536");
+    if (segmented_bits != 0 && bits != segmented_bits)
+        filter.fail("bits", "the sum of the segments' bits (" + std::to_string(segmented_bits) + "), or no \"bits\"");
     settings.filter_bits = settings.bits = static_cast<unsigned>(bits);
     settings.hashing = filter.choice("hashing", HashingScheme::hmac_sha256_random,
                                      std::vector<std::pair<std::string, HashingScheme>>{
@@ -358,6 +411,11 @@ FilterSettings read_filter(ObjectReader& reader, const std::string& origin) {
     if (filter.has("hardening")) {
         settings.bits = read_hardening(filter, settings.filter_bits, settings.hardening);
         if (settings.bits % 64 != 0) filter.fail("hardening", "steps whose output is a multiple of 64 bits");
+        // Only BLIP keeps every bit in its segment; the others mix bits across the whole filter.
+        for (const HardeningStep& step : settings.hardening)
+            if (!settings.segments.empty() && step.kind != HardeningKind::blip)
+                filter.fail("hardening", "only \"blip\" with \"segments\" (balance, xor_fold and diffusion mix bits "
+                                         "across segments)");
     }
     filter.finish();
     return settings;
@@ -402,19 +460,37 @@ Schema Schema::from_json(const std::string& json_text, const std::string& origin
     schema.bits_ = filter.bits;
     schema.hashing_ = filter.hashing;
     schema.hardening_ = std::move(filter.hardening);
+    schema.segments_ = std::move(filter.segments);
     schema.fields_ = read_fields(reader, schema.id_column_, origin);
     check_salts(schema.fields_, origin);
+    check_segments(schema.segments_, schema.fields_, origin);
     reader.finish();
 
     json canonical;
     canonical["pprl_schema"] = version;
     canonical["filter"] = {{"bits", schema.filter_bits_}, {"hashing", "hmac-sha256-random"}};
     if (!schema.hardening_.empty()) canonical["filter"]["hardening"] = canonical_hardening(schema.hardening_);
+    if (!schema.segments_.empty()) {
+        json segments = json::array();
+        for (const SegmentSpec& segment : schema.segments_)
+            segments.push_back({{"name", segment.name}, {"bits", segment.bits}, {"fields", segment.fields}});
+        canonical["filter"]["segments"] = segments;
+    }
     canonical["fields"] = json::array();
     for (const auto& field : schema.fields_) canonical["fields"].push_back(canonical_field(field));
     schema.canonical_ = canonical.dump();
     schema.fingerprint_ = crypto::sha256(schema.canonical_.data(), schema.canonical_.size());
     return schema;
+}
+
+Layout Schema::layout() const {
+    Layout layout;
+    unsigned first = 0;
+    for (const SegmentSpec& segment : segments_) {
+        layout.push_back(Segment{segment.name, first, segment.bits});
+        first += segment.bits;
+    }
+    return layout;
 }
 
 void Schema::set_id_column(const std::string& name) {

@@ -169,6 +169,13 @@ Command add_inspect(CLI::App& app) {
         out["schema_fingerprint"] =
             report.info.schema_known ? pprl::hex(report.info.schema_fingerprint.data(), 32) : "unknown";
         out["key_check"] = report.info.key_known ? pprl::hex(report.info.key_check.data(), 16) : "unknown";
+        if (report.info.layout.empty()) {
+            out["layout"] = "record";
+        } else {
+            out["layout"] = nlohmann::ordered_json::array();
+            for (const Segment& segment : report.info.layout)
+                out["layout"].push_back({{"segment", segment.name}, {"first_bit", segment.first_bit}, {"bits", segment.bits}});
+        }
         out["checks"] = {{"header", report.header_ok},
                          {"footer", report.footer_ok},
                          {"filters_checksum", report.filters_checksum_ok},
@@ -178,6 +185,18 @@ Command add_inspect(CLI::App& app) {
             const PopcountSummary pop = filters.popcount_summary();
             out["popcount"] = {{"min", pop.min}, {"mean", pop.mean}, {"max", pop.max}, {"stddev", pop.sd},
                                {"fill_ratio", filters.bits() ? pop.mean / filters.bits() : 0.0}};
+            // Per segment: how many records left it empty (the field was missing).
+            for (std::size_t s = 0; s < filters.info().layout.size(); ++s) {
+                const Segment& segment = filters.info().layout[s];
+                std::uint64_t missing = 0;
+                for (std::size_t r = 0; r < filters.rows(); ++r) {
+                    const std::uint64_t* words = filters.row_words(r) + segment.first_bit / 64;
+                    bool empty = true;
+                    for (unsigned w = 0; w < segment.bits / 64 && empty; ++w) empty = words[w] == 0;
+                    missing += empty;
+                }
+                out["layout"][s]["missing"] = missing;
+            }
             out["status"] = "ok";
         } else {
             out["status"] = report.problem;

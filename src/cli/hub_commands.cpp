@@ -1,4 +1,5 @@
 // Hub-side commands: match (and, as they arrive, link and evaluate).
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -11,10 +12,22 @@
 #include "pprl/format.hpp"
 #include "pprl/link.hpp"
 #include "pprl/match.hpp"
+#include "pprl/model.hpp"
 #include "pprl/simd.hpp"
 #include "pprl/tables.hpp"
 
 namespace pprl::cli {
+
+namespace {
+
+// Four decimals: weights and probabilities are estimates, not exact scores.
+std::string format_score_text(double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.4f", value);
+    return text;
+}
+
+}  // namespace
 
 Command add_match(CLI::App& app) {
     struct Options {
@@ -46,6 +59,16 @@ Command add_match(CLI::App& app) {
         const auto match_start = std::chrono::steady_clock::now();
         const Candidates pairs = dedup ? match_dedup(a, options) : match(a, b, options);
         const double match_seconds = seconds_since(match_start);
+        if (!dedup) {
+            // A threshold far from what these encodings call for gets a warning, from a sample.
+            LinkOptions estimate_options;
+            estimate_options.threads = o->threads;
+            const double estimate = estimate_record_threshold({&a, &b}, estimate_options);
+            if (std::abs(estimate - options.threshold.value()) > 0.075)
+                std::cerr << "pprl: warning: --threshold " << o->threshold
+                          << " is far from the estimated best threshold " << format_score_text(estimate)
+                          << " for these encodings (pprl link --threshold auto uses it)\n";
+        }
         PairsWriter file(o->out, PairColumns::ids);
         for (std::size_t i = 0; i < pairs.size(); ++i)
             file.add({}, a.ids()[pairs.a_index[i]], {}, b.ids()[pairs.b_index[i]], pairs.score(i), false);
@@ -67,6 +90,16 @@ namespace pprl::cli {
 
 namespace {
 
+// Is a given threshold far from the estimated one: 0.075 in Dice, or a factor of 32 in the odds of a
+// match probability?
+bool threshold_far(const LinkResult& result) {
+    const double given = result.threshold, estimate = result.estimated_threshold;
+    if (std::isnan(estimate)) return false;
+    if (result.model == LinkModel::record) return std::abs(given - estimate) > 0.075;
+    auto log_odds = [](double p) { return std::log2(std::max(p, 1e-300) / std::max(1.0 - p, 1e-300)); };
+    return std::abs(log_odds(given) - log_odds(estimate)) > 5;
+}
+
 // Entities, and with a path the scored pairs, of a link run.
 void write_link_tables(const LinkResult& result, const std::vector<FilterMatrix>& files, const std::string& entities_path,
                        const std::string& pairs_path) {
@@ -76,11 +109,30 @@ void write_link_tables(const LinkResult& result, const std::vector<FilterMatrix>
         entities.add(labels[result.entities.party[i]], files[result.entities.party[i]].ids()[result.entities.record[i]],
                      result.entities.entity_id[i]);
     if (!pairs_path.empty()) {
-        PairsWriter pairs(pairs_path, PairColumns::with_parties);
+        // Under Fellegi–Sunter: the match weight and probability, and each segment's level and weight.
+        std::vector<std::string> extra_columns;
+        const FellegiSunterModel* model = result.fitted.get();
+        if (model != nullptr) {
+            extra_columns = {"match_weight", "match_probability"};
+            for (const SegmentWeights& segment : model->segments) {
+                extra_columns.push_back(segment.name + "_level");
+                extra_columns.push_back(segment.name + "_weight");
+            }
+        }
+        PairsWriter pairs(pairs_path, PairColumns::with_parties, extra_columns);
+        std::string extra;
         for (std::size_t k = 0; k < result.candidates.size(); ++k) {
             const ScoredPair& p = result.candidates[k];
+            extra.clear();
+            if (model != nullptr) {
+                extra = format_score_text(p.weight) + "," + format_score_text(FellegiSunterModel::probability(p.weight));
+                for (std::size_t s = 0; s < model->segments.size(); ++s) {
+                    const std::uint8_t level = result.levels[k * model->segments.size() + s];
+                    extra += "," + std::to_string(level) + "," + format_score_text(model->segments[s].log2_factor(level));
+                }
+            }
             pairs.add(labels[p.party_a], files[p.party_a].ids()[p.a], labels[p.party_b], files[p.party_b].ids()[p.b],
-                      p.score(), result.linked[k] != 0);
+                      p.score(), result.linked[k] != 0, extra);
         }
         entities.commit();  // the main output first: the pairs appear only beside it
         pairs.commit();
@@ -91,13 +143,23 @@ void write_link_tables(const LinkResult& result, const std::vector<FilterMatrix>
 
 // Records, entities, pairs and links; comparisons made; with a truth file, LSH's pairs completeness.
 void print_link_summary(const LinkResult& result, const std::vector<FilterMatrix>& files, const LinkOptions& options,
-                        const std::string& threshold, const std::string& method, const Truth* truth) {
+                        const std::string& method, const Truth* truth) {
     std::set<std::string> distinct(result.entities.entity_id.begin(), result.entities.entity_id.end());
     std::size_t links = 0;
     for (char l : result.linked) links += l != 0;
+    const bool fs = result.model == LinkModel::fellegi_sunter;
+    if (const FellegiSunterModel* model = result.fitted.get()) {
+        std::cerr << "pprl: Fellegi-Sunter model over " << model->segments.size() << " segments: u from "
+                  << with_commas(model->random_pairs) << " random pairs, m and prior by EM on "
+                  << with_commas(model->candidate_pairs) << " candidates (" << model->iterations << " iterations"
+                  << (model->converged ? "" : ", not converged") << "); match prior among candidates "
+                  << std::setprecision(4) << model->prior << "\n";
+    }
+    std::cerr << "pprl: threshold " << (options.auto_threshold ? "auto: " : "") << format_score(result.threshold)
+              << (fs ? " (match probability)" : " (Dice)") << "\n";
     std::cerr << "pprl: " << with_commas(result.entities.size()) << " records in " << with_commas(distinct.size())
-              << " entities; " << with_commas(result.candidates.size()) << " pairs >= " << threshold << ", "
-              << with_commas(links) << " links (" << method << ")\n";
+              << " entities; " << with_commas(result.candidates.size()) << " pairs >= " << format_score(result.threshold)
+              << ", " << with_commas(links) << " links (" << method << ")\n";
     std::cerr << "pprl: compared " << with_commas(result.comparisons) << " of " << with_commas(result.possible_pairs)
               << " possible pairs (reduction ratio " << std::fixed << std::setprecision(6)
               << (result.possible_pairs ? 1.0 - static_cast<double>(result.comparisons) / result.possible_pairs : 0.0)
@@ -116,13 +178,24 @@ void print_link_summary(const LinkResult& result, const std::vector<FilterMatrix
 Command add_link(CLI::App& app) {
     struct Options {
         std::vector<std::string> inputs;
-        std::string threshold = "0.8", method = "greedy", blocking = "none", out, pairs_out, truth;
+        std::string threshold = "auto", model = "auto", method = "greedy", blocking = "none", out, pairs_out, truth;
+        std::string candidate_floor = "0.5", candidate_top_k = "10";
         unsigned threads = 0;
         std::uint64_t seed = 0x5eed;
     };
     auto o = std::make_shared<Options>();
     app.add_option("files", o->inputs, "Encoded files, one per party (one file: deduplicate it)")->required();
-    app.add_option("--threshold", o->threshold, "Dice threshold in (0, 1], exact decimal (default 0.8)");
+    app.add_option("--model", o->model,
+                   "auto (fs for segmented encodings, else record), record (Dice of the whole filters) or fs "
+                   "(Fellegi-Sunter over the segments, m/u by EM)")
+        ->check(CLI::IsMember({"auto", "record", "fs"}));
+    app.add_option("--threshold", o->threshold,
+                   "auto (default: chosen from the data), or a Dice threshold (record) or match probability (fs) in "
+                   "(0, 1], exact decimal");
+    app.add_option("--candidate-floor", o->candidate_floor,
+                   "fs and auto: least record-level Dice of a candidate pair (default 0.5)");
+    app.add_option("--candidate-top-k", o->candidate_top_k,
+                   "fs and auto: candidates kept per record of the first party of a pair (default 10)");
     app.add_option("--method", o->method, "greedy or optimal one-to-one assignment")
         ->check(CLI::IsMember({"greedy", "optimal"}));
     app.add_option("--blocking", o->blocking, "none (exact all pairs, default) or lsh[:L,K] (Hamming LSH)");
@@ -134,12 +207,18 @@ Command add_link(CLI::App& app) {
     return [o]() {
         const auto start = std::chrono::steady_clock::now();
         LinkOptions options;
-        options.threshold = Threshold::parse(o->threshold);
+        options.auto_threshold = o->threshold == "auto";
+        if (!options.auto_threshold) options.threshold = Threshold::parse(o->threshold);
+        options.model = o->model == "fs" ? LinkModel::fellegi_sunter : o->model == "record" ? LinkModel::record
+                                                                                             : LinkModel::automatic;
+        options.candidate_floor = Threshold::parse(o->candidate_floor);
+        options.candidate_top_k = parse_count("--candidate-top-k", o->candidate_top_k, UINT32_MAX);
         options.method = o->method == "optimal" ? LinkMethod::optimal : LinkMethod::greedy;
         options.threads = o->threads;
         options.set_blocking(o->blocking);
         options.lsh.seed = o->seed;
         options.keep_blocked_pairs = options.blocking && !o->truth.empty();
+        options.estimate_threshold = !options.auto_threshold;
         std::vector<std::string> inputs = o->inputs;
         inputs.push_back(o->truth);
         refuse_overwriting({o->out, o->pairs_out}, inputs);
@@ -154,8 +233,11 @@ Command add_link(CLI::App& app) {
         const LinkResult result = link(parties, options);
         const double link_seconds = seconds_since(load_done);
         for (const auto& warning : result.warnings) std::cerr << "pprl: warning: " << warning << "\n";
+        if (!options.auto_threshold && threshold_far(result))
+            std::cerr << "pprl: warning: --threshold " << o->threshold << " is far from the estimated best threshold "
+                      << format_score_text(result.estimated_threshold) << " for these encodings (--threshold auto uses it)\n";
         write_link_tables(result, files, o->out, o->pairs_out);
-        print_link_summary(result, files, options, o->threshold, o->method, truth ? &*truth : nullptr);
+        print_link_summary(result, files, options, o->method, truth ? &*truth : nullptr);
         std::cerr << "\npprl: linked in " << std::setprecision(2) << link_seconds << " s, total "
                   << seconds_since(start) << " s\n";
         return 0;

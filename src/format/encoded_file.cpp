@@ -50,7 +50,13 @@ constexpr std::size_t header_bytes = 256;
 constexpr std::size_t header_checksum_offset = 248;
 constexpr std::size_t footer_bytes = 32;
 constexpr std::uint32_t bit_order_msb_first = 1;
-constexpr std::uint32_t flag_schema_known = 1, flag_key_known = 2;
+constexpr std::uint32_t flag_schema_known = 1, flag_key_known = 2, flag_segmented = 4;
+// A segmented layout travels in a block after the fixed header (which then ends later, at a
+// multiple of 64 bytes): u32 count, then per segment u32 first bit, u32 bits, u32 name size and
+// the name, zero-padded; its XXH3 sits in the fixed header at layout_checksum_offset.
+constexpr std::size_t layout_checksum_offset = 176;
+constexpr std::size_t max_layout_bytes = 4 + max_segments * (12 + max_segment_name_bytes);
+constexpr std::size_t max_header_bytes = header_bytes + (max_layout_bytes + 63) / 64 * 64;
 
 template <class T>
 void put(std::uint8_t* at, T value) {
@@ -64,6 +70,7 @@ T take(const std::uint8_t* at) {
 }
 
 struct Header {
+    std::uint64_t size = header_bytes;  // where the filters start
     unsigned bits = 0;
     std::uint32_t stride = 0;
     std::uint64_t records = 0;
@@ -71,7 +78,56 @@ struct Header {
     EncodingInfo info;
 };
 
-std::array<std::uint8_t, header_bytes> encode_header(const Header& header) {
+std::vector<std::uint8_t> encode_layout(const Layout& layout) {
+    std::vector<std::uint8_t> out;
+    if (layout.empty()) return out;
+    auto put32 = [&](std::uint32_t value) {
+        std::uint8_t bytes[4];
+        put(bytes, value);
+        out.insert(out.end(), bytes, bytes + 4);
+    };
+    put32(static_cast<std::uint32_t>(layout.size()));
+    for (const Segment& segment : layout) {
+        put32(segment.first_bit);
+        put32(segment.bits);
+        put32(static_cast<std::uint32_t>(segment.name.size()));
+        out.insert(out.end(), segment.name.begin(), segment.name.end());
+    }
+    out.resize((out.size() + 63) / 64 * 64, 0);
+    return out;
+}
+
+// The layout block's claims, checked against the filter length; false if any is inconsistent.
+bool decode_layout(const std::uint8_t* block, std::size_t size, unsigned bits, Layout& layout) {
+    std::size_t at = 0;
+    auto take32 = [&](std::uint32_t& value) {
+        if (size - at < 4) return false;
+        value = take<std::uint32_t>(block + at);
+        at += 4;
+        return true;
+    };
+    std::uint32_t count = 0;
+    if (!take32(count) || count == 0 || count > max_segments) return false;
+    std::uint64_t next_bit = 0;
+    for (std::uint32_t s = 0; s < count; ++s) {
+        std::uint32_t first = 0, length = 0, name_size = 0;
+        if (!take32(first) || !take32(length) || !take32(name_size)) return false;
+        if (first != next_bit || length == 0 || length % 64 != 0 || length > bits - first) return false;
+        if (name_size == 0 || name_size > max_segment_name_bytes || size - at < name_size) return false;
+        Segment segment{std::string(reinterpret_cast<const char*>(block + at), name_size), first, length};
+        at += name_size;
+        if (!valid_utf8(segment.name)) return false;
+        for (const Segment& earlier : layout)
+            if (earlier.name == segment.name) return false;
+        next_bit = std::uint64_t{first} + length;
+        layout.push_back(std::move(segment));
+    }
+    for (; at < size; ++at)
+        if (block[at] != 0) return false;
+    return next_bit == bits;
+}
+
+std::array<std::uint8_t, header_bytes> encode_header(const Header& header, const std::vector<std::uint8_t>& layout) {
     std::array<std::uint8_t, header_bytes> out{};
     std::memcpy(out.data(), header_magic, 8);
     put<std::uint32_t>(&out[8], format_version);
@@ -79,15 +135,17 @@ std::array<std::uint8_t, header_bytes> encode_header(const Header& header) {
     put<std::uint32_t>(&out[16], header.bits);
     put<std::uint32_t>(&out[20], header.stride);
     put<std::uint64_t>(&out[24], header.records);
-    put<std::uint64_t>(&out[32], header_bytes);
+    put<std::uint64_t>(&out[32], header.size);
     put<std::uint64_t>(&out[40], header.ids_offset);
     put<std::uint64_t>(&out[48], header.ids_size);
     put<std::uint32_t>(&out[56], (header.info.schema_known ? flag_schema_known : 0) |
-                                     (header.info.key_known ? flag_key_known : 0));
+                                     (header.info.key_known ? flag_key_known : 0) |
+                                     (header.info.layout.empty() ? 0 : flag_segmented));
     put<std::uint32_t>(&out[60], static_cast<std::uint32_t>(header.info.party.size()));
     std::memcpy(&out[64], header.info.schema_fingerprint.data(), 32);
     std::memcpy(&out[96], header.info.key_check.data(), 16);
     std::memcpy(&out[112], header.info.party.data(), header.info.party.size());
+    if (!layout.empty()) put<std::uint64_t>(&out[layout_checksum_offset], XXH3_64bits(layout.data(), layout.size()));
     put<std::uint64_t>(&out[header_checksum_offset], XXH3_64bits(out.data(), header_checksum_offset));
     return out;
 }
@@ -163,18 +221,39 @@ bool verify(const MappedFile& file, FileReport& report, Header& header) {
         report.problem = "unsupported format version " + std::to_string(report.version) + " (this pprl reads 1)";
         return false;
     }
+    header.size = take<std::uint64_t>(d + 32);
+    const bool segmented = flags & flag_segmented;
     if (take<std::uint32_t>(d + 12) != bit_order_msb_first || header.bits == 0 || header.bits % 64 != 0 ||
         header.bits > max_filter_bits || header.stride != FilterMatrix::stride_for(header.bits) ||
-        take<std::uint64_t>(d + 32) != header_bytes || party_size > max_party_bytes) {
+        (segmented ? header.size <= header_bytes || header.size > max_header_bytes || header.size % 64 != 0
+                   : header.size != header_bytes) ||
+        party_size > max_party_bytes) {
         report.problem = "header fields are inconsistent";
         return false;
     }
     // Every size is the sender's claim: compared with the file size by subtraction, never summed,
     // so no claimed value can wrap the arithmetic past 2^64.
     const std::uint64_t size = file.size();
-    const std::uint64_t body = size - header_bytes - footer_bytes;  // size ≥ both, checked above
+    if (size - footer_bytes < header.size) {
+        report.problem = "file size does not match its header (truncated or extended)";
+        return false;
+    }
+    if (segmented) {
+        const std::uint8_t* block = d + header_bytes;
+        const std::size_t block_size = header.size - header_bytes;
+        if (take<std::uint64_t>(d + layout_checksum_offset) != XXH3_64bits(block, block_size)) {
+            report.problem = "layout checksum mismatch (the header is corrupted)";
+            return false;
+        }
+        if (!decode_layout(block, block_size, header.bits, header.info.layout)) {
+            report.problem = "the segment layout is inconsistent";
+            return false;
+        }
+        report.info.layout = header.info.layout;
+    }
+    const std::uint64_t body = size - header.size - footer_bytes;  // size ≥ both, checked above
     const bool sizes_fit = header.records <= body / header.stride &&
-                           header.ids_offset == header_bytes + header.records * header.stride &&
+                           header.ids_offset == header.size + header.records * header.stride &&
                            header.ids_offset <= size - footer_bytes &&
                            header.ids_size == size - footer_bytes - header.ids_offset;
     const std::uint64_t filters_size = sizes_fit ? header.records * header.stride : 0;
@@ -188,7 +267,7 @@ bool verify(const MappedFile& file, FileReport& report, Header& header) {
         return false;
     }
     report.footer_ok = true;
-    report.filters_checksum_ok = take<std::uint64_t>(footer + 8) == XXH3_64bits(d + header_bytes, filters_size);
+    report.filters_checksum_ok = take<std::uint64_t>(footer + 8) == XXH3_64bits(d + header.size, filters_size);
     report.ids_checksum_ok = take<std::uint64_t>(footer + 16) == XXH3_64bits(d + header.ids_offset, header.ids_size);
     if (!report.filters_checksum_ok) {
         report.problem = "filter section checksum mismatch (corrupted)";
@@ -208,6 +287,7 @@ struct EncodedFileWriter::Impl {
     Header header;
     XXH3_state_t* filters_hash = nullptr;
     std::string ids;
+    std::vector<std::uint8_t> layout;
     Impl(const std::string& path) : file(path, 0644) {}
 };
 
@@ -222,11 +302,17 @@ EncodedFileWriter::EncodedFileWriter(const std::string& path, unsigned bits, con
     impl_->header.bits = bits;
     impl_->header.stride = static_cast<std::uint32_t>(FilterMatrix::stride_for(bits));
     impl_->header.info = info;
+    impl_->layout = encode_layout(info.layout);
+    Layout decoded;
+    if (!info.layout.empty() && !decode_layout(impl_->layout.data(), impl_->layout.size(), bits, decoded))
+        throw UsageError("the segment layout does not tile the filter (1 to 64 segments of whole words, unique names)");
+    impl_->header.size = header_bytes + impl_->layout.size();
     impl_->filters_hash = XXH3_createState();
     if (impl_->filters_hash == nullptr) throw std::bad_alloc();
     XXH3_64bits_reset(impl_->filters_hash);
     const std::array<std::uint8_t, header_bytes> placeholder{};
     impl_->file.write(placeholder.data(), placeholder.size());
+    impl_->file.write(impl_->layout.data(), impl_->layout.size());
 }
 
 EncodedFileWriter::~EncodedFileWriter() {
@@ -250,7 +336,7 @@ void EncodedFileWriter::append(const FilterMatrix& filters) {
 
 void EncodedFileWriter::finish() {
     Header& header = impl_->header;
-    header.ids_offset = header_bytes + header.records * header.stride;
+    header.ids_offset = header.size + header.records * header.stride;
     header.ids_size = impl_->ids.size();
     impl_->file.write(impl_->ids);
     std::uint8_t footer[footer_bytes];
@@ -259,7 +345,7 @@ void EncodedFileWriter::finish() {
     put<std::uint64_t>(footer + 16, XXH3_64bits(impl_->ids.data(), impl_->ids.size()));
     put<std::uint64_t>(footer + 24, header.ids_offset + header.ids_size + footer_bytes);
     impl_->file.write(footer, footer_bytes);
-    const auto encoded = encode_header(header);
+    const auto encoded = encode_header(header, impl_->layout);
     impl_->file.write_at(0, encoded.data(), encoded.size());
     impl_->file.commit();
 }
@@ -276,7 +362,7 @@ FilterMatrix load_encoded_file(const std::string& path) {
     Header header;
     if (!verify(*file, report, header)) throw FormatError("'" + path + "': " + report.problem);
     const std::uint8_t* base = file->data();
-    FilterMatrix matrix = FilterMatrix::view(file, base + header_bytes, header.records, header.bits, header.stride);
+    FilterMatrix matrix = FilterMatrix::view(file, base + header.size, header.records, header.bits, header.stride);
     matrix.info() = header.info;
     auto& ids = matrix.ids();
     ids.reserve(header.records);

@@ -38,13 +38,23 @@ struct PairsWriter::Impl {
     std::string line;
 };
 
-PairsWriter::PairsWriter(const std::string& path, PairColumns columns) : impl_(std::make_unique<Impl>(path, columns)) {
-    impl_->file.write(columns == PairColumns::ids ? pairs_ids_header : pairs_parties_header);
+PairsWriter::PairsWriter(const std::string& path, PairColumns columns, const std::vector<std::string>& extra_columns)
+    : impl_(std::make_unique<Impl>(path, columns)) {
+    std::string header = columns == PairColumns::ids ? pairs_ids_header : pairs_parties_header;
+    if (columns == PairColumns::with_parties && !extra_columns.empty()) {
+        header.pop_back();
+        for (const std::string& column : extra_columns) {
+            header += ',';
+            append_csv_field(header, column);
+        }
+        header += '\n';
+    }
+    impl_->file.write(header);
 }
 PairsWriter::~PairsWriter() = default;
 
 void PairsWriter::add(std::string_view party_a, std::string_view a_id, std::string_view party_b, std::string_view b_id,
-                      double score, bool linked) {
+                      double score, bool linked, std::string_view extra) {
     std::string& line = impl_->line;
     line.clear();
     if (impl_->columns == PairColumns::with_parties) {
@@ -61,6 +71,10 @@ void PairsWriter::add(std::string_view party_a, std::string_view a_id, std::stri
     line += ',';
     line += format_score(score);
     if (impl_->columns == PairColumns::with_parties) line += linked ? ",1" : ",0";
+    if (!extra.empty()) {
+        line += ',';
+        line += extra;
+    }
     line += '\n';
     impl_->file.write(line);
 }

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "hub/solve.hpp"
+#include "pprl/model.hpp"
 #include "pprl/error.hpp"
 
 namespace pprl {
@@ -60,21 +61,16 @@ std::vector<std::string> party_labels(const std::vector<const FilterMatrix*>& pa
 
 namespace {
 
-// Every candidate pair of every party pair (one party: its own pairs, i < j), and whether each may
-// become a link: all of them for greedy, each party pair's optimal assignment for optimal.
-std::vector<char> score_candidates(const std::vector<const FilterMatrix*>& parties, const LinkOptions& options,
-                                   LinkResult& result) {
-    std::vector<char> eligible;
-    MatchOptions match_options;
-    match_options.threshold = options.threshold;
-    match_options.threads = options.threads;
+// Every candidate pair of every party pair (one party: its own pairs, i < j), in party-pair order.
+// `match_options` decides which: the threshold's pairs, or the loose candidates a model needs.
+void score_candidates(const std::vector<const FilterMatrix*>& parties, const LinkOptions& options,
+                      const MatchOptions& match_options, LinkResult& result) {
     if (parties.size() == 1) {
         const FilterMatrix& only = *parties[0];
         result.possible_pairs = static_cast<std::uint64_t>(only.rows()) * (only.rows() > 0 ? only.rows() - 1 : 0) / 2;
         result.comparisons = result.possible_pairs;
         result.candidates = to_scored(match_dedup(only, match_options), 0, 0);
-        eligible.assign(result.candidates.size(), 1);
-        return eligible;
+        return;
     }
     for (std::uint32_t p = 0; p < parties.size(); ++p)
         for (std::uint32_t q = p + 1; q < parties.size(); ++q) {
@@ -93,12 +89,65 @@ std::vector<char> score_candidates(const std::vector<const FilterMatrix*>& parti
                 result.comparisons += static_cast<std::uint64_t>(a.rows()) * b.rows();
                 found = to_scored(match(a, b, match_options), p, q);
             }
-            std::vector<char> allowed(found.size(), options.method == LinkMethod::greedy ? 1 : 0);
-            if (options.method == LinkMethod::optimal)
-                for (std::size_t k : assign_optimal(found)) allowed[k] = 1;
             result.candidates.insert(result.candidates.end(), found.begin(), found.end());
-            eligible.insert(eligible.end(), allowed.begin(), allowed.end());
         }
+}
+
+// Keeps the candidates (and their levels) for which keep(k) holds, in order.
+template <class Keep>
+void keep_candidates(LinkResult& result, std::size_t segments, Keep keep) {
+    std::size_t out = 0;
+    for (std::size_t k = 0; k < result.candidates.size(); ++k) {
+        if (!keep(k)) continue;
+        result.candidates[out] = result.candidates[k];
+        for (std::size_t s = 0; s < segments; ++s) result.levels[out * segments + s] = result.levels[k * segments + s];
+        ++out;
+    }
+    result.candidates.resize(out);
+    result.levels.resize(out * segments);
+}
+
+// The Fellegi–Sunter model fitted on the loose candidates; each candidate weighted, and those below
+// the (chosen or given) probability threshold dropped.
+void apply_fellegi_sunter(const std::vector<const FilterMatrix*>& parties, const LinkOptions& options,
+                          LinkResult& result) {
+    PairLevels levels = pair_levels(parties, result.candidates, options.threads);
+    ModelOptions model_options;
+    model_options.random_pairs = options.model_random_pairs;
+    auto model = std::make_shared<FellegiSunterModel>(fit_fellegi_sunter(parties, result.candidates, levels, model_options));
+    std::vector<double> probability(result.candidates.size()), weights(result.candidates.size());
+    for (std::size_t k = 0; k < result.candidates.size(); ++k) {
+        weights[k] = result.candidates[k].weight = model->weight(&levels.levels[k * levels.segments]);
+        probability[k] = FellegiSunterModel::probability(result.candidates[k].weight);
+    }
+    result.estimated_threshold =
+        FellegiSunterModel::probability(estimate_threshold(result.candidates, parties, weights));
+    result.threshold = options.auto_threshold ? result.estimated_threshold : options.threshold.value();
+    result.levels = std::move(levels.levels);
+    result.fitted = std::move(model);
+    keep_candidates(result, parties.front()->info().layout.size(),
+                    [&](std::size_t k) { return probability[k] >= result.threshold; });
+}
+
+// Which candidates may become links: all of them for greedy, each party pair's optimal assignment
+// for optimal. The candidates are in party-pair order.
+std::vector<char> eligible_candidates(const LinkOptions& options, const LinkResult& result) {
+    std::vector<char> eligible(result.candidates.size(), options.method == LinkMethod::greedy ? 1 : 0);
+    if (options.method == LinkMethod::greedy) return eligible;
+    for (std::size_t first = 0; first < result.candidates.size();) {
+        std::size_t last = first;
+        while (last < result.candidates.size() && result.candidates[last].party_a == result.candidates[first].party_a &&
+               result.candidates[last].party_b == result.candidates[first].party_b)
+            ++last;
+        const bool dedup = result.candidates[first].party_a == result.candidates[first].party_b;
+        if (dedup) {
+            std::fill(eligible.begin() + first, eligible.begin() + last, 1);
+        } else {
+            const std::vector<ScoredPair> block(result.candidates.begin() + first, result.candidates.begin() + last);
+            for (std::size_t k : assign_optimal(block)) eligible[first + k] = 1;
+        }
+        first = last;
+    }
     return eligible;
 }
 
@@ -133,6 +182,13 @@ DisjointSets merge_in_score_order(const std::vector<const FilterMatrix*>& partie
     }
     result.candidates.swap(sorted);
     result.linked.swap(linked);
+    if (!result.levels.empty()) {
+        const std::size_t segments = result.levels.size() / order.size();
+        std::vector<std::uint8_t> levels(result.levels.size());
+        for (std::size_t k = 0; k < order.size(); ++k)
+            std::copy_n(&result.levels[order[k] * segments], segments, &levels[k * segments]);
+        result.levels.swap(levels);
+    }
     return sets;
 }
 
@@ -167,6 +223,41 @@ EntityTable name_entities(const std::vector<const FilterMatrix*>& parties, const
 
 }  // namespace
 
+double estimate_record_threshold(const std::vector<const FilterMatrix*>& parties, const LinkOptions& options,
+                                 std::size_t sample_rows) {
+    // Every party but the last is sampled evenly (rows of the first party of each pair). Within one
+    // party a sample holds too few duplicates to estimate from: no estimate (NaN).
+    if (parties.size() < 2) return std::numeric_limits<double>::quiet_NaN();
+    std::vector<FilterMatrix> samples;
+    samples.reserve(parties.size());
+    for (std::size_t p = 0; p < parties.size(); ++p) {
+        const FilterMatrix& full = *parties[p];
+        const bool sampled = p + 1 < parties.size();
+        const std::size_t rows = sampled ? std::min(sample_rows, full.rows()) : full.rows();
+        FilterMatrix part(rows, full.bits());
+        for (std::size_t r = 0; r < rows; ++r) {
+            const std::size_t from = rows == full.rows() ? r : r * full.rows() / rows;
+            std::copy_n(full.row_words(from), full.words(), part.mutable_row_words(r));
+        }
+        part.info() = full.info();
+        part.compute_popcounts();
+        samples.push_back(std::move(part));
+    }
+    MatchOptions match_options;
+    match_options.threads = options.threads;
+    match_options.threshold = options.candidate_floor;
+    match_options.top_k = 2;
+    std::vector<const FilterMatrix*> views;
+    for (const FilterMatrix& sample : samples) views.push_back(&sample);
+    std::vector<ScoredPair> pairs;
+    for (std::uint32_t p = 0; p < parties.size(); ++p)
+        for (std::uint32_t q = p + 1; q < parties.size(); ++q) {
+            const std::vector<ScoredPair> found = to_scored(match(samples[p], *parties[q], match_options), p, q);
+            pairs.insert(pairs.end(), found.begin(), found.end());
+        }
+    return estimate_dice_threshold(pairs, views);
+}
+
 LinkResult link(const std::vector<const FilterMatrix*>& parties, const LinkOptions& options) {
     if (parties.empty()) throw UsageError("link needs at least one party");
     if (parties.size() > max_parties) throw UsageError("link handles at most 64 parties");
@@ -176,7 +267,25 @@ LinkResult link(const std::vector<const FilterMatrix*>& parties, const LinkOptio
             if (std::string warning = check_comparable(*parties[p], *parties[q]); !warning.empty())
                 result.warnings.push_back(std::move(warning));
     result.party_labels = party_labels(parties);
-    const std::vector<char> eligible = score_candidates(parties, options, result);
+    result.model = options.model;
+    if (result.model == LinkModel::automatic)
+        result.model = parties.front()->info().layout.empty() ? LinkModel::record : LinkModel::fellegi_sunter;
+    const bool loose = result.model == LinkModel::fellegi_sunter || options.auto_threshold;
+    MatchOptions match_options;
+    match_options.threads = options.threads;
+    match_options.threshold = loose ? options.candidate_floor : options.threshold;
+    match_options.top_k = loose ? options.candidate_top_k : 0;
+    score_candidates(parties, options, match_options, result);
+    if (result.model == LinkModel::fellegi_sunter) {
+        apply_fellegi_sunter(parties, options, result);
+    } else if (options.auto_threshold) {
+        result.estimated_threshold = result.threshold = estimate_dice_threshold(result.candidates, parties);
+        keep_candidates(result, 0, [&](std::size_t k) { return result.candidates[k].score() >= result.threshold; });
+    } else {
+        result.threshold = options.threshold.value();
+        if (options.estimate_threshold) result.estimated_threshold = estimate_record_threshold(parties, options);
+    }
+    const std::vector<char> eligible = eligible_candidates(options, result);
     std::vector<std::size_t> offset(parties.size() + 1, 0);
     for (std::size_t p = 0; p < parties.size(); ++p) offset[p + 1] = offset[p] + parties[p]->rows();
     DisjointSets sets = merge_in_score_order(parties, eligible, offset, result);

@@ -401,6 +401,8 @@ std::string check_comparable(const FilterMatrix& a, const FilterMatrix& b) {
     if (a.bits() != b.bits())
         throw KeyMismatchError("filter lengths differ: " + name(a) + " has " + std::to_string(a.bits()) + " bits, " +
                                name(b) + " has " + std::to_string(b.bits()));
+    if (a.info().layout != b.info().layout)
+        throw KeyMismatchError("segment layouts differ between " + name(a) + " and " + name(b));
     std::string warning;
     if (a.info().schema_known && b.info().schema_known) {
         if (a.info().schema_fingerprint != b.info().schema_fingerprint)

@@ -1,6 +1,7 @@
 // hub/solve.cpp — one-to-one assignment between two parties: greedy in score order, or optimal
 // (maximum total Dice) per connected component of the candidate graph by the Hungarian algorithm.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <set>
@@ -143,7 +144,8 @@ std::vector<std::size_t> assign_optimal(const std::vector<ScoredPair>& pairs) {
             std::size_t r = static_cast<std::size_t>(std::lower_bound(rows.begin(), rows.end(), left[k]) - rows.begin());
             std::size_t c = static_cast<std::size_t>(std::lower_bound(cols.begin(), cols.end(), right[k]) - cols.begin());
             if (transposed) std::swap(r, c);
-            weight[r * n_cols + c] = pairs[k].score();
+            // Under Fellegi–Sunter the total match probability (the expected number of true links).
+            weight[r * n_cols + c] = std::isnan(pairs[k].weight) ? pairs[k].score() : 1.0 / (1.0 + std::exp2(-pairs[k].weight));
             edge_at[r * n_cols + c] = k;
         }
         const auto column = hungarian(weight, n_rows, n_cols);

@@ -1,6 +1,7 @@
 // hub/solve.hpp — what the linker's solvers share: the order of scored pairs and union–find.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <numeric>
@@ -11,8 +12,10 @@
 
 namespace pprl::detail {
 
-// Score descending (exact), then party pair, then indices.
+// Match weight descending where the pairs have one (Fellegi–Sunter), then score descending
+// (exact), then party pair, then indices.
 inline bool ranks_before(const ScoredPair& x, const ScoredPair& y) noexcept {
+    if (!std::isnan(x.weight) && !std::isnan(y.weight) && x.weight != y.weight) return x.weight > y.weight;
     if (const int order = compare_scores(x.common, x.total, y.common, y.total); order != 0) return order > 0;
     if (x.party_a != y.party_a) return x.party_a < y.party_a;
     if (x.party_b != y.party_b) return x.party_b < y.party_b;

@@ -1,0 +1,334 @@
+// hub/model.cpp — comparison levels, the Fellegi–Sunter fit and the automatic thresholds
+// (see pprl/model.hpp).
+#include "pprl/model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <unordered_map>
+
+#include "pprl/error.hpp"
+#include "runtime/parallel.hpp"
+#include "runtime/splitmix64.hpp"
+#include "simd/kernels.hpp"
+
+namespace pprl {
+
+std::uint8_t similarity_level(std::uint32_t common, std::uint32_t a, std::uint32_t b) noexcept {
+    if (a == 0 || b == 0) return 0;
+    const double dice = 2.0 * common / (static_cast<double>(a) + b);
+    std::uint8_t level = 1;
+    while (level < similarity_levels - 1 && dice < level_floor[level - 1]) ++level;
+    return level;
+}
+
+void segment_levels(const FilterMatrix& a, std::size_t i, const FilterMatrix& b, std::size_t j, std::uint8_t* levels) {
+    const auto& kernels = simd::kernels();
+    const Layout& layout = a.info().layout;
+    const std::uint64_t* x = a.row_words(i);
+    const std::uint64_t* y = b.row_words(j);
+    for (std::size_t s = 0; s < layout.size(); ++s) {
+        const std::size_t first = layout[s].first_bit / 64, words = layout[s].bits / 64;
+        const auto pa = static_cast<std::uint32_t>(kernels.popcount(x + first, words));
+        const auto pb = static_cast<std::uint32_t>(kernels.popcount(y + first, words));
+        const auto common = pa && pb ? static_cast<std::uint32_t>(kernels.and_popcount(x + first, y + first, words)) : 0;
+        levels[s] = similarity_level(common, pa, pb);
+    }
+}
+
+double SegmentWeights::log2_factor(std::size_t level) const noexcept {
+    return level == 0 ? 0.0 : std::log2(m[level] / u[level]);
+}
+
+double FellegiSunterModel::weight(const std::uint8_t* levels) const noexcept {
+    double w = std::log2(prior / (1.0 - prior));
+    const std::size_t n = segments.size();
+    for (std::size_t s = 0; s < n; ++s) w += segments[s].log2_factor(levels[s]);
+    if (!interaction.empty())
+        for (std::size_t f = 0; f < n; ++f)
+            if (levels[f] != 0 && levels[f] <= agree_levels)
+                for (std::size_t g = f + 1; g < n; ++g)
+                    if (levels[g] != 0 && levels[g] <= agree_levels) w -= interaction[f * n + g];
+    return w;
+}
+
+double FellegiSunterModel::probability(double weight) noexcept { return 1.0 / (1.0 + std::exp2(-weight)); }
+
+namespace {
+
+const Layout& common_layout(const std::vector<const FilterMatrix*>& parties) {
+    if (parties.empty()) throw UsageError("the model needs at least one party");
+    const Layout& layout = parties.front()->info().layout;
+    if (layout.empty())
+        throw UsageError("the Fellegi-Sunter model needs encodings with a field-segmented layout "
+                         "(a schema with \"filter\": {\"segments\": [...]})");
+    for (const FilterMatrix* party : parties)
+        if (party->info().layout != layout) throw KeyMismatchError("the parties' segment layouts differ");
+    return layout;
+}
+
+// Level vectors with their multiplicities: EM runs over distinct patterns, not over pairs.
+struct Patterns {
+    std::size_t segments = 0;
+    std::vector<std::uint8_t> levels;  // pattern-major
+    std::vector<double> count;
+};
+
+Patterns distinct_patterns(const PairLevels& pairs) {
+    Patterns out;
+    out.segments = pairs.segments;
+    const std::size_t n = pairs.segments ? pairs.levels.size() / pairs.segments : 0;
+    std::unordered_map<std::string, std::size_t> index;
+    for (std::size_t k = 0; k < n; ++k) {
+        std::string key(reinterpret_cast<const char*>(&pairs.levels[k * pairs.segments]), pairs.segments);
+        auto [it, fresh] = index.emplace(std::move(key), out.count.size());
+        if (fresh) {
+            out.levels.insert(out.levels.end(), &pairs.levels[k * pairs.segments], &pairs.levels[(k + 1) * pairs.segments]);
+            out.count.push_back(0);
+        }
+        out.count[it->second] += 1;
+    }
+    return out;
+}
+
+// Level frequencies among present values, with one pseudo-observation spread over the levels so no
+// level has probability 0.
+std::array<double, similarity_levels> frequencies(const std::array<double, similarity_levels>& counts) {
+    double present = 0;
+    for (std::size_t l = 1; l < similarity_levels; ++l) present += counts[l];
+    std::array<double, similarity_levels> p{};
+    p[0] = 1;
+    const double spread = 1.0 / (similarity_levels - 1);
+    for (std::size_t l = 1; l < similarity_levels; ++l) p[l] = (counts[l] + spread) / (present + 1.0);
+    return p;
+}
+
+}  // namespace
+
+PairLevels pair_levels(const std::vector<const FilterMatrix*>& parties, const std::vector<ScoredPair>& pairs,
+                       unsigned threads) {
+    const Layout& layout = common_layout(parties);
+    PairLevels out;
+    out.segments = layout.size();
+    out.levels.assign(pairs.size() * out.segments, 0);
+    constexpr std::size_t chunk = 4096;
+    const std::size_t chunks = (pairs.size() + chunk - 1) / chunk;
+    detail::parallel_for(chunks, detail::thread_count(threads, chunks), [&](std::size_t c, unsigned) {
+        for (std::size_t k = c * chunk; k < std::min(pairs.size(), (c + 1) * chunk); ++k) {
+            const ScoredPair& p = pairs[k];
+            segment_levels(*parties[p.party_a], p.a, *parties[p.party_b], p.b, &out.levels[k * out.segments]);
+        }
+    });
+    return out;
+}
+
+void fit_m_and_prior(FellegiSunterModel& model, const PairLevels& candidates, const ModelOptions& options) {
+    const Patterns patterns = distinct_patterns(candidates);
+    const std::size_t segments = model.segments.size();
+    const std::size_t n = patterns.count.size();
+    double total = 0;
+    for (double c : patterns.count) total += c;
+    model.candidate_pairs = static_cast<std::uint64_t>(total);
+    model.iterations = 0;
+    model.converged = false;
+    if (n == 0) return;
+    std::vector<double> posterior(n);
+    for (unsigned iteration = 1; iteration <= options.max_iterations; ++iteration) {
+        // E step: each pattern's posterior probability of a match.
+        for (std::size_t g = 0; g < n; ++g) {
+            const std::uint8_t* levels = &patterns.levels[g * segments];
+            double log_ratio = std::log(model.prior / (1.0 - model.prior));
+            for (std::size_t s = 0; s < segments; ++s)
+                if (levels[s] != 0) log_ratio += std::log(model.segments[s].m[levels[s]] / model.segments[s].u[levels[s]]);
+            posterior[g] = 1.0 / (1.0 + std::exp(-log_ratio));
+        }
+        // M step: m and u per segment and level, and λ.
+        double change = 0, matches = 0;
+        for (std::size_t s = 0; s < segments; ++s) {
+            std::array<double, similarity_levels> counts{}, non_counts{};
+            for (std::size_t g = 0; g < n; ++g) {
+                counts[patterns.levels[g * segments + s]] += patterns.count[g] * posterior[g];
+                non_counts[patterns.levels[g * segments + s]] += patterns.count[g] * (1 - posterior[g]);
+            }
+            const auto m = frequencies(counts);
+            for (std::size_t l = 1; l < similarity_levels; ++l) change = std::max(change, std::abs(m[l] - model.segments[s].m[l]));
+            model.segments[s].m = m;
+            if (options.fit_u) model.segments[s].u = frequencies(non_counts);
+        }
+        for (std::size_t g = 0; g < n; ++g) matches += patterns.count[g] * posterior[g];
+        const double prior = std::clamp(matches / total, 1e-9, 1.0 - 1e-9);
+        change = std::max(change, std::abs(prior - model.prior));
+        model.prior = prior;
+        model.iterations = iteration;
+        if (change < options.tolerance) {
+            model.converged = true;
+            break;
+        }
+    }
+}
+
+FellegiSunterModel fit_fellegi_sunter(const std::vector<const FilterMatrix*>& parties,
+                                      const std::vector<ScoredPair>& pairs, const PairLevels& candidates,
+                                      const ModelOptions& options) {
+    const Layout& layout = common_layout(parties);
+    if (candidates.segments != layout.size() || candidates.levels.size() != pairs.size() * layout.size())
+        throw UsageError("the candidates' levels do not match the layout");
+    FellegiSunterModel model;
+    for (const Segment& segment : layout) model.segments.push_back(SegmentWeights{segment.name, {}, {}});
+    const std::size_t segments = layout.size();
+
+    // u: random pairs across the parties (within the party for deduplication).
+    std::vector<std::pair<std::size_t, std::size_t>> party_pairs;
+    for (std::size_t p = 0; p < parties.size(); ++p)
+        for (std::size_t q = p + 1; q < parties.size(); ++q) party_pairs.push_back({p, q});
+    if (parties.size() == 1) party_pairs.push_back({0, 0});
+    std::vector<std::array<double, similarity_levels>> u_counts(segments);
+    std::vector<double> together(segments * segments, 0.0);
+    std::vector<std::uint8_t> levels(segments);
+    std::uint64_t state = options.seed, drawn = 0;
+    for (std::uint64_t k = 0; k < options.random_pairs; ++k) {
+        const auto [p, q] = party_pairs[k % party_pairs.size()];
+        const std::size_t rows_a = parties[p]->rows(), rows_b = parties[q]->rows();
+        if (rows_a == 0 || rows_b == 0 || (p == q && rows_a < 2)) continue;
+        const std::size_t i = splitmix64(state) % rows_a;
+        std::size_t j = splitmix64(state) % rows_b;
+        if (p == q && i == j) j = (j + 1) % rows_b;
+        segment_levels(*parties[p], i, *parties[q], j, levels.data());
+        for (std::size_t s = 0; s < segments; ++s) u_counts[s][levels[s]] += 1;
+        for (std::size_t f = 0; f < segments; ++f)
+            if (levels[f] != 0 && levels[f] <= agree_levels)
+                for (std::size_t g = f + 1; g < segments; ++g)
+                    if (levels[g] != 0 && levels[g] <= agree_levels) together[f * segments + g] += 1;
+        ++drawn;
+    }
+    // Pairwise dependence of agreement among random pairs, where seen often enough to measure.
+    model.interaction.assign(segments * segments, 0.0);
+    auto agree = [&](std::size_t s) {
+        double c = 0;
+        for (std::size_t l = 1; l <= agree_levels; ++l) c += u_counts[s][l];
+        return c;
+    };
+    for (std::size_t f = 0; f < segments; ++f)
+        for (std::size_t g = f + 1; g < segments; ++g) {
+            const double both = together[f * segments + g];
+            if (both < 5 || drawn == 0) continue;
+            const double ratio = both * static_cast<double>(drawn) / (agree(f) * agree(g));
+            model.interaction[f * segments + g] = std::max(0.0, std::log2(ratio));
+        }
+    model.random_pairs = drawn;
+    model.candidate_pairs = pairs.size();
+    for (std::size_t s = 0; s < segments; ++s) model.segments[s].u = frequencies(u_counts[s]);
+    if (pairs.empty()) return model;
+
+    // m of segment f: its levels among the pairs the other segments alone call matches (mutual best
+    // pairs above the automatic threshold on the Dice of the filter without f), so f's own
+    // agreement does not select the pairs its m is measured on.
+    const auto& kernels = simd::kernels();
+    std::vector<double> scores(pairs.size());
+    for (std::size_t f = 0; f < segments; ++f) {
+        const std::size_t first = layout[f].first_bit / 64, words = layout[f].bits / 64;
+        for (std::size_t k = 0; k < pairs.size(); ++k) {
+            const ScoredPair& c = pairs[k];
+            const std::uint64_t* x = parties[c.party_a]->row_words(c.a) + first;
+            const std::uint64_t* y = parties[c.party_b]->row_words(c.b) + first;
+            const std::uint64_t common = c.common - kernels.and_popcount(x, y, words);
+            const std::uint64_t total = c.total - kernels.popcount(x, words) - kernels.popcount(y, words);
+            scores[k] = total == 0 ? 0.0 : 2.0 * static_cast<double>(common) / static_cast<double>(total);
+        }
+        const std::vector<double> labels =
+            mutual_best_labels(pairs, parties, scores, estimate_threshold(pairs, parties, scores));
+        std::array<double, similarity_levels> counts{};
+        for (std::size_t k = 0; k < pairs.size(); ++k) counts[candidates.levels[k * segments + f]] += labels[k];
+        model.segments[f].m = frequencies(counts);
+
+    }
+    // λ: the share of candidates the whole filter calls matches.
+    for (std::size_t k = 0; k < pairs.size(); ++k) scores[k] = pairs[k].score();
+    double matches = 0;
+    for (double label : mutual_best_labels(pairs, parties, scores, estimate_threshold(pairs, parties, scores)))
+        matches += label;
+    model.prior = std::clamp(matches / static_cast<double>(pairs.size()), 1e-9, 1.0 - 1e-9);
+    if (options.max_iterations > 0) fit_m_and_prior(model, candidates, options);
+    return model;
+}
+
+double estimate_threshold(const std::vector<ScoredPair>& pairs, const std::vector<const FilterMatrix*>& parties,
+                          const std::vector<double>& scores) {
+    // Best and second-best score of every (party pair, first-party record); −∞ where it has none.
+    const double none = -std::numeric_limits<double>::infinity();
+    const std::size_t n_parties = parties.size();
+    std::vector<std::size_t> offset(n_parties * n_parties + 1, 0);
+    for (std::size_t p = 0; p < n_parties; ++p)
+        for (std::size_t q = 0; q < n_parties; ++q) {
+            const bool linked_cell = n_parties == 1 || p < q;
+            offset[p * n_parties + q + 1] = offset[p * n_parties + q] + (linked_cell ? parties[p]->rows() : 0);
+        }
+    std::vector<double> first(offset.back(), none), second(offset.back(), none);
+    auto note = [&](std::size_t at, double score) {
+        if (score > first[at]) second[at] = first[at], first[at] = score;
+        else if (score > second[at]) second[at] = score;
+    };
+    for (std::size_t k = 0; k < pairs.size(); ++k) {
+        const ScoredPair& pair = pairs[k];
+        const std::size_t cell = pair.party_a * n_parties + pair.party_b;
+        note(offset[cell] + pair.a, scores[k]);
+        if (pair.party_a == pair.party_b) note(offset[cell] + pair.b, scores[k]);  // deduplication: both records
+    }
+    std::vector<double> s1 = std::move(first), s2 = std::move(second);
+    if (s1.empty()) return std::numeric_limits<double>::infinity();
+    std::sort(s1.begin(), s1.end());
+    std::sort(s2.begin(), s2.end());
+    const double n = static_cast<double>(s1.size());
+    // Share of records without a partner, from below the median of the second-best scores.
+    const double cut = s2[s2.size() / 2];
+    const double below_1 = static_cast<double>(std::lower_bound(s1.begin(), s1.end(), cut) - s1.begin());
+    const double below_2 = static_cast<double>(std::lower_bound(s2.begin(), s2.end(), cut) - s2.begin());
+    const double unpartnered = below_2 > 0 ? std::clamp(below_1 / below_2, 0.0, 1.0) : 0.0;
+    const double partnered = (1.0 - unpartnered) * n;
+    double best_f1 = -1, best = std::numeric_limits<double>::infinity();
+    for (std::size_t k = 0; k < s1.size(); ++k) {
+        const double t = s1[k];
+        if (t == none || (k > 0 && s1[k - 1] == t)) continue;
+        const double linked = static_cast<double>(s1.size() - k);
+        const double null_above = static_cast<double>(s2.end() - std::lower_bound(s2.begin(), s2.end(), t)) / n;
+        const double fp = std::min(linked, unpartnered * n * null_above);
+        const double tp = linked - fp;
+        const double fn = std::max(0.0, partnered - tp);
+        const double f1 = tp > 0 ? 2 * tp / (2 * tp + fp + fn) : 0;
+        if (f1 > best_f1) best_f1 = f1, best = t;
+    }
+    return best;
+}
+
+double estimate_dice_threshold(const std::vector<ScoredPair>& pairs, const std::vector<const FilterMatrix*>& parties) {
+    std::vector<double> scores(pairs.size());
+    for (std::size_t k = 0; k < pairs.size(); ++k) scores[k] = pairs[k].score();
+    return estimate_threshold(pairs, parties, scores);
+}
+
+std::vector<double> mutual_best_labels(const std::vector<ScoredPair>& pairs, const std::vector<const FilterMatrix*>& parties,
+                                       const std::vector<double>& scores, double threshold) {
+    std::vector<std::size_t> offset(parties.size() + 1, 0);
+    for (std::size_t p = 0; p < parties.size(); ++p) offset[p + 1] = offset[p] + parties[p]->rows();
+    const std::size_t cells = parties.size();
+    // best[record node × parties + other party]: the record's best score against that party
+    std::vector<double> best(offset.back() * cells, -std::numeric_limits<double>::infinity());
+    for (std::size_t k = 0; k < pairs.size(); ++k) {
+        const ScoredPair& c = pairs[k];
+        double& x = best[(offset[c.party_a] + c.a) * cells + c.party_b];
+        double& y = best[(offset[c.party_b] + c.b) * cells + c.party_a];
+        x = std::max(x, scores[k]);
+        y = std::max(y, scores[k]);
+    }
+    std::vector<double> labels(pairs.size(), 0.0);
+    for (std::size_t k = 0; k < pairs.size(); ++k) {
+        const ScoredPair& c = pairs[k];
+        labels[k] = scores[k] >= threshold && scores[k] >= best[(offset[c.party_a] + c.a) * cells + c.party_b] &&
+                            scores[k] >= best[(offset[c.party_b] + c.b) * cells + c.party_a]
+                        ? 1.0
+                        : 0.0;
+    }
+    return labels;
+}
+
+}  // namespace pprl
