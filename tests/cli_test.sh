@@ -145,6 +145,27 @@ expect 0 "link with LSH blocking and truth" -- "$pprl" link s_city.pprl s_school
 check "LSH reports pairs completeness" -- grep -q "pairs completeness" err.txt
 expect 2 "bad blocking spec" -- "$pprl" link s_city.pprl s_schools.pprl --blocking lsh:0,5 --out x.csv
 expect 4 "link refuses different keys" -- "$pprl" link s_city.pprl other.pprl --out x.csv
+# The models and automatic thresholds: the record-level model on record-level encodings, Fellegi–
+# Sunter on segmented ones (the default for them), with the per-segment columns in the pairs.
+expect 0 "link with the automatic threshold" -- "$pprl" link s_city.pprl s_schools.pprl s_promise.pprl --out ent_auto.csv
+check "the chosen threshold is reported" -- grep -q "threshold auto: 0\.[5-9]" err.txt
+expect 2 "the fs model needs segmented encodings" -- "$pprl" link s_city.pprl s_schools.pprl --model fs --out x.csv
+check "and says so" -- grep -q "segmented layout" err.txt
+expect 0 "a threshold far from the estimate is linked, with a warning" -- "$pprl" link s_city.pprl s_schools.pprl --threshold 0.95 --out ent_far.csv
+check "the warning names the estimate" -- grep -q "far from the estimated best threshold" err.txt
+seg_schema="$src/examples/youth_schema_segmented.json"
+for party in city schools promise; do
+    "$pprl" encode --schema "$seg_schema" --secret-file k.key --in syn/$party.csv --out g_$party.pprl --party $party 2>/dev/null
+done
+expect 0 "inspect a segmented file" -- "$pprl" inspect g_city.pprl --json
+check "inspect shows the segments" -- grep -q '"segment": "first_name"' out.txt
+expect 0 "link segmented encodings (fs by default)" -- "$pprl" link g_city.pprl g_schools.pprl g_promise.pprl --out ent_fs.csv --pairs-out lp_fs.csv
+check "the model is reported" -- grep -q "Fellegi-Sunter model over 6 segments" err.txt
+check "fs pairs carry weights and levels" -- bash -c "head -1 lp_fs.csv | grep -q 'match_weight,match_probability,first_name_level,first_name_weight'"
+expect 0 "evaluate reads fs pairs" -- "$pprl" evaluate --truth syn/truth.csv --entities ent_fs.csv --pairs lp_fs.csv
+expect 0 "record-level model on segmented encodings" -- "$pprl" link g_city.pprl g_schools.pprl --model record --out ent_rec.csv
+expect 4 "segmented and record-level encodings are not compared" -- "$pprl" link g_city.pprl s_schools.pprl --out x.csv
+check "no output after the refusal" -- test ! -e x.csv
 expect 0 "evaluate entities and pairs" -- "$pprl" evaluate --truth syn/truth.csv --entities ent.csv --pairs lp.csv --by group --report rep.html --json rep.json
 check "evaluate prints F1" -- grep -q "F1" out.txt
 check "report is HTML with SVG" -- grep -q "<svg" rep.html

@@ -279,9 +279,12 @@ void bind_hub(py::module_& m) {
     }, py::arg("a"), py::arg("b"), py::arg("threshold"), py::arg("top_k") = 0, py::arg("threads") = py::none());
 
     m.def("link_tables", [](const std::vector<Encodings>& parties, const py::object& threshold, const std::string& method,
-                            const std::string& blocking, const py::object& threads) {
+                            const std::string& blocking, const py::object& threads, const std::string& model) {
         LinkOptions options;
-        options.threshold = threshold_of(threshold);
+        options.auto_threshold = py::isinstance<py::str>(threshold) && threshold.cast<std::string>() == "auto";
+        if (!options.auto_threshold) options.threshold = threshold_of(threshold);
+        if (model != "auto" && model != "record" && model != "fs") throw UsageError("model must be 'auto', 'record' or 'fs'");
+        options.model = model == "fs" ? LinkModel::fellegi_sunter : model == "record" ? LinkModel::record : LinkModel::automatic;
         if (method != "greedy" && method != "optimal") throw UsageError("method must be 'greedy' or 'optimal'");
         options.method = method == "optimal" ? LinkMethod::optimal : LinkMethod::greedy;
         options.set_blocking(blocking);
@@ -299,9 +302,9 @@ void bind_hub(py::module_& m) {
             record.push_back(parties[result.entities.party[i]].matrix->ids()[result.entities.record[i]]);
             entity.push_back(result.entities.entity_id[i]);
         }
-        return py::make_tuple(party, record, entity, result.warnings);
-    }, py::arg("parties"), py::arg("threshold"), py::arg("method") = "greedy", py::arg("blocking") = "none",
-       py::arg("threads") = py::none());
+        return py::make_tuple(party, record, entity, result.warnings, result.threshold);
+    }, py::arg("parties"), py::arg("threshold") = "auto", py::arg("method") = "greedy", py::arg("blocking") = "none",
+       py::arg("threads") = py::none(), py::arg("model") = "auto");
 
 }
 

@@ -50,7 +50,7 @@ struct LshOptions {
 struct LinkOptions {
     Threshold threshold;     // record-level: Dice; Fellegi–Sunter: match probability
     bool auto_threshold = false;  // choose the threshold from the data (pprl/model.hpp) instead
-    LinkModel model = LinkModel::record;
+    LinkModel model = LinkModel::automatic;
     // Candidates for the Fellegi–Sunter model and for an automatic threshold: the candidate_top_k
     // best pairs of each record of the first party of a pair with record-level Dice ≥ candidate_floor.
     Threshold candidate_floor{1, 2};

@@ -213,6 +213,23 @@ def test_link_synth_evaluate_and_capabilities(data, key_file):
         pprl.link(parties[:2], threshold=0.65, blocking="lsh:0,16")
 
 
+def test_link_chooses_model_and_threshold(data, key_file):
+    key = pprl.SecretKey.from_file(str(key_file))
+    segmented = pprl.Schema.from_file(str(SCHEMA.parent / "youth_schema_segmented.json"))
+    parties = [pprl.encode(data[p], segmented, key, party=p)[0] for p in ("city", "schools", "promise")]
+    entities = pprl.link(parties)  # Fellegi-Sunter on segmented encodings, automatic threshold
+    assert 0 < entities.attrs["threshold"] < 1
+    metrics, _ = pprl.evaluate(data["truth"], entities)
+    record = pprl.link(parties, model="record")
+    assert 0.5 < record.attrs["threshold"] < 1
+    assert metrics["f1"] >= pprl.evaluate(data["truth"], record)[0]["f1"] - 0.01
+    with pytest.raises(pprl.UsageError):
+        pprl.link(parties, model="bayes")
+    plain = pprl.Schema.from_file(str(SCHEMA))
+    with pytest.raises(pprl.UsageError, match="segmented"):
+        pprl.link([pprl.encode(data[p], plain, key, party=p)[0] for p in ("city", "schools")], model="fs")
+
+
 def test_party_labels_are_checked_before_any_work(data, key_file):
     schema = pprl.Schema.from_file(str(SCHEMA))
     key = pprl.SecretKey.from_file(str(key_file))

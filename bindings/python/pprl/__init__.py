@@ -146,21 +146,26 @@ def match(a: Encodings, b: Encodings, threshold: Union[float, str], top_k: Optio
                          "score": scores})
 
 
-def link(parties: Sequence[Encodings], threshold: Union[float, str], method: str = "greedy",
-         blocking: Optional[str] = None, threads: Optional[int] = None) -> pd.DataFrame:
+def link(parties: Sequence[Encodings], threshold: Union[float, str] = "auto", method: str = "greedy",
+         blocking: Optional[str] = None, threads: Optional[int] = None, model: str = "auto") -> pd.DataFrame:
     """Link parties into entities: a DataFrame ``party, record_id, entity_id`` with every record once.
 
+    ``model`` is "auto" (Fellegi-Sunter for encodings with a segmented layout, else record-level
+    Dice), "record" or "fs". ``threshold`` is "auto" (chosen from the data; the value used is in the
+    frame's ``attrs["threshold"]``), or a Dice threshold (record) or match probability (fs).
     ``blocking`` is None (exact all pairs) or "lsh" / "lsh:L,K" (Hamming LSH).
     """
     if blocking is not None and not isinstance(blocking, str):
         raise UsageError('blocking must be None, "lsh" or "lsh:L,K"')
-    party, record, entity, warnings_ = _link_tables(list(parties), threshold, method,
-                                                    "none" if blocking is None else blocking, threads)
+    party, record, entity, warnings_, used = _link_tables(list(parties), threshold, method,
+                                                          "none" if blocking is None else blocking, threads, model)
     for warning in warnings_:
         import warnings
 
         warnings.warn(warning, stacklevel=2)
-    return pd.DataFrame({"party": party, "record_id": record, "entity_id": entity})
+    frame = pd.DataFrame({"party": party, "record_id": record, "entity_id": entity})
+    frame.attrs["threshold"] = used
+    return frame
 
 
 def synth(people: int = 20_000, seed: int = 1,
