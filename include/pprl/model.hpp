@@ -23,8 +23,10 @@
 //   λ   the share of candidates that the whole filter calls matches (mutual best above threshold).
 //   interaction  agreement of two segments is not independent among non-matches (a household
 //       shares surname, address and zip): for each pair of segments, log₂ of how much more often
-//       random pairs agree on both than the product of their rates, where both were seen together at
-//       least five times; subtracted from a pair's weight when both agree.
+//       non-matches agree on both than the product of their rates, subtracted from a pair's weight
+//       when both agree. The joint rate is the larger of two estimates: random pairs (where both
+//       agreed at least five times) and the candidates the whole filter does not call matches,
+//       counted over all possible pairs (pairs that agree on two fields are nearly all candidates).
 //
 // A pair's match weight is log₂ of its posterior odds of being a match among the candidates:
 // log₂(λ/(1−λ)) + Σ log₂(m/u) − interactions; its match probability 2^w / (1 + 2^w). Levels are fixed
@@ -54,8 +56,8 @@
 
 namespace pprl {
 
-constexpr std::size_t similarity_levels = 9;
-constexpr std::size_t agree_levels = 4;  // levels 1 … 4 (Dice ≥ 0.65) count as agreement  // level 0 (missing) and eight Dice bins
+constexpr std::size_t similarity_levels = 9;  // level 0 (missing) and eight Dice bins
+constexpr std::size_t agree_levels = 4;       // levels 1 … 4 (Dice ≥ 0.65) count as agreement
 // The lowest Dice of levels 1 … 8.
 constexpr std::array<double, similarity_levels - 1> level_floor = {0.95, 0.85, 0.75, 0.65, 0.55, 0.45, 0.30, 0.0};
 

@@ -201,20 +201,6 @@ FellegiSunterModel fit_fellegi_sunter(const std::vector<const FilterMatrix*>& pa
                     if (levels[g] != 0 && levels[g] <= agree_levels) together[f * segments + g] += 1;
         ++drawn;
     }
-    // Pairwise dependence of agreement among random pairs, where seen often enough to measure.
-    model.interaction.assign(segments * segments, 0.0);
-    auto agree = [&](std::size_t s) {
-        double c = 0;
-        for (std::size_t l = 1; l <= agree_levels; ++l) c += u_counts[s][l];
-        return c;
-    };
-    for (std::size_t f = 0; f < segments; ++f)
-        for (std::size_t g = f + 1; g < segments; ++g) {
-            const double both = together[f * segments + g];
-            if (both < 5 || drawn == 0) continue;
-            const double ratio = both * static_cast<double>(drawn) / (agree(f) * agree(g));
-            model.interaction[f * segments + g] = std::max(0.0, std::log2(ratio));
-        }
     model.random_pairs = drawn;
     model.candidate_pairs = pairs.size();
     for (std::size_t s = 0; s < segments; ++s) model.segments[s].u = frequencies(u_counts[s]);
@@ -244,45 +230,104 @@ FellegiSunterModel fit_fellegi_sunter(const std::vector<const FilterMatrix*>& pa
     }
     // λ: the share of candidates the whole filter calls matches.
     for (std::size_t k = 0; k < pairs.size(); ++k) scores[k] = pairs[k].score();
+    const std::vector<double> labels = mutual_best_labels(pairs, parties, scores, estimate_threshold(pairs, parties, scores));
     double matches = 0;
-    for (double label : mutual_best_labels(pairs, parties, scores, estimate_threshold(pairs, parties, scores)))
-        matches += label;
+    for (double label : labels) matches += label;
     model.prior = std::clamp(matches / static_cast<double>(pairs.size()), 1e-9, 1.0 - 1e-9);
+
+    // Pairwise dependence of agreement among non-matches. The rate at which two segments agree
+    // together comes from the random pairs where seen often enough, and otherwise from the
+    // candidates the whole filter does not call matches: pairs agreeing on two fields score high
+    // enough to be candidates, so their count over all possible pairs bounds the rate from below
+    // (the larger of the two is taken).
+    double possible = 0;
+    if (parties.size() == 1) possible = 0.5 * static_cast<double>(parties[0]->rows()) * (parties[0]->rows() - 1.0);
+    for (std::size_t p = 0; p < parties.size(); ++p)
+        for (std::size_t q = p + 1; q < parties.size(); ++q)
+            possible += static_cast<double>(parties[p]->rows()) * static_cast<double>(parties[q]->rows());
+    std::vector<double> together_candidates(segments * segments, 0.0);
+    for (std::size_t k = 0; k < pairs.size(); ++k) {
+        if (labels[k] != 0) continue;
+        const std::uint8_t* level = &candidates.levels[k * segments];
+        for (std::size_t f = 0; f < segments; ++f)
+            if (level[f] != 0 && level[f] <= agree_levels)
+                for (std::size_t g = f + 1; g < segments; ++g)
+                    if (level[g] != 0 && level[g] <= agree_levels) together_candidates[f * segments + g] += 1;
+    }
+    model.interaction.assign(segments * segments, 0.0);
+    auto agree_rate = [&](std::size_t s) {
+        double rate = 0;
+        for (std::size_t l = 1; l <= agree_levels; ++l) rate += model.segments[s].u[l];
+        return rate;
+    };
+    for (std::size_t f = 0; f < segments; ++f)
+        for (std::size_t g = f + 1; g < segments; ++g) {
+            double rate = possible > 0 ? together_candidates[f * segments + g] / possible : 0.0;
+            if (together[f * segments + g] >= 5) rate = std::max(rate, together[f * segments + g] / static_cast<double>(drawn));
+            if (rate > 0) model.interaction[f * segments + g] = std::max(0.0, std::log2(rate / (agree_rate(f) * agree_rate(g))));
+        }
     if (options.max_iterations > 0) fit_m_and_prior(model, candidates, options);
     return model;
 }
 
 double estimate_threshold(const std::vector<ScoredPair>& pairs, const std::vector<const FilterMatrix*>& parties,
                           const std::vector<double>& scores) {
-    // Best and second-best score of every (party pair, first-party record); −∞ where it has none.
+    // Per (party pair, first-party record) node: its best and second-best scores and their records
+    // on the other side; per other-side record: its best score. One party (deduplication): both
+    // sides are the party's records.
     const double none = -std::numeric_limits<double>::infinity();
     const std::size_t n_parties = parties.size();
-    std::vector<std::size_t> offset(n_parties * n_parties + 1, 0);
+    const bool dedup = n_parties == 1;
+    std::vector<std::size_t> offset(n_parties * n_parties + 1, 0), other_offset(n_parties * n_parties + 1, 0);
     for (std::size_t p = 0; p < n_parties; ++p)
         for (std::size_t q = 0; q < n_parties; ++q) {
-            const bool linked_cell = n_parties == 1 || p < q;
-            offset[p * n_parties + q + 1] = offset[p * n_parties + q] + (linked_cell ? parties[p]->rows() : 0);
+            const std::size_t cell = p * n_parties + q;
+            const bool linked_cell = dedup || p < q;
+            offset[cell + 1] = offset[cell] + (linked_cell ? parties[p]->rows() : 0);
+            other_offset[cell + 1] = other_offset[cell] + (linked_cell && !dedup ? parties[q]->rows() : 0);
         }
-    std::vector<double> first(offset.back(), none), second(offset.back(), none);
-    auto note = [&](std::size_t at, double score) {
-        if (score > first[at]) second[at] = first[at], first[at] = score;
-        else if (score > second[at]) second[at] = score;
+    const std::size_t nodes = offset.back();
+    std::vector<double> first(nodes, none), second(nodes, none), other_best(dedup ? 0 : other_offset.back(), none);
+    std::vector<std::size_t> first_of(nodes, 0), second_of(nodes, 0);
+    auto note = [&](std::size_t at, double score, std::size_t other) {
+        if (score > first[at]) {
+            second[at] = first[at], second_of[at] = first_of[at];
+            first[at] = score, first_of[at] = other;
+        } else if (score > second[at]) {
+            second[at] = score, second_of[at] = other;
+        }
     };
     for (std::size_t k = 0; k < pairs.size(); ++k) {
         const ScoredPair& pair = pairs[k];
         const std::size_t cell = pair.party_a * n_parties + pair.party_b;
-        note(offset[cell] + pair.a, scores[k]);
-        if (pair.party_a == pair.party_b) note(offset[cell] + pair.b, scores[k]);  // deduplication: both records
+        if (dedup) {
+            note(offset[cell] + pair.a, scores[k], offset[cell] + pair.b);
+            note(offset[cell] + pair.b, scores[k], offset[cell] + pair.a);
+        } else {
+            const std::size_t other = other_offset[cell] + pair.b;
+            note(offset[cell] + pair.a, scores[k], other);
+            other_best[other] = std::max(other_best[other], scores[k]);
+        }
     }
-    std::vector<double> s1 = std::move(first), s2 = std::move(second);
-    if (s1.empty()) return std::numeric_limits<double>::infinity();
+    auto best_of_other = [&](std::size_t other) { return dedup ? first[other] : other_best[other]; };
+    // s₁ counts where the record is also its best candidate's best (the one-to-one solvers link it
+    // then); s₂ likewise where the record is the best of its second-best candidate: that is the
+    // score it would be linked at if its partner were absent.
+    std::vector<double> s1(nodes, none), s2(nodes, none), raw1 = first, raw2 = second;
+    for (std::size_t i = 0; i < nodes; ++i) {
+        if (first[i] != none && first[i] >= best_of_other(first_of[i])) s1[i] = first[i];
+        if (second[i] != none && second[i] >= best_of_other(second_of[i])) s2[i] = second[i];
+    }
+    if (nodes == 0) return std::numeric_limits<double>::infinity();
     std::sort(s1.begin(), s1.end());
     std::sort(s2.begin(), s2.end());
-    const double n = static_cast<double>(s1.size());
+    std::sort(raw1.begin(), raw1.end());
+    std::sort(raw2.begin(), raw2.end());
+    const double n = static_cast<double>(nodes);
     // Share of records without a partner, from below the median of the second-best scores.
-    const double cut = s2[s2.size() / 2];
-    const double below_1 = static_cast<double>(std::lower_bound(s1.begin(), s1.end(), cut) - s1.begin());
-    const double below_2 = static_cast<double>(std::lower_bound(s2.begin(), s2.end(), cut) - s2.begin());
+    const double cut = raw2[raw2.size() / 2];
+    const double below_1 = static_cast<double>(std::lower_bound(raw1.begin(), raw1.end(), cut) - raw1.begin());
+    const double below_2 = static_cast<double>(std::lower_bound(raw2.begin(), raw2.end(), cut) - raw2.begin());
     const double unpartnered = below_2 > 0 ? std::clamp(below_1 / below_2, 0.0, 1.0) : 0.0;
     const double partnered = (1.0 - unpartnered) * n;
     double best_f1 = -1, best = std::numeric_limits<double>::infinity();
