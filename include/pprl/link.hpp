@@ -53,8 +53,11 @@ struct LinkOptions {
     LinkModel model = LinkModel::automatic;
     // Candidates for the Fellegi–Sunter model and for an automatic threshold: the candidate_top_k
     // best pairs of each record of the first party of a pair with record-level Dice ≥ candidate_floor.
+    // 0: the model's default, 3 for the record-level model (fewer rivals per record links better
+    // and keeps the automatic threshold's picture of a record's rivals sharp) and 10 for
+    // Fellegi–Sunter (whose estimates use a record's weaker candidates too).
     Threshold candidate_floor{1, 2};
-    std::size_t candidate_top_k = 10;
+    std::size_t candidate_top_k = 0;
     std::uint64_t model_random_pairs = 1'000'000;  // random pairs drawn to estimate u
     // With a given record-level threshold: also estimate the automatic one (LinkResult's
     // estimated_threshold) from a sample, so a caller can warn when the two are far apart.

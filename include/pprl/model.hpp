@@ -125,6 +125,13 @@ double estimate_dice_threshold(const std::vector<ScoredPair>& pairs, const std::
 // The same rule on any score of the pairs (scores[k] for pairs[k]; higher is more alike).
 double estimate_threshold(const std::vector<ScoredPair>& pairs, const std::vector<const FilterMatrix*>& parties,
                           const std::vector<double>& scores);
+// The same, where the first parties are samples: `other_side` holds further pairs of other-side
+// records (with `other_scores`), against first-party records outside the sample, so that whether a
+// sampled record is its candidate's best is judged against the whole first party. Their `a` is not
+// used.
+double estimate_threshold(const std::vector<ScoredPair>& pairs, const std::vector<const FilterMatrix*>& parties,
+                          const std::vector<double>& scores, const std::vector<ScoredPair>& other_side,
+                          const std::vector<double>& other_scores);
 
 // 1 for each pair whose score reaches the threshold and is the best of both its records against the
 // other's party, else 0.

@@ -179,7 +179,7 @@ Command add_link(CLI::App& app) {
     struct Options {
         std::vector<std::string> inputs;
         std::string threshold = "auto", model = "auto", method = "greedy", blocking = "none", out, pairs_out, truth;
-        std::string candidate_floor = "0.5", candidate_top_k = "10";
+        std::string candidate_floor = "0.5", candidate_top_k = "auto";
         unsigned threads = 0;
         std::uint64_t seed = 0x5eed;
     };
@@ -195,7 +195,8 @@ Command add_link(CLI::App& app) {
     app.add_option("--candidate-floor", o->candidate_floor,
                    "fs and auto: least record-level Dice of a candidate pair (default 0.5)");
     app.add_option("--candidate-top-k", o->candidate_top_k,
-                   "fs and auto: candidates kept per record of the first party of a pair (default 10)");
+                   "fs and auto: candidates kept per record of the first party of a pair (default auto: 3 for "
+                   "record, 10 for fs)");
     app.add_option("--method", o->method, "greedy or optimal one-to-one assignment")
         ->check(CLI::IsMember({"greedy", "optimal"}));
     app.add_option("--blocking", o->blocking, "none (exact all pairs, default) or lsh[:L,K] (Hamming LSH)");
@@ -212,7 +213,8 @@ Command add_link(CLI::App& app) {
         options.model = o->model == "fs" ? LinkModel::fellegi_sunter : o->model == "record" ? LinkModel::record
                                                                                              : LinkModel::automatic;
         options.candidate_floor = Threshold::parse(o->candidate_floor);
-        options.candidate_top_k = parse_count("--candidate-top-k", o->candidate_top_k, UINT32_MAX);
+        options.candidate_top_k =
+            o->candidate_top_k == "auto" ? 0 : parse_count("--candidate-top-k", o->candidate_top_k, UINT32_MAX);
         options.method = o->method == "optimal" ? LinkMethod::optimal : LinkMethod::greedy;
         options.threads = o->threads;
         options.set_blocking(o->blocking);

@@ -250,12 +250,30 @@ double estimate_record_threshold(const std::vector<const FilterMatrix*>& parties
     std::vector<const FilterMatrix*> views;
     for (const FilterMatrix& sample : samples) views.push_back(&sample);
     std::vector<ScoredPair> pairs;
+    std::vector<ScoredPair> other_side;
     for (std::uint32_t p = 0; p < parties.size(); ++p)
         for (std::uint32_t q = p + 1; q < parties.size(); ++q) {
             const std::vector<ScoredPair> found = to_scored(match(samples[p], *parties[q], match_options), p, q);
             pairs.insert(pairs.end(), found.begin(), found.end());
+            // The sampled records' candidates against the whole first party: their own best.
+            std::vector<std::uint32_t> rows;
+            for (const ScoredPair& pair : found) rows.push_back(pair.b);
+            std::sort(rows.begin(), rows.end());
+            rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+            FilterMatrix candidates(rows.size(), parties[q]->bits());
+            for (std::size_t r = 0; r < rows.size(); ++r)
+                std::copy_n(parties[q]->row_words(rows[r]), parties[q]->words(), candidates.mutable_row_words(r));
+            candidates.compute_popcounts();
+            MatchOptions best_options = match_options;
+            best_options.top_k = 1;
+            const Candidates best = match(candidates, *parties[p], best_options);
+            for (std::size_t k = 0; k < best.size(); ++k)
+                other_side.push_back(ScoredPair{p, 0, q, rows[best.a_index[k]], best.common[k], best.total[k]});
         }
-    return estimate_dice_threshold(pairs, views);
+    std::vector<double> scores(pairs.size()), other_scores(other_side.size());
+    for (std::size_t k = 0; k < pairs.size(); ++k) scores[k] = pairs[k].score();
+    for (std::size_t k = 0; k < other_side.size(); ++k) other_scores[k] = other_side[k].score();
+    return estimate_threshold(pairs, views, scores, other_side, other_scores);
 }
 
 LinkResult link(const std::vector<const FilterMatrix*>& parties, const LinkOptions& options) {
@@ -274,7 +292,8 @@ LinkResult link(const std::vector<const FilterMatrix*>& parties, const LinkOptio
     MatchOptions match_options;
     match_options.threads = options.threads;
     match_options.threshold = loose ? options.candidate_floor : options.threshold;
-    match_options.top_k = loose ? options.candidate_top_k : 0;
+    const std::size_t default_top_k = result.model == LinkModel::fellegi_sunter ? 10 : 3;
+    match_options.top_k = loose ? (options.candidate_top_k ? options.candidate_top_k : default_top_k) : 0;
     score_candidates(parties, options, match_options, result);
     if (result.model == LinkModel::fellegi_sunter) {
         apply_fellegi_sunter(parties, options, result);

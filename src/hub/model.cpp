@@ -272,6 +272,12 @@ FellegiSunterModel fit_fellegi_sunter(const std::vector<const FilterMatrix*>& pa
 
 double estimate_threshold(const std::vector<ScoredPair>& pairs, const std::vector<const FilterMatrix*>& parties,
                           const std::vector<double>& scores) {
+    return estimate_threshold(pairs, parties, scores, {}, {});
+}
+
+double estimate_threshold(const std::vector<ScoredPair>& pairs, const std::vector<const FilterMatrix*>& parties,
+                          const std::vector<double>& scores, const std::vector<ScoredPair>& other_side,
+                          const std::vector<double>& other_scores) {
     // Per (party pair, first-party record) node: its best and second-best scores and their records
     // on the other side; per other-side record: its best score. One party (deduplication): both
     // sides are the party's records.
@@ -309,6 +315,12 @@ double estimate_threshold(const std::vector<ScoredPair>& pairs, const std::vecto
             other_best[other] = std::max(other_best[other], scores[k]);
         }
     }
+    if (!dedup)
+        for (std::size_t k = 0; k < other_side.size(); ++k) {
+            const ScoredPair& pair = other_side[k];
+            const std::size_t other = other_offset[pair.party_a * n_parties + pair.party_b] + pair.b;
+            other_best[other] = std::max(other_best[other], other_scores[k]);
+        }
     auto best_of_other = [&](std::size_t other) { return dedup ? first[other] : other_best[other]; };
     // s₁ counts where the record is also its best candidate's best (the one-to-one solvers link it
     // then); s₂ likewise where the record is the best of its second-best candidate: that is the
