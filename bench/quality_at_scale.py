@@ -55,7 +55,7 @@ def link(pprl, files, work, *options):
     return out, float(linked.group(1)) if linked else seconds, float(threshold.group(1)) if threshold else None
 
 
-def measure(pprl, work, parties, truth, key):
+def measure(pprl, work, parties, truth, key, people):
     encoded = {}
     for model, schema in SCHEMAS.items():
         encoded[model] = []
@@ -67,8 +67,10 @@ def measure(pprl, work, parties, truth, key):
             encoded[model].append(path)
     rows = {}
     best = None
-    for step in range(0, 17):
-        threshold = f"{0.4 + 0.025 * step:.3f}"
+    # From 0.4 (0.5 from 100,000 people, where every pair above 0.45 no longer fits in memory).
+    first = 0.4 if people < 100_000 else 0.5
+    for step in range(0, round((0.8 - first) / 0.025) + 1):
+        threshold = f"{first + 0.025 * step:.3f}"
         entities, seconds, _ = link(pprl, encoded["record"], work, "--model", "record", "--threshold", threshold)
         f1, groups = evaluate(pprl, truth, entities, work)
         if best is None or f1 > best[0]:
@@ -107,7 +109,7 @@ def main():
             run([sys.executable, ROOT / "scripts" / "febrl_corrupt.py", synth_dir, populations[1][1],
                  "--seed", str(args.seed)])
         for name, directory, parties in populations:
-            rows = measure(pprl, directory, parties, directory / "truth.csv", key)
+            rows = measure(pprl, directory, parties, directory / "truth.csv", key, people)
             for setting, (f1, groups, seconds, threshold) in rows.items():
                 worst = min(groups, key=groups.get) if groups else ""
                 gap = max((abs(g - f1) for g in groups.values()), default=0.0)

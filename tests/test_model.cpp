@@ -265,6 +265,40 @@ TEST(AutoThreshold, RecordLevelLandsWithinFiveHundredthsOfTheBestThreshold) {
     EXPECT_GT(auto_f1, best_f1 - 0.02);
 }
 
+TEST(AutoThreshold, ASampledEstimateAgreesWithTheFullOneOnThreeParties) {
+    // Three parties, each larger than the sample: a sampled party is the first of one pair and the
+    // other of another, so row counts differ by role (the sanitizer builds check every index).
+    SynthOptions options;
+    options.people = 1500;
+    options.seed = 8;
+    const SynthOutput data = synthesize(options);
+    const Schema schema = Schema::from_file(record_schema_path);
+    std::vector<FilterMatrix> files;
+    for (std::size_t p = 0; p < 3; ++p) {
+        Encoder encoder(schema, key());
+        encoder.bind_columns({"record_id", "first_name", "last_name", "dob", "sex", "address", "zip"});
+        std::vector<std::vector<std::string>> rows;
+        for (const SynthRecord& x : data.records[p]) rows.push_back({x.record_id, x.first_name, x.last_name, x.dob, x.sex, x.address, x.zip});
+        RecordIdSet seen;
+        EncodeSummary summary;
+        files.push_back(encoder.encode_batch(rows, {}, {}, 2, seen, summary));
+        files.back().info() = encoding_info(schema, encoder.key_check(), data.party_names[p]);
+        files.back().compute_popcounts();
+        ASSERT_GT(files.back().rows(), 400u);
+    }
+    const std::vector<const FilterMatrix*> parties = {&files[0], &files[1], &files[2]};
+    LinkOptions link_options;
+    link_options.model = LinkModel::record;
+    link_options.auto_threshold = true;
+    const double full = link(parties, link_options).threshold;
+    const double sampled = estimate_record_threshold(parties, link_options, 400);
+    EXPECT_NEAR(sampled, full, 0.06);
+    EXPECT_TRUE(std::isnan(estimate_record_threshold({&files[0]}, link_options, 400)));
+    // Pairs naming rows beyond a party are refused, not read.
+    std::vector<ScoredPair> bad = {ScoredPair{0, 5000, 1, 0, 1, 2}};
+    EXPECT_THROW(estimate_threshold(bad, {10, 10}, {10, 10}, {1.0}, {}, {}), UsageError);
+}
+
 TEST(AutoThreshold, FellegiSunterLinksBetterThanTheRecordLevelModel) {
     const Population segmented = encode_population(segmented_schema_path, 3000, 21);
     LinkOptions options;

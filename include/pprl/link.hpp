@@ -103,6 +103,12 @@ struct LinkResult {
     // Fellegi–Sunter: the fitted model, and each candidate's segment levels (candidate-major).
     std::shared_ptr<const FellegiSunterModel> fitted;
     std::vector<std::uint8_t> levels;
+    // For reports (automatic threshold or Fellegi–Sunter): the score of every loose candidate
+    // (Dice, or match weight) before the threshold, and up to six pairs on each side of the
+    // threshold with their levels (Fellegi–Sunter), closest first.
+    std::vector<double> candidate_scores;
+    std::vector<ScoredPair> near_threshold;
+    std::vector<std::uint8_t> near_threshold_levels;
     std::uint64_t comparisons = 0;       // pairs scored (all pairs, or the LSH candidates)
     std::uint64_t possible_pairs = 0;    // all cross-party pairs
     // With blocking and keep_blocked_pairs: per party pair (p < q, in loop order), the sorted

@@ -132,6 +132,11 @@ double estimate_threshold(const std::vector<ScoredPair>& pairs, const std::vecto
 double estimate_threshold(const std::vector<ScoredPair>& pairs, const std::vector<const FilterMatrix*>& parties,
                           const std::vector<double>& scores, const std::vector<ScoredPair>& other_side,
                           const std::vector<double>& other_scores);
+// The same given each party's row count as the first of a pair (a sample's) and as the other.
+// UsageError if a pair names a row beyond them.
+double estimate_threshold(const std::vector<ScoredPair>& pairs, const std::vector<std::size_t>& first_rows,
+                          const std::vector<std::size_t>& other_rows, const std::vector<double>& scores,
+                          const std::vector<ScoredPair>& other_side, const std::vector<double>& other_scores);
 
 // 1 for each pair whose score reaches the threshold and is the best of both its records against the
 // other's party, else 0.

@@ -5,12 +5,14 @@
 // scale, F1 per group against the overall F1), so it opens offline in any browser and can be mailed.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "pprl/audit.hpp"
 #include "pprl/evaluate.hpp"
+#include "pprl/link.hpp"
 
 namespace pprl {
 
@@ -36,5 +38,14 @@ std::string render_json(const EvaluationReport& report);
 std::string percent_text(double share);
 
 std::string render_audit_html(const AuditReport& report, const std::string& file, const std::string& field);
+
+// The HTML report of a link run (pprl link --report), made at the hub without truth or values: the
+// model and threshold; the histogram of the candidates' scores (Dice, or match weights) with the
+// threshold marked; under Fellegi–Sunter, the fitted m and u of every segment and level with the
+// level's weight, the pairwise interaction terms, and a waterfall of the segments' weights for the
+// pairs nearest the threshold on either side, named by party and record id. `record_id(party, row)`
+// gives a record's id.
+std::string render_link_html(const LinkResult& result,
+                             const std::function<std::string(std::uint32_t, std::uint32_t)>& record_id);
 
 }  // namespace pprl

@@ -7,12 +7,14 @@
 #include <set>
 
 #include "commands.hpp"
+#include "format/atomic_file.hpp"
 #include "pprl/error.hpp"
 #include "pprl/evaluate.hpp"
 #include "pprl/format.hpp"
 #include "pprl/link.hpp"
 #include "pprl/match.hpp"
 #include "pprl/model.hpp"
+#include "pprl/report.hpp"
 #include "pprl/simd.hpp"
 #include "pprl/tables.hpp"
 
@@ -102,8 +104,14 @@ bool threshold_far(const LinkResult& result) {
 
 // Entities, and with a path the scored pairs, of a link run.
 void write_link_tables(const LinkResult& result, const std::vector<FilterMatrix>& files, const std::string& entities_path,
-                       const std::string& pairs_path) {
+                       const std::string& pairs_path, const std::string& report_path) {
     const std::vector<std::string>& labels = result.party_labels;
+    // The report is written first and appears only after the entities.
+    std::unique_ptr<AtomicFile> report;
+    if (!report_path.empty()) {
+        report = std::make_unique<AtomicFile>(report_path);
+        report->write(render_link_html(result, [&](std::uint32_t party, std::uint32_t row) { return files[party].ids()[row]; }));
+    }
     EntitiesWriter entities(entities_path);
     for (std::size_t i = 0; i < result.entities.size(); ++i)
         entities.add(labels[result.entities.party[i]], files[result.entities.party[i]].ids()[result.entities.record[i]],
@@ -136,9 +144,11 @@ void write_link_tables(const LinkResult& result, const std::vector<FilterMatrix>
         }
         entities.commit();  // the main output first: the pairs appear only beside it
         pairs.commit();
+        if (report) report->commit();
         return;
     }
     entities.commit();
+    if (report) report->commit();
 }
 
 // Records, entities, pairs and links; comparisons made; with a truth file, LSH's pairs completeness.
@@ -178,7 +188,7 @@ void print_link_summary(const LinkResult& result, const std::vector<FilterMatrix
 Command add_link(CLI::App& app) {
     struct Options {
         std::vector<std::string> inputs;
-        std::string threshold = "auto", model = "auto", method = "greedy", blocking = "none", out, pairs_out, truth;
+        std::string threshold = "auto", model = "auto", method = "greedy", blocking = "none", out, pairs_out, truth, report;
         std::string candidate_floor = "0.5", candidate_top_k = "auto";
         unsigned threads = 0;
         std::uint64_t seed = 0x5eed;
@@ -205,6 +215,9 @@ Command add_link(CLI::App& app) {
     app.add_option("--out", o->out, "Entities CSV to write (party,record_id,entity_id)")->required();
     app.add_option("--pairs-out", o->pairs_out, "Also write every scored pair (party_a,a_id,party_b,b_id,score,linked)");
     app.add_option("--truth", o->truth, "truth.csv (party,record_id,person_id[,group]) to report pairs completeness");
+    app.add_option("--report", o->report,
+                   "Write an HTML report of the model: score histogram with the threshold; under fs the fitted m/u per "
+                   "segment and level and the weights of the pairs nearest the threshold (ids and weights only)");
     return [o]() {
         const auto start = std::chrono::steady_clock::now();
         LinkOptions options;
@@ -223,7 +236,7 @@ Command add_link(CLI::App& app) {
         options.estimate_threshold = !options.auto_threshold;
         std::vector<std::string> inputs = o->inputs;
         inputs.push_back(o->truth);
-        refuse_overwriting({o->out, o->pairs_out}, inputs);
+        refuse_overwriting({o->out, o->pairs_out, o->report}, inputs);
         // The truth is read before any output is written, so a bad truth file leaves nothing behind.
         std::optional<Truth> truth;
         if (!o->truth.empty()) truth = Truth::from_file(o->truth);
@@ -238,7 +251,7 @@ Command add_link(CLI::App& app) {
         if (!options.auto_threshold && threshold_far(result))
             std::cerr << "pprl: warning: --threshold " << o->threshold << " is far from the estimated best threshold "
                       << format_score_text(result.estimated_threshold) << " for these encodings (--threshold auto uses it)\n";
-        write_link_tables(result, files, o->out, o->pairs_out);
+        write_link_tables(result, files, o->out, o->pairs_out, o->report);
         print_link_summary(result, files, options, o->method, truth ? &*truth : nullptr);
         std::cerr << "\npprl: linked in " << std::setprecision(2) << link_seconds << " s, total "
                   << seconds_since(start) << " s\n";

@@ -3,6 +3,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <numeric>
 #include <set>
@@ -107,6 +108,30 @@ void keep_candidates(LinkResult& result, std::size_t segments, Keep keep) {
     result.levels.resize(out * segments);
 }
 
+// Up to six candidates on each side of the probability threshold, closest first, for reports.
+void keep_near_threshold(LinkResult& result, const PairLevels& levels, const std::vector<double>& probability) {
+    std::vector<std::size_t> above, below;
+    for (std::size_t k = 0; k < probability.size(); ++k) (probability[k] >= result.threshold ? above : below).push_back(k);
+    auto closest = [&](std::vector<std::size_t>& side) {
+        const std::size_t keep = std::min<std::size_t>(6, side.size());
+        std::partial_sort(side.begin(), side.begin() + static_cast<std::ptrdiff_t>(keep), side.end(),
+                          [&](std::size_t x, std::size_t y) {
+                              const double dx = std::abs(probability[x] - result.threshold);
+                              const double dy = std::abs(probability[y] - result.threshold);
+                              return dx != dy ? dx < dy : x < y;
+                          });
+        side.resize(keep);
+    };
+    closest(above);
+    closest(below);
+    for (const auto* side : {&above, &below})
+        for (std::size_t k : *side) {
+            result.near_threshold.push_back(result.candidates[k]);
+            result.near_threshold_levels.insert(result.near_threshold_levels.end(), &levels.levels[k * levels.segments],
+                                                &levels.levels[(k + 1) * levels.segments]);
+        }
+}
+
 // The Fellegi–Sunter model fitted on the loose candidates; each candidate weighted, and those below
 // the (chosen or given) probability threshold dropped.
 void apply_fellegi_sunter(const std::vector<const FilterMatrix*>& parties, const LinkOptions& options,
@@ -123,6 +148,8 @@ void apply_fellegi_sunter(const std::vector<const FilterMatrix*>& parties, const
     result.estimated_threshold =
         FellegiSunterModel::probability(estimate_threshold(result.candidates, parties, weights));
     result.threshold = options.auto_threshold ? result.estimated_threshold : options.threshold.value();
+    result.candidate_scores = weights;
+    keep_near_threshold(result, levels, probability);
     result.levels = std::move(levels.levels);
     result.fitted = std::move(model);
     keep_candidates(result, parties.front()->info().layout.size(),
@@ -247,8 +274,6 @@ double estimate_record_threshold(const std::vector<const FilterMatrix*>& parties
     match_options.threads = options.threads;
     match_options.threshold = options.candidate_floor;
     match_options.top_k = 2;
-    std::vector<const FilterMatrix*> views;
-    for (const FilterMatrix& sample : samples) views.push_back(&sample);
     std::vector<ScoredPair> pairs;
     std::vector<ScoredPair> other_side;
     for (std::uint32_t p = 0; p < parties.size(); ++p)
@@ -273,7 +298,12 @@ double estimate_record_threshold(const std::vector<const FilterMatrix*>& parties
     std::vector<double> scores(pairs.size()), other_scores(other_side.size());
     for (std::size_t k = 0; k < pairs.size(); ++k) scores[k] = pairs[k].score();
     for (std::size_t k = 0; k < other_side.size(); ++k) other_scores[k] = other_side[k].score();
-    return estimate_threshold(pairs, views, scores, other_side, other_scores);
+    std::vector<std::size_t> first_rows, other_rows;
+    for (std::size_t p = 0; p < parties.size(); ++p) {
+        first_rows.push_back(samples[p].rows());
+        other_rows.push_back(parties[p]->rows());
+    }
+    return estimate_threshold(pairs, first_rows, other_rows, scores, other_side, other_scores);
 }
 
 LinkResult link(const std::vector<const FilterMatrix*>& parties, const LinkOptions& options) {
@@ -299,6 +329,7 @@ LinkResult link(const std::vector<const FilterMatrix*>& parties, const LinkOptio
         apply_fellegi_sunter(parties, options, result);
     } else if (options.auto_threshold) {
         result.estimated_threshold = result.threshold = estimate_dice_threshold(result.candidates, parties);
+        for (const ScoredPair& pair : result.candidates) result.candidate_scores.push_back(pair.score());
         keep_candidates(result, 0, [&](std::size_t k) { return result.candidates[k].score() >= result.threshold; });
     } else {
         result.threshold = options.threshold.value();

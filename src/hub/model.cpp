@@ -266,6 +266,25 @@ FellegiSunterModel fit_fellegi_sunter(const std::vector<const FilterMatrix*>& pa
             if (together[f * segments + g] >= 5) rate = std::max(rate, together[f * segments + g] / static_cast<double>(drawn));
             if (rate > 0) model.interaction[f * segments + g] = std::max(0.0, std::log2(rate / (agree_rate(f) * agree_rate(g))));
         }
+    // Only a tree of the strongest dependences is kept (Chow & Liu 1968): one latent cause (a
+    // household) behind several agreements is counted once along the tree, not once per pair.
+    std::vector<char> in_tree(segments, 0);
+    std::vector<double> kept(segments * segments, 0.0);
+    if (segments > 0) in_tree[0] = 1;
+    for (std::size_t added = 1; added < segments; ++added) {
+        double strongest = -1;
+        std::size_t from = 0, to = 0;
+        for (std::size_t f = 0; f < segments; ++f)
+            for (std::size_t g = 0; g < segments; ++g) {
+                if (!in_tree[f] || in_tree[g]) continue;
+                const double value = model.interaction[std::min(f, g) * segments + std::max(f, g)];
+                if (value > strongest) strongest = value, from = f, to = g;
+            }
+        in_tree[to] = 1;
+        const std::size_t at = std::min(from, to) * segments + std::max(from, to);
+        kept[at] = model.interaction[at];
+    }
+    model.interaction.swap(kept);
     if (options.max_iterations > 0) fit_m_and_prior(model, candidates, options);
     return model;
 }
@@ -278,19 +297,35 @@ double estimate_threshold(const std::vector<ScoredPair>& pairs, const std::vecto
 double estimate_threshold(const std::vector<ScoredPair>& pairs, const std::vector<const FilterMatrix*>& parties,
                           const std::vector<double>& scores, const std::vector<ScoredPair>& other_side,
                           const std::vector<double>& other_scores) {
+    std::vector<std::size_t> rows;
+    for (const FilterMatrix* party : parties) rows.push_back(party->rows());
+    return estimate_threshold(pairs, rows, rows, scores, other_side, other_scores);
+}
+
+double estimate_threshold(const std::vector<ScoredPair>& pairs, const std::vector<std::size_t>& first_rows,
+                          const std::vector<std::size_t>& other_rows, const std::vector<double>& scores,
+                          const std::vector<ScoredPair>& other_side, const std::vector<double>& other_scores) {
     // Per (party pair, first-party record) node: its best and second-best scores and their records
     // on the other side; per other-side record: its best score. One party (deduplication): both
     // sides are the party's records.
     const double none = -std::numeric_limits<double>::infinity();
-    const std::size_t n_parties = parties.size();
+    const std::size_t n_parties = first_rows.size();
+    if (other_rows.size() != n_parties) throw UsageError("estimate_threshold: row counts differ in length");
+    for (const ScoredPair& pair : pairs)
+        if (pair.party_a >= n_parties || pair.party_b >= n_parties || pair.a >= first_rows[pair.party_a] ||
+            pair.b >= other_rows[pair.party_b])
+            throw UsageError("estimate_threshold: a pair names a record beyond its party");
+    for (const ScoredPair& pair : other_side)
+        if (pair.party_a >= n_parties || pair.party_b >= n_parties || pair.b >= other_rows[pair.party_b])
+            throw UsageError("estimate_threshold: a pair names a record beyond its party");
     const bool dedup = n_parties == 1;
     std::vector<std::size_t> offset(n_parties * n_parties + 1, 0), other_offset(n_parties * n_parties + 1, 0);
     for (std::size_t p = 0; p < n_parties; ++p)
         for (std::size_t q = 0; q < n_parties; ++q) {
             const std::size_t cell = p * n_parties + q;
             const bool linked_cell = dedup || p < q;
-            offset[cell + 1] = offset[cell] + (linked_cell ? parties[p]->rows() : 0);
-            other_offset[cell + 1] = other_offset[cell] + (linked_cell && !dedup ? parties[q]->rows() : 0);
+            offset[cell + 1] = offset[cell] + (linked_cell ? first_rows[p] : 0);
+            other_offset[cell + 1] = other_offset[cell] + (linked_cell && !dedup ? other_rows[q] : 0);
         }
     const std::size_t nodes = offset.back();
     std::vector<double> first(nodes, none), second(nodes, none), other_best(dedup ? 0 : other_offset.back(), none);

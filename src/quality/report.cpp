@@ -1,5 +1,7 @@
 #include "pprl/report.hpp"
 
+#include "pprl/model.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -299,6 +301,131 @@ std::string render_audit_html(const AuditReport& r, const std::string& file, con
         for (std::size_t i = 0; i < a.reidentified.size() && i < 50; ++i)
             h << (i ? ", " : "") << escape(a.reidentified[i].first) << " (" << a.reidentified[i].second << ")";
         h << "</p>";
+    }
+    h << "</body></html>\n";
+    return h.str();
+}
+
+namespace {
+
+// Histogram of scores with the threshold as a vertical line (linear counts).
+std::string score_histogram(const std::vector<double>& scores, double threshold, const std::string& x_label) {
+    if (scores.empty()) return "";
+    double low = *std::min_element(scores.begin(), scores.end()), high = *std::max_element(scores.begin(), scores.end());
+    low = std::min(low, threshold), high = std::max(high, threshold);
+    if (high <= low) high = low + 1;
+    constexpr std::size_t bins = 60;
+    std::vector<std::size_t> counts(bins, 0);
+    for (double v : scores) ++counts[std::min(bins - 1, static_cast<std::size_t>((v - low) / (high - low) * bins))];
+    const double peak = static_cast<double>(std::max<std::size_t>(1, *std::max_element(counts.begin(), counts.end())));
+    const double w = width - left - right, h = height - top - bottom, bar = w / bins;
+    std::ostringstream svg;
+    svg << open_svg("histogram of candidate scores") << axes(x_label, "candidate pairs", low, high, 0, peak, 5, 4);
+    for (std::size_t i = 0; i < bins; ++i) {
+        const double height_i = static_cast<double>(counts[i]) / peak * h;
+        svg << "<rect x='" << fixed(left + bar * static_cast<double>(i), 1) << "' y='" << fixed(top + h - height_i, 1)
+            << "' width='" << fixed(bar - 1, 1) << "' height='" << fixed(height_i, 1) << "' fill='#4a7ab5'/>";
+    }
+    const double x = left + (threshold - low) / (high - low) * w;
+    svg << "<line x1='" << fixed(x, 1) << "' y1='" << top << "' x2='" << fixed(x, 1) << "' y2='" << top + h
+        << "' stroke='#d62728' stroke-width='2'/><text x='" << fixed(x + 4, 1) << "' y='" << top + 12
+        << "' font-size='11' fill='#d62728'>threshold</text></svg>";
+    return svg.str();
+}
+
+// One pair's weight built up segment by segment from the prior.
+std::string waterfall(const FellegiSunterModel& model, const std::uint8_t* levels, double total) {
+    std::vector<std::pair<std::string, double>> steps = {{"prior", std::log2(model.prior / (1 - model.prior))}};
+    for (std::size_t s = 0; s < model.segments.size(); ++s)
+        steps.push_back({model.segments[s].name, model.segments[s].log2_factor(levels[s])});
+    double interactions = total;
+    for (const auto& step : steps) interactions -= step.second;
+    steps.push_back({"interactions", interactions});
+    double low = 0, high = 0, running = 0;
+    for (const auto& step : steps) {
+        running += step.second;
+        low = std::min(low, running), high = std::max(high, running);
+    }
+    if (high - low < 1) high = low + 1;
+    const double row = 16, label = 110, span = 420;
+    auto px = [&](double v) { return label + (v - low) / (high - low) * span; };
+    std::ostringstream svg;
+    const double svg_height = row * static_cast<double>(steps.size() + 1) + 8;
+    svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << label + span + 80 << "' height='" << svg_height
+        << "' role='img' aria-label='weights by segment'>";
+    running = 0;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+        const double from = running, to = running + steps[i].second;
+        running = to;
+        const double y = 4 + row * static_cast<double>(i);
+        svg << "<text x='0' y='" << y + 11 << "' font-size='11'>" << escape(steps[i].first) << "</text><rect x='"
+            << fixed(px(std::min(from, to)), 1) << "' y='" << y << "' width='" << fixed(std::max(1.0, std::abs(px(to) - px(from))), 1)
+            << "' height='" << row - 4 << "' fill='" << (steps[i].second >= 0 ? "#2ca02c" : "#d62728") << "'/><text x='"
+            << fixed(px(std::max(from, to)) + 4, 1) << "' y='" << y + 11 << "' font-size='11'>" << fixed(steps[i].second, 2)
+            << "</text>";
+    }
+    const double y = 4 + row * static_cast<double>(steps.size());
+    svg << "<text x='0' y='" << y + 11 << "' font-size='11' font-weight='bold'>match weight</text><text x='"
+        << fixed(px(total) + 4, 1) << "' y='" << y + 11 << "' font-size='11' font-weight='bold'>" << fixed(total, 2)
+        << "</text><line x1='" << fixed(px(0), 1) << "' y1='0' x2='" << fixed(px(0), 1) << "' y2='" << svg_height
+        << "' stroke='#888' stroke-dasharray='3,3'/></svg>";
+    return svg.str();
+}
+
+}  // namespace
+
+std::string render_link_html(const LinkResult& r, const std::function<std::string(std::uint32_t, std::uint32_t)>& record_id) {
+    const FellegiSunterModel* model = r.fitted.get();
+    std::ostringstream h;
+    h << "<!doctype html><html><head><meta charset=\"utf-8\"><title>pprl link</title><style>"
+         "body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}td,th{padding:.2em .6em;text-align:right}"
+         "th:first-child,td:first-child{text-align:left}table{border-collapse:collapse}tr:nth-child(even){background:#f4f4f4}"
+         "</style></head><body><h1>pprl link</h1>";
+    std::size_t links = 0;
+    for (char l : r.linked) links += l != 0;
+    h << "<table><tr><td>model</td><td>" << (model ? "Fellegi-Sunter over the segments" : "record-level Dice")
+      << "</td></tr><tr><td>threshold" << (model ? " (match probability)" : " (Dice)") << "</td><td>"
+      << fixed(r.threshold, 4) << "</td></tr><tr><td>estimated best threshold</td><td>"
+      << (std::isnan(r.estimated_threshold) ? std::string("-") : fixed(r.estimated_threshold, 4))
+      << "</td></tr><tr><td>pairs at or above the threshold</td><td>" << r.candidates.size()
+      << "</td></tr><tr><td>links</td><td>" << links << "</td></tr><tr><td>records</td><td>" << r.entities.size()
+      << "</td></tr></table>";
+    if (!r.candidate_scores.empty()) {
+        const double line = model ? std::log2(r.threshold / (1 - r.threshold)) : r.threshold;
+        h << "<h2>Candidate pairs by " << (model ? "match weight" : "Dice") << "</h2>"
+          << score_histogram(r.candidate_scores, line, model ? "match weight (log2 odds)" : "Dice");
+    }
+    if (model != nullptr) {
+        h << "<h2>Fitted m and u</h2><p>u from " << model->random_pairs << " random pairs; m of each segment from the "
+          << "candidates the other segments call matches; match share among the " << model->candidate_pairs
+          << " candidates " << fixed(model->prior, 4) << ". Level 0 is a missing value (no weight); levels 1 to 8 are "
+          << "segment Dice of at least ";
+        for (std::size_t l = 0; l + 1 < level_floor.size(); ++l) h << (l ? ", " : "") << fixed(level_floor[l], 2);
+        h << " and below.</p><table><tr><th>segment</th><th>level</th><th>m</th><th>u</th><th>weight (log2 m/u)</th></tr>";
+        for (const SegmentWeights& segment : model->segments)
+            for (std::size_t l = 1; l < similarity_levels; ++l)
+                h << "<tr><td>" << escape(segment.name) << "</td><td>" << l << "</td><td>" << fixed(segment.m[l], 5)
+                  << "</td><td>" << fixed(segment.u[l], 5) << "</td><td>" << fixed(segment.log2_factor(l), 2) << "</td></tr>";
+        h << "</table>";
+        const std::size_t n = model->segments.size();
+        h << "<h3>Interactions (log2, subtracted when both segments agree)</h3><table><tr><th></th>";
+        for (const SegmentWeights& segment : model->segments) h << "<th>" << escape(segment.name) << "</th>";
+        h << "</tr>";
+        for (std::size_t f = 0; f < n; ++f) {
+            h << "<tr><td>" << escape(model->segments[f].name) << "</td>";
+            for (std::size_t g = 0; g < n; ++g)
+                h << "<td>" << (g > f && !model->interaction.empty() ? fixed(model->interaction[f * n + g], 2) : "") << "</td>";
+            h << "</tr>";
+        }
+        h << "</table><h2>Pairs nearest the threshold</h2><p>Record ids and weights only.</p>";
+        for (std::size_t k = 0; k < r.near_threshold.size(); ++k) {
+            const ScoredPair& p = r.near_threshold[k];
+            h << "<h4>" << escape(r.party_labels[p.party_a]) << " " << escape(record_id(p.party_a, p.a)) << " – "
+              << escape(r.party_labels[p.party_b]) << " " << escape(record_id(p.party_b, p.b)) << ": probability "
+              << fixed(FellegiSunterModel::probability(p.weight), 4)
+              << (FellegiSunterModel::probability(p.weight) >= r.threshold ? " (above)" : " (below)") << "</h4>"
+              << waterfall(*model, &r.near_threshold_levels[k * n], p.weight);
+        }
     }
     h << "</body></html>\n";
     return h.str();
