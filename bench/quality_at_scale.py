@@ -6,7 +6,9 @@ a record-level CLK, and examples/youth_schema_segmented.json, one segment per fi
 
   record, best   the record-level model at the threshold with the best F1 (a sweep; needs the truth)
   record, auto   the record-level model with --threshold auto
-  fs, auto       the Fellegi-Sunter model on the segmented encodings with --threshold auto
+  fs, auto       the Fellegi-Sunter model on the segmented encodings with --threshold auto (names
+                 salted with the year of birth, as the example schema has them)
+  fs unsalted    the same on segmented encodings without the salt (the schema with its salts removed)
 
 each evaluated against the truth: F1 overall, the lowest group F1 and the largest gap between a
 group and the overall F1 (groups of `pprl synth`), and the link time. With --febrl, the same on a
@@ -27,6 +29,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = {"record": ROOT / "examples" / "youth_schema.json", "fs": ROOT / "examples" / "youth_schema_segmented.json"}
+
+
+def unsalted_schema(work):
+    """The segmented example schema with its salts removed."""
+    path = work / "segmented_unsalted.json"
+    schema = json.loads(SCHEMAS["fs"].read_text())
+    for field in schema["fields"]:
+        field.pop("salt", None)
+    path.write_text(json.dumps(schema))
+    return path
 
 
 def run(args, env=None):
@@ -57,7 +69,8 @@ def link(pprl, files, work, *options):
 
 def measure(pprl, work, parties, truth, key, people):
     encoded = {}
-    for model, schema in SCHEMAS.items():
+    schemas = {**SCHEMAS, "fs_unsalted": unsalted_schema(work)}
+    for model, schema in schemas.items():
         encoded[model] = []
         for party in parties:
             path = work / f"{party}.{model}.pprl"
@@ -76,8 +89,9 @@ def measure(pprl, work, parties, truth, key, people):
         if best is None or f1 > best[0]:
             best = (f1, groups, seconds, float(threshold))
     rows["record, best"] = best
-    for name, model, extra in (("record, auto", "record", []), ("fs, auto", "fs", [])):
-        entities, seconds, threshold = link(pprl, encoded[model], work, "--model", model, *extra)
+    for name, files, model in (("record, auto", "record", "record"), ("fs, auto", "fs", "fs"),
+                               ("fs unsalted, auto", "fs_unsalted", "fs")):
+        entities, seconds, threshold = link(pprl, encoded[files], work, "--model", model)
         f1, groups = evaluate(pprl, truth, entities, work)
         rows[name] = (f1, groups, seconds, threshold)
     return rows

@@ -209,6 +209,12 @@ check "audit JSON has statistics" -- grep -q '"bit_frequency_cv"' out.txt
 expect 4 "audit refuses another schema's file" -- "$pprl" audit ck.pprl --schema "$schema" --plaintext aud_ref/city.csv
 expect 3 "audit without the field in the plaintext" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext syn/truth.csv
 expect 2 "audit of an unknown field" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext aud_ref/city.csv --field shoe_size
+expect 0 "audit segmented encodings: every single-field segment and the whole filter" -- "$pprl" audit g_city.pprl --schema "$seg_schema" --plaintext aud_ref/city.csv --truth syn/city.csv --json
+check "one target per segment and the whole filter" -- test "$(grep -c '"target"' out.txt)" = 7
+check "the first name segment is attacked on its own" -- grep -q '"target": "segment first_name"' out.txt
+expect 0 "audit one field's segment" -- "$pprl" audit g_city.pprl --schema "$seg_schema" --plaintext aud_ref/city.csv --truth syn/city.csv --field last_name --report seg_audit.html
+check "the segment and the whole filter" -- bash -c "grep -q 'last_name (segment last_name)' out.txt && grep -q 'last_name (whole filter)' out.txt"
+check "the report summarises both" -- grep -q "Summary" seg_audit.html
 
 # Hostile input: every case a documented exit code, no signal, no echo, no file replaced or left.
 no_temporaries() { ! ls ./*.tmp.* >/dev/null 2>&1; }

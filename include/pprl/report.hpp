@@ -31,13 +31,18 @@ struct EvaluationReport {
 std::string render_html(const EvaluationReport& report);
 std::string render_json(const EvaluationReport& report);
 
-// The HTML report of `pprl audit` on `file`, attacking `field`: filter statistics, a popcount
-// histogram, each attack's success against chance, and the values re-identified. It names
+// The HTML report of `pprl audit` on `file`, one section per attacked target: filter statistics, a
+// popcount histogram, each attack's success against chance, and the values re-identified. It names
 // plaintext values, so it stays at the agency.
 // A share as a percentage with two decimals ("12.34%"), as the reports print it.
 std::string percent_text(double share);
 
-std::string render_audit_html(const AuditReport& report, const std::string& file, const std::string& field);
+// One audited target: a field attacked on the whole filter or on its segment.
+struct AuditSection {
+    std::string target;  // e.g. "first_name (segment first_name)" or "first_name (whole filter)"
+    AuditReport report;
+};
+std::string render_audit_html(const std::vector<AuditSection>& sections, const std::string& file);
 
 // The HTML report of a link run (pprl link --report), made at the hub without truth or values: the
 // model and threshold; the histogram of the candidates' scores (Dice, or match weights) with the

@@ -54,12 +54,9 @@ const FieldSpec& attacked_field(const Schema& schema, const std::string& request
     throw UsageError("--field names no encoded field of the schema");
 }
 
-void print_audit(const AuditReport& report, const std::string& file, const std::string& field, bool json) {
+nlohmann::json audit_json(const AuditReport& report) {
     const FilterStatistics& s = report.statistics;
-    if (json) {
-        nlohmann::json j;
-        j["file"] = file;
-        j["field"] = field;
+    nlohmann::json j;
         j["statistics"] = {{"records", s.records}, {"bits", s.bits}, {"bit_frequency_min", s.bit_frequency_min},
                            {"bit_frequency_mean", s.bit_frequency_mean}, {"bit_frequency_max", s.bit_frequency_max},
                            {"bit_frequency_cv", s.bit_frequency_cv}, {"distinct_filters", s.distinct_filters},
@@ -74,9 +71,11 @@ void print_audit(const AuditReport& report, const std::string& file, const std::
                                     {"names_correct", a.names_correct}, {"name_rate", a.name_rate},
                                     {"chance_rate", a.chance_rate}, {"qgrams_located", a.patterns},
                                     {"similarity_threshold", a.threshold}});
-        std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-        return;
-    }
+    return j;
+}
+
+void print_audit(const AuditReport& report, const std::string& field) {
+    const FilterStatistics& s = report.statistics;
     std::cout << "filters: " << s.records << " of " << s.bits << " bits; " << s.distinct_filters << " distinct, "
               << s.records_in_duplicates << " records share a filter (largest group " << s.largest_duplicate_group
               << ")\n"
@@ -87,6 +86,38 @@ void print_audit(const AuditReport& report, const std::string& file, const std::
         std::cout << a.name << " on " << field << ": " << percent_text(a.record_rate) << " of records (" << a.correct
                   << " of " << a.records << "), " << percent_text(a.name_rate) << " of names (" << a.names_correct << " of "
                   << a.names << "); chance " << percent_text(a.chance_rate) << "\n";
+}
+
+// The bits of one segment as a filter matrix of their own, ids kept.
+FilterMatrix segment_filters(const FilterMatrix& filters, const Segment& segment) {
+    FilterMatrix out(filters.rows(), segment.bits);
+    for (std::size_t r = 0; r < filters.rows(); ++r)
+        std::copy_n(filters.row_words(r) + segment.first_bit / 64, segment.bits / 64, out.mutable_row_words(r));
+    out.ids() = filters.ids();
+    out.compute_popcounts();
+    return out;
+}
+
+// The targets: the attacked field on the whole filter, and with a segmented layout also every
+// single-field segment on its own bits (the field given: its segment only).
+struct Target {
+    const FieldSpec* field;
+    const Segment* segment;  // null: the whole filter
+};
+
+std::vector<Target> audit_targets(const Schema& schema, const Layout& layout, const std::string& requested) {
+    std::vector<Target> targets;
+    const FieldSpec& named = attacked_field(schema, requested);
+    if (layout.empty()) return {{&named, nullptr}};
+    for (std::size_t s = 0; s < layout.size(); ++s) {
+        const SegmentSpec& spec = schema.segments()[s];
+        if (spec.fields.size() != 1) continue;  // a group of fields has no single value to align
+        for (const FieldSpec& field : schema.fields())
+            if (field.name == spec.fields[0] && (requested.empty() || field.name == requested))
+                targets.push_back({&field, &layout[s]});
+    }
+    targets.push_back({&named, nullptr});
+    return targets;
 }
 
 }  // namespace
@@ -114,27 +145,49 @@ Command add_audit(CLI::App& app) {
         const FilterMatrix filters = load_encoded_file(o->file);
         if (!filters.info().schema_known || filters.info().schema_fingerprint != schema.fingerprint())
             throw KeyMismatchError("'" + o->file + "' was not encoded with the schema in '" + o->schema + "'");
-        const FieldSpec& spec = attacked_field(schema, o->field);
-        const std::string& field = spec.name;
-        std::vector<std::string> reference;
-        const auto plaintext = read_column(o->plaintext, schema.id_column(), field, &reference);
-        const auto truth_by_id = o->truth.empty() ? plaintext : read_column(o->truth, schema.id_column(), field, nullptr);
-        std::vector<std::string> truth(filters.rows());
-        std::size_t known = 0;
-        for (std::size_t i = 0; i < filters.rows(); ++i) {
-            auto it = truth_by_id.find(filters.ids()[i]);
-            if (it != truth_by_id.end()) truth[i] = it->second, ++known;
+        const Layout layout = schema.layout();
+        std::vector<AuditSection> sections;
+        nlohmann::json json_targets = nlohmann::json::array();
+        for (const Target& target : audit_targets(schema, layout, o->field)) {
+            const FieldSpec& spec = *target.field;
+            const std::string& field = spec.name;
+            std::vector<std::string> reference;
+            const auto plaintext = read_column(o->plaintext, schema.id_column(), field, &reference);
+            const auto truth_by_id = o->truth.empty() ? plaintext : read_column(o->truth, schema.id_column(), field, nullptr);
+            std::vector<std::string> truth(filters.rows());
+            std::size_t known = 0;
+            for (std::size_t i = 0; i < filters.rows(); ++i) {
+                auto it = truth_by_id.find(filters.ids()[i]);
+                if (it != truth_by_id.end()) truth[i] = it->second, ++known;
+            }
+            if (known == 0)
+                throw ValidationError("no record id of '" + o->file + "' is in " +
+                                      (o->truth.empty() ? o->plaintext : o->truth) + " (column \"" + schema.id_column() +
+                                      "\"); pass the encoded CSV with --truth");
+            const std::string name = target.segment ? field + " (segment " + target.segment->name + ")"
+                                                    : field + (layout.empty() ? "" : " (whole filter)");
+            AuditReport report = target.segment
+                                     ? audit(segment_filters(filters, *target.segment), truth, reference, spec.normalize,
+                                             spec.tokenizer)
+                                     : audit(filters, truth, reference, spec.normalize, spec.tokenizer);
+            if (!o->json) print_audit(report, name);
+            nlohmann::json j = audit_json(report);
+            j["field"] = field;
+            j["target"] = target.segment ? "segment " + target.segment->name : std::string("whole filter");
+            json_targets.push_back(j);
+            sections.push_back({name, std::move(report)});
         }
-        if (known == 0)
-            throw ValidationError("no record id of '" + o->file + "' is in " + (o->truth.empty() ? o->plaintext : o->truth) +
-                                  " (column \"" + schema.id_column() + "\"); pass the encoded CSV with --truth");
-        const AuditReport report = audit(filters, truth, reference, spec.normalize, spec.tokenizer);
         if (!o->report.empty()) {
             AtomicFile out(o->report);
-            out.write(render_audit_html(report, o->file, field));
+            out.write(render_audit_html(sections, o->file));
             out.commit();
         }
-        print_audit(report, o->file, field, o->json);
+        if (o->json) {
+            nlohmann::json j;
+            j["file"] = o->file;
+            j["targets"] = json_targets;
+            std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+        }
         return 0;
     };
 }

@@ -255,16 +255,29 @@ std::string percent_text(double share) {
     return out.str();
 }
 
-std::string render_audit_html(const AuditReport& r, const std::string& file, const std::string& field) {
-    const FilterStatistics& s = r.statistics;
+std::string render_audit_html(const std::vector<AuditSection>& sections, const std::string& file) {
     std::ostringstream h;
     h << "<!doctype html><html><head><meta charset=\"utf-8\"><title>pprl audit</title><style>"
          "body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}td,th{padding:.2em .8em;text-align:right}"
          "th:first-child,td:first-child{text-align:left}table{border-collapse:collapse}tr:nth-child(even){background:#f4f4f4}"
          ".warn{color:#b00}</style></head><body>";
-    h << "<h1>pprl audit: " << escape(file) << "</h1><p>Attacked field: <b>" << escape(field)
-      << "</b>. This report names plaintext values: keep it at the agency.</p>";
-    h << "<h2>Filters</h2><table>"
+    h << "<h1>pprl audit: " << escape(file) << "</h1><p>This report names plaintext values: keep it at the agency.</p>";
+    if (sections.size() > 1) {
+        h << "<h2>Summary</h2><table><tr><th>target</th>";
+        for (const auto& a : sections.front().report.attacks) h << "<th>" << escape(a.name) << "</th>";
+        h << "</tr>";
+        for (const AuditSection& section : sections) {
+            h << "<tr><td>" << escape(section.target) << "</td>";
+            for (const auto& a : section.report.attacks)
+                h << "<td>" << percent_text(a.record_rate) << " (chance " << percent_text(a.chance_rate) << ")</td>";
+            h << "</tr>";
+        }
+        h << "</table>";
+    }
+    for (const AuditSection& section : sections) {
+    const AuditReport& r = section.report;
+    const FilterStatistics& s = r.statistics;
+    h << "<h2>" << escape(section.target) << "</h2><h3>Filters</h3><table>"
       << "<tr><td>records</td><td>" << s.records << "</td></tr><tr><td>bits</td><td>" << s.bits << "</td></tr>"
       << "<tr><td>bit frequency min / mean / max</td><td>" << std::setprecision(3) << s.bit_frequency_min << " / "
       << s.bit_frequency_mean << " / " << s.bit_frequency_max << "</td></tr>"
@@ -277,7 +290,7 @@ std::string render_audit_html(const AuditReport& r, const std::string& file, con
     // Popcount histogram as inline SVG bars.
     std::size_t peak = 1;
     for (std::size_t c : s.popcount_histogram) peak = std::max(peak, c);
-    h << "<h3>Popcount distribution</h3><svg width=\"640\" height=\"140\" role=\"img\">";
+    h << "<h4>Popcount distribution</h4><svg width=\"640\" height=\"140\" role=\"img\">";
     for (std::size_t i = 0; i < s.popcount_histogram.size(); ++i) {
         const double height = 120.0 * static_cast<double>(s.popcount_histogram[i]) / static_cast<double>(peak);
         h << "<rect x=\"" << i * 20 << "\" y=\"" << 125 - height << "\" width=\"18\" height=\"" << height
@@ -285,7 +298,7 @@ std::string render_audit_html(const AuditReport& r, const std::string& file, con
     }
     h << "<text x=\"0\" y=\"138\" font-size=\"10\">0</text><text x=\"600\" y=\"138\" font-size=\"10\">" << s.bits
       << "</text></svg>";
-    h << "<h2>Attacks</h2><table><tr><th>attack</th><th>records re-identified</th><th>names re-identified</th>"
+    h << "<h3>Attacks</h3><table><tr><th>attack</th><th>records re-identified</th><th>names re-identified</th>"
          "<th>chance</th><th>q-grams located</th></tr>";
     for (const auto& a : r.attacks) {
         const bool bad = a.record_rate > std::max(0.01, 1.5 * a.chance_rate);
@@ -297,10 +310,11 @@ std::string render_audit_html(const AuditReport& r, const std::string& file, con
     h << "</table>";
     for (const auto& a : r.attacks) {
         if (a.reidentified.empty()) continue;
-        h << "<h3>" << escape(a.name) << ": values re-identified</h3><p>";
+        h << "<h4>" << escape(a.name) << ": values re-identified</h4><p>";
         for (std::size_t i = 0; i < a.reidentified.size() && i < 50; ++i)
             h << (i ? ", " : "") << escape(a.reidentified[i].first) << " (" << a.reidentified[i].second << ")";
         h << "</p>";
+    }
     }
     h << "</body></html>\n";
     return h.str();

@@ -220,9 +220,10 @@ def test_link_chooses_model_and_threshold(data, key_file):
     entities = pprl.link(parties)  # Fellegi-Sunter on segmented encodings, automatic threshold
     assert 0 < entities.attrs["threshold"] < 1
     metrics, _ = pprl.evaluate(data["truth"], entities)
+    assert metrics["f1"] > 0.93
     record = pprl.link(parties, model="record")
     assert 0.5 < record.attrs["threshold"] < 1
-    assert metrics["f1"] >= pprl.evaluate(data["truth"], record)[0]["f1"] - 0.01
+    assert pprl.evaluate(data["truth"], record)[0]["f1"] > 0.93
     with pytest.raises(pprl.UsageError):
         pprl.link(parties, model="bayes")
     plain = pprl.Schema.from_file(str(SCHEMA))
