@@ -28,9 +28,9 @@ done
 log "encode    $(elapsed "$t") s   three agencies, example schema, 1024-bit CLKs (only these leave an agency)"
 
 t=$(now)
-"$pprl" link city.pprl schools.pprl promise.pprl --threshold 0.65 --method greedy \
+"$pprl" link city.pprl schools.pprl promise.pprl --method greedy \
   --out entities.csv --pairs-out pairs.csv 2> link.log
-log "link      $(elapsed "$t") s   $(grep -o '[0-9,]* records in [0-9,]* entities' link.log)"
+log "link      $(elapsed "$t") s   $(grep -o '[0-9,]* records in [0-9,]* entities' link.log), Dice threshold $(grep -o 'auto: 0\.[0-9]\{3\}' link.log | cut -c7-) chosen from the data"
 
 t=$(now)
 "$pprl" evaluate --truth data/truth.csv --entities entities.csv --pairs pairs.csv --by group \

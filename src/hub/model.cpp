@@ -167,25 +167,29 @@ void fit_m_and_prior(FellegiSunterModel& model, const PairLevels& candidates, co
     }
 }
 
-FellegiSunterModel fit_fellegi_sunter(const std::vector<const FilterMatrix*>& parties,
-                                      const std::vector<ScoredPair>& pairs, const PairLevels& candidates,
-                                      const ModelOptions& options) {
-    const Layout& layout = common_layout(parties);
-    if (candidates.segments != layout.size() || candidates.levels.size() != pairs.size() * layout.size())
-        throw UsageError("the candidates' levels do not match the layout");
-    FellegiSunterModel model;
-    for (const Segment& segment : layout) model.segments.push_back(SegmentWeights{segment.name, {}, {}});
-    const std::size_t segments = layout.size();
+namespace {
 
-    // u: random pairs across the parties (within the party for deduplication).
+bool agrees(std::uint8_t level) noexcept { return level != 0 && level <= agree_levels; }
+
+// Counts, over random cross-party pairs (within the party for deduplication), each segment's levels
+// and how often two segments agree together: u, and the random pairs' side of the interactions.
+struct RandomPairCounts {
+    std::vector<std::array<double, similarity_levels>> levels;  // per segment
+    std::vector<double> together;                              // segments × segments, f < g
+    std::uint64_t drawn = 0;
+};
+
+RandomPairCounts count_random_pairs(const std::vector<const FilterMatrix*>& parties, std::size_t segments,
+                                    const ModelOptions& options) {
     std::vector<std::pair<std::size_t, std::size_t>> party_pairs;
     for (std::size_t p = 0; p < parties.size(); ++p)
         for (std::size_t q = p + 1; q < parties.size(); ++q) party_pairs.push_back({p, q});
     if (parties.size() == 1) party_pairs.push_back({0, 0});
-    std::vector<std::array<double, similarity_levels>> u_counts(segments);
-    std::vector<double> together(segments * segments, 0.0);
+    RandomPairCounts counts;
+    counts.levels.assign(segments, {});
+    counts.together.assign(segments * segments, 0.0);
     std::vector<std::uint8_t> levels(segments);
-    std::uint64_t state = options.seed, drawn = 0;
+    std::uint64_t state = options.seed;
     for (std::uint64_t k = 0; k < options.random_pairs; ++k) {
         const auto [p, q] = party_pairs[k % party_pairs.size()];
         const std::size_t rows_a = parties[p]->rows(), rows_b = parties[q]->rows();
@@ -194,97 +198,121 @@ FellegiSunterModel fit_fellegi_sunter(const std::vector<const FilterMatrix*>& pa
         std::size_t j = splitmix64(state) % rows_b;
         if (p == q && i == j) j = (j + 1) % rows_b;
         segment_levels(*parties[p], i, *parties[q], j, levels.data());
-        for (std::size_t s = 0; s < segments; ++s) u_counts[s][levels[s]] += 1;
+        for (std::size_t s = 0; s < segments; ++s) counts.levels[s][levels[s]] += 1;
         for (std::size_t f = 0; f < segments; ++f)
-            if (levels[f] != 0 && levels[f] <= agree_levels)
+            if (agrees(levels[f]))
                 for (std::size_t g = f + 1; g < segments; ++g)
-                    if (levels[g] != 0 && levels[g] <= agree_levels) together[f * segments + g] += 1;
-        ++drawn;
+                    if (agrees(levels[g])) counts.together[f * segments + g] += 1;
+        ++counts.drawn;
     }
-    model.random_pairs = drawn;
-    model.candidate_pairs = pairs.size();
-    for (std::size_t s = 0; s < segments; ++s) model.segments[s].u = frequencies(u_counts[s]);
-    if (pairs.empty()) return model;
+    return counts;
+}
 
-    // m of segment f: its levels among the pairs the other segments alone call matches (mutual best
-    // pairs above the automatic threshold on the Dice of the filter without f), so f's own
-    // agreement does not select the pairs its m is measured on.
+// m of segment f: its levels among the pairs the other segments alone call matches (mutual best
+// pairs above the automatic threshold on the Dice of the filter without f), so f's own agreement
+// does not select the pairs its m is measured on.
+std::array<double, similarity_levels> leave_one_out_m(const std::vector<const FilterMatrix*>& parties,
+                                                      const std::vector<ScoredPair>& pairs, const PairLevels& candidates,
+                                                      const Segment& segment, std::size_t f) {
     const auto& kernels = simd::kernels();
+    const std::size_t first = segment.first_bit / 64, words = segment.bits / 64;
     std::vector<double> scores(pairs.size());
-    for (std::size_t f = 0; f < segments; ++f) {
-        const std::size_t first = layout[f].first_bit / 64, words = layout[f].bits / 64;
-        for (std::size_t k = 0; k < pairs.size(); ++k) {
-            const ScoredPair& c = pairs[k];
-            const std::uint64_t* x = parties[c.party_a]->row_words(c.a) + first;
-            const std::uint64_t* y = parties[c.party_b]->row_words(c.b) + first;
-            const std::uint64_t common = c.common - kernels.and_popcount(x, y, words);
-            const std::uint64_t total = c.total - kernels.popcount(x, words) - kernels.popcount(y, words);
-            scores[k] = total == 0 ? 0.0 : 2.0 * static_cast<double>(common) / static_cast<double>(total);
-        }
-        const std::vector<double> labels =
-            mutual_best_labels(pairs, parties, scores, estimate_threshold(pairs, parties, scores));
-        std::array<double, similarity_levels> counts{};
-        for (std::size_t k = 0; k < pairs.size(); ++k) counts[candidates.levels[k * segments + f]] += labels[k];
-        model.segments[f].m = frequencies(counts);
-
-    }
-    // λ: the share of candidates the whole filter calls matches.
-    for (std::size_t k = 0; k < pairs.size(); ++k) scores[k] = pairs[k].score();
-    const std::vector<double> labels = mutual_best_labels(pairs, parties, scores, estimate_threshold(pairs, parties, scores));
-    double matches = 0;
-    for (double label : labels) matches += label;
-    model.prior = std::clamp(matches / static_cast<double>(pairs.size()), 1e-9, 1.0 - 1e-9);
-
-    // Pairwise dependence of agreement among non-matches. The rate at which two segments agree
-    // together comes from the random pairs where seen often enough, and otherwise from the
-    // candidates the whole filter does not call matches: pairs agreeing on two fields score high
-    // enough to be candidates, so their count over all possible pairs bounds the rate from below
-    // (the larger of the two is taken).
-    double possible = 0;
-    if (parties.size() == 1) possible = 0.5 * static_cast<double>(parties[0]->rows()) * (parties[0]->rows() - 1.0);
-    for (std::size_t p = 0; p < parties.size(); ++p)
-        for (std::size_t q = p + 1; q < parties.size(); ++q)
-            possible += static_cast<double>(parties[p]->rows()) * static_cast<double>(parties[q]->rows());
-    std::vector<double> together_candidates(segments * segments, 0.0);
     for (std::size_t k = 0; k < pairs.size(); ++k) {
-        if (labels[k] != 0) continue;
+        const ScoredPair& c = pairs[k];
+        const std::uint64_t* x = parties[c.party_a]->row_words(c.a) + first;
+        const std::uint64_t* y = parties[c.party_b]->row_words(c.b) + first;
+        const std::uint64_t common = c.common - kernels.and_popcount(x, y, words);
+        const std::uint64_t total = c.total - kernels.popcount(x, words) - kernels.popcount(y, words);
+        scores[k] = total == 0 ? 0.0 : 2.0 * static_cast<double>(common) / static_cast<double>(total);
+    }
+    const std::vector<double> labels = mutual_best_labels(pairs, parties, scores, estimate_threshold(pairs, parties, scores));
+    std::array<double, similarity_levels> counts{};
+    for (std::size_t k = 0; k < pairs.size(); ++k) counts[candidates.levels[k * candidates.segments + f]] += labels[k];
+    return frequencies(counts);
+}
+
+// Pairwise dependence of agreement among non-matches, kept on a tree. The rate at which two segments
+// agree together is the larger of two estimates: random pairs, where both agreed at least five
+// times, and the candidates the whole filter does not call matches, counted over all possible pairs
+// (pairs agreeing on two fields score high enough to be candidates, so this bounds the rate from
+// below). Only a maximum spanning tree of these dependences is kept (Chow & Liu 1968): one latent
+// cause (a household) behind several agreements is then counted once along the tree, not once per
+// pair of segments.
+std::vector<double> interactions(const FellegiSunterModel& model, const RandomPairCounts& random,
+                                 const PairLevels& candidates, const std::vector<double>& match_labels,
+                                 double possible_pairs) {
+    const std::size_t segments = model.segments.size();
+    std::vector<double> together(segments * segments, 0.0);
+    for (std::size_t k = 0; k < match_labels.size(); ++k) {
+        if (match_labels[k] != 0) continue;
         const std::uint8_t* level = &candidates.levels[k * segments];
         for (std::size_t f = 0; f < segments; ++f)
-            if (level[f] != 0 && level[f] <= agree_levels)
+            if (agrees(level[f]))
                 for (std::size_t g = f + 1; g < segments; ++g)
-                    if (level[g] != 0 && level[g] <= agree_levels) together_candidates[f * segments + g] += 1;
+                    if (agrees(level[g])) together[f * segments + g] += 1;
     }
-    model.interaction.assign(segments * segments, 0.0);
     auto agree_rate = [&](std::size_t s) {
         double rate = 0;
         for (std::size_t l = 1; l <= agree_levels; ++l) rate += model.segments[s].u[l];
         return rate;
     };
+    std::vector<double> all(segments * segments, 0.0);
     for (std::size_t f = 0; f < segments; ++f)
         for (std::size_t g = f + 1; g < segments; ++g) {
-            double rate = possible > 0 ? together_candidates[f * segments + g] / possible : 0.0;
-            if (together[f * segments + g] >= 5) rate = std::max(rate, together[f * segments + g] / static_cast<double>(drawn));
-            if (rate > 0) model.interaction[f * segments + g] = std::max(0.0, std::log2(rate / (agree_rate(f) * agree_rate(g))));
+            double rate = possible_pairs > 0 ? together[f * segments + g] / possible_pairs : 0.0;
+            const double seen = random.together[f * segments + g];
+            if (seen >= 5) rate = std::max(rate, seen / static_cast<double>(random.drawn));
+            if (rate > 0) all[f * segments + g] = std::max(0.0, std::log2(rate / (agree_rate(f) * agree_rate(g))));
         }
-    // Only a tree of the strongest dependences is kept (Chow & Liu 1968): one latent cause (a
-    // household) behind several agreements is counted once along the tree, not once per pair.
     std::vector<char> in_tree(segments, 0);
-    std::vector<double> kept(segments * segments, 0.0);
+    std::vector<double> tree(segments * segments, 0.0);
     if (segments > 0) in_tree[0] = 1;
-    for (std::size_t added = 1; added < segments; ++added) {
+    for (std::size_t added = 1; added < segments; ++added) {  // Prim's algorithm, strongest edge first
         double strongest = -1;
         std::size_t from = 0, to = 0;
         for (std::size_t f = 0; f < segments; ++f)
             for (std::size_t g = 0; g < segments; ++g) {
                 if (!in_tree[f] || in_tree[g]) continue;
-                const double value = model.interaction[std::min(f, g) * segments + std::max(f, g)];
+                const double value = all[std::min(f, g) * segments + std::max(f, g)];
                 if (value > strongest) strongest = value, from = f, to = g;
             }
         in_tree[to] = 1;
         const std::size_t at = std::min(from, to) * segments + std::max(from, to);
-        kept[at] = model.interaction[at];
+        tree[at] = all[at];
     }
-    model.interaction.swap(kept);
+    return tree;
+}
+
+}  // namespace
+
+FellegiSunterModel fit_fellegi_sunter(const std::vector<const FilterMatrix*>& parties,
+                                      const std::vector<ScoredPair>& pairs, const PairLevels& candidates,
+                                      const ModelOptions& options) {
+    const Layout& layout = common_layout(parties);
+    if (candidates.segments != layout.size() || candidates.levels.size() != pairs.size() * layout.size())
+        throw UsageError("the candidates' levels do not match the layout");
+    FellegiSunterModel model;
+    for (const Segment& segment : layout) model.segments.push_back(SegmentWeights{segment.name, {}, {}});
+    const RandomPairCounts random = count_random_pairs(parties, layout.size(), options);
+    model.random_pairs = random.drawn;
+    model.candidate_pairs = pairs.size();
+    for (std::size_t s = 0; s < layout.size(); ++s) model.segments[s].u = frequencies(random.levels[s]);
+    if (pairs.empty()) return model;
+    for (std::size_t s = 0; s < layout.size(); ++s)
+        model.segments[s].m = leave_one_out_m(parties, pairs, candidates, layout[s], s);
+    // λ: the share of candidates the whole filter calls matches.
+    std::vector<double> scores(pairs.size());
+    for (std::size_t k = 0; k < pairs.size(); ++k) scores[k] = pairs[k].score();
+    const std::vector<double> labels = mutual_best_labels(pairs, parties, scores, estimate_threshold(pairs, parties, scores));
+    double matches = 0;
+    for (double label : labels) matches += label;
+    model.prior = std::clamp(matches / static_cast<double>(pairs.size()), 1e-9, 1.0 - 1e-9);
+    double possible = 0;
+    if (parties.size() == 1) possible = 0.5 * static_cast<double>(parties[0]->rows()) * (parties[0]->rows() - 1.0);
+    for (std::size_t p = 0; p < parties.size(); ++p)
+        for (std::size_t q = p + 1; q < parties.size(); ++q)
+            possible += static_cast<double>(parties[p]->rows()) * static_cast<double>(parties[q]->rows());
+    model.interaction = interactions(model, random, candidates, labels, possible);
     if (options.max_iterations > 0) fit_m_and_prior(model, candidates, options);
     return model;
 }
