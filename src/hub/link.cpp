@@ -328,9 +328,18 @@ LinkResult link(const std::vector<const FilterMatrix*>& parties, const LinkOptio
     if (result.model == LinkModel::fellegi_sunter) {
         apply_fellegi_sunter(parties, options, result);
     } else if (options.auto_threshold) {
-        result.estimated_threshold = result.threshold = estimate_dice_threshold(result.candidates, parties);
+        // The estimate rounded down to three decimals, then linked exactly as `--threshold` would: all
+        // pairs at or above it, so a run can be repeated by hand.
+        const double estimate = estimate_dice_threshold(result.candidates, parties);
         for (const ScoredPair& pair : result.candidates) result.candidate_scores.push_back(pair.score());
-        keep_candidates(result, 0, [&](std::size_t k) { return result.candidates[k].score() >= result.threshold; });
+        const Threshold chosen{std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::floor(std::min(estimate, 1.0) * 1000))), 1000};
+        result.estimated_threshold = result.threshold = chosen.value();
+        result.candidates.clear();
+        result.blocked_pairs.clear();
+        result.comparisons = result.possible_pairs = 0;
+        match_options.threshold = chosen;
+        match_options.top_k = 0;
+        score_candidates(parties, options, match_options, result);
     } else {
         result.threshold = options.threshold.value();
         if (options.estimate_threshold) result.estimated_threshold = estimate_record_threshold(parties, options);
