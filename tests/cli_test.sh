@@ -163,6 +163,11 @@ expect 0 "link segmented encodings (fs by default)" -- "$pprl" link g_city.pprl 
 check "the model is reported" -- grep -q "Fellegi-Sunter model over 6 segments" err.txt
 check "fs pairs carry weights and levels" -- bash -c "head -1 lp_fs.csv | grep -q 'match_weight,match_probability,first_name_level,first_name_weight'"
 expect 0 "evaluate reads fs pairs" -- "$pprl" evaluate --truth syn/truth.csv --entities ent_fs.csv --pairs lp_fs.csv
+expect 0 "link with a model report" -- "$pprl" link g_city.pprl g_schools.pprl --out ent_rep.csv --report link.html
+check "the report has the fitted m and u and the pairs near the threshold" -- bash -c "grep -q 'Fitted m and u' link.html && grep -q 'Pairs nearest the threshold' link.html && grep -q '<svg' link.html"
+check "the report names no value, only ids" -- bash -c "! grep -qwF -f <(cut -d, -f2 syn/city.csv | sed 1d | sort -u | awk 'length > 3' | head -50) link.html"
+expect 2 "a report that would replace an input is refused" -- "$pprl" link g_city.pprl g_schools.pprl --out ent_rep2.csv --report g_city.pprl
+check "and no entities are written" -- test ! -e ent_rep2.csv
 expect 0 "record-level model on segmented encodings" -- "$pprl" link g_city.pprl g_schools.pprl --model record --out ent_rec.csv
 expect 4 "segmented and record-level encodings are not compared" -- "$pprl" link g_city.pprl s_schools.pprl --out x.csv
 check "no output after the refusal" -- test ! -e x.csv
