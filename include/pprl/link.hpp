@@ -52,7 +52,9 @@ struct LinkOptions {
     bool auto_threshold = false;  // choose the threshold from the data (pprl/model.hpp) instead
     LinkModel model = LinkModel::automatic;
     // Candidates for the Fellegi–Sunter model and for an automatic threshold: the candidate_top_k
-    // best pairs of each record of the first party of a pair with record-level Dice ≥ candidate_floor.
+    // best pairs of each record of the first party of a pair with record-level Dice ≥ candidate_floor
+    // (for Fellegi–Sunter, of each record of either party: a record whose partner is crowded out of
+    // the partner's list by look-alikes still brings it).
     // 0: the model's default, 3 for the record-level model (fewer rivals per record links better
     // and keeps the automatic threshold's picture of a record's rivals sharp) and 10 for
     // Fellegi–Sunter (whose estimates use a record's weaker candidates too).

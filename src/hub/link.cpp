@@ -64,8 +64,9 @@ namespace {
 
 // Every candidate pair of every party pair (one party: its own pairs, i < j), in party-pair order.
 // `match_options` decides which: the threshold's pairs, or the loose candidates a model needs.
+// With `both_sides` and a top k, each record of either party brings its k best.
 void score_candidates(const std::vector<const FilterMatrix*>& parties, const LinkOptions& options,
-                      const MatchOptions& match_options, LinkResult& result) {
+                      const MatchOptions& match_options, LinkResult& result, bool both_sides = false) {
     if (parties.size() == 1) {
         const FilterMatrix& only = *parties[0];
         result.possible_pairs = static_cast<std::uint64_t>(only.rows()) * (only.rows() > 0 ? only.rows() - 1 : 0) / 2;
@@ -89,6 +90,17 @@ void score_candidates(const std::vector<const FilterMatrix*>& parties, const Lin
             } else {
                 result.comparisons += static_cast<std::uint64_t>(a.rows()) * b.rows();
                 found = to_scored(match(a, b, match_options), p, q);
+                if (match_options.top_k != 0 && both_sides) {
+                    // Each side's best: the other party's top k as well, merged without repeats.
+                    const Candidates back = match(b, a, match_options);
+                    std::vector<std::uint64_t> seen;
+                    seen.reserve(found.size());
+                    for (const ScoredPair& pair : found) seen.push_back(std::uint64_t{pair.a} << 32 | pair.b);
+                    std::sort(seen.begin(), seen.end());
+                    for (std::size_t k = 0; k < back.size(); ++k)
+                        if (!std::binary_search(seen.begin(), seen.end(), std::uint64_t{back.b_index[k]} << 32 | back.a_index[k]))
+                            found.push_back(ScoredPair{p, back.b_index[k], q, back.a_index[k], back.common[k], back.total[k]});
+                }
             }
             result.candidates.insert(result.candidates.end(), found.begin(), found.end());
         }
@@ -324,7 +336,7 @@ LinkResult link(const std::vector<const FilterMatrix*>& parties, const LinkOptio
     match_options.threshold = loose ? options.candidate_floor : options.threshold;
     const std::size_t default_top_k = result.model == LinkModel::fellegi_sunter ? 10 : 3;
     match_options.top_k = loose ? (options.candidate_top_k ? options.candidate_top_k : default_top_k) : 0;
-    score_candidates(parties, options, match_options, result);
+    score_candidates(parties, options, match_options, result, result.model == LinkModel::fellegi_sunter);
     if (result.model == LinkModel::fellegi_sunter) {
         apply_fellegi_sunter(parties, options, result);
     } else if (options.auto_threshold) {
