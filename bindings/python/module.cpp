@@ -140,6 +140,14 @@ void bind_encodings(py::module_& m) {
         .def_property_readonly("ids", [](const Encodings& e) { return e.matrix->ids(); })
         .def_property_readonly("party", [](const Encodings& e) { return e.matrix->info().party; })
         .def_property_readonly("popcounts", [](const Encodings& e) { return to_array(e.matrix->popcounts()); })
+        .def_property_readonly("layout", [](const Encodings& e) {
+            // The segments of a field-segmented layout (empty for a record-level filter).
+            py::list segments;
+            for (const Segment& segment : e.matrix->info().layout)
+                segments.append(py::dict(py::arg("name") = segment.name, py::arg("first_bit") = segment.first_bit,
+                                         py::arg("bits") = segment.bits));
+            return segments;
+        })
         .def_property_readonly("schema_fingerprint", [](const Encodings& e) -> py::object {
             if (!e.matrix->info().schema_known) return py::none();
             return py::str(pprl::hex(e.matrix->info().schema_fingerprint.data(), 32));

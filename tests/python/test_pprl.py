@@ -217,6 +217,8 @@ def test_link_chooses_model_and_threshold(data, key_file):
     key = pprl.SecretKey.from_file(str(key_file))
     segmented = pprl.Schema.from_file(str(SCHEMA.parent / "youth_schema_segmented.json"))
     parties = [pprl.encode(data[p], segmented, key, party=p)[0] for p in ("city", "schools", "promise")]
+    assert [s["name"] for s in parties[0].layout] == ["first_name", "last_name", "dob", "sex", "address", "zip"]
+    assert sum(s["bits"] for s in parties[0].layout) == parties[0].bits
     entities = pprl.link(parties)  # Fellegi-Sunter on segmented encodings, automatic threshold
     assert 0 < entities.attrs["threshold"] < 1
     metrics, _ = pprl.evaluate(data["truth"], entities)
@@ -227,8 +229,10 @@ def test_link_chooses_model_and_threshold(data, key_file):
     with pytest.raises(pprl.UsageError):
         pprl.link(parties, model="bayes")
     plain = pprl.Schema.from_file(str(SCHEMA))
+    record_level = [pprl.encode(data[p], plain, key, party=p)[0] for p in ("city", "schools")]
+    assert record_level[0].layout == []
     with pytest.raises(pprl.UsageError, match="segmented"):
-        pprl.link([pprl.encode(data[p], plain, key, party=p)[0] for p in ("city", "schools")], model="fs")
+        pprl.link(record_level, model="fs")
 
 
 def test_party_labels_are_checked_before_any_work(data, key_file):
