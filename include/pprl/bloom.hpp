@@ -57,6 +57,9 @@ public:
     }
     // Mutable access: only for matrices that own their memory (not views of files).
     std::uint64_t* mutable_row_words(std::size_t row);
+    // A new matrix holding copies of the given rows in that order, with this one's header info and
+    // with popcounts (record ids are not copied).
+    FilterMatrix copy_rows(const std::vector<std::size_t>& rows) const;
 
     static void set_bit(std::uint64_t* row, std::size_t bit) noexcept {
         row[bit / 64] |= std::uint64_t{1} << (((bit / 8) % 8) * 8 + (7 - bit % 8));

@@ -43,6 +43,13 @@ struct Segment {
     bool operator!=(const Segment& other) const { return !(*this == other); }
 };
 using Layout = std::vector<Segment>;
+
+// Is the segment all zero bits in a filter held as bytes in file order (a missing value)?
+inline bool segment_empty(const std::uint8_t* filter, const Segment& segment) noexcept {
+    for (std::size_t byte = segment.first_bit / 8; byte < (std::size_t{segment.first_bit} + segment.bits) / 8; ++byte)
+        if (filter[byte] != 0) return false;
+    return true;
+}
 constexpr std::size_t max_segments = 64;
 constexpr std::size_t max_segment_name_bytes = 64;
 

@@ -324,13 +324,9 @@ AttackResult pattern_attack(const FilterMatrix& filters, const std::vector<std::
 double attacker_threshold(const FilterMatrix& filters, const AuditOptions& options) {
     const std::size_t n = filters.rows();
     const std::size_t sample = std::min(n, options.similarity_sample);
-    FilterMatrix probes(sample, filters.bits());
     std::vector<std::size_t> source(sample);
-    for (std::size_t s = 0; s < sample; ++s) {
-        source[s] = s * n / sample;  // evenly spread, deterministic
-        std::memcpy(probes.mutable_row_words(s), filters.row_words(source[s]), filters.stride_bytes());
-    }
-    probes.compute_popcounts();
+    for (std::size_t s = 0; s < sample; ++s) source[s] = s * n / sample;  // evenly spread, deterministic
+    const FilterMatrix probes = filters.copy_rows(source);
     MatchOptions match_options;
     match_options.threshold = Threshold::parse("0.01");
     match_options.top_k = 2;  // the record itself, and its nearest other

@@ -83,16 +83,6 @@ struct Hardener::Impl {
     Layout layout;
 };
 
-namespace {
-
-bool words_zero(const std::uint8_t* filter, const Segment& segment) noexcept {
-    for (unsigned byte = segment.first_bit / 8; byte < (segment.first_bit + segment.bits) / 8; ++byte)
-        if (filter[byte] != 0) return false;
-    return true;
-}
-
-}  // namespace
-
 Hardener::Hardener(const std::vector<HardeningStep>& steps, unsigned input_bits, const SecretKey& secret,
                    const Fingerprint& fingerprint, const Layout& layout)
     : impl_(std::make_unique<Impl>()) {
@@ -221,7 +211,7 @@ void Hardener::apply(const std::uint8_t* in, std::uint8_t* out, std::string_view
                 secure_wipe(seed.data(), seed.size());
                 simd::blip_flips(coins.data(), step.in_bits, step.flip_below, f, next.data());
                 for (const Segment& segment : impl_->layout)
-                    if (words_zero(f, segment))
+                    if (segment_empty(f, segment))
                         std::memset(next.data() + segment.first_bit / 8, 0, segment.bits / 8);
                 break;
             }

@@ -189,12 +189,7 @@ Command add_inspect(CLI::App& app) {
             for (std::size_t s = 0; s < filters.info().layout.size(); ++s) {
                 const Segment& segment = filters.info().layout[s];
                 std::uint64_t missing = 0;
-                for (std::size_t r = 0; r < filters.rows(); ++r) {
-                    const std::uint64_t* words = filters.row_words(r) + segment.first_bit / 64;
-                    bool empty = true;
-                    for (unsigned w = 0; w < segment.bits / 64 && empty; ++w) empty = words[w] == 0;
-                    missing += empty;
-                }
+                for (std::size_t r = 0; r < filters.rows(); ++r) missing += segment_empty(filters.row_bytes(r), segment);
                 out["layout"][s]["missing"] = missing;
             }
             out["status"] = "ok";

@@ -43,6 +43,14 @@ std::uint64_t* FilterMatrix::mutable_row_words(std::size_t row) {
     return reinterpret_cast<std::uint64_t*>(data_ + row * stride_);
 }
 
+FilterMatrix FilterMatrix::copy_rows(const std::vector<std::size_t>& rows) const {
+    FilterMatrix out(rows.size(), bits_);
+    for (std::size_t r = 0; r < rows.size(); ++r) std::memcpy(out.mutable_row_words(r), row_bytes(rows[r]), stride_);
+    out.info_ = info_;
+    out.compute_popcounts();
+    return out;
+}
+
 void FilterMatrix::compute_popcounts() {
     const auto& table = simd::kernels();
     popcounts_.resize(rows_);

@@ -273,14 +273,9 @@ double estimate_record_threshold(const std::vector<const FilterMatrix*>& parties
         const FilterMatrix& full = *parties[p];
         const bool sampled = p + 1 < parties.size();
         const std::size_t rows = sampled ? std::min(sample_rows, full.rows()) : full.rows();
-        FilterMatrix part(rows, full.bits());
-        for (std::size_t r = 0; r < rows; ++r) {
-            const std::size_t from = rows == full.rows() ? r : r * full.rows() / rows;
-            std::copy_n(full.row_words(from), full.words(), part.mutable_row_words(r));
-        }
-        part.info() = full.info();
-        part.compute_popcounts();
-        samples.push_back(std::move(part));
+        std::vector<std::size_t> picked(rows);
+        for (std::size_t r = 0; r < rows; ++r) picked[r] = rows == full.rows() ? r : r * full.rows() / rows;
+        samples.push_back(full.copy_rows(picked));
     }
     MatchOptions match_options;
     match_options.threads = options.threads;
@@ -293,19 +288,17 @@ double estimate_record_threshold(const std::vector<const FilterMatrix*>& parties
             const std::vector<ScoredPair> found = to_scored(match(samples[p], *parties[q], match_options), p, q);
             pairs.insert(pairs.end(), found.begin(), found.end());
             // The sampled records' candidates against the whole first party: their own best.
-            std::vector<std::uint32_t> rows;
+            std::vector<std::size_t> rows;
             for (const ScoredPair& pair : found) rows.push_back(pair.b);
             std::sort(rows.begin(), rows.end());
             rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
-            FilterMatrix candidates(rows.size(), parties[q]->bits());
-            for (std::size_t r = 0; r < rows.size(); ++r)
-                std::copy_n(parties[q]->row_words(rows[r]), parties[q]->words(), candidates.mutable_row_words(r));
-            candidates.compute_popcounts();
+            const FilterMatrix candidates = parties[q]->copy_rows(rows);
             MatchOptions best_options = match_options;
             best_options.top_k = 1;
             const Candidates best = match(candidates, *parties[p], best_options);
             for (std::size_t k = 0; k < best.size(); ++k)
-                other_side.push_back(ScoredPair{p, 0, q, rows[best.a_index[k]], best.common[k], best.total[k]});
+                other_side.push_back(
+                    ScoredPair{p, 0, q, static_cast<std::uint32_t>(rows[best.a_index[k]]), best.common[k], best.total[k]});
         }
     std::vector<double> scores(pairs.size()), other_scores(other_side.size());
     for (std::size_t k = 0; k < pairs.size(); ++k) scores[k] = pairs[k].score();
