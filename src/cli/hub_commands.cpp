@@ -22,6 +22,9 @@ namespace pprl::cli {
 
 namespace {
 
+// A Dice threshold more than this far from the estimate gets a warning.
+constexpr double dice_threshold_tolerance = 0.075;
+
 // Four decimals: weights and probabilities are estimates, not exact scores.
 std::string format_score_text(double value) {
     char text[32];
@@ -66,7 +69,7 @@ Command add_match(CLI::App& app) {
             LinkOptions estimate_options;
             estimate_options.threads = o->threads;
             const double estimate = estimate_record_threshold({&a, &b}, estimate_options);
-            if (std::abs(estimate - options.threshold.value()) > 0.075)
+            if (std::abs(estimate - options.threshold.value()) > dice_threshold_tolerance)
                 std::cerr << "pprl: warning: --threshold " << o->threshold
                           << " is far from the estimated best threshold " << format_score_text(estimate)
                           << " for these encodings (pprl link --threshold auto uses it)\n";
@@ -92,12 +95,12 @@ namespace pprl::cli {
 
 namespace {
 
-// Is a given threshold far from the estimated one: 0.075 in Dice, or a factor of 32 in the odds of a
-// match probability?
+// Is a given threshold far from the estimated one: dice_threshold_tolerance in Dice, or a factor of
+// 32 in the odds of a match probability?
 bool threshold_far(const LinkResult& result) {
     const double given = result.threshold, estimate = result.estimated_threshold;
     if (std::isnan(estimate)) return false;
-    if (result.model == LinkModel::record) return std::abs(given - estimate) > 0.075;
+    if (result.model == LinkModel::record) return std::abs(given - estimate) > dice_threshold_tolerance;
     auto log_odds = [](double p) { return std::log2(std::max(p, 1e-300) / std::max(1.0 - p, 1e-300)); };
     return std::abs(log_odds(given) - log_odds(estimate)) > 5;
 }
@@ -160,10 +163,12 @@ void print_link_summary(const LinkResult& result, const std::vector<FilterMatrix
     const bool fs = result.model == LinkModel::fellegi_sunter;
     if (const FellegiSunterModel* model = result.fitted.get()) {
         std::cerr << "pprl: Fellegi-Sunter model over " << model->segments.size() << " segments: u from "
-                  << with_commas(model->random_pairs) << " random pairs, m and prior by EM on "
-                  << with_commas(model->candidate_pairs) << " candidates (" << model->iterations << " iterations"
-                  << (model->converged ? "" : ", not converged") << "); match prior among candidates "
-                  << std::setprecision(4) << model->prior << "\n";
+                  << with_commas(model->random_pairs) << " random pairs, m from those of the "
+                  << with_commas(model->candidate_pairs) << " candidates that the other segments call matches";
+        if (model->iterations > 0)
+            std::cerr << ", refined by EM (" << model->iterations << " iterations"
+                      << (model->converged ? "" : ", not converged") << ")";
+        std::cerr << "; match prior among candidates " << std::setprecision(4) << model->prior << "\n";
     }
     std::cerr << "pprl: threshold " << (options.auto_threshold ? "auto: " : "") << format_score(result.threshold)
               << (fs ? " (match probability)" : " (Dice)") << "\n";
@@ -197,7 +202,7 @@ Command add_link(CLI::App& app) {
     app.add_option("files", o->inputs, "Encoded files, one per party (one file: deduplicate it)")->required();
     app.add_option("--model", o->model,
                    "auto (fs for segmented encodings, else record), record (Dice of the whole filters) or fs "
-                   "(Fellegi-Sunter over the segments, m/u by EM)")
+                   "(Fellegi-Sunter over the segments, m/u estimated from the encodings)")
         ->check(CLI::IsMember({"auto", "record", "fs"}));
     app.add_option("--threshold", o->threshold,
                    "auto (default: chosen from the data), or a Dice threshold (record) or match probability (fs) in "
@@ -205,8 +210,8 @@ Command add_link(CLI::App& app) {
     app.add_option("--candidate-floor", o->candidate_floor,
                    "fs and auto: least record-level Dice of a candidate pair (default 0.5)");
     app.add_option("--candidate-top-k", o->candidate_top_k,
-                   "fs and auto: candidates kept per record of the first party of a pair (default auto: 3 for "
-                   "record, 10 for fs)");
+                   "fs and auto: candidates kept per record (default auto: 3 per record of the first party of a "
+                   "pair for record, 10 per record of either party for fs)");
     app.add_option("--method", o->method, "greedy or optimal one-to-one assignment")
         ->check(CLI::IsMember({"greedy", "optimal"}));
     app.add_option("--blocking", o->blocking, "none (exact all pairs, default) or lsh[:L,K] (Hamming LSH)");
