@@ -57,20 +57,20 @@ const FieldSpec& attacked_field(const Schema& schema, const std::string& request
 nlohmann::json audit_json(const AuditReport& report) {
     const FilterStatistics& s = report.statistics;
     nlohmann::json j;
-        j["statistics"] = {{"records", s.records}, {"bits", s.bits}, {"bit_frequency_min", s.bit_frequency_min},
-                           {"bit_frequency_mean", s.bit_frequency_mean}, {"bit_frequency_max", s.bit_frequency_max},
-                           {"bit_frequency_cv", s.bit_frequency_cv}, {"distinct_filters", s.distinct_filters},
-                           {"records_in_duplicates", s.records_in_duplicates},
-                           {"largest_duplicate_group", s.largest_duplicate_group},
-                           {"popcount_mean", s.popcount_mean}, {"popcount_sd", s.popcount_sd},
-                           {"popcount_min", s.popcount_min}, {"popcount_max", s.popcount_max},
-                           {"popcount_histogram", s.popcount_histogram}};
-        for (const auto& a : report.attacks)
-            j["attacks"].push_back({{"attack", a.name}, {"records", a.records}, {"correct", a.correct},
-                                    {"record_rate", a.record_rate}, {"names", a.names},
-                                    {"names_correct", a.names_correct}, {"name_rate", a.name_rate},
-                                    {"chance_rate", a.chance_rate}, {"qgrams_located", a.patterns},
-                                    {"similarity_threshold", a.threshold}});
+    j["statistics"] = {{"records", s.records}, {"bits", s.bits}, {"bit_frequency_min", s.bit_frequency_min},
+                       {"bit_frequency_mean", s.bit_frequency_mean}, {"bit_frequency_max", s.bit_frequency_max},
+                       {"bit_frequency_cv", s.bit_frequency_cv}, {"distinct_filters", s.distinct_filters},
+                       {"records_in_duplicates", s.records_in_duplicates},
+                       {"largest_duplicate_group", s.largest_duplicate_group},
+                       {"popcount_mean", s.popcount_mean}, {"popcount_sd", s.popcount_sd},
+                       {"popcount_min", s.popcount_min}, {"popcount_max", s.popcount_max},
+                       {"popcount_histogram", s.popcount_histogram}};
+    for (const auto& a : report.attacks)
+        j["attacks"].push_back({{"attack", a.name}, {"records", a.records}, {"correct", a.correct},
+                                {"record_rate", a.record_rate}, {"names", a.names},
+                                {"names_correct", a.names_correct}, {"name_rate", a.name_rate},
+                                {"chance_rate", a.chance_rate}, {"qgrams_located", a.patterns},
+                                {"similarity_threshold", a.threshold}});
     return j;
 }
 

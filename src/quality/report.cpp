@@ -275,46 +275,46 @@ std::string render_audit_html(const std::vector<AuditSection>& sections, const s
         h << "</table>";
     }
     for (const AuditSection& section : sections) {
-    const AuditReport& r = section.report;
-    const FilterStatistics& s = r.statistics;
-    h << "<h2>" << escape(section.target) << "</h2><h3>Filters</h3><table>"
-      << "<tr><td>records</td><td>" << s.records << "</td></tr><tr><td>bits</td><td>" << s.bits << "</td></tr>"
-      << "<tr><td>bit frequency min / mean / max</td><td>" << std::setprecision(3) << s.bit_frequency_min << " / "
-      << s.bit_frequency_mean << " / " << s.bit_frequency_max << "</td></tr>"
-      << "<tr><td>bit frequency coefficient of variation</td><td>" << s.bit_frequency_cv << "</td></tr>"
-      << "<tr><td>distinct filters</td><td>" << s.distinct_filters << "</td></tr>"
-      << "<tr><td>records sharing their filter with another</td><td>" << s.records_in_duplicates << "</td></tr>"
-      << "<tr><td>largest group of identical filters</td><td>" << s.largest_duplicate_group << "</td></tr>"
-      << "<tr><td>popcount mean ± sd (min–max)</td><td>" << std::setprecision(1) << std::fixed << s.popcount_mean
-      << " ± " << s.popcount_sd << " (" << s.popcount_min << "–" << s.popcount_max << ")</td></tr></table>";
-    // Popcount histogram as inline SVG bars.
-    std::size_t peak = 1;
-    for (std::size_t c : s.popcount_histogram) peak = std::max(peak, c);
-    h << "<h4>Popcount distribution</h4><svg width=\"640\" height=\"140\" role=\"img\">";
-    for (std::size_t i = 0; i < s.popcount_histogram.size(); ++i) {
-        const double height = 120.0 * static_cast<double>(s.popcount_histogram[i]) / static_cast<double>(peak);
-        h << "<rect x=\"" << i * 20 << "\" y=\"" << 125 - height << "\" width=\"18\" height=\"" << height
-          << "\" fill=\"#4a7ab5\"/>";
-    }
-    h << "<text x=\"0\" y=\"138\" font-size=\"10\">0</text><text x=\"600\" y=\"138\" font-size=\"10\">" << s.bits
-      << "</text></svg>";
-    h << "<h3>Attacks</h3><table><tr><th>attack</th><th>records re-identified</th><th>names re-identified</th>"
-         "<th>chance</th><th>q-grams located</th></tr>";
-    for (const auto& a : r.attacks) {
-        const bool bad = a.record_rate > std::max(0.01, 1.5 * a.chance_rate);
-        h << "<tr><td>" << escape(a.name) << "</td><td" << (bad ? " class=\"warn\"" : "") << ">" << percent_text(a.record_rate)
-          << " (" << a.correct << " of " << a.records << ")</td><td>" << percent_text(a.name_rate) << " (" << a.names_correct
-          << " of " << a.names << ")</td><td>" << percent_text(a.chance_rate) << "</td><td>"
-          << (a.name == "bit-pattern mining" ? std::to_string(a.patterns) : "") << "</td></tr>";
-    }
-    h << "</table>";
-    for (const auto& a : r.attacks) {
-        if (a.reidentified.empty()) continue;
-        h << "<h4>" << escape(a.name) << ": values re-identified</h4><p>";
-        for (std::size_t i = 0; i < a.reidentified.size() && i < 50; ++i)
-            h << (i ? ", " : "") << escape(a.reidentified[i].first) << " (" << a.reidentified[i].second << ")";
-        h << "</p>";
-    }
+        const AuditReport& r = section.report;
+        const FilterStatistics& s = r.statistics;
+        h << "<h2>" << escape(section.target) << "</h2><h3>Filters</h3><table>"
+          << "<tr><td>records</td><td>" << s.records << "</td></tr><tr><td>bits</td><td>" << s.bits << "</td></tr>"
+          << "<tr><td>bit frequency min / mean / max</td><td>" << std::setprecision(3) << s.bit_frequency_min << " / "
+          << s.bit_frequency_mean << " / " << s.bit_frequency_max << "</td></tr>"
+          << "<tr><td>bit frequency coefficient of variation</td><td>" << s.bit_frequency_cv << "</td></tr>"
+          << "<tr><td>distinct filters</td><td>" << s.distinct_filters << "</td></tr>"
+          << "<tr><td>records sharing their filter with another</td><td>" << s.records_in_duplicates << "</td></tr>"
+          << "<tr><td>largest group of identical filters</td><td>" << s.largest_duplicate_group << "</td></tr>"
+          << "<tr><td>popcount mean ± sd (min–max)</td><td>" << std::setprecision(1) << std::fixed << s.popcount_mean
+          << " ± " << s.popcount_sd << " (" << s.popcount_min << "–" << s.popcount_max << ")</td></tr></table>";
+        // Popcount histogram as inline SVG bars.
+        std::size_t peak = 1;
+        for (std::size_t c : s.popcount_histogram) peak = std::max(peak, c);
+        h << "<h4>Popcount distribution</h4><svg width=\"640\" height=\"140\" role=\"img\">";
+        for (std::size_t i = 0; i < s.popcount_histogram.size(); ++i) {
+            const double height = 120.0 * static_cast<double>(s.popcount_histogram[i]) / static_cast<double>(peak);
+            h << "<rect x=\"" << i * 20 << "\" y=\"" << 125 - height << "\" width=\"18\" height=\"" << height
+              << "\" fill=\"#4a7ab5\"/>";
+        }
+        h << "<text x=\"0\" y=\"138\" font-size=\"10\">0</text><text x=\"600\" y=\"138\" font-size=\"10\">" << s.bits
+          << "</text></svg>";
+        h << "<h3>Attacks</h3><table><tr><th>attack</th><th>records re-identified</th><th>names re-identified</th>"
+             "<th>chance</th><th>q-grams located</th></tr>";
+        for (const auto& a : r.attacks) {
+            const bool bad = a.record_rate > std::max(0.01, 1.5 * a.chance_rate);
+            h << "<tr><td>" << escape(a.name) << "</td><td" << (bad ? " class=\"warn\"" : "") << ">" << percent_text(a.record_rate)
+              << " (" << a.correct << " of " << a.records << ")</td><td>" << percent_text(a.name_rate) << " (" << a.names_correct
+              << " of " << a.names << ")</td><td>" << percent_text(a.chance_rate) << "</td><td>"
+              << (a.name == "bit-pattern mining" ? std::to_string(a.patterns) : "") << "</td></tr>";
+        }
+        h << "</table>";
+        for (const auto& a : r.attacks) {
+            if (a.reidentified.empty()) continue;
+            h << "<h4>" << escape(a.name) << ": values re-identified</h4><p>";
+            for (std::size_t i = 0; i < a.reidentified.size() && i < 50; ++i)
+                h << (i ? ", " : "") << escape(a.reidentified[i].first) << " (" << a.reidentified[i].second << ")";
+            h << "</p>";
+        }
     }
     h << "</body></html>\n";
     return h.str();
