@@ -199,10 +199,17 @@ check "secret never printed" -- bash -c "! grep -qw secret out.txt"
 expect 0 "export clkhash json" -- "$pprl" export ck.pprl --format clkhash-json --out ck.json
 check "CLKs identical to clkhash's" -- python3 -c "import json,sys; sys.exit(json.load(open('ck.json')) != json.load(open('ck_expected.json')))"
 check "rejected rows are the ones clkhash refuses" -- test "$(($(wc -l < ck_rejects.csv) - 1))" = 27
-printf '{"version": 3, "clkConfig": {"l": 1024, "kdf": {"type": "HKDF"}, "shiny": 1}, "features": []}' > ck_bad.json
-expect 3 "unknown clkhash option refused" -- "$pprl" encode --schema ck_bad.json --secret-file ck.secret --in ck.csv --out ck2.pprl
-check "message names the option" -- grep -q "/clkConfig/shiny" err.txt
+python3 -c "import json; s = json.load(open('ck_schema.json')); s['clkConfig']['k'] = 20; json.dump(s, open('ck_leftover.json', 'w'))"
+expect 0 "a key clkhash ignores is accepted" -- "$pprl" encode --schema ck_leftover.json --secret-file ck.secret --in ck.csv --out ck_left.pprl
+check "with a note naming it" -- grep -q "note: /clkConfig/k is ignored" err.txt
+check "and the same CLKs" -- cmp -s <(tail -c +257 ck.pprl) <(tail -c +257 ck_left.pprl)
+python3 -c "import json; s = json.load(open('ck_schema.json')); s['features'][1]['format']['shiny'] = 1; json.dump(s, open('ck_bad.json', 'w'))"
+expect 3 "a key clkhash refuses is refused" -- "$pprl" encode --schema ck_bad.json --secret-file ck.secret --in ck.csv --out ck2.pprl
+check "message names the option" -- grep -q "/features/1/format/shiny" err.txt
 check "no output for a refused schema" -- test ! -e ck2.pprl
+printf '%s\r\n' "$(head -c -1 ck.secret)" > ck_crlf.secret; chmod 600 ck_crlf.secret
+expect 0 "a secret saved with CRLF" -- "$pprl" encode --schema ck_schema.json --secret-file ck_crlf.secret --in ck.csv --out ck_crlf.pprl
+check "is warned about, naming the byte" -- grep -q 'ends in whitespace (\\r)' err.txt
 
 # Audit (agency side): statistics and attacks, exit codes for mismatched schema and bad input.
 "$pprl" synth --people 1500 --seed 21 --out-dir aud_ref >/dev/null 2>&1

@@ -144,12 +144,19 @@ void expect_refused(const json& schema, const std::string& fragment) {
 }
 
 TEST(Compat, RefusesWhatItCannotReproduceNamingTheOption) {
+    // Unknown keys where clkhash's master schema closes the object: clkhash refuses them too.
     json s = minimal_schema();
-    s["clkConfig"]["futureOption"] = 1;
-    expect_refused(s, "/clkConfig/futureOption: unknown option");
+    s["features"][1]["format"]["futureOption"] = 1;
+    expect_refused(s, "/features/1/format/futureOption: not a key clkhash allows here");
     s = minimal_schema();
-    s["features"][1]["hashing"]["comparison"]["fuzzy"] = true;
-    expect_refused(s, "/features/1/hashing/comparison/fuzzy: unknown option");
+    s["features"][1]["hashing"]["weight"] = 2;
+    expect_refused(s, "/features/1/hashing/weight: not a key clkhash allows here");
+    s = minimal_schema();
+    s["features"][1]["hashing"]["strategy"]["k"] = 20;
+    expect_refused(s, "/features/1/hashing/strategy/k");
+    s = minimal_schema();
+    s["features"][0]["futureOption"] = 1;  // an ignored feature
+    expect_refused(s, "/features/0/futureOption");
     s = minimal_schema();
     s["features"][1]["hashing"]["hash"] = {{"type", "sha3Hash"}};
     expect_refused(s, "/features/1/hashing/hash/type");
@@ -177,6 +184,53 @@ TEST(Compat, RefusesWhatItCannotReproduceNamingTheOption) {
     s = minimal_schema();
     s["version"] = 4;
     expect_refused(s, "/version");
+}
+
+TEST(Compat, KeysClkhashValidatesButNeverReadsAreAcceptedWithANoteEach) {
+    json s = minimal_schema();
+    s["clkConfig"]["k"] = 20;  // a leftover of a v1 schema
+    s["clkConfig"]["kdf"]["comment"] = "rotated 2026";
+    s["features"][1]["hashing"]["comparison"]["fuzzy"] = true;
+    s["features"][1]["owner"] = "registry team";
+    s["$comment"] = "exported by a tool";
+    const Schema schema = Schema::from_json(s.dump());
+    EXPECT_EQ(schema.fingerprint(), Schema::from_json(minimal_schema().dump()).fingerprint());
+    std::string notes;
+    for (const auto& note : schema.notes()) notes += note + "\n";
+    EXPECT_EQ(schema.notes().size(), 5u) << notes;
+    for (const char* pointer : {"/clkConfig/k is ignored", "/clkConfig/kdf/comment is ignored",
+                                "/features/1/hashing/comparison/fuzzy is ignored", "/features/1/owner is ignored",
+                                "/$comment is ignored"})
+        EXPECT_NE(notes.find(pointer), std::string::npos) << pointer << " not in\n" << notes;
+    EXPECT_EQ(notes.find("registry team"), std::string::npos);  // names the key, never its value
+}
+
+// tests/compat/unknown_keys.json: clkhash's own answer for an unknown key in each object of five
+// schemas (refused, or the same CLKs). pprl refuses exactly where clkhash does; elsewhere it accepts
+// with a note naming the key, and its fingerprint (so its CLKs) stays that of the schema without it.
+TEST(Compat, UnknownKeysAreRefusedExactlyWhereClkhashRefusesThem) {
+    const json answers = json::parse(test::read_all(std::string(PPRL_SOURCE_DIR) + "/tests/compat/unknown_keys.json"));
+    ASSERT_GE(answers["answers"].size(), 100u);
+    std::size_t refused = 0;
+    for (const json& answer : answers["answers"]) {
+        const json vector = json::parse(test::read_all(vector_dir + "/" + answer["case"].get<std::string>() + ".json"));
+        const std::string pointer = answer["object"].get<std::string>();
+        json schema = vector["schema"];
+        schema[json::json_pointer(pointer)]["unknownKey"] = 1;
+        const std::string where = answer["case"].get<std::string>() + " " + pointer;
+        if (answer["clkhash"] == "refused") {
+            ++refused;
+            expect_refused(schema, pointer + "/unknownKey: not a key clkhash allows here");
+            continue;
+        }
+        ASSERT_EQ(answer["clkhash"], "same CLKs") << where;
+        const Schema parsed = Schema::from_json(schema.dump());
+        EXPECT_EQ(parsed.fingerprint(), Schema::from_json(vector["schema"].dump()).fingerprint()) << where;
+        bool noted = false;
+        for (const auto& note : parsed.notes()) noted = noted || note.rfind(pointer + "/unknownKey is ignored", 0) == 0;
+        EXPECT_TRUE(noted) << where;
+    }
+    EXPECT_GT(refused, 20u);
 }
 
 TEST(Compat, DocumentedXorFoldsKeyIsIgnoredAsClkhashIgnoresIt) {

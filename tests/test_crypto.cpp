@@ -144,6 +144,26 @@ TEST(SecretKey, RawFilesDropOneTrailingNewline) {
     EXPECT_EQ(std::string(reinterpret_cast<const char*>(key.data()), key.size()), "secret\n");
 }
 
+TEST(SecretKey, RawSecretsEndingInWhitespaceGetAWarningThatNamesOnlyTheWhitespace) {
+    test::TempDir dir;
+    const auto warning_for = [&](const std::string& content) {
+        std::string warning;
+        const SecretKey key = SecretKey::from_file(dir.write("raw", content), SecretKey::FileEncoding::raw, &warning);
+        EXPECT_FALSE(key.empty());
+        return warning;
+    };
+    EXPECT_EQ(warning_for("horse battery\n"), "");
+    EXPECT_EQ(warning_for("horse battery"), "");
+    for (const auto& [content, named] : std::vector<std::pair<std::string, std::string>>{
+             {"horse battery\r\n", "(\\r)"}, {"horse battery\n\n", "(\\n)"}, {"horse battery \n", "(space)"},
+             {"horse battery\t \r\n", "(\\t space \\r)"}}) {
+        const std::string warning = warning_for(content);
+        EXPECT_NE(warning.find(named), std::string::npos) << warning;
+        EXPECT_EQ(warning.find("horse"), std::string::npos);
+        EXPECT_EQ(warning.find("battery"), std::string::npos);
+    }
+}
+
 TEST(SecretKey, MovedFromKeyIsEmpty) {
     SecretKey a = SecretKey::generate();
     SecretKey b = std::move(a);

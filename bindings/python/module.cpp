@@ -115,12 +115,17 @@ void bind_schema_and_key(py::module_& m) {
     py::class_<SecretKey, std::shared_ptr<SecretKey>>(m, "SecretKey")
         .def_static("from_file", [](const std::string& path, const std::string& encoding) {
                         if (encoding != "hex" && encoding != "raw") throw UsageError("encoding must be \"hex\" or \"raw\"");
-                        return std::make_shared<SecretKey>(SecretKey::from_file(
-                            path, encoding == "raw" ? SecretKey::FileEncoding::raw : SecretKey::FileEncoding::hex));
+                        std::string warning;
+                        auto key = std::make_shared<SecretKey>(SecretKey::from_file(
+                            path, encoding == "raw" ? SecretKey::FileEncoding::raw : SecretKey::FileEncoding::hex,
+                            &warning));
+                        if (!warning.empty())
+                            py::module_::import("warnings").attr("warn")(warning, py::module_::import("builtins").attr("UserWarning"), 2);
+                        return key;
                     },
                     py::arg("path"), py::arg("encoding") = "hex",
                     "Read a key file: \"hex\" as written by `pprl keygen`, or \"raw\" for a clkhash text secret "
-                    "(the file's bytes less one trailing newline).")
+                    "(the file's bytes less one trailing newline; a UserWarning when whitespace still ends it).")
         .def_static("generate", []() { return std::make_shared<SecretKey>(SecretKey::generate(32)); })
         .def("write", [](const SecretKey& k, const std::string& path) { k.write_hex_file(path); }, py::arg("path"),
              "Write the key as hex to a new file with mode 0600.")

@@ -43,8 +43,12 @@ public:
     // Reads a key file: a regular file of at most max_file_bytes. Throws IoError if it cannot be read
     // (a directory, a FIFO or a device is refused, never waited on), ValidationError if it is
     // malformed or (for hex keys) shorter than min_bytes. Messages name neither the path (which may
-    // be a key typed by mistake) nor the content.
-    static SecretKey from_file(const std::string& path, FileEncoding encoding = FileEncoding::hex);
+    // be a key typed by mistake) nor the content. For a raw secret that still ends in whitespace once its
+    // one final newline is dropped (a file saved with "\r\n", "\n\n" or a trailing space), `warning`, if
+    // given, receives a message naming those whitespace bytes: they stay part of the secret, as in
+    // clkhash, and are the usual reason two agencies' CLKs silently differ.
+    static SecretKey from_file(const std::string& path, FileEncoding encoding = FileEncoding::hex,
+                               std::string* warning = nullptr);
 
     // Writes the key as lowercase hex plus a newline, atomically, with permissions 0600.
     void write_hex_file(const std::string& path) const;

@@ -109,6 +109,13 @@ public:
         for (auto it = node_.begin(); it != node_.end(); ++it)
             if (!seen_.count(it.key())) throw ValidationError(origin_ + ": " + at(it.key()) + ": " + what);
     }
+    // The JSON pointers of the keys nobody asked about, in the document's key order.
+    std::vector<std::string> unread() const {
+        std::vector<std::string> keys;
+        for (auto it = node_.begin(); it != node_.end(); ++it)
+            if (!seen_.count(it.key())) keys.push_back(at(it.key()));
+        return keys;
+    }
     const std::string& pointer() const { return pointer_; }
     const std::string& origin() const { return origin_; }
 

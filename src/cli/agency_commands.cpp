@@ -106,8 +106,10 @@ Command add_encode(CLI::App& app) {
         warn_if_exposed(key_path);
         const bool clkhash = schema.dialect() == SchemaDialect::clkhash;
         // A clkhash schema takes clkhash's text secret: the file's bytes, less one trailing newline.
-        const SecretKey secret =
-            SecretKey::from_file(key_path, clkhash ? SecretKey::FileEncoding::raw : SecretKey::FileEncoding::hex);
+        std::string secret_warning;
+        const SecretKey secret = SecretKey::from_file(
+            key_path, clkhash ? SecretKey::FileEncoding::raw : SecretKey::FileEncoding::hex, &secret_warning);
+        if (!secret_warning.empty()) std::cerr << "pprl: warning: " << secret_warning << "\n";
         if (clkhash && secret.size() < SecretKey::min_bytes)
             std::cerr << "pprl: warning: the clkhash secret is " << secret.size()
                       << " bytes; a secret under 16 random bytes can be guessed, and every encoding with it "

@@ -4,8 +4,11 @@
 // it. pprl reads each version directly into the v3 model with the same upgrade rules (v1: per-feature
 // k = round(weight · k) with Python's round-half-even, weight 0 = ignored, the global hash for every
 // feature; v2: k → bitsPerToken, numBits → bitsPerFeature, ngram/positional → an ngram comparison).
-// Keys the master schema allows but clkhash ignores, or that a later clkhash might use, are refused:
-// an encoding that silently differs is worse than an error.
+// Keys are handled as clkhash 0.18.3 handles them: in the objects its master schemas close
+// (formats, hashing, strategy, ignored features) an unknown key is refused, as clkhash refuses it; in
+// the open ones (the top level, clkConfig, kdf, a feature, comparison, hash, missingValue) clkhash's
+// validation lets it through and nothing reads it, so it cannot change a CLK: pprl accepts it and
+// records a note naming it.
 #include "clkhash/clkhash.hpp"
 
 #include <nlohmann/json.hpp>
@@ -43,7 +46,14 @@ const std::vector<std::pair<std::string, Case>> cases = {
 const std::vector<std::pair<std::string, Comparison>> comparisons = {
     {"ngram", Comparison::ngram}, {"exact", Comparison::exact}, {"numeric", Comparison::numeric}};
 
-constexpr const char* unknown_option = "unknown option (pprl refuses what it cannot reproduce exactly)";
+constexpr const char* unknown_option = "not a key clkhash allows here (clkhash refuses the schema too)";
+
+// Finishes an object that clkhash's master schema leaves open: each unknown key becomes a note.
+void finish_open(const ObjectReader& reader, std::vector<std::string>& notes) {
+    for (const std::string& pointer : reader.unread())
+        notes.push_back(pointer + " is ignored, as clkhash ignores it (no setting of that name here; it cannot "
+                                  "change the CLKs)");
+}
 // Largest pre-folding filter pprl builds per record (bits).
 constexpr unsigned max_hash_bits = 1u << 20;
 
@@ -85,7 +95,7 @@ void read_kdf(ObjectReader& config, Schema& schema) {
     if (kdf.has("salt")) schema.kdf_salt = base64_bytes(kdf, "salt");
     if (kdf.has("info")) schema.kdf_info = base64_bytes(kdf, "info");
     if (kdf.has("keySize")) schema.key_size = static_cast<std::size_t>(integer_at(kdf, "keySize", 1, 4096));
-    kdf.finish(unknown_option);
+    finish_open(kdf, schema.notes);
 }
 
 // l and the folds. clkhash's master schemas document "xorFolds", but clkhash reads "xor_folds" and
@@ -107,7 +117,7 @@ void read_filter(ObjectReader& config, Schema& schema) {
         config.fail("xor_folds", "l · 2^xor_folds of at most 2^20 bits");
 }
 
-void read_hash(ObjectReader& reader, const std::string& key, Feature& feature) {
+void read_hash(ObjectReader& reader, const std::string& key, Feature& feature, std::vector<std::string>& notes) {
     ObjectReader hash(reader.get(key), reader.at(key), reader.origin());
     feature.hash = hash.choice("type", HashType::blake, hash_types);
     if (!hash.has("type")) hash.fail("type", "\"blakeHash\" or \"doubleHash\"");
@@ -116,15 +126,15 @@ void read_hash(ObjectReader& reader, const std::string& key, Feature& feature) {
             hash.fail("prevent_singularity", "no prevent_singularity with blakeHash (clkhash refuses it)");
         feature.prevent_singularity = hash.bool_or("prevent_singularity", false);
     }
-    hash.finish(unknown_option);
+    finish_open(hash, notes);
 }
 
-void read_missing(ObjectReader& reader, Feature& feature) {
+void read_missing(ObjectReader& reader, Feature& feature, std::vector<std::string>& notes) {
     ObjectReader missing(reader.get("missingValue"), reader.at("missingValue"), reader.origin());
     if (!missing.has("sentinel") || !missing.get("sentinel").is_string()) missing.fail("sentinel", "a string");
     feature.missing_sentinel = missing.get("sentinel").get<std::string>();
     feature.missing_replacement = missing.string_or("replaceWith", *feature.missing_sentinel);
-    missing.finish(unknown_option);
+    finish_open(missing, notes);
 }
 
 // Python re syntax that pprl cannot reproduce exactly is refused: Python-only constructs here, the
@@ -189,7 +199,7 @@ void read_format(ObjectReader& node, Feature& feature) {
     format.finish(unknown_option);
 }
 
-void read_comparison(ObjectReader& hashing, Feature& feature) {
+void read_comparison(ObjectReader& hashing, Feature& feature, std::vector<std::string>& notes) {
     ObjectReader comparison(hashing.get("comparison"), hashing.at("comparison"), hashing.origin());
     feature.comparison = comparison.choice("type", Comparison::ngram, comparisons);
     if (!comparison.has("type")) comparison.fail("type", "\"ngram\", \"exact\" or \"numeric\"");
@@ -226,7 +236,7 @@ void read_comparison(ObjectReader& hashing, Feature& feature) {
             break;
         }
     }
-    comparison.finish(unknown_option);
+    finish_open(comparison, notes);
 }
 
 void read_strategy(ObjectReader& hashing, const std::string& key, Feature& feature, bool v2) {
@@ -244,7 +254,7 @@ void read_strategy(ObjectReader& hashing, const std::string& key, Feature& featu
 }
 
 Feature read_feature(const json& node, std::size_t index, int version, const std::string& origin,
-                     const json* v1_config) {
+                     const json* v1_config, std::vector<std::string>& notes) {
     ObjectReader reader(node, "/features/" + std::to_string(index), origin);
     Feature feature;
     if (!reader.has("identifier") || !reader.get("identifier").is_string())
@@ -266,10 +276,10 @@ Feature read_feature(const json& node, std::size_t index, int version, const std
     ObjectReader hashing(reader.get("hashing"), reader.at("hashing"), origin);
     if (version == 3) {
         if (!hashing.has("comparison")) hashing.fail("comparison", "a comparison object");
-        read_comparison(hashing, feature);
+        read_comparison(hashing, feature, notes);
         if (!hashing.has("strategy")) hashing.fail("strategy", "a strategy object");
         read_strategy(hashing, "strategy", feature, false);
-        if (hashing.has("hash")) read_hash(hashing, "hash", feature);
+        if (hashing.has("hash")) read_hash(hashing, "hash", feature, notes);
     } else {
         if (!hashing.has("ngram")) hashing.fail("ngram", "the n of the n-grams");
         feature.comparison = Comparison::ngram;
@@ -278,7 +288,7 @@ Feature read_feature(const json& node, std::size_t index, int version, const std
         if (version == 2) {
             if (!hashing.has("strategy")) hashing.fail("strategy", "a strategy object");
             read_strategy(hashing, "strategy", feature, true);
-            if (hashing.has("hash")) read_hash(hashing, "hash", feature);
+            if (hashing.has("hash")) read_hash(hashing, "hash", feature, notes);
         } else {
             // v1: k from the global k and the feature's weight; the global hash.
             double weight = 1.0;
@@ -291,8 +301,8 @@ Feature read_feature(const json& node, std::size_t index, int version, const std
             const double rounded = std::nearbyint(weight * k);  // Python round(): half to even
             if (weight == 0) {
                 hashing.has("missingValue");
-                hashing.finish(unknown_option);
-                reader.finish(unknown_option);
+                finish_open(hashing, notes);  // clkhash drops the whole hashing object of a weight-0 feature
+                finish_open(reader, notes);
                 feature = Feature{};
                 feature.identifier = node["identifier"].get<std::string>();
                 feature.ignored = true;
@@ -302,12 +312,13 @@ Feature read_feature(const json& node, std::size_t index, int version, const std
                 hashing.fail("weight", "a weight for which round(weight · k) is at least 1");
             feature.bits = static_cast<unsigned>(rounded);
             ObjectReader config(*v1_config, "/clkConfig", origin);
-            read_hash(config, "hash", feature);
+            std::vector<std::string> noted_once;  // the global hash's notes come from parse_schema
+            read_hash(config, "hash", feature, noted_once);
         }
     }
-    if (hashing.has("missingValue")) read_missing(hashing, feature);
+    if (hashing.has("missingValue")) read_missing(hashing, feature, notes);
     hashing.finish(unknown_option);
-    reader.finish(unknown_option);
+    finish_open(reader, notes);
     return feature;
 }
 
@@ -379,17 +390,17 @@ Schema parse_schema(const std::string& json_text, const std::string& origin) {
         integer_at(config, "k", 1, 1 << 20);
         if (!config.has("hash")) config.fail("hash", "a hash object");
         Feature probe;  // checked here so a bad hash is reported once, at its own pointer
-        read_hash(config, "hash", probe);
+        read_hash(config, "hash", probe, schema.notes);
     }
-    config.finish(unknown_option);
+    finish_open(config, schema.notes);
 
     if (!top.has("features") || !top.get("features").is_array()) top.fail("features", "an array of features");
     const json& features = top.get("features");
-    top.finish(unknown_option);
+    finish_open(top, schema.notes);
     std::set<std::string> names;
     bool any_hashed = false, any_blake = false;
     for (std::size_t i = 0; i < features.size(); ++i) {
-        Feature feature = read_feature(features[i], i, schema.source_version, origin, &config_node);
+        Feature feature = read_feature(features[i], i, schema.source_version, origin, &config_node, schema.notes);
         if (!names.insert(feature.identifier).second)
             throw ValidationError(origin + ": /features/" + std::to_string(i) + "/identifier: \"" +
                                   feature.identifier + "\" is used twice");

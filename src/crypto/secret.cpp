@@ -68,9 +68,28 @@ int hex_value(char c) {
     return -1;
 }
 
+// The whitespace bytes that end a raw secret once its one trailing newline is dropped, named ("\r",
+// "space", ...); empty when it ends in anything else. Names whitespace only, never a secret byte.
+std::string trailing_whitespace(const std::string& content, std::size_t size) {
+    std::string names;
+    std::size_t begin = size;
+    while (begin > 0 && std::isspace(static_cast<unsigned char>(content[begin - 1]))) --begin;
+    for (std::size_t i = begin; i < size; ++i) {
+        if (!names.empty()) names += " ";
+        switch (content[i]) {
+            case '\r': names += "\\r"; break;
+            case '\n': names += "\\n"; break;
+            case '\t': names += "\\t"; break;
+            case ' ': names += "space"; break;
+            default: names += "0x" + hex(reinterpret_cast<const std::uint8_t*>(&content[i]), 1); break;
+        }
+    }
+    return names;
+}
+
 }  // namespace
 
-SecretKey SecretKey::from_file(const std::string& path, FileEncoding encoding) {
+SecretKey SecretKey::from_file(const std::string& path, FileEncoding encoding, std::string* warning) {
     // Messages never name the path: given by mistake, it could be the key itself.
     std::string content = read_file(path, max_file_bytes, "the secret file");
     SecretKey key;
@@ -80,6 +99,13 @@ SecretKey SecretKey::from_file(const std::string& path, FileEncoding encoding) {
         if (size == 0) {
             secure_wipe(content.data(), content.size());
             throw ValidationError("the secret file is empty");
+        }
+        if (warning != nullptr) {
+            const std::string tail = trailing_whitespace(content, size);
+            if (!tail.empty())
+                *warning = "the secret ends in whitespace (" + tail +
+                           ") once its one final newline is dropped; those bytes are part of the secret, so a "
+                           "partner whose clkhash secret lacks them gets different CLKs";
         }
         key = SecretKey(reinterpret_cast<const std::uint8_t*>(content.data()), size);
     } else {

@@ -7,7 +7,9 @@ Run once by hand, in a throwaway virtual environment (CI never needs clkhash):
     /tmp/ck/bin/python tests/compat/generate_vectors.py tests/compat/vectors
 
 Writes one JSON file per schema: the schema, the secret, the column names, the rows and, per row,
-clkhash's CLK in base64 or null where clkhash refuses the row (validation or tokenising error).
+clkhash's CLK in base64 or null where clkhash refuses the row (validation or tokenising error); and,
+beside the directory, unknown_keys.json: for an unknown key put into each object of five of those
+schemas, whether clkhash refuses the schema or gives the same CLKs.
 Every schema gets rows with non-ASCII names. Rows come from a fixed seed, so re-running reproduces
 the files byte for byte.
 """
@@ -316,12 +318,92 @@ case("no_id_column", {
         feature("last", STR, {"type": "exact"}, {"bitsPerToken": 100}),
     ]}, ["first", "last"])
 
+# 15. Keys clkhash's master schema allows in its open objects and clkhash never reads (a leftover v1
+# "k" and "hash" in a v3 clkConfig, comments, a "positional" on an exact comparison): accepted, no effect.
+case("leftover_keys", {
+    "version": 3,
+    "$comment": "exported by a schema editor",
+    "clkConfig": {"l": 1024, "k": 30, "hash": {"type": "doubleHash"}, "kdf": kdf(salt=SALT, comment="rotated yearly")},
+    "features": [
+        {"identifier": "id", "ignored": True},
+        dict(feature("first", STR, dict(NG2, note="bigrams"), {"bitsPerToken": 20}, {"type": "doubleHash", "seed": 7},
+                     missing={"sentinel": "", "reason": "unknown"}), owner="registry team"),
+        feature("last", STR, {"type": "exact", "positional": True}, {"bitsPerToken": 30}),
+    ]}, ["id", "first", "last"])
+
+# 16. Lengths that are not a multiple of 64 (doubleHash only: blakeHash needs a power of two), with and
+# without folding and in a v2 schema; clkhash serialises ceil(l / 8) bytes, zero-padded.
+case("length_1000", {
+    "version": 3,
+    "clkConfig": {"l": 1000, "kdf": kdf(salt=SALT)},
+    "features": [
+        {"identifier": "id", "ignored": True},
+        feature("first", STR, NG2, {"bitsPerToken": 20}, DOUBLE),
+        feature("last", STR, NG2, {"bitsPerToken": 20}, {"type": "doubleHash", "prevent_singularity": True}),
+        feature("dob", {"type": "date", "format": "%Y-%m-%d"}, {"type": "ngram", "n": 1, "positional": True},
+                {"bitsPerToken": 10}, DOUBLE, missing={"sentinel": ""}),
+    ]}, ["id", "first", "last", "date:%Y-%m-%d"])
+case("length_100_folded", {
+    "version": 3,
+    "clkConfig": {"l": 100, "xor_folds": 1, "kdf": kdf()},
+    "features": [
+        {"identifier": "id", "ignored": True},
+        feature("first", STR, NG2, {"bitsPerToken": 4}, DOUBLE),
+        feature("last", STR, {"type": "ngram", "n": 1}, {"bitsPerToken": 3}, DOUBLE),
+    ]}, ["id", "first", "last"])
+case("length_333_v2", {
+    "version": 2,
+    "clkConfig": {"l": 333, "kdf": kdf(info=INFO)},
+    "features": [
+        {"identifier": "id", "ignored": True},
+        {"identifier": "first", "format": STR, "hashing": {"ngram": 2, "strategy": {"k": 8}, "hash": DOUBLE}},
+        {"identifier": "last", "format": STR, "hashing": {"ngram": 2, "strategy": {"numBits": 90}, "hash": DOUBLE}},
+    ]}, ["id", "first", "last"])
+
 
 def encode_row(schema, secret, row):
     try:
         return clk.generate_clks([row], schema, secret, validate=True, max_workers=1)[0]
     except Exception:  # clkhash refuses the row (validation, tokenising, encoding)
         return None
+
+
+def object_pointers(node, pointer=""):
+    """JSON pointers of every object in a schema document."""
+    if isinstance(node, dict):
+        yield pointer
+        for key, value in node.items():
+            yield from object_pointers(value, pointer + "/" + key)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from object_pointers(value, pointer + "/" + str(index))
+
+
+def unknown_key_answers():
+    """For the v1, v2 and v3 schemas above: an unknown key put into each object in turn, and whether clkhash
+    accepts the schema (and then gives the same CLKs as without it) or refuses it."""
+    answers = []
+    for name, schema_dict, kinds, secret, _ in CASES:
+        if name not in ("febrl_tutorial", "numeric", "schema_v2", "schema_v1", "missing_values"):
+            continue
+        rng = random.Random(name)
+        columns = [f["identifier"] for f in schema_dict["features"]]
+        rows = [make_row(rng, columns, kinds, i) for i in range(20)]
+        reference = [encode_row(from_json_dict(json.loads(json.dumps(schema_dict))), secret, row) for row in rows]
+        for pointer in object_pointers(schema_dict):
+            changed = json.loads(json.dumps(schema_dict))
+            node = changed
+            for part in pointer.split("/")[1:]:
+                node = node[int(part)] if isinstance(node, list) else node[part]
+            node["unknownKey"] = 1
+            try:
+                schema = from_json_dict(changed)
+            except Exception:
+                answers.append({"case": name, "object": pointer, "clkhash": "refused"})
+                continue
+            same = [encode_row(schema, secret, row) for row in rows] == reference
+            answers.append({"case": name, "object": pointer, "clkhash": "same CLKs" if same else "different CLKs"})
+    return answers
 
 
 def main(out_dir):
@@ -348,6 +430,11 @@ def main(out_dir):
         total += len(rows)
         print(f"{name}: {len(rows)} rows, {len(accepted)} encoded by clkhash")
     print(f"{len(CASES)} schemas, {total} rows")
+    answers = unknown_key_answers()
+    with open(os.path.join(out_dir, os.pardir, "unknown_keys.json"), "w", encoding="utf-8") as f:
+        json.dump({"clkhash_version": clkhash.__version__, "answers": answers}, f, indent=0)
+        f.write("\n")
+    print(f"unknown keys: {len(answers)} objects, {sum(a['clkhash'] == 'refused' for a in answers)} refused by clkhash")
 
 
 if __name__ == "__main__":
