@@ -207,6 +207,28 @@ python3 -c "import json; s = json.load(open('ck_schema.json')); s['features'][1]
 expect 3 "a key clkhash refuses is refused" -- "$pprl" encode --schema ck_bad.json --secret-file ck.secret --in ck.csv --out ck2.pprl
 check "message names the option" -- grep -q "/features/1/format/shiny" err.txt
 check "no output for a refused schema" -- test ! -e ck2.pprl
+# l = 1000 (clkhash allows it with doubleHash): stored padded, exported as clkhash's own 125 bytes.
+python3 - "$src/tests/compat/vectors/length_1000.json" <<'PY'
+import csv, json, sys
+doc = json.load(open(sys.argv[1], encoding="utf-8"))
+with open("l1000.csv", "w", newline="", encoding="utf-8") as f:
+    csv.writer(f).writerows([doc["columns"]] + doc["rows"])
+json.dump(doc["schema"], open("l1000_schema.json", "w"))
+open("l1000.secret", "w").write(doc["secret"])
+json.dump({"clks": [c for c in doc["clks"] if c is not None]}, open("l1000_expected.json", "w"))
+PY
+chmod 600 l1000.secret
+expect 0 "encode with l = 1000" -- "$pprl" encode --schema l1000_schema.json --secret-file l1000.secret --in l1000.csv --out l1000.pprl
+expect 0 "inspect a 1000-bit file" -- "$pprl" inspect l1000.pprl --json
+check "which says 1000 bits" -- grep -q '"filter_bits": 1000' out.txt
+expect 0 "export it" -- "$pprl" export l1000.pprl --format clkhash-json --out l1000.json
+check "exactly clkhash's bytes" -- python3 -c "import json,sys; sys.exit(json.load(open('l1000.json')) != json.load(open('l1000_expected.json')))"
+expect 0 "import clkhash's 1000-bit CLKs" -- "$pprl" import l1000_expected.json --bits 1000 --out l1000_back.pprl
+expect 0 "and export them again" -- "$pprl" export l1000_back.pprl --format clkhash-json --out l1000_back.json
+check "byte for byte" -- cmp -s l1000.json l1000_back.json
+expect 0 "match 1000-bit files" -- "$pprl" match l1000.pprl l1000_back.pprl --threshold 1 --out l1000_pairs.csv
+check "every filter finds its copy" -- test "$(($(wc -l < l1000_pairs.csv) - 1))" -ge "$(python3 -c "import json; print(len(json.load(open('l1000.json'))['clks']))")"
+expect 3 "import refuses 1000-bit CLKs as 1024 bits" -- "$pprl" import l1000_expected.json --bits 1024 --out l1000_bad.pprl
 printf '%s\r\n' "$(head -c -1 ck.secret)" > ck_crlf.secret; chmod 600 ck_crlf.secret
 expect 0 "a secret saved with CRLF" -- "$pprl" encode --schema ck_schema.json --secret-file ck_crlf.secret --in ck.csv --out ck_crlf.pprl
 check "is warned about, naming the byte" -- grep -q 'ends in whitespace (\\r)' err.txt

@@ -74,7 +74,7 @@ TEST_P(CompatVectors, EveryClkIdenticalEveryRefusalRejected) {
     const SecretKey secret = text_secret(doc["secret"].get<std::string>());
     Encoder encoder(schema, secret);
     encoder.bind_columns(doc["columns"].get<std::vector<std::string>>());
-    const std::size_t bytes = schema.bits() / 8;
+    const std::size_t bytes = FilterMatrix::bytes_for(schema.bits());
     std::vector<std::vector<std::string>> rows;
     std::size_t index = 0, matched = 0;
     for (const auto& row_json : doc["rows"]) {
@@ -305,7 +305,7 @@ TEST(Compat, ClkhashJsonRoundTripIsByteExact) {
     const FilterMatrix imported = import_base64(from_clkhash, schema.bits(), "clkhash");
     ASSERT_EQ(imported.rows(), encoded.rows());
     for (std::size_t i = 0; i < imported.rows(); ++i)
-        EXPECT_EQ(std::memcmp(imported.row_bytes(i), encoded.row_bytes(i), schema.bits() / 8), 0) << i;
+        EXPECT_EQ(std::memcmp(imported.row_bytes(i), encoded.row_bytes(i), FilterMatrix::bytes_for(schema.bits())), 0) << i;
     export_base64(imported, ExportFormat::clkhash_json, exported);
     EXPECT_EQ(json::parse(test::read_all(exported))["clks"], expected_clks);
 }

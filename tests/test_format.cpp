@@ -28,7 +28,7 @@ void expect_same(const FilterMatrix& a, const FilterMatrix& b) {
     ASSERT_EQ(a.rows(), b.rows());
     ASSERT_EQ(a.bits(), b.bits());
     for (std::size_t i = 0; i < a.rows(); ++i)
-        EXPECT_EQ(std::memcmp(a.row_bytes(i), b.row_bytes(i), a.bits() / 8), 0) << i;
+        EXPECT_EQ(std::memcmp(a.row_bytes(i), b.row_bytes(i), a.stride_bytes()), 0) << i;
     EXPECT_EQ(a.ids(), b.ids());
     EXPECT_EQ(a.popcounts(), b.popcounts());
 }
@@ -167,6 +167,43 @@ TEST(Format, Base64ExportImportRoundTripsInBothForms) {
     EXPECT_EQ(from_json.ids()[5], "5");
     EXPECT_EQ(std::memcmp(from_json.row_bytes(5), m.row_bytes(5), 128), 0);
     EXPECT_THROW(import_base64(dir.file("c.json"), 2048, "x"), ValidationError);  // wrong length
+}
+
+// clkhash allows any l with doubleHash: such filters are held zero-padded to whole words, stored with
+// their length in bits, exported as clkhash's ceil(l / 8) bytes; a set padding bit is refused.
+TEST(Format, LengthsThatAreNotAMultipleOf64RoundTripAndSetPaddingIsRefused) {
+    test::TempDir dir;
+    for (unsigned bits : {1u, 100u, 333u, 1000u}) {
+        const FilterMatrix m = test::random_filters(9, bits, 0.5, bits);
+        ASSERT_EQ(m.words(), (bits + 63) / 64);
+        write_encoded_file(dir.file("odd.pprl"), m);
+        const FilterMatrix back = load_encoded_file(dir.file("odd.pprl"));
+        EXPECT_EQ(back.bits(), bits);
+        expect_same(m, back);
+        for (ExportFormat format : {ExportFormat::csv, ExportFormat::clkhash_json}) {
+            export_base64(m, format, dir.file("odd.out"));
+            FilterMatrix imported = import_base64(dir.file("odd.out"), bits, "x");
+            if (format == ExportFormat::clkhash_json) imported.ids() = m.ids();  // clkhash JSON has no ids
+            expect_same(m, imported);
+            EXPECT_THROW(import_base64(dir.file("odd.out"), bits + 8, "x"), ValidationError);
+        }
+
+        // The same file with one padding bit set, its filter checksum recomputed: refused all the same.
+        std::string bytes = test::read_all(dir.file("odd.pprl"));
+        const std::size_t stride = m.stride_bytes();
+        const std::size_t at = 256 + 4 * stride + bits / 8;  // record 5, the byte holding bit `bits`
+        bytes[at] = static_cast<char>(bytes[at] | (bits % 8 ? 0x80 >> (bits % 8) : 0x80));
+        const std::uint64_t checksum = XXH3_64bits(bytes.data() + 256, 9 * stride);
+        std::memcpy(&bytes[bytes.size() - 32 + 8], &checksum, 8);
+        const std::string bad = dir.write("padded.pprl", bytes);
+        EXPECT_EQ(inspect_encoded_file(bad).problem, "record 5 has bits set past the filter length") << bits;
+        EXPECT_THROW(load_encoded_file(bad), FormatError);
+    }
+    // A base64 filter whose last byte sets a bit past l.
+    const std::string clk = base64_encode(std::vector<std::uint8_t>(13, 0xFF).data(), 13);
+    const std::string json_path = dir.write("p.json", "{\"clks\": [\"" + clk + "\"]}");
+    EXPECT_THROW(import_base64(json_path, 100, "x"), ValidationError);
+    EXPECT_EQ(import_base64(json_path, 104, "x").popcounts()[0], 104u);
 }
 
 TEST(Format, BitOrderIsMostSignificantBitFirstAsInClkhash) {

@@ -106,7 +106,7 @@ Data clk_like(std::size_t na, std::size_t nb, unsigned bits, std::uint64_t seed)
 }
 
 TEST(Matcher, EqualsBruteForceOnEveryBackendThreadCountAndPruningMode) {
-    for (unsigned bits : {64u, 192u, 1024u, 2112u}) {
+    for (unsigned bits : {64u, 100u, 192u, 1000u, 1024u, 2112u}) {
         const Data d = clk_like(150, 230, bits, bits);
         for (const char* t : {"0.6", "0.8", "0.95"}) {
             MatchOptions options;

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "pprl/bloom.hpp"
 #include "pprl/encode.hpp"
@@ -158,11 +159,11 @@ void bind_encodings(py::module_& m) {
             return py::str(pprl::hex(e.matrix->info().schema_fingerprint.data(), 32));
         })
         .def("to_numpy", [](const Encodings& e) {
-            // A view: shape (n, bits/8), rows `stride` bytes apart; the capsule keeps the buffer alive.
+            // A view: shape (n, ceil(bits/8)), rows `stride` bytes apart; the capsule keeps the buffer alive.
             auto* keep = new std::shared_ptr<FilterMatrix>(e.matrix);
             py::capsule owner(keep, [](void* p) { delete static_cast<std::shared_ptr<FilterMatrix>*>(p); });
             const FilterMatrix& f = *e.matrix;
-            py::array_t<std::uint8_t> view({static_cast<py::ssize_t>(f.rows()), static_cast<py::ssize_t>(f.bits() / 8)},
+            py::array_t<std::uint8_t> view({static_cast<py::ssize_t>(f.rows()), static_cast<py::ssize_t>(f.bytes())},
                                            {static_cast<py::ssize_t>(f.stride_bytes()), static_cast<py::ssize_t>(1)},
                                            f.data(), owner);
             py::detail::array_proxy(view.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
@@ -172,25 +173,34 @@ void bind_encodings(py::module_& m) {
             py::gil_scoped_release release;
             write_encoded_file(path, *e.matrix);
         }, py::arg("path"))
-        .def_static("from_numpy", [](py::array array, std::vector<std::string> ids, const std::string& party) {
+        .def_static("from_numpy", [](py::array array, std::vector<std::string> ids, const std::string& party,
+                                     std::optional<unsigned> requested_bits) {
             if (array.dtype().kind() != 'u' || array.itemsize() != 1)
                 throw UsageError("from_numpy needs a uint8 array (got dtype " + std::string(py::str(array.dtype())) + ")");
-            if (array.ndim() != 2) throw UsageError("from_numpy needs a 2-d array of shape (n, bits/8)");
+            if (array.ndim() != 2) throw UsageError("from_numpy needs a 2-d array of shape (n, ceil(bits/8))");
             const auto rows = static_cast<std::size_t>(array.shape(0)), bytes = static_cast<std::size_t>(array.shape(1));
-            if (bytes == 0 || bytes % 8 != 0) throw UsageError("the filter length in bytes must be a positive multiple of 8");
+            if (bytes == 0 || bytes > max_filter_bits / 8) throw UsageError("the filter length must be 1 to 8192 bytes");
+            const unsigned bits = requested_bits.value_or(static_cast<unsigned>(bytes * 8));
+            if (FilterMatrix::bytes_for(bits) != bytes)
+                throw UsageError(std::to_string(bits) + "-bit filters take " + std::to_string(FilterMatrix::bytes_for(bits)) +
+                                 " bytes, the array has " + std::to_string(bytes));
             if (ids.size() != rows) throw UsageError("ids has " + std::to_string(ids.size()) + " entries for " + std::to_string(rows) + " filters");
-            auto matrix = std::make_shared<FilterMatrix>(rows, static_cast<unsigned>(bytes * 8));
+            auto matrix = std::make_shared<FilterMatrix>(rows, bits);
             const auto* base = static_cast<const std::uint8_t*>(array.data());
             for (std::size_t i = 0; i < rows; ++i)
                 for (std::size_t j = 0; j < bytes; ++j)
                     reinterpret_cast<std::uint8_t*>(matrix->mutable_row_words(i))[j] =
                         base[i * static_cast<std::size_t>(array.strides(0)) + j * static_cast<std::size_t>(array.strides(1))];
+            for (std::size_t i = 0; i < rows; ++i)
+                if (!padding_is_zero(matrix->row_bytes(i), bits, matrix->stride_bytes()))
+                    throw ValidationError("row " + std::to_string(i) + " has bits set past bit " + std::to_string(bits));
             check_party_label(party);
             matrix->ids() = std::move(ids);
             matrix->info() = EncodingInfo::imported(party);
             matrix->compute_popcounts();
             return Encodings{matrix};
-        }, py::arg("array"), py::arg("ids"), py::arg("party") = "")
+        }, py::arg("array"), py::arg("ids"), py::arg("party") = "", py::arg("bits") = py::none(),
+           "Filters from a uint8 array of shape (n, ceil(bits/8)) in file bit order; bits defaults to 8 per byte.")
         .def("__repr__", [](const Encodings& e) {
             return "<pprl.Encodings party='" + e.matrix->info().party + "', " + std::to_string(e.matrix->rows()) +
                    " filters of " + std::to_string(e.matrix->bits()) + " bits>";

@@ -2,7 +2,8 @@
 //
 // Layout: row-major, each row padded to a stride that is a multiple of 64 bytes and the whole buffer
 // 64-byte aligned, so every row starts on a cache line and an AVX-512 load of a row never splits
-// one. Padding bits are always zero, so kernels may read whole strides.
+// one. Padding bits are always zero, so kernels may read whole strides. A length that is not a
+// multiple of 64 (a clkhash CLK of l = 1000, say) is held in whole words, its last one zero-padded.
 //
 // Bit order: as pprl/wire.hpp says. Kernels only AND and count, which do not care about order;
 // set_bit and test_bit apply it to a row's words, filter_bit and set_filter_bit (wire.hpp) to a
@@ -34,19 +35,22 @@ public:
     static constexpr std::size_t alignment = 64;
 
     FilterMatrix() = default;
-    // Zero-filled matrix of `rows` filters of `bits` bits (a positive multiple of 64).
+    // Zero-filled matrix of `rows` filters of `bits` bits (1 to 65536).
     FilterMatrix(std::size_t rows, unsigned bits);
     // A view of external memory laid out as described above; `owner` keeps it alive.
     static FilterMatrix view(std::shared_ptr<const void> owner, const std::uint8_t* data, std::size_t rows,
                              unsigned bits, std::size_t stride_bytes);
 
     static std::size_t stride_for(unsigned bits) noexcept {
-        return (static_cast<std::size_t>(bits) / 8 + alignment - 1) / alignment * alignment;
+        return (bytes_for(bits) + alignment - 1) / alignment * alignment;
     }
 
     std::size_t rows() const noexcept { return rows_; }
     unsigned bits() const noexcept { return bits_; }
-    std::size_t words() const noexcept { return bits_ / 64; }
+    // Bytes of one filter as clkhash serialises it (ceil(bits / 8)), and the words that hold it.
+    static std::size_t bytes_for(unsigned bits) noexcept { return (static_cast<std::size_t>(bits) + 7) / 8; }
+    std::size_t bytes() const noexcept { return bytes_for(bits_); }
+    std::size_t words() const noexcept { return (static_cast<std::size_t>(bits_) + 63) / 64; }
     std::size_t stride_bytes() const noexcept { return stride_; }
     std::size_t stride_words() const noexcept { return stride_ / 8; }
 

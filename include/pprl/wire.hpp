@@ -58,6 +58,15 @@ inline bool filter_bit(const std::uint8_t* bytes, std::size_t bit) noexcept { re
 inline void set_filter_bit(std::uint8_t* bytes, std::size_t bit) noexcept {
     bytes[bit / 8] |= static_cast<std::uint8_t>(0x80u >> (bit % 8));
 }
+// Are all bits from `bits` to the end of a `stride`-byte row zero (the padding of a filter whose length
+// is not a multiple of the row's size)?
+inline bool padding_is_zero(const std::uint8_t* row, unsigned bits, std::size_t stride) noexcept {
+    std::size_t byte = bits / 8;
+    if (bits % 8 != 0 && (row[byte++] & (0xFFu >> (bits % 8))) != 0) return false;
+    for (; byte < stride; ++byte)
+        if (row[byte] != 0) return false;
+    return true;
+}
 
 // Where a set of encodings came from; carried in the file header (pprl/format.hpp owns its bytes).
 struct EncodingInfo {

@@ -92,7 +92,7 @@ std::vector<std::vector<std::size_t>> identical_filters(const FilterMatrix& f) {
     std::vector<std::vector<std::size_t>> groups;
     for (std::size_t i = 0; i < f.rows(); ++i) {
         const auto [it, fresh] =
-            group_of.emplace(std::string(reinterpret_cast<const char*>(f.row_bytes(i)), f.bits() / 8), groups.size());
+            group_of.emplace(std::string(reinterpret_cast<const char*>(f.row_bytes(i)), f.bytes()), groups.size());
         if (fresh) groups.emplace_back();
         groups[it->second].push_back(i);
     }

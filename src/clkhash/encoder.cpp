@@ -619,7 +619,7 @@ bool RecordEncoder::encode(const std::vector<const std::string*>& values, std::u
         return false;
     }
     if (!format_values(impl_->features, values, scratch, field, reason)) return false;
-    scratch.filter.assign(l / 8, 0);
+    scratch.filter.assign((l + 7) / 8, 0);
     for (std::size_t i = 0; i < values.size(); ++i) {
         if (!scratch.present[i]) continue;
         const FeatureState& state = impl_->features[i];
@@ -635,14 +635,22 @@ bool RecordEncoder::encode(const std::vector<const std::string*>& values, std::u
             return false;
         }
     }
-    // XOR folding: the first half XOR the second, `xor_folds` times.
+    // XOR folding: the first half XOR the second, `xor_folds` times; bytewise while a half is whole
+    // bytes, bit by bit once it is not (l = 100, say), the bits past the half cleared each time.
     std::uint8_t* filter = scratch.filter.data();
-    std::size_t size = scratch.filter.size();
+    std::size_t bits = l;
     for (unsigned fold = 0; fold < impl_->owned.xor_folds; ++fold) {
-        size /= 2;
-        for (std::size_t b = 0; b < size; ++b) filter[b] ^= filter[size + b];
+        bits /= 2;
+        if (bits % 8 == 0) {
+            for (std::size_t b = 0; b < bits / 8; ++b) filter[b] ^= filter[bits / 8 + b];
+        } else {
+            for (std::size_t bit = 0; bit < bits; ++bit)
+                if (filter_bit(filter, bits + bit)) filter[bit / 8] ^= static_cast<std::uint8_t>(0x80u >> (bit % 8));
+        }
+        for (std::size_t bit = bits; bit < (bits + 7) / 8 * 8; ++bit)
+            filter[bit / 8] &= static_cast<std::uint8_t>(~(0x80u >> (bit % 8)));
     }
-    std::memcpy(out, filter, size);
+    std::memcpy(out, filter, (bits + 7) / 8);
     return true;
 }
 

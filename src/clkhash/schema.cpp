@@ -103,9 +103,7 @@ void read_kdf(ObjectReader& config, Schema& schema) {
 void read_filter(ObjectReader& config, Schema& schema) {
     if (!config.has("l")) config.fail("l", "the CLK length in bits");
     const auto l = integer_at(config, "l", 1, 1 << 30);
-    if (l % 64 != 0 || l > 65536)
-        config.fail("l", "a multiple of 64 up to 65536 (pprl stores filters in 64-bit words; other lengths are "
-                         "not supported)");
+    if (l > 65536) config.fail("l", "at most 65536 bits");
     schema.l = static_cast<unsigned>(l);
     if (config.has("xor_folds")) schema.xor_folds = static_cast<unsigned>(integer_at(config, "xor_folds", 0, 20));
     if (config.has("xorFolds")) {

@@ -223,7 +223,7 @@ bool verify(const MappedFile& file, FileReport& report, Header& header) {
     }
     header.size = take<std::uint64_t>(d + 32);
     const bool segmented = flags & flag_segmented;
-    if (take<std::uint32_t>(d + 12) != bit_order_msb_first || header.bits == 0 || header.bits % 64 != 0 ||
+    if (take<std::uint32_t>(d + 12) != bit_order_msb_first || header.bits == 0 ||
         header.bits > max_filter_bits || header.stride != FilterMatrix::stride_for(header.bits) ||
         (segmented ? header.size <= header_bytes || header.size > max_header_bytes || header.size % 64 != 0
                    : header.size != header_bytes) ||
@@ -276,6 +276,13 @@ bool verify(const MappedFile& file, FileReport& report, Header& header) {
     if (!report.ids_checksum_ok) {
         report.problem = "id section checksum mismatch (corrupted)";
         return false;
+    }
+    // Kernels read whole words and strides: every bit past the filter length must be zero.
+    for (std::uint64_t r = 0; r < header.records; ++r) {
+        if (!padding_is_zero(d + header.size + r * header.stride, header.bits, header.stride)) {
+            report.problem = "record " + std::to_string(r + 1) + " has bits set past the filter length";
+            return false;
+        }
     }
     return true;
 }
@@ -391,7 +398,7 @@ FileReport inspect_encoded_file(const std::string& path) {
 
 void export_base64(const FilterMatrix& filters, ExportFormat format, const std::string& path) {
     AtomicFile file(path);
-    const std::size_t bytes = filters.bits() / 8;
+    const std::size_t bytes = filters.bytes();  // clkhash's serialisation: ceil(l / 8) bytes, zero-padded
     if (format == ExportFormat::csv) {
         file.write("record_id,clk\n");
         std::string line;
@@ -415,8 +422,7 @@ void export_base64(const FilterMatrix& filters, ExportFormat format, const std::
 
 FilterMatrix import_base64(const std::string& path, unsigned bits, const std::string& party) {
     check_party_label(party);
-    if (bits == 0 || bits % 64 != 0 || bits > max_filter_bits)
-        throw UsageError("the filter length must be a multiple of 64 bits from 64 to 65536");
+    if (bits == 0 || bits > max_filter_bits) throw UsageError("the filter length must be from 1 to 65536 bits");
     std::vector<std::string> ids, clks;
     // A regular file (never a device or a pipe), of any size: it holds one base64 string per filter.
     std::string content = read_file(path, std::numeric_limits<std::size_t>::max());
@@ -462,10 +468,16 @@ FilterMatrix import_base64(const std::string& path, unsigned bits, const std::st
         } catch (const ValidationError& error) {
             throw ValidationError("'" + path + "' record " + std::to_string(i + 1) + ": " + error.what());
         }
-        if (raw.size() != bits / 8)
+        if (raw.size() != FilterMatrix::bytes_for(bits))
             throw ValidationError("'" + path + "' record " + std::to_string(i + 1) + ": filter has " +
-                                  std::to_string(raw.size() * 8) + " bits, expected " + std::to_string(bits));
+                                  std::to_string(raw.size()) + " bytes, expected " +
+                                  std::to_string(FilterMatrix::bytes_for(bits)) + " for " + std::to_string(bits) +
+                                  " bits");
         std::memcpy(matrix.mutable_row_words(i), raw.data(), raw.size());
+        if (!padding_is_zero(reinterpret_cast<const std::uint8_t*>(matrix.row_words(i)), bits, matrix.stride_bytes()))
+            throw ValidationError("'" + path + "' record " + std::to_string(i + 1) + ": bits set past bit " +
+                                  std::to_string(bits) + " (the padding of a " + std::to_string(bits) +
+                                  "-bit filter is zero)");
     }
     matrix.ids() = std::move(ids);
     matrix.info() = EncodingInfo::imported(party);

@@ -13,8 +13,8 @@
 namespace pprl {
 
 FilterMatrix::FilterMatrix(std::size_t rows, unsigned bits) : rows_(rows), bits_(bits), stride_(stride_for(bits)) {
-    if (bits == 0 || bits % 64 != 0 || bits > max_filter_bits)
-        throw UsageError("filter length must be a multiple of 64 from 64 to 65536 bits, got " + std::to_string(bits));
+    if (bits == 0 || bits > max_filter_bits)
+        throw UsageError("filter length must be from 1 to 65536 bits, got " + std::to_string(bits));
     const std::size_t bytes = rows_ == 0 ? alignment : rows_ * stride_;
     void* memory = std::aligned_alloc(alignment, bytes);
     if (memory == nullptr) throw std::bad_alloc();
@@ -26,7 +26,7 @@ FilterMatrix::FilterMatrix(std::size_t rows, unsigned bits) : rows_(rows), bits_
 
 FilterMatrix FilterMatrix::view(std::shared_ptr<const void> owner, const std::uint8_t* data, std::size_t rows,
                                 unsigned bits, std::size_t stride_bytes) {
-    if (bits == 0 || bits % 64 != 0 || stride_bytes < bits / 8 || stride_bytes % alignment != 0 ||
+    if (bits == 0 || bits > max_filter_bits || stride_bytes < stride_for(bits) || stride_bytes % alignment != 0 ||
         reinterpret_cast<std::uintptr_t>(data) % alignment != 0)
         throw UsageError("filter view must be 64-byte aligned with a stride that is a multiple of 64 bytes");
     FilterMatrix matrix;

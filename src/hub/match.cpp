@@ -149,7 +149,9 @@ private:
         nb_ = b_.rows();
         b_order_ = options_.prune || dedup_ ? popcount_order(b_.popcounts()) : identity(nb_);
         slices_ = (nb_ + simd::slice_rows - 1) / simd::slice_rows;
-        const std::size_t bits = a_.bits();
+        // Kernel bit positions run over whole words (64 w + b): a length that is not a multiple of
+        // 64 still takes its last word's 64 positions, the padding ones never set.
+        const std::size_t bits = words_ * 64;
         b_slices_ = std::make_unique<AlignedBuffer>(std::max<std::size_t>(slices_, 1) * bits * simd::slice_words);
         b_pop_.resize(nb_);
         slice_min_.assign(std::max<std::size_t>(slices_, 1), unreachable);
@@ -243,7 +245,7 @@ private:
         simd::SliceJob job;
         job.a_columns = scratch.columns.data();
         job.slices = b_slices_->data;
-        job.bits = a_.bits();
+        job.bits = words_ * 64;
         job.slice_min_popcount = slice_min_.data();
         job.min_common = min_common_.data();
         for (std::size_t tile = chunk_begin; tile < chunk_end; tile += simd::max_job_slices) {

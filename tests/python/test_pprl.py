@@ -296,6 +296,41 @@ def test_clkhash_schema_reproduces_clkhash_clks(tmp_path):
         pprl.SecretKey.from_file(str(secret_path), encoding="base32")
 
 
+def test_clkhash_length_that_is_not_a_multiple_of_64(tmp_path):
+    import base64
+    doc = json.loads((ROOT / "tests" / "compat" / "vectors" / "length_1000.json").read_text(encoding="utf-8"))
+    schema = pprl.Schema.from_json(json.dumps(doc["schema"]))
+    secret_path = tmp_path / "secret.txt"
+    secret_path.write_text(doc["secret"])
+    encodings, _ = pprl.encode(pd.DataFrame(doc["rows"], columns=doc["columns"]), schema,
+                               pprl.SecretKey.from_file(str(secret_path), encoding="raw"))
+    assert encodings.bits == 1000
+    view = encodings.to_numpy()
+    assert view.shape == (len(encodings), 125)
+    assert [base64.b64encode(bytes(row)).decode() for row in view] == [c for c in doc["clks"] if c is not None]
+    again = pprl.Encodings.from_numpy(view, encodings.ids, bits=1000)
+    assert again.bits == 1000 and np.array_equal(again.to_numpy(), view)
+    with pytest.raises(pprl.UsageError):
+        pprl.Encodings.from_numpy(view, encodings.ids, bits=1024)  # 128 bytes, not 125
+    odd = np.full((1, 13), 0xFF, dtype=np.uint8)
+    with pytest.raises(pprl.ValidationError):
+        pprl.Encodings.from_numpy(odd, ["x"], bits=100)  # bits set past bit 100
+    assert pprl.Encodings.from_numpy(odd, ["x"]).bits == 104
+
+
+def test_a_raw_secret_ending_in_whitespace_warns_without_the_secret(tmp_path):
+    path = tmp_path / "secret.txt"
+    path.write_bytes(b"horse battery staple\r\n")
+    with pytest.warns(UserWarning, match=r"ends in whitespace \(\\r\)") as caught:
+        pprl.SecretKey.from_file(str(path), encoding="raw")
+    assert "horse" not in str(caught[0].message)
+    path.write_bytes(b"horse battery staple\n")
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pprl.SecretKey.from_file(str(path), encoding="raw")
+
+
 def test_a_lone_surrogate_rejects_its_row_without_echoing_the_batch(key_file):
     schema = pprl.Schema.from_file(str(SCHEMA))
     key = pprl.SecretKey.from_file(str(key_file))
