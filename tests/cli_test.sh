@@ -177,6 +177,29 @@ check "report is HTML with SVG" -- grep -q "<svg" rep.html
 check "json has the sweep" -- grep -q '"sweep"' rep.json
 expect 2 "evaluate needs an input" -- "$pprl" evaluate --truth syn/truth.csv
 expect 5 "evaluate missing truth" -- "$pprl" evaluate --truth nope.csv --entities ent.csv
+# Standard input and output ("-") for CSV and JSON tables; --no-header.
+expect 0 "match to standard output" -- "$pprl" match a.pprl b.pprl --threshold 0.9 --out -
+check "the same rows as to a file" -- cmp -s out.txt pairs.csv
+check "and no file named -" -- test ! -e -
+expect 0 "link to standard output" -- "$pprl" link s_city.pprl s_schools.pprl s_promise.pprl --threshold 0.75 --out -
+check "the same entities as to a file" -- cmp -s out.txt ent.csv
+expect 2 "two outputs cannot both be standard output" -- "$pprl" link s_city.pprl s_schools.pprl --out - --pairs-out -
+expect 0 "export to standard output" -- "$pprl" export a.pprl --format clkhash-json --out -
+check "the same JSON as to a file" -- cmp -s out.txt a.json
+expect 0 "import from standard input" -- bash -c "\"$pprl\" import - --bits 1024 --out a_std.pprl < a.json"
+expect 0 "export it again" -- "$pprl" export a_std.pprl --format clkhash-json --out a_std.json
+check "round trip through standard input" -- cmp -s a_std.json a.json
+expect 2 "an encoded file is never written to standard output" -- "$pprl" encode --schema "$schema" --secret-file k.key --in "$sample" --out -
+expect 2 "nor a key" -- "$pprl" keygen --out -
+expect 0 "encode from standard input" -- bash -c "\"$pprl\" encode --schema \"$schema\" --secret-file k.key --in - --out a_stdin.pprl --party city < \"$sample\""
+check "the same filters as from the file" -- cmp -s <(tail -c +257 a.pprl) <(tail -c +257 a_stdin.pprl)
+sed 1d "$sample" > sample_no_header.csv
+expect 0 "encode a file without a header (schema order)" -- "$pprl" encode --schema "$schema" --secret-file k.key --in sample_no_header.csv --no-header --out a_nh.pprl --party city
+check "the same filters and ids" -- cmp -s <(tail -c +257 a.pprl) <(tail -c +257 a_nh.pprl)
+expect 0 "evaluate reads the truth from standard input" -- bash -c "\"$pprl\" evaluate --truth - --entities ent.csv --json - < syn/truth.csv"
+check "and writes its JSON to standard output" -- python3 -c "import json; json.load(open('out.txt'))"
+check "the figures then go to standard error" -- grep -q "F1" err.txt
+expect 2 "two standard inputs" -- "$pprl" evaluate --truth - --entities -
 printf 'party,record_id\nx,1\n' > bad_truth.csv
 expect 3 "evaluate malformed truth" -- "$pprl" evaluate --truth bad_truth.csv --entities ent.csv
 
@@ -199,6 +222,11 @@ check "secret never printed" -- bash -c "! grep -qw secret out.txt"
 expect 0 "export clkhash json" -- "$pprl" export ck.pprl --format clkhash-json --out ck.json
 check "CLKs identical to clkhash's" -- python3 -c "import json,sys; sys.exit(json.load(open('ck.json')) != json.load(open('ck_expected.json')))"
 check "rejected rows are the ones clkhash refuses" -- test "$(($(wc -l < ck_rejects.csv) - 1))" = 27
+tail -n +2 ck.csv > ck_no_header.csv
+expect 0 "a clkhash schema without a header (clkhash's header=False)" -- "$pprl" encode --schema ck_schema.json --secret-file ck.secret --in ck_no_header.csv --no-header --out ck_nh.pprl
+check "the same CLKs" -- cmp -s <(tail -c +257 ck.pprl) <(tail -c +257 ck_nh.pprl)
+expect 0 "rejected rows to standard output" -- "$pprl" encode --schema ck_schema.json --secret-file ck.secret --in ck.csv --out ck_r.pprl --rejects -
+check "the same table as to a file" -- cmp -s out.txt ck_rejects.csv
 python3 -c "import json; s = json.load(open('ck_schema.json')); s['clkConfig']['k'] = 20; json.dump(s, open('ck_leftover.json', 'w'))"
 expect 0 "a key clkhash ignores is accepted" -- "$pprl" encode --schema ck_leftover.json --secret-file ck.secret --in ck.csv --out ck_left.pprl
 check "with a note naming it" -- grep -q "note: /clkConfig/k is ignored" err.txt
@@ -240,6 +268,9 @@ check "audit reports the three attacks" -- bash -c "grep -q 'frequency alignment
 check "audit report is HTML with SVG" -- grep -q "<svg" audit.html
 expect 0 "audit as JSON" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext aud_ref/city.csv --truth syn/city.csv --json
 check "audit JSON has statistics" -- grep -q '"bit_frequency_cv"' out.txt
+cp out.txt audit_json_file.txt
+expect 0 "audit reads the encoded rows from standard input" -- bash -c "\"$pprl\" audit s_city.pprl --schema \"$schema\" --plaintext aud_ref/city.csv --truth - --json < syn/city.csv"
+check "with the same result" -- python3 -c "import json; a = json.load(open('out.txt')); b = json.load(open('audit_json_file.txt')); a.pop('file'); b.pop('file'); exit(a != b)"
 expect 4 "audit refuses another schema's file" -- "$pprl" audit ck.pprl --schema "$schema" --plaintext aud_ref/city.csv
 expect 3 "audit without the field in the plaintext" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext syn/truth.csv
 expect 2 "audit of an unknown field" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext aud_ref/city.csv --field shoe_size

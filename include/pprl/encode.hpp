@@ -50,6 +50,8 @@ struct EncodeOptions {
     std::size_t token_cache_entries = default_token_cache_entries;
     std::string party;               // label written to the file header
     std::size_t batch_rows = 16384;  // rows read, encoded in parallel, and handed on at a time
+    // false: the CSV has no header row and its columns are in schema order (Schema::column_order).
+    bool header = true;
     // Called after each batch with the number of input rows processed so far.
     std::function<void(std::uint64_t rows_done)> progress;
 };

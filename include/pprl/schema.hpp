@@ -125,6 +125,9 @@ public:
     // The id column's name does not change any encoding, so it is outside the fingerprint and may
     // be overridden per input file. (With a clkhash schema it may name a feature's column.)
     void set_id_column(const std::string& name);
+    // The columns of a CSV without a header row, in schema order: a clkhash schema's features as
+    // listed (clkhash's header=False); for a pprl schema the id column, then every field.
+    std::vector<std::string> column_order() const;
     // The fields (for a clkhash schema: its features, with only name and ignored set).
     const std::vector<FieldSpec>& fields() const noexcept { return fields_; }
     const Fingerprint& fingerprint() const noexcept { return fingerprint_; }

@@ -49,10 +49,14 @@ EncodeSummary encode_csv(const std::string& csv_path, const Schema& schema, cons
                          const EncodeOptions& options, const std::function<void(const FilterMatrix&)>& sink) {
     Encoder encoder(schema, secret, options.token_cache_entries);
     CsvReader reader(csv_path);
-    CsvRecord header;
-    if (!reader.next(header)) throw ValidationError("'" + csv_path + "' is empty (expected a header row)");
-    if (!header.error.empty()) throw ValidationError("'" + csv_path + "' header row: " + header.error);
-    encoder.bind_columns(header.fields);
+    if (options.header) {
+        CsvRecord header;
+        if (!reader.next(header)) throw ValidationError("'" + csv_path + "' is empty (expected a header row)");
+        if (!header.error.empty()) throw ValidationError("'" + csv_path + "' header row: " + header.error);
+        encoder.bind_columns(header.fields);
+    } else {
+        encoder.bind_columns(schema.column_order());
+    }
 
     const unsigned threads = detail::thread_count(options.threads, static_cast<std::size_t>(-1));
     const std::size_t batch_rows = std::max<std::size_t>(options.batch_rows, 1);
@@ -123,7 +127,8 @@ EncodeSummary encode_csv(const std::string& csv_path, const Schema& schema, cons
         }
         if (!have_encoding && !more && reading->batch.used == 0) break;
     }
-    if (summary.rows_read == 0) throw ValidationError("'" + csv_path + "' has a header but no data rows");
+    if (summary.rows_read == 0)
+        throw ValidationError("'" + csv_path + (options.header ? "' has a header but no data rows" : "' has no rows"));
     std::sort(summary.rejections.begin(), summary.rejections.end(),
               [](const Rejection& x, const Rejection& y) { return x.row < y.row; });
     return summary;

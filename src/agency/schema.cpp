@@ -493,6 +493,13 @@ Layout Schema::layout() const {
     return layout;
 }
 
+std::vector<std::string> Schema::column_order() const {
+    std::vector<std::string> columns;
+    if (!clkhash_) columns.push_back(id_column_);
+    for (const auto& field : fields_) columns.push_back(field.name);
+    return columns;
+}
+
 void Schema::set_id_column(const std::string& name) {
     if (name.empty()) throw UsageError("the id column name is empty");
     if (clkhash_) {

@@ -83,11 +83,15 @@ Command add_encode(CLI::App& app) {
     struct Options {
         std::string schema, secret, in, out, id_column, party, rejects;
         unsigned threads = 0;
+        bool no_header = false;
     };
     auto o = std::make_shared<Options>();
     app.add_option("--schema", o->schema, "Linkage schema (JSON)")->required();
     app.add_option("--secret-file", o->secret, "File holding the shared secret key (or set PPRL_SECRET_FILE)");
-    app.add_option("--in", o->in, "Input CSV with a header row")->required();
+    app.add_option("--in", o->in, "Input CSV with a header row ('-': standard input)")->required();
+    app.add_flag("--no-header", o->no_header,
+                 "The input has no header row: its columns are in schema order (a clkhash schema's features as "
+                 "listed, as clkhash's header=False; else the id column, then each field)");
     app.add_option("--out", o->out, "Encoded file to write")->required();
     app.add_option("--id-column", o->id_column,
                    "Column holding record ids (default: the schema's, else record_id; with a clkhash schema the "
@@ -96,7 +100,7 @@ Command add_encode(CLI::App& app) {
     app.add_option("--threads", o->threads,
                    "Encoding threads (default: all cores); with two or more, the calling thread reads the CSV and "
                    "writes the output beside them");
-    app.add_option("--rejects", o->rejects, "Write rejected rows (row, line, field, reason) to this CSV");
+    app.add_option("--rejects", o->rejects, "Write rejected rows (row, line, field, reason) to this CSV ('-': standard output)");
     return [o]() {
         const auto start = std::chrono::steady_clock::now();
         Schema schema = Schema::from_file(o->schema);
@@ -124,6 +128,7 @@ Command add_encode(CLI::App& app) {
         EncodeOptions options;
         options.threads = o->threads;
         options.party = info.party;
+        options.header = !o->no_header;
         options.progress = [&](std::uint64_t done) { progress.update(done); };
         const EncodeSummary summary =
             encode_csv(o->in, schema, secret, options, [&](const FilterMatrix& part) { writer.append(part); });
@@ -219,7 +224,7 @@ Command add_export(CLI::App& app) {
     app.add_option("file", *path, "Encoded pprl file")->required();
     app.add_option("--format", *format, "csv (record_id,clk) or clkhash-json ({\"clks\": [...]})")
         ->check(CLI::IsMember({"csv", "clkhash-json"}));
-    app.add_option("--out", *out, "Output file")->required();
+    app.add_option("--out", *out, "Output file ('-': standard output)")->required();
     return [path, format, out]() {
         refuse_overwriting({*out}, {*path});
         const FilterMatrix filters = load_encoded_file(*path);
@@ -234,7 +239,7 @@ Command add_import(CLI::App& app) {
     auto bits = std::make_shared<unsigned>(0);
     auto out = std::make_shared<std::string>();
     auto party = std::make_shared<std::string>();
-    app.add_option("file", *path, "CSV (record_id,clk) or clkhash JSON of base64 filters")->required();
+    app.add_option("file", *path, "CSV (record_id,clk) or clkhash JSON of base64 filters ('-': standard input)")->required();
     app.add_option("--bits", *bits, "Filter length in bits")->required();
     app.add_option("--out", *out, "pprl file to write")->required();
     app.add_option("--party", *party, "Party label (default: output file name)");

@@ -1,5 +1,6 @@
 // pprl audit: filter statistics and three attacks on an agency's own encodings (audit.hpp). Runs at the
 // agency, which holds the plaintext; the report names re-identified values, so it stays there too.
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -21,23 +22,36 @@ namespace pprl::cli {
 namespace {
 
 // id → value of `column` (and the ids in file order); ValidationError when a column is missing.
-std::map<std::string, std::string> read_column(const std::string& path, const std::string& id_column,
-                                               const std::string& column, std::vector<std::string>* all_values) {
+// A CSV read once (it may be standard input), its well-formed rows of the header's width.
+struct CsvTable {
+    std::string path;
+    std::vector<std::string> header;
+    std::vector<std::vector<std::string>> rows;
+};
+
+CsvTable read_table(const std::string& path) {
+    CsvTable table;
+    table.path = path;
     CsvReader reader(path);
-    CsvRecord header;
-    if (!reader.next(header)) throw ValidationError("'" + path + "' is empty");
-    std::size_t id = header.fields.size(), value = header.fields.size();
-    for (std::size_t i = 0; i < header.fields.size(); ++i) {
-        if (header.fields[i] == id_column) id = i;
-        if (header.fields[i] == column) value = i;
-    }
-    if (value == header.fields.size()) throw ValidationError("'" + path + "' has no column \"" + column + "\"");
-    std::map<std::string, std::string> by_id;
     CsvRecord record;
-    while (reader.next(record)) {
-        if (!record.error.empty() || record.fields.size() != header.fields.size()) continue;
-        if (all_values) all_values->push_back(record.fields[value]);
-        if (id < header.fields.size()) by_id[record.fields[id]] = record.fields[value];
+    if (!reader.next(record)) throw ValidationError("'" + path + "' is empty");
+    table.header = std::move(record.fields);
+    while (reader.next(record))
+        if (record.error.empty() && record.fields.size() == table.header.size()) table.rows.push_back(std::move(record.fields));
+    return table;
+}
+
+// One column by record id (where the id column is there), and every value in `all_values`.
+std::map<std::string, std::string> read_column(const CsvTable& table, const std::string& id_column,
+                                               const std::string& column, std::vector<std::string>* all_values) {
+    const auto& header = table.header;
+    const std::size_t id = std::find(header.begin(), header.end(), id_column) - header.begin();
+    const std::size_t value = std::find(header.begin(), header.end(), column) - header.begin();
+    if (value == header.size()) throw ValidationError("'" + table.path + "' has no column \"" + column + "\"");
+    std::map<std::string, std::string> by_id;
+    for (const auto& row : table.rows) {
+        if (all_values) all_values->push_back(row[value]);
+        if (id < header.size()) by_id[row[id]] = row[value];
     }
     return by_id;
 }
@@ -140,20 +154,24 @@ Command add_audit(CLI::App& app) {
     app.add_flag("--json", o->json, "Print JSON instead of text");
     return [o]() {
         refuse_overwriting({o->report}, {o->file, o->schema, o->plaintext, o->truth});
+        if (o->report == standard_stream)
+            throw UsageError("the audit's summary (or its JSON) goes to standard output; write the report to a file");
         const Schema schema = Schema::from_file(o->schema);
         if (schema.dialect() != SchemaDialect::pprl) throw UsageError("audit needs a pprl schema");
         const FilterMatrix filters = load_encoded_file(o->file);
         if (!filters.info().schema_known || filters.info().schema_fingerprint != schema.fingerprint())
             throw KeyMismatchError("'" + o->file + "' was not encoded with the schema in '" + o->schema + "'");
         const Layout layout = schema.layout();
+        const CsvTable plaintext_table = read_table(o->plaintext);
+        const CsvTable truth_table = o->truth.empty() ? CsvTable{} : read_table(o->truth);
         std::vector<AuditSection> sections;
         nlohmann::json json_targets = nlohmann::json::array();
         for (const Target& target : audit_targets(schema, layout, o->field)) {
             const FieldSpec& spec = *target.field;
             const std::string& field = spec.name;
             std::vector<std::string> reference;
-            const auto plaintext = read_column(o->plaintext, schema.id_column(), field, &reference);
-            const auto truth_by_id = o->truth.empty() ? plaintext : read_column(o->truth, schema.id_column(), field, nullptr);
+            const auto plaintext = read_column(plaintext_table, schema.id_column(), field, &reference);
+            const auto truth_by_id = o->truth.empty() ? plaintext : read_column(truth_table, schema.id_column(), field, nullptr);
             std::vector<std::string> truth(filters.rows());
             std::size_t known = 0;
             for (std::size_t i = 0; i < filters.rows(); ++i) {

@@ -47,7 +47,7 @@ Command add_match(CLI::App& app) {
     app.add_option("--top-k", o->top_k, "Keep at most K best matches per record of the first file (1 to 4294967295)");
     app.add_option("--threads", o->threads, "Worker threads (default: all cores)");
     app.add_flag("--no-prune", o->no_prune, "Disable popcount-bound pruning (for measurement; results are equal)");
-    app.add_option("--out", o->out, "Pairs CSV to write (a_id,b_id,score)")->required();
+    app.add_option("--out", o->out, "Pairs CSV to write (a_id,b_id,score; '-': standard output)")->required();
     return [o]() {
         const auto start = std::chrono::steady_clock::now();
         MatchOptions options;
@@ -217,7 +217,7 @@ Command add_link(CLI::App& app) {
     app.add_option("--blocking", o->blocking, "none (exact all pairs, default) or lsh[:L,K] (Hamming LSH)");
     app.add_option("--seed", o->seed, "Seed for the LSH bit positions");
     app.add_option("--threads", o->threads, "Worker threads (default: all cores)");
-    app.add_option("--out", o->out, "Entities CSV to write (party,record_id,entity_id)")->required();
+    app.add_option("--out", o->out, "Entities CSV to write (party,record_id,entity_id; '-': standard output)")->required();
     app.add_option("--pairs-out", o->pairs_out, "Also write every scored pair (party_a,a_id,party_b,b_id,score,linked)");
     app.add_option("--truth", o->truth, "truth.csv (party,record_id,person_id[,group]) to report pairs completeness");
     app.add_option("--report", o->report,

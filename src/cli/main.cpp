@@ -88,16 +88,22 @@ void refuse_overwriting(const std::vector<std::string>& outputs, const std::vect
         dev_t device;
         ino_t inode;
     };
+    // "-" is standard input or output: at most one of each, and never a file to compare.
+    for (const auto* paths : {&outputs, &inputs})
+        if (std::count(paths->begin(), paths->end(), standard_stream) > 1)
+            throw UsageError(std::string("only one ") + (paths == &outputs ? "output" : "input") + " can be standard " +
+                             (paths == &outputs ? "output" : "input") + " ('-')");
     std::vector<Seen> taken;
     if (struct stat key {}; !secret_file.empty() && ::stat(secret_file.c_str(), &key) == 0)
         taken.push_back({"", key.st_dev, key.st_ino});
     for (const auto& path : inputs) {
         struct stat info {};
-        if (!path.empty() && ::stat(path.c_str(), &info) == 0) taken.push_back({path, info.st_dev, info.st_ino});
+        if (!path.empty() && path != standard_stream && ::stat(path.c_str(), &info) == 0)
+            taken.push_back({path, info.st_dev, info.st_ino});
     }
     for (const auto& path : outputs) {
         struct stat info {};
-        if (path.empty() || ::stat(path.c_str(), &info) != 0) continue;
+        if (path.empty() || path == standard_stream || ::stat(path.c_str(), &info) != 0) continue;
         if (S_ISCHR(info.st_mode) || S_ISFIFO(info.st_mode)) continue;  // /dev/null, a pipe: written through
         for (const Seen& seen : taken)
             if (seen.device == info.st_dev && seen.inode == info.st_ino)

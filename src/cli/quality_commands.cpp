@@ -47,16 +47,16 @@ Command add_synth(CLI::App& app) {
 
 namespace {
 
-void print_quality(const std::string& what, const Quality& q, bool by_group) {
-    std::cout << what << ": precision " << std::fixed << std::setprecision(4) << q.overall.precision() << ", recall "
+void print_quality(std::ostream& out, const std::string& what, const Quality& q, bool by_group) {
+    out << what << ": precision " << std::fixed << std::setprecision(4) << q.overall.precision() << ", recall "
               << q.overall.recall() << ", F1 " << q.overall.f1() << " (TP " << q.overall.true_positives << ", FP "
               << q.overall.false_positives << ", FN " << q.overall.false_negatives << ")\n";
     if (by_group) {
         for (const auto& g : q.groups)
-            std::cout << "  " << g.group << ": precision " << g.confusion.precision() << ", recall "
+            out << "  " << g.group << ": precision " << g.confusion.precision() << ", recall "
                       << g.confusion.recall() << ", F1 " << g.confusion.f1() << "\n";
         if (!q.largest_gap_group.empty())
-            std::cout << "  largest gap: " << q.largest_gap_group << " (" << std::setprecision(2) << q.largest_gap * 100
+            out << "  largest gap: " << q.largest_gap_group << " (" << std::setprecision(2) << q.largest_gap * 100
                       << " F1 points from overall)\n"
                       << std::setprecision(4);
     }
@@ -65,8 +65,8 @@ void print_quality(const std::string& what, const Quality& q, bool by_group) {
 
 // A pairs file against the truth: a sweep over every threshold from its lowest score up, the best
 // one, the quality at `threshold` (or the best), score histograms and the EM estimate.
-void evaluate_pairs_file(EvaluationReport& report, const Truth& truth, const std::vector<PairRow>& pairs,
-                         const std::string& threshold, bool by_group) {
+void evaluate_pairs_file(std::ostream& out, EvaluationReport& report, const Truth& truth,
+                         const std::vector<PairRow>& pairs, const std::string& threshold, bool by_group) {
     double low = 1.0;
     std::vector<double> scores;
     for (const auto& p : pairs) {
@@ -83,13 +83,13 @@ void evaluate_pairs_file(EvaluationReport& report, const Truth& truth, const std
                                                 : (report.best ? report.best->threshold : low);
     report.pairs = evaluate_pairs(truth, pairs, report.pairs_threshold);
     report.histogram = score_histogram(truth, pairs, low, 40);
-    print_quality("pairs at " + std::to_string(report.pairs_threshold).substr(0, 5), *report.pairs, by_group);
+    print_quality(out, "pairs at " + std::to_string(report.pairs_threshold).substr(0, 5), *report.pairs, by_group);
     if (report.best)
-        std::cout << "best threshold " << std::setprecision(2) << report.best->threshold << " (F1 " << std::setprecision(4)
+        out << "best threshold " << std::setprecision(2) << report.best->threshold << " (F1 " << std::setprecision(4)
                   << report.best->confusion.f1() << ")\n";
     if (scores.size() >= 4) {
         report.mixture = fit_mixture(scores);
-        std::cout << "without truth (EM): threshold " << std::setprecision(3) << report.mixture->threshold
+        out << "without truth (EM): threshold " << std::setprecision(3) << report.mixture->threshold
                   << ", expected precision " << std::setprecision(4) << report.mixture->expected_precision
                   << ", expected recall " << report.mixture->expected_recall << "\n";
     }
@@ -109,7 +109,7 @@ Command add_evaluate(CLI::App& app) {
         std::string truth, entities, pairs, parties, by, report, json, threshold;
     };
     auto o = std::make_shared<Options>();
-    app.add_option("--truth", o->truth, "truth.csv (party,record_id,person_id[,group])")->required();
+    app.add_option("--truth", o->truth, "truth.csv (party,record_id,person_id[,group]); '-': standard input, as for the next two")->required();
     app.add_option("--entities", o->entities, "entities.csv from pprl link");
     app.add_option("--pairs", o->pairs, "pairs CSV with scores (pprl match, or pprl link --pairs-out)");
     app.add_option("--parties", o->parties, "A,B: the two parties of a pprl match pairs file (which has no party columns)");
@@ -117,18 +117,20 @@ Command add_evaluate(CLI::App& app) {
     app.add_option("--by", o->by, "Break results down by this truth column (only 'group' is supported)")
         ->check(CLI::IsMember({"group"}));
     app.add_option("--report", o->report, "Write a self-contained HTML report");
-    app.add_option("--json", o->json, "Write every figure as JSON");
+    app.add_option("--json", o->json, "Write every figure as JSON ('-': standard output, the figures then to standard error)");
     return [o]() {
         if (o->entities.empty() && o->pairs.empty()) throw UsageError("give --entities, --pairs or both");
         if (!o->threshold.empty()) parse_unit_interval("--threshold", o->threshold);
         refuse_overwriting({o->report, o->json}, {o->truth, o->entities, o->pairs});
+        // The figures go to standard output unless a report or the JSON does.
+        std::ostream& out = o->report == standard_stream || o->json == standard_stream ? std::cerr : std::cout;
         const Truth truth = Truth::from_file(o->truth);
         EvaluationReport report;
         report.notes.push_back({"truth", o->truth});
         if (!o->entities.empty()) {
             report.entities = evaluate_entities(truth, read_entities(o->entities));
             report.notes.push_back({"entities", o->entities});
-            print_quality("entities", *report.entities, !o->by.empty());
+            print_quality(out, "entities", *report.entities, !o->by.empty());
         }
         if (!o->pairs.empty()) {
             std::string party_a, party_b;
@@ -139,7 +141,7 @@ Command add_evaluate(CLI::App& app) {
                 party_b = o->parties.substr(comma + 1);
             }
             report.notes.push_back({"pairs", o->pairs});
-            evaluate_pairs_file(report, truth, read_pairs(o->pairs, party_a, party_b), o->threshold, !o->by.empty());
+            evaluate_pairs_file(out, report, truth, read_pairs(o->pairs, party_a, party_b), o->threshold, !o->by.empty());
         }
         // Both written before either appears, so one failing leaves neither.
         std::unique_ptr<AtomicFile> html, json;

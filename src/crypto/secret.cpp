@@ -140,6 +140,7 @@ SecretKey SecretKey::from_file(const std::string& path, FileEncoding encoding, s
 }
 
 void SecretKey::write_hex_file(const std::string& path) const {
+    if (path == standard_stream) throw UsageError("a key is never written to standard output; name a file");
     std::string text = hex(data_, size_);
     text.push_back('\n');
     try {

@@ -60,6 +60,13 @@ void remove_temporary_files() noexcept {
 
 AtomicFile::AtomicFile(std::string path, unsigned mode) : path_(std::move(path)), mode_(mode) {
     if (path_.empty()) throw UsageError("output path is empty");
+    if (path_ == standard_stream) {
+        fd_ = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0);
+        if (fd_ < 0) throw IoError(os_error("cannot write to", "standard output"));
+        direct_ = standard_output_ = true;
+        buffer_.reserve(write_buffer_bytes);
+        return;
+    }
     // A symbolic link is followed: the file it names is written (atomically, beside itself), never
     // the link replaced by a regular file. A device or FIFO (/dev/null, a pipe) is written through.
     struct stat link {};
@@ -134,6 +141,7 @@ void AtomicFile::write(const void* data, std::size_t size) {
 }
 
 void AtomicFile::write_at(std::uint64_t offset, const void* data, std::size_t size) {
+    if (standard_output_) throw UsageError("this output cannot go to standard output (it is patched once complete)");
     flush_buffer();
     const char* bytes = static_cast<const char*>(data);
     std::size_t done = 0;
@@ -173,6 +181,18 @@ void AtomicFile::commit() {
 
 int open_input(const std::string& path, InputKind kind, const std::string& shown_as) {
     const std::string name = shown_as.empty() ? "'" + path + "'" : shown_as;
+    if (path == standard_stream) {
+        if (kind == InputKind::regular) throw UsageError(name + ": standard input is read only for CSV and JSON tables");
+        const int fd = ::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0);
+        if (fd < 0) throw IoError(os_error("cannot read", "standard input"));
+        struct stat info {};
+        if (::fstat(fd, &info) != 0 || S_ISDIR(info.st_mode) || (S_ISCHR(info.st_mode) && !::isatty(fd)) ||
+            S_ISBLK(info.st_mode)) {
+            ::close(fd);
+            throw IoError("standard input is not a file, pipe or terminal");
+        }
+        return fd;
+    }
     // O_NONBLOCK so that opening a FIFO never waits for a writer; cleared again once the kind of
     // file is known.
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -196,9 +216,9 @@ int open_input(const std::string& path, InputKind kind, const std::string& shown
     return fd;
 }
 
-std::string read_file(const std::string& path, std::size_t max_bytes, const std::string& shown_as) {
+std::string read_file(const std::string& path, std::size_t max_bytes, const std::string& shown_as, InputKind kind) {
     const std::string name = shown_as.empty() ? "'" + path + "'" : shown_as;
-    const int fd = open_input(path, InputKind::regular, shown_as);
+    const int fd = open_input(path, kind, shown_as);
     std::string content;
     // Small files (keys) are read into one buffer that never moves, so no copy is left behind.
     if (max_bytes <= sizeof(char[1 << 16])) content.reserve(max_bytes);

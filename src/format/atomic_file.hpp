@@ -6,7 +6,8 @@
 // leaves a half-written file under the real name; a signal handler can remove the temporaries
 // (remove_temporary_files). A symbolic link as destination is followed (the file it names is
 // replaced, not the link); a device or FIFO (/dev/null, a pipe) is written through, never replaced;
-// a directory is refused.
+// a directory is refused. The path "-" is standard output, written through as it comes (no temporary,
+// so a failure part-way leaves what was already written); write_at is refused there.
 #pragma once
 
 #include <cstddef>
@@ -39,6 +40,7 @@ private:
     std::string temp_path_;
     int temporary_slot_ = -1;
     bool direct_ = false;  // a device or FIFO, written in place
+    bool standard_output_ = false;
     int fd_ = -1;
     unsigned mode_;
     std::uint64_t position_ = 0;
@@ -55,13 +57,19 @@ enum class InputKind {
     regular_or_stream,  // also a pipe or FIFO (CSV input streamed from another program)
 };
 
+// The path that names standard input or output ("-") for CSV and JSON tables.
+constexpr const char* standard_stream = "-";
+
 // Opens an input for reading and returns its descriptor. Refuses (IoError, naming the path) a
 // directory, a device such as /dev/zero, and, for InputKind::regular, a FIFO or socket, so no
-// reader waits forever or reads an endless file. Never blocks while opening.
+// reader waits forever or reads an endless file. Never blocks while opening. "-" is a duplicate of
+// standard input for InputKind::regular_or_stream (a file, pipe, socket or terminal) and refused for
+// InputKind::regular.
 int open_input(const std::string& path, InputKind kind, const std::string& shown_as = {});
 
 // The whole of a regular file of at most `max_bytes` bytes; IoError naming the path otherwise.
 // `shown_as` replaces the quoted path in messages (a secret file's path may be a mistyped key).
-std::string read_file(const std::string& path, std::size_t max_bytes, const std::string& shown_as = {});
+std::string read_file(const std::string& path, std::size_t max_bytes, const std::string& shown_as = {},
+                      InputKind kind = InputKind::regular);
 
 }  // namespace pprl

@@ -24,6 +24,12 @@ CsvReader::CsvReader(const std::string& path) : path_(path), buffer_(read_chunk_
     }
 }
 
+CsvReader::CsvReader(const std::string& name, const std::string& text) : path_(name), buffer_(read_chunk_bytes) {
+    static char empty = '\0';
+    file_ = ::fmemopen(text.empty() ? &empty : const_cast<char*>(text.data()), text.size(), "rb");
+    if (file_ == nullptr) throw IoError("cannot read '" + name + "': " + std::strerror(errno));
+}
+
 CsvReader::~CsvReader() {
     if (file_ != nullptr) std::fclose(file_);
 }

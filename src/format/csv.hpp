@@ -29,8 +29,10 @@ public:
     // no line ends (a device, a binary file) must not be read into memory without end.
     static constexpr std::size_t max_record_bytes = std::size_t{16} << 20;
 
-    // Opens a regular file or a pipe; a directory or device is an IoError.
+    // Opens a regular file or a pipe ("-": standard input); a directory or device is an IoError.
     explicit CsvReader(const std::string& path);
+    // Reads CSV already in memory (`text` must outlive the reader); `name` is used in messages.
+    CsvReader(const std::string& name, const std::string& text);
     ~CsvReader();
     CsvReader(const CsvReader&) = delete;
     CsvReader& operator=(const CsvReader&) = delete;

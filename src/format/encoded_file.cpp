@@ -305,6 +305,9 @@ void check_party_label(const std::string& party) {
 
 EncodedFileWriter::EncodedFileWriter(const std::string& path, unsigned bits, const EncodingInfo& info) {
     check_party_label(info.party);
+    if (path == standard_stream)
+        throw UsageError("a pprl file is binary and cannot go to standard output; write it to a file (pprl export "
+                         "turns it into base64 CSV or JSON, which can)");
     impl_ = std::make_unique<Impl>(path);
     impl_->header.bits = bits;
     impl_->header.stride = static_cast<std::uint32_t>(FilterMatrix::stride_for(bits));
@@ -425,7 +428,7 @@ FilterMatrix import_base64(const std::string& path, unsigned bits, const std::st
     if (bits == 0 || bits > max_filter_bits) throw UsageError("the filter length must be from 1 to 65536 bits");
     std::vector<std::string> ids, clks;
     // A regular file (never a device or a pipe), of any size: it holds one base64 string per filter.
-    std::string content = read_file(path, std::numeric_limits<std::size_t>::max());
+    const std::string content = read_file(path, std::numeric_limits<std::size_t>::max(), {}, InputKind::regular_or_stream);
     std::size_t first = content.find_first_not_of(" \t\r\n\xEF\xBB\xBF");
     if (first != std::string::npos && content[first] == '{') {
         nlohmann::json document;
@@ -446,7 +449,7 @@ FilterMatrix import_base64(const std::string& path, unsigned bits, const std::st
             ids.push_back(std::to_string(i));
         }
     } else {
-        CsvReader reader(path);
+        CsvReader reader(path, content);
         CsvRecord record;
         if (!reader.next(record)) throw ValidationError("'" + path + "' is empty");
         if (record.fields.size() != 2 || record.fields[0] != "record_id" || record.fields[1] != "clk")
