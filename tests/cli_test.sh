@@ -143,6 +143,9 @@ expect 0 "link is deterministic" -- "$pprl" link s_city.pprl s_schools.pprl s_pr
 check "thread count does not change entities" -- cmp -s ent.csv ent1.csv
 expect 0 "link with LSH blocking and truth" -- "$pprl" link s_city.pprl s_schools.pprl --blocking lsh:40,20 --truth syn/truth.csv --out ent_lsh.csv
 check "LSH reports pairs completeness" -- grep -q "pairs completeness" err.txt
+expect 0 "link with anonlink's clique rule" -- "$pprl" link s_city.pprl s_schools.pprl s_promise.pprl --threshold 0.75 --merge clique --out ent_clique.csv --pairs-out lp_clique.csv
+check "links no more pairs than the default rule" -- test "$(grep -c ',1$' lp_clique.csv)" -le "$(grep -c ',1$' lp.csv)"
+check "and names more entities" -- test "$(cut -d, -f3 ent_clique.csv | sort -u | wc -l)" -ge "$(cut -d, -f3 ent.csv | sort -u | wc -l)"
 expect 2 "bad blocking spec" -- "$pprl" link s_city.pprl s_schools.pprl --blocking lsh:0,5 --out x.csv
 expect 4 "link refuses different keys" -- "$pprl" link s_city.pprl other.pprl --out x.csv
 # The models and automatic thresholds: the record-level model on record-level encodings, Fellegi–

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "format/base64.hpp"
 #include "test_support.hpp"
 #include "pprl/format.hpp"
+#include "pprl/link.hpp"
 #include "format/atomic_file.hpp"
 #include "pprl/schema.hpp"
 
@@ -231,6 +233,61 @@ TEST(Compat, UnknownKeysAreRefusedExactlyWhereClkhashRefusesThem) {
         EXPECT_TRUE(noted) << where;
     }
     EXPECT_GT(refused, 20u);
+}
+
+// tests/compat/anonlink_groups.json: three and four datasets of 1000-bit CLKs and, per threshold,
+// the groups anonlink 0.15.3's greedy_solve makes of its candidates (generate_anonlink_vectors.py).
+// `MergeRule::clique` gives exactly those groups; the default rule links more, on some of them.
+TEST(Compat, CliqueMergeRuleReproducesAnonlinkGreedySolveGroups) {
+    const json doc = json::parse(test::read_all(std::string(PPRL_SOURCE_DIR) + "/tests/compat/anonlink_groups.json"));
+    std::size_t runs = 0, differ_by_default = 0;
+    for (const json& c : doc["cases"]) {
+        const unsigned bits = c["bits"].get<unsigned>();
+        std::vector<FilterMatrix> datasets;
+        for (const json& dataset : c["datasets"]) {
+            FilterMatrix m(dataset.size(), bits);
+            for (std::size_t i = 0; i < dataset.size(); ++i) {
+                const std::string raw = base64_decode(dataset[i].get<std::string>());
+                ASSERT_EQ(raw.size(), m.bytes());
+                std::memcpy(m.mutable_row_words(i), raw.data(), raw.size());
+                m.ids().push_back(std::to_string(i));
+            }
+            m.info() = EncodingInfo::imported("d" + std::to_string(datasets.size()));
+            m.compute_popcounts();
+            datasets.push_back(std::move(m));
+        }
+        std::vector<const FilterMatrix*> parties;
+        for (const auto& d : datasets) parties.push_back(&d);
+        for (const json& run : c["runs"]) {
+            const auto groups_of = [&](MergeRule rule, std::size_t* candidates) {
+                LinkOptions options;
+                options.threshold = Threshold::from_double(run["threshold"].get<double>());
+                options.model = LinkModel::record;
+                options.merge = rule;
+                const LinkResult result = link(parties, options);
+                if (candidates) *candidates = result.candidates.size();
+                std::map<std::string, std::vector<std::vector<unsigned>>> by_entity;
+                for (std::size_t i = 0; i < result.entities.size(); ++i)
+                    by_entity[result.entities.entity_id[i]].push_back({result.entities.party[i], result.entities.record[i]});
+                std::vector<std::vector<std::vector<unsigned>>> groups;
+                for (auto& [id, members] : by_entity)
+                    if (members.size() > 1) {
+                        std::sort(members.begin(), members.end());
+                        groups.push_back(members);
+                    }
+                std::sort(groups.begin(), groups.end());
+                return groups;
+            };
+            std::size_t candidates = 0;
+            const auto expected = run["groups"].get<std::vector<std::vector<std::vector<unsigned>>>>();
+            EXPECT_EQ(groups_of(MergeRule::clique, &candidates), expected) << c["name"] << " t " << run["threshold"];
+            EXPECT_EQ(candidates, run["candidates"].get<std::size_t>()) << c["name"] << " t " << run["threshold"];
+            differ_by_default += groups_of(MergeRule::disjoint_parties, nullptr) != expected;
+            ++runs;
+        }
+    }
+    EXPECT_EQ(runs, 10u);
+    EXPECT_GE(differ_by_default, 5u);  // the option matters: the default rule makes other entities
 }
 
 TEST(Compat, DocumentedXorFoldsKeyIsIgnoredAsClkhashIgnoresIt) {

@@ -302,7 +302,8 @@ void bind_hub(py::module_& m) {
     }, py::arg("a"), py::arg("b"), py::arg("threshold"), py::arg("top_k") = 0, py::arg("threads") = py::none());
 
     m.def("link_tables", [](const std::vector<Encodings>& parties, const py::object& threshold, const std::string& method,
-                            const std::string& blocking, const py::object& threads, const std::string& model) {
+                            const std::string& blocking, const py::object& threads, const std::string& model,
+                            const std::string& merge) {
         LinkOptions options;
         options.auto_threshold = py::isinstance<py::str>(threshold) && threshold.cast<std::string>() == "auto";
         if (!options.auto_threshold) options.threshold = threshold_of(threshold);
@@ -310,6 +311,8 @@ void bind_hub(py::module_& m) {
         options.model = model == "fs" ? LinkModel::fellegi_sunter : model == "record" ? LinkModel::record : LinkModel::automatic;
         if (method != "greedy" && method != "optimal") throw UsageError("method must be 'greedy' or 'optimal'");
         options.method = method == "optimal" ? LinkMethod::optimal : LinkMethod::greedy;
+        if (merge != "parties" && merge != "clique") throw UsageError("merge must be 'parties' or 'clique'");
+        options.merge = merge == "clique" ? MergeRule::clique : MergeRule::disjoint_parties;
         options.set_blocking(blocking);
         options.threads = threads_of(threads);
         std::vector<const FilterMatrix*> inputs;
@@ -327,7 +330,7 @@ void bind_hub(py::module_& m) {
         }
         return py::make_tuple(party, record, entity, result.warnings, result.threshold);
     }, py::arg("parties"), py::arg("threshold") = "auto", py::arg("method") = "greedy", py::arg("blocking") = "none",
-       py::arg("threads") = py::none(), py::arg("model") = "auto");
+       py::arg("threads") = py::none(), py::arg("model") = "auto", py::arg("merge") = "parties");
 
 }
 

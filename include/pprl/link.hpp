@@ -7,7 +7,11 @@
 // Three or more parties: records are clustered into entities holding at most one record per party.
 // Candidate pairs of every party pair are merged in score order (ties: party pair, then indices),
 // and a merge is made only if the two clusters share no party — the constraint is checked on whole
-// clusters, so A1~B1 and B1~C1 cannot pull a second C record into the entity. With method optimal,
+// clusters, so A1~B1 and B1~C1 cannot pull a second C record into the entity. MergeRule::clique is
+// anonlink's greedy_solve rule instead: two clusters merge only when every pair across them is a
+// candidate (ranked at or above the pair being merged on), so A1~B1 and B1~C1 without A1~C1 leave
+// C1 apart; it links less than the default rule and reproduces greedy_solve's groups exactly on the
+// same candidates. With method optimal,
 // each party pair is first reduced to its optimal one-to-one assignment. The extracts are assumed
 // deduplicated within each party. With a single party, link() deduplicates it instead: clusters of
 // its records that score above the threshold (no one-per-party constraint).
@@ -34,6 +38,10 @@
 namespace pprl {
 
 enum class LinkMethod { greedy, optimal };
+
+// When two clusters of three or more parties merge on a pair (see above): when they share no party,
+// or only when every pair across them is a candidate (anonlink's greedy_solve).
+enum class MergeRule { disjoint_parties, clique };
 
 // How pairs are scored (pprl/model.hpp): record-level Dice, or Fellegi–Sunter over the segments of a
 // field-segmented layout; automatic picks Fellegi–Sunter when the encodings have segments.
@@ -65,6 +73,7 @@ struct LinkOptions {
     // estimated_threshold) from a sample, so a caller can warn when the two are far apart.
     bool estimate_threshold = false;
     LinkMethod method = LinkMethod::greedy;
+    MergeRule merge = MergeRule::disjoint_parties;
     unsigned threads = 0;
     bool blocking = false;  // LSH instead of exact all pairs
     LshOptions lsh;

@@ -193,7 +193,8 @@ void print_link_summary(const LinkResult& result, const std::vector<FilterMatrix
 Command add_link(CLI::App& app) {
     struct Options {
         std::vector<std::string> inputs;
-        std::string threshold = "auto", model = "auto", method = "greedy", blocking = "none", out, pairs_out, truth, report;
+        std::string threshold = "auto", model = "auto", method = "greedy", merge = "parties", blocking = "none", out,
+            pairs_out, truth, report;
         std::string candidate_floor = "0.5", candidate_top_k = "auto";
         unsigned threads = 0;
         std::uint64_t seed = 0x5eed;
@@ -214,6 +215,10 @@ Command add_link(CLI::App& app) {
                    "pair for record, 10 per record of either party for fs)");
     app.add_option("--method", o->method, "greedy or optimal one-to-one assignment")
         ->check(CLI::IsMember({"greedy", "optimal"}));
+    app.add_option("--merge", o->merge,
+                   "three or more parties: merge two clusters when they share no party (parties, default) or only "
+                   "when every pair across them is a candidate (clique: anonlink's greedy_solve)")
+        ->check(CLI::IsMember({"parties", "clique"}));
     app.add_option("--blocking", o->blocking, "none (exact all pairs, default) or lsh[:L,K] (Hamming LSH)");
     app.add_option("--seed", o->seed, "Seed for the LSH bit positions");
     app.add_option("--threads", o->threads, "Worker threads (default: all cores)");
@@ -234,6 +239,7 @@ Command add_link(CLI::App& app) {
         options.candidate_top_k =
             o->candidate_top_k == "auto" ? 0 : parse_count("--candidate-top-k", o->candidate_top_k, UINT32_MAX);
         options.method = o->method == "optimal" ? LinkMethod::optimal : LinkMethod::greedy;
+        options.merge = o->merge == "clique" ? MergeRule::clique : MergeRule::disjoint_parties;
         options.threads = o->threads;
         options.set_blocking(o->blocking);
         options.lsh.seed = o->seed;

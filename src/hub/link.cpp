@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <numeric>
 #include <set>
+#include <unordered_set>
 
 #include "hub/solve.hpp"
 #include "pprl/model.hpp"
@@ -194,9 +195,30 @@ std::vector<char> eligible_candidates(const LinkOptions& options, const LinkResu
 // one party in a cluster (a deduplication has no such rule). Leaves the candidates in score order
 // with `linked` set, and returns the clusters over records numbered party by party (`offset`).
 DisjointSets merge_in_score_order(const std::vector<const FilterMatrix*>& parties, const std::vector<char>& eligible,
-                                  const std::vector<std::size_t>& offset, LinkResult& result) {
+                                  const std::vector<std::size_t>& offset, MergeRule rule, LinkResult& result) {
     const bool dedup = parties.size() == 1;
     DisjointSets sets(offset.back());
+    // The clique rule: each cluster's members as a circular list (next_member), and the eligible
+    // pairs met so far, so a merge can check that every pair across the two clusters is one of them.
+    const bool clique = rule == MergeRule::clique && !dedup;
+    std::vector<std::size_t> next_member(clique ? offset.back() : 0);
+    std::iota(next_member.begin(), next_member.end(), 0);
+    std::unordered_set<std::uint64_t> met;
+    const auto pair_key = [](std::size_t u, std::size_t v) {
+        return (static_cast<std::uint64_t>(std::min(u, v)) << 32) | std::max(u, v);
+    };
+    const auto every_pair_met = [&](std::size_t x, std::size_t y) {
+        std::size_t u = x;
+        do {
+            std::size_t v = y;
+            do {
+                if (!met.count(pair_key(u, v))) return false;
+                v = next_member[v];
+            } while (v != y);
+            u = next_member[u];
+        } while (u != x);
+        return true;
+    };
     for (std::size_t p = 0; p < parties.size(); ++p)
         for (std::size_t r = offset[p]; r < offset[p + 1]; ++r) sets.mask(r) = std::uint64_t{1} << p;
     std::vector<std::size_t> order(result.candidates.size());
@@ -213,9 +235,15 @@ DisjointSets merge_in_score_order(const std::vector<const FilterMatrix*>& partie
         sorted.push_back(pair);
         linked.push_back(0);
         if (!eligible[k]) continue;
-        const std::size_t x = sets.find(offset[pair.party_a] + pair.a), y = sets.find(offset[pair.party_b] + pair.b);
+        const std::size_t u = offset[pair.party_a] + pair.a, v = offset[pair.party_b] + pair.b;
+        const std::size_t x = sets.find(u), y = sets.find(v);
+        if (clique) met.insert(pair_key(u, v));
         if (x == y) continue;
         if (!dedup && (sets.mask(x) & sets.mask(y)) != 0) continue;
+        if (clique) {
+            if (!every_pair_met(u, v)) continue;
+            std::swap(next_member[u], next_member[v]);  // splices the two circular lists into one
+        }
         sets.join(x, y);
         linked.back() = 1;
     }
@@ -352,7 +380,7 @@ LinkResult link(const std::vector<const FilterMatrix*>& parties, const LinkOptio
     const std::vector<char> eligible = eligible_candidates(options, result);
     std::vector<std::size_t> offset(parties.size() + 1, 0);
     for (std::size_t p = 0; p < parties.size(); ++p) offset[p + 1] = offset[p] + parties[p]->rows();
-    DisjointSets sets = merge_in_score_order(parties, eligible, offset, result);
+    DisjointSets sets = merge_in_score_order(parties, eligible, offset, options.merge, result);
     result.entities = name_entities(parties, result.party_labels, offset, sets);
     return result;
 }

@@ -147,18 +147,21 @@ def match(a: Encodings, b: Encodings, threshold: Union[float, str], top_k: Optio
 
 
 def link(parties: Sequence[Encodings], threshold: Union[float, str] = "auto", method: str = "greedy",
-         blocking: Optional[str] = None, threads: Optional[int] = None, model: str = "auto") -> pd.DataFrame:
+         blocking: Optional[str] = None, threads: Optional[int] = None, model: str = "auto",
+         merge: str = "parties") -> pd.DataFrame:
     """Link parties into entities: a DataFrame ``party, record_id, entity_id`` with every record once.
 
     ``model`` is "auto" (Fellegi-Sunter for encodings with a segmented layout, else record-level
     Dice), "record" or "fs". ``threshold`` is "auto" (chosen from the data; the value used is in the
     frame's ``attrs["threshold"]``), or a Dice threshold (record) or match probability (fs).
-    ``blocking`` is None (exact all pairs) or "lsh" / "lsh:L,K" (Hamming LSH).
+    ``blocking`` is None (exact all pairs) or "lsh" / "lsh:L,K" (Hamming LSH). ``merge`` (three or
+    more parties): "parties" merges two clusters when they share no party, "clique" only when every
+    pair across them is a candidate (anonlink's greedy_solve).
     """
     if blocking is not None and not isinstance(blocking, str):
         raise UsageError('blocking must be None, "lsh" or "lsh:L,K"')
     party, record, entity, warnings_, used = _link_tables(list(parties), threshold, method,
-                                                          "none" if blocking is None else blocking, threads, model)
+                                                          "none" if blocking is None else blocking, threads, model, merge)
     for warning in warnings_:
         import warnings
 
