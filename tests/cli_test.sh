@@ -260,6 +260,18 @@ check "byte for byte" -- cmp -s l1000.json l1000_back.json
 expect 0 "match 1000-bit files" -- "$pprl" match l1000.pprl l1000_back.pprl --threshold 1 --out l1000_pairs.csv
 check "every filter finds its copy" -- test "$(($(wc -l < l1000_pairs.csv) - 1))" -ge "$(python3 -c "import json; print(len(json.load(open('l1000.json'))['clks']))")"
 expect 3 "import refuses 1000-bit CLKs as 1024 bits" -- "$pprl" import l1000_expected.json --bits 1024 --out l1000_bad.pprl
+# pprl schema convert: a clkhash schema becomes a pprl schema over the same columns, printing what changed.
+expect 0 "convert a clkhash schema" -- "$pprl" schema convert "$src/examples/clkhash_youth_schema.json" --out conv.json
+check "prints the changes" -- grep -q "^pprl: change: hashing:" err.txt
+expect 0 "the converted schema encodes the youth sample" -- "$pprl" encode --schema conv.json --secret-file k.key --in "$sample" --out conv.pprl --party city
+python3 -c "import csv,sys; r=list(csv.reader(open(sys.argv[1]))); csv.writer(open('sample_upper.csv','w',newline='')).writerows([r[0]]+[[x[0]]+[v.upper() for v in x[1:]] for x in r[1:]])" "$sample"
+expect 0 "and the same rows upper-cased" -- "$pprl" encode --schema conv.json --secret-file k.key --in sample_upper.csv --out conv_upper.pprl --party city
+check "to the same filters" -- cmp -s <(tail -c +257 conv.pprl) <(tail -c +257 conv_upper.pprl)
+expect 0 "convert to standard output" -- "$pprl" schema convert "$src/examples/clkhash_youth_schema.json" --out -
+check "the same schema" -- cmp -s out.txt conv.json
+expect 3 "a pprl schema is not a clkhash schema" -- "$pprl" schema convert "$schema" --out conv2.json
+check "and nothing is written" -- test ! -e conv2.json
+expect 2 "convert never overwrites its input" -- "$pprl" schema convert conv.json --out conv.json
 printf '%s\r\n' "$(head -c -1 ck.secret)" > ck_crlf.secret; chmod 600 ck_crlf.secret
 expect 0 "a secret saved with CRLF" -- "$pprl" encode --schema ck_schema.json --secret-file ck_crlf.secret --in ck.csv --out ck_crlf.pprl
 check "is warned about, naming the byte" -- grep -q 'ends in whitespace (\\r)' err.txt

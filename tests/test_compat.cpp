@@ -290,6 +290,58 @@ TEST(Compat, CliqueMergeRuleReproducesAnonlinkGreedySolveGroups) {
     EXPECT_GE(differ_by_default, 5u);  // the option matters: the default rule makes other entities
 }
 
+// `pprl schema convert`: every clkhash schema of the vectors becomes a pprl schema over the same
+// columns, which encodes the rows clkhash encoded, and encodes a row upper-cased exactly as written
+// (what a clkhash schema cannot: it hashes the characters as they come).
+TEST(Compat, ConvertedSchemasEncodeTheSameColumnsWhateverTheCase) {
+    const SecretKey key = SecretKey::generate();
+    std::size_t clkhash_encoded = 0, encoded = 0;
+    for (const auto& file : vector_files()) {
+        const json doc = json::parse(test::read_all(file));
+        const SchemaConversion conversion = convert_clkhash_schema(doc["schema"].dump(), doc["name"].get<std::string>());
+        ASSERT_FALSE(conversion.changes.empty());
+        EXPECT_EQ(conversion.changes[0].rfind("hashing:", 0), 0u) << file;
+        const Schema schema = Schema::from_json(conversion.pprl_json, file);
+        EXPECT_EQ(schema.dialect(), SchemaDialect::pprl);
+        EXPECT_EQ(schema.bits() % 64, 0u);
+        if (doc["schema"]["clkConfig"]["l"].get<unsigned>() % 64 != 0) {
+            bool reported = false;
+            for (const auto& change : conversion.changes) reported = reported || change.find("bits (pprl") != std::string::npos;
+            EXPECT_TRUE(reported) << file << ": the new length is not reported";
+        }
+        // Same columns: the clkhash schema's id column (or a record_id column added), then its features.
+        std::vector<std::string> columns = doc["columns"].get<std::vector<std::string>>();
+        const bool has_id = doc["schema"]["features"][0].value("ignored", false);
+        if (!has_id) columns.insert(columns.begin(), "record_id");
+        Encoder encoder(schema, key);
+        ASSERT_NO_THROW(encoder.bind_columns(columns)) << file;
+        std::size_t row_number = 0;
+        for (const auto& row_json : doc["rows"]) {
+            std::vector<std::string> row = row_json.get<std::vector<std::string>>();
+            if (!has_id) row.insert(row.begin(), std::to_string(row_number));
+            const bool clkhash_ok = !doc["clks"][row_number++].is_null();
+            FilterMatrix as_written(1, schema.bits()), upper(1, schema.bits());
+            Rejection why;
+            std::uint64_t tokens = 0, invalid = 0;
+            const bool ok = encoder.encode_record(row, as_written.mutable_row_words(0), why, tokens, invalid);
+            for (std::string& value : row)
+                for (char& c : value) c = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+            EXPECT_EQ(encoder.encode_record(row, upper.mutable_row_words(0), why, tokens, invalid), ok) << file;
+            if (ok) EXPECT_EQ(std::memcmp(as_written.row_words(0), upper.row_words(0), as_written.bytes()), 0) << file;
+            clkhash_encoded += clkhash_ok;
+            encoded += clkhash_ok && ok;
+            if (!clkhash_ok || ok) continue;
+            // A row clkhash encodes and the conversion rejects: the change list said it would.
+            bool announced = false;
+            for (const auto& change : conversion.changes)
+                announced = announced || (change.find("(" + why.field + ")") != std::string::npos &&
+                                          change.find("reject") != std::string::npos);
+            EXPECT_TRUE(announced) << file << " row " << row_number << ": " << why.field << ": " << why.reason;
+        }
+    }
+    EXPECT_GE(encoded * 100, clkhash_encoded * 99) << encoded << " of " << clkhash_encoded;
+}
+
 TEST(Compat, DocumentedXorFoldsKeyIsIgnoredAsClkhashIgnoresIt) {
     json s = minimal_schema();
     s["clkConfig"]["xorFolds"] = 1;

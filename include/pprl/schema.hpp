@@ -92,6 +92,18 @@ struct FieldSpec {
     bool salt_year_only = false;
 };
 
+// A pprl schema for the columns of a clkhash linkage schema (`pprl schema convert`): each hashed
+// feature keeps its column, n-grams or exact tokens and bits, and gains pprl's normalisation, types
+// and keyed hashing. `changes` lists every difference in what is encoded (the hashing, normalisation,
+// a dropped pattern, a numeric comparison made exact, ...), one line each, naming the feature's JSON
+// pointer. The JSON parses with Schema::from_json. Throws as Schema::from_json does for a clkhash
+// schema it cannot read.
+struct SchemaConversion {
+    std::string pprl_json;
+    std::vector<std::string> changes;
+};
+SchemaConversion convert_clkhash_schema(const std::string& clkhash_json, const std::string& origin = "schema");
+
 class Schema {
 public:
     static constexpr int version = 1;

@@ -1,4 +1,4 @@
-// Agency-side commands: keygen, encode, inspect, export, import.
+// Agency-side commands: keygen, encode, schema convert, inspect, export, import.
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -8,6 +8,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "clkhash/clkhash.hpp"
 #include "commands.hpp"
 #include "crypto/crypto.hpp"
 #include "format/csv.hpp"
@@ -154,6 +155,29 @@ Command add_encode(CLI::App& app) {
                               << (r.field.empty() ? "" : ", field " + r.field) << ": " << r.reason << "\n";
             }
         }
+        return 0;
+    };
+}
+
+Command add_schema(CLI::App& app) {
+    app.require_subcommand(1);
+    CLI::App* convert = app.add_subcommand(
+        "convert", "A pprl schema for a clkhash linkage schema's columns, printing every change in what is encoded");
+    auto in = std::make_shared<std::string>();
+    auto out = std::make_shared<std::string>();
+    convert->add_option("clkhash_schema", *in, "The clkhash linkage schema (JSON, version 1, 2 or 3)")->required();
+    convert->add_option("--out", *out, "The pprl schema to write ('-': standard output)")->required();
+    return [in, out]() {
+        refuse_overwriting({*out}, {*in});
+        const std::string text = read_file(*in, Schema::max_file_bytes);
+        if (!clkhash::looks_like_clkhash(text))
+            throw ValidationError("'" + *in + "' is not a clkhash linkage schema (no \"clkConfig\" and \"features\")");
+        const SchemaConversion conversion = convert_clkhash_schema(text, *in);
+        AtomicFile file(*out);
+        file.write(conversion.pprl_json);
+        file.commit();
+        for (const std::string& change : conversion.changes) std::cerr << "pprl: change: " << change << "\n";
+        std::cerr << "pprl: wrote a pprl schema to " << *out << "; review it, then encode with a key from pprl keygen\n";
         return 0;
     };
 }

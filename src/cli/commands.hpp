@@ -18,6 +18,7 @@ using Command = std::function<int()>;
 
 Command add_keygen(CLI::App& app);
 Command add_encode(CLI::App& app);
+Command add_schema(CLI::App& app);
 Command add_inspect(CLI::App& app);
 Command add_export(CLI::App& app);
 Command add_import(CLI::App& app);

@@ -193,6 +193,7 @@ int main(int argc, char** argv) {
     };
     add("synth", "Generate synthetic youth records for several agencies, with the truth", &add_synth);
     add("keygen", "Write a new random 256-bit secret key to a file (mode 0600)", &add_keygen);
+    add("schema", "Schema tools: convert a clkhash linkage schema into a pprl schema", &add_schema);
     add("encode", "Encode a CSV of quasi-identifiers into keyed Bloom filters (agency side)", &add_encode);
     add("inspect", "Show an encoded file's header, popcount statistics and checksum status", &add_inspect);
     add("export", "Export filters as base64 (CSV record_id,clk or clkhash JSON)", &add_export);
