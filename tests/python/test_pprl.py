@@ -213,6 +213,27 @@ def test_link_synth_evaluate_and_capabilities(data, key_file):
         pprl.link(parties[:2], threshold=0.65, blocking="lsh:0,16")
 
 
+def test_link_merge_rules_match_the_cli(data, key_file, tmp_path):
+    schema = pprl.Schema.from_file(str(SCHEMA))
+    key = pprl.SecretKey.from_file(str(key_file))
+    parties = [pprl.encode(data[p], schema, key, party=p)[0] for p in ("city", "schools", "promise")]
+    paths = []
+    for p in parties:
+        paths.append(str(tmp_path / f"{p.party}.pprl"))
+        p.save(paths[-1])
+    for merge in ("parties", "clique"):
+        entities = pprl.link(parties, threshold=0.7, merge=merge)
+        subprocess.run([cli(), "link", *paths, "--model", "record", "--threshold", "0.7", "--merge", merge,
+                        "--out", str(tmp_path / "e.csv")], check=True, capture_output=True)
+        expected = pd.read_csv(tmp_path / "e.csv", dtype=str)
+        assert entities.astype(str).sort_values(["party", "record_id"]).reset_index(drop=True).equals(
+            expected.sort_values(["party", "record_id"]).reset_index(drop=True)), merge
+    default, clique = (pprl.link(parties, threshold=0.7, merge=m) for m in ("parties", "clique"))
+    assert clique.entity_id.nunique() > default.entity_id.nunique()  # the clique rule links less
+    with pytest.raises(pprl.UsageError, match="merge"):
+        pprl.link(parties, threshold=0.7, merge="any")
+
+
 def test_link_chooses_model_and_threshold(data, key_file):
     key = pprl.SecretKey.from_file(str(key_file))
     segmented = pprl.Schema.from_file(str(SCHEMA.parent / "youth_schema_segmented.json"))
