@@ -38,7 +38,7 @@ fi
 
 if [[ "${PPRL_BOOTSTRAP_PYTHON:-0}" == "1" ]]; then
   python=${PYTHON:-python3}
-  python_packages=(pybind11 scikit-build-core numpy pandas pytest nbclient nbformat ipykernel matplotlib)
+  python_packages=(pybind11 scikit-build-core numpy pandas pytest nbclient nbformat ipykernel matplotlib pyarrow polars)
   missing_py=()
   for package in "${python_packages[@]}"; do
     module=${package//-/_}

@@ -85,6 +85,75 @@ TEST(Encoder, BytesAreIdenticalForOneTwoAndSevenThreads) {
     EXPECT_EQ(test::read_all(dir.file("1.pprl")), test::read_all(dir.file("7.pprl")));
 }
 
+// A RowSource (how Python hands over Arrow columns) gives what the same rows as strings give:
+// filters, ids and rejections (bad values, empty and duplicate ids), on one and three threads.
+TEST(Encoder, RowSourceEncodesAsTheSameRowsAsStrings) {
+    class Columns : public RowSource {
+    public:
+        explicit Columns(std::vector<std::vector<std::string>> columns) : columns_(std::move(columns)) {}
+        std::size_t rows() const override { return columns_.front().size(); }
+        void row(std::size_t i, std::vector<std::string>& values) const override {
+            for (std::size_t c = 0; c < columns_.size(); ++c) values[c].assign(columns_[c][i]);
+        }
+
+    private:
+        std::vector<std::vector<std::string>> columns_;
+    };
+    const std::vector<std::string> names = {"record_id", "first_name", "last_name", "dob", "sex", "address", "zip"};
+    std::vector<std::vector<std::string>> rows;
+    for (std::size_t i = 0; i < 1500; ++i)
+        rows.push_back({"r" + std::to_string(i % 1400), i % 97 ? "Mei" : "Ann\xFF", "Chen " + std::to_string(i),
+                        "2011-03-" + std::to_string(10 + i % 20), i % 5 ? "F" : "Q", std::to_string(i) + " Elm St", ""});
+    rows[7][0] = "";
+    std::vector<std::vector<std::string>> columns(names.size());
+    for (const auto& row : rows)
+        for (std::size_t c = 0; c < names.size(); ++c) columns[c].push_back(row[c]);
+    const Columns source(columns);
+    Encoder encoder(strict_schema(), fixed_key(3));
+    encoder.bind_columns(names);
+    ASSERT_EQ(encoder.column_count(), names.size());
+    std::vector<std::uint64_t> numbers(rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) numbers[i] = 1001 + i;  // a second batch, say
+    for (unsigned threads : {1u, 3u}) {
+        RecordIdSet seen_strings, seen_source;
+        EncodeSummary from_strings, from_source;
+        const FilterMatrix a = encoder.encode_batch(rows, numbers, {}, threads, seen_strings, from_strings);
+        const FilterMatrix b = encoder.encode_batch(source, numbers, threads, seen_source, from_source);
+        EXPECT_GT(a.rows(), 1000u);
+        EXPECT_EQ(all_bytes(a), all_bytes(b));
+        EXPECT_EQ(a.ids(), b.ids());
+        EXPECT_EQ(from_strings.tokens, from_source.tokens);
+        ASSERT_EQ(from_strings.rejections.size(), from_source.rejections.size());
+        EXPECT_GT(from_source.rejections.size(), 300u);
+        for (std::size_t i = 0; i < from_strings.rejections.size(); ++i) {
+            EXPECT_EQ(from_strings.rejections[i].row, from_source.rejections[i].row);
+            EXPECT_EQ(from_strings.rejections[i].field, from_source.rejections[i].field);
+            EXPECT_EQ(from_strings.rejections[i].reason, from_source.rejections[i].reason);
+        }
+        // The same rows in three batches, pipelined into one matrix (an empty batch in between).
+        std::vector<std::vector<std::vector<std::string>>> parts(4, std::vector<std::vector<std::string>>(names.size()));
+        for (std::size_t i = 0; i < rows.size(); ++i)
+            for (std::size_t c = 0; c < names.size(); ++c) parts[i < 500 ? 0 : i < 1100 ? 1 : 3][c].push_back(rows[i][c]);
+        const Columns first(parts[0]), second(parts[1]), empty(parts[2]), third(parts[3]);
+        RecordIdSet seen_batches;
+        EncodeSummary from_batches;
+        std::vector<std::uint64_t> reported;
+        const FilterMatrix c = encoder.encode_batches({&first, &second, &empty, &third}, 1001, threads, seen_batches,
+                                                      from_batches, [&](std::uint64_t done) { reported.push_back(done); });
+        EXPECT_EQ(all_bytes(a), all_bytes(c));
+        EXPECT_EQ(a.ids(), c.ids());
+        EXPECT_EQ(c.popcounts().size(), c.rows());
+        EXPECT_EQ(reported, (std::vector<std::uint64_t>{500, 1100, 1500}));
+        ASSERT_EQ(from_batches.rejections.size(), from_strings.rejections.size());
+        for (std::size_t i = 0; i < from_strings.rejections.size(); ++i) {
+            EXPECT_EQ(from_strings.rejections[i].row, from_batches.rejections[i].row);
+            EXPECT_EQ(from_strings.rejections[i].reason, from_batches.rejections[i].reason);
+        }
+        EXPECT_EQ(from_batches.rows_read, rows.size());
+        EXPECT_EQ(from_batches.rows_encoded, c.rows());
+    }
+}
+
 TEST(Encoder, ADifferentKeyChangesEveryFilterAndTheKeyCheck) {
     test::TempDir dir;
     const std::string csv = generated_rows(500);

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 
+#include "arrow.hpp"
 #include "pprl/bloom.hpp"
 #include "pprl/encode.hpp"
 #include "pprl/error.hpp"
@@ -60,6 +61,27 @@ py::array_t<std::uint32_t> to_array(const std::vector<std::uint32_t>& values) {
     py::array_t<std::uint32_t> out(static_cast<py::ssize_t>(values.size()));
     if (!values.empty()) std::memcpy(out.mutable_data(), values.data(), values.size() * sizeof(std::uint32_t));
     return out;
+}
+
+// Strings as the two buffers of an Arrow large_string array, int64 offsets (n + 1) and the bytes,
+// so that Python makes an Arrow column of them without a Python string per cell.
+template <class Get>
+py::tuple string_buffers(std::size_t n, Get get) {
+    py::array_t<std::int64_t> offsets(static_cast<py::ssize_t>(n + 1));
+    std::int64_t* offset = offsets.mutable_data();
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        offset[i] = static_cast<std::int64_t>(total);
+        total += get(i).size();
+    }
+    offset[n] = static_cast<std::int64_t>(total);
+    py::array_t<std::uint8_t> bytes(static_cast<py::ssize_t>(total));
+    std::uint8_t* out = bytes.mutable_data();
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::string& text = get(i);
+        if (!text.empty()) std::memcpy(out + offset[i], text.data(), text.size());
+    }
+    return py::make_tuple(offsets, bytes);
 }
 
 // Python exception classes for the error categories: pprl.Error and one subclass per category.
@@ -270,10 +292,56 @@ void bind_encoder(py::module_& m) {
                       [](const auto& x, const auto& y) { return std::get<0>(x) < std::get<0>(y); });
             return rejected;
         }, py::arg("rows"))
+        .def("add_arrow", [](BatchEncoder& self, const py::list& batches, const py::object& progress) {
+            // Batches of rows, each one (schema, array) capsule pair per bound column
+            // (__arrow_c_array__), read in C++ by the encoding threads: no Python string per cell.
+            std::vector<python::ArrowRows> sources;
+            for (const py::handle batch_handle : batches) {
+                const py::list columns = py::reinterpret_borrow<py::list>(batch_handle);
+                if (columns.size() != self.columns.size())
+                    throw UsageError("expected " + std::to_string(self.columns.size()) + " Arrow columns, got " +
+                                     std::to_string(columns.size()));
+                std::vector<python::ArrowText> texts;
+                for (std::size_t c = 0; c < columns.size(); ++c) {
+                    const py::tuple pair = columns[c];
+                    auto* schema = static_cast<python::ArrowSchema*>(PyCapsule_GetPointer(pair[0].ptr(), "arrow_schema"));
+                    auto* array = static_cast<python::ArrowArray*>(PyCapsule_GetPointer(pair[1].ptr(), "arrow_array"));
+                    if (schema == nullptr || array == nullptr) throw py::error_already_set();
+                    texts.emplace_back(*schema, *array, self.columns[c]);
+                }
+                sources.emplace_back(std::move(texts));
+            }
+            std::vector<const RowSource*> pointers;
+            std::uint64_t rows = 0;
+            for (const auto& source : sources) {
+                pointers.push_back(&source);
+                rows += source.rows();
+            }
+            std::function<void(std::uint64_t)> report;
+            if (!progress.is_none())
+                report = [&progress](std::uint64_t done) {
+                    py::gil_scoped_acquire hold;
+                    progress(done);
+                };
+            EncodeSummary summary;
+            {
+                py::gil_scoped_release release;
+                FilterMatrix part =
+                    self.encoder->encode_batches(pointers, self.next_row + 1, self.threads, self.seen_ids, summary, report);
+                if (part.rows() > 0) self.parts.push_back(std::move(part));
+            }
+            self.next_row += rows;
+            std::vector<std::tuple<std::uint64_t, std::string, std::string>> rejected;
+            for (const auto& r : summary.rejections) rejected.emplace_back(r.row, r.field, r.reason);
+            return rejected;
+        }, py::arg("batches"), py::arg("progress") = py::none())
         .def("finish", [](BatchEncoder& self) {
             py::gil_scoped_release release;
-            auto matrix = std::make_shared<FilterMatrix>(self.parts.empty() ? FilterMatrix(0, self.schema.bits())
-                                                                            : concatenate(self.parts));
+            // One part (all of an Arrow table, say) is moved, not copied.
+            auto matrix = std::make_shared<FilterMatrix>(self.parts.empty()       ? FilterMatrix(0, self.schema.bits())
+                                                         : self.parts.size() == 1 ? std::move(self.parts.front())
+                                                                                  : concatenate(self.parts));
+            if (matrix->popcounts().size() != matrix->rows()) matrix->compute_popcounts();
             self.parts.clear();
             matrix->info() = encoding_info(self.schema, self.encoder->key_check(), self.party);
             return Encodings{matrix};
@@ -303,7 +371,7 @@ void bind_hub(py::module_& m) {
 
     m.def("link_tables", [](const std::vector<Encodings>& parties, const py::object& threshold, const std::string& method,
                             const std::string& blocking, const py::object& threads, const std::string& model,
-                            const std::string& merge) {
+                            const std::string& merge, bool arrow) -> py::tuple {
         LinkOptions options;
         options.auto_threshold = py::isinstance<py::str>(threshold) && threshold.cast<std::string>() == "auto";
         if (!options.auto_threshold) options.threshold = threshold_of(threshold);
@@ -322,6 +390,16 @@ void bind_hub(py::module_& m) {
             py::gil_scoped_release release;
             result = link(inputs, options);
         }
+        const EntityTable& rows = result.entities;
+        if (arrow) {
+            const auto party = [&](std::size_t i) -> const std::string& { return result.party_labels[rows.party[i]]; };
+            const auto record = [&](std::size_t i) -> const std::string& {
+                return parties[rows.party[i]].matrix->ids()[rows.record[i]];
+            };
+            const auto entity = [&](std::size_t i) -> const std::string& { return rows.entity_id[i]; };
+            return py::make_tuple(string_buffers(rows.size(), party), string_buffers(rows.size(), record),
+                                  string_buffers(rows.size(), entity), result.warnings, result.threshold);
+        }
         std::vector<std::string> party, record, entity;
         for (std::size_t i = 0; i < result.entities.size(); ++i) {
             party.push_back(result.party_labels[result.entities.party[i]]);
@@ -330,7 +408,18 @@ void bind_hub(py::module_& m) {
         }
         return py::make_tuple(party, record, entity, result.warnings, result.threshold);
     }, py::arg("parties"), py::arg("threshold") = "auto", py::arg("method") = "greedy", py::arg("blocking") = "none",
-       py::arg("threads") = py::none(), py::arg("model") = "auto", py::arg("merge") = "parties");
+       py::arg("threads") = py::none(), py::arg("model") = "auto", py::arg("merge") = "parties",
+       py::arg("arrow") = false);
+
+    // Record ids of `encodings` at `rows`, as Arrow large_string buffers (string_buffers).
+    m.def("gather_ids", [](const Encodings& encodings, const py::array_t<std::uint32_t, py::array::c_style>& rows) {
+        const auto& ids = encodings.matrix->ids();
+        const std::uint32_t* row = rows.data();
+        const std::size_t n = static_cast<std::size_t>(rows.size());
+        for (std::size_t i = 0; i < n; ++i)
+            if (row[i] >= ids.size()) throw UsageError("row " + std::to_string(row[i]) + " is past the last record");
+        return string_buffers(n, [&](std::size_t i) -> const std::string& { return ids[row[i]]; });
+    }, py::arg("encodings"), py::arg("rows"));
 
 }
 

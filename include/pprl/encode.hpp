@@ -102,6 +102,18 @@ KeyCheck key_check_value(const SecretKey& secret);
 // The header of encodings made under `schema` with the key whose check value is `key_check`.
 EncodingInfo encoding_info(const Schema& schema, const KeyCheck& key_check, const std::string& party);
 
+// Rows whose values are not held as std::string (Arrow string buffers, say). The encoder's worker
+// threads ask for each row's values, in bound-column order, into per-thread scratch that the
+// encoder owns and wipes; no copy of the whole batch is made.
+class RowSource {
+public:
+    virtual ~RowSource() = default;
+    virtual std::size_t rows() const = 0;
+    // Sets values[c] (values has one string per bound column) to row i's value of column c; a
+    // missing value is "". Called concurrently from several threads, each with its own `values`.
+    virtual void row(std::size_t i, std::vector<std::string>& values) const = 0;
+};
+
 class Encoder {
 public:
     Encoder(const Schema& schema, const SecretKey& secret,
@@ -165,6 +177,20 @@ public:
                               const std::vector<std::uint64_t>& row_numbers, const std::vector<std::uint64_t>& lines,
                               unsigned threads, RecordIdSet& seen_ids,
                               EncodeSummary& summary) const;
+
+    // The same for rows taken from a RowSource.
+    FilterMatrix encode_batch(const RowSource& rows, const std::vector<std::uint64_t>& row_numbers, unsigned threads,
+                              RecordIdSet& seen_ids, EncodeSummary& summary) const;
+    // Every row of several RowSources, numbered from first_row on, into one matrix (ids and
+    // popcounts included; info not set), rejections sorted by row. Pipelined: the threads encode a
+    // batch straight into its rows of the result while the calling thread checks the ids of the one
+    // before, then calls progress(rows done so far) when given.
+    FilterMatrix encode_batches(const std::vector<const RowSource*>& batches, std::uint64_t first_row,
+                                unsigned threads, RecordIdSet& seen_ids, EncodeSummary& summary,
+                                const std::function<void(std::uint64_t)>& progress = {}) const;
+
+    // The number of bound columns (the size of a row's values).
+    std::size_t column_count() const noexcept;
 
 private:
     struct Impl;

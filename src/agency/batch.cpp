@@ -4,28 +4,90 @@
 #include <atomic>
 #include <cstring>
 #include <exception>
+#include <system_error>
+#include <thread>
 
+#include "pprl/secret.hpp"
 #include "runtime/parallel.hpp"
 
 namespace pprl::detail {
 
-void encode_rows(const Encoder& encoder, const std::vector<std::vector<std::string>>& rows, std::size_t n,
-                 unsigned threads, EncodedRows& out) {
+namespace {
+
+// Where a worker finds a row's values: in the batch's own strings, or filled by a RowSource into
+// the worker's scratch (wiped when the worker is done).
+class StoredRows {
+public:
+    explicit StoredRows(const std::vector<std::vector<std::string>>& rows) : rows_(rows) {}
+    class Reader {
+    public:
+        explicit Reader(const StoredRows& from) : rows_(from.rows_) {}
+        const std::vector<std::string>& operator()(std::size_t i) { return rows_[i]; }
+
+    private:
+        const std::vector<std::vector<std::string>>& rows_;
+    };
+
+private:
+    const std::vector<std::vector<std::string>>& rows_;
+};
+
+class SourceRows {
+public:
+    SourceRows(const RowSource& source, std::size_t columns) : source_(source), columns_(columns) {}
+    class Reader {
+    public:
+        explicit Reader(const SourceRows& from) : source_(from.source_), values_(from.columns_) {}
+        ~Reader() {
+            for (std::string& value : values_) {
+                value.resize(value.capacity());  // the bytes past the last value's end too
+                secure_wipe(value.data(), value.size());
+            }
+        }
+        Reader(const Reader&) = delete;
+        Reader& operator=(const Reader&) = delete;
+        const std::vector<std::string>& operator()(std::size_t i) {
+            source_.row(i, values_);
+            return values_;
+        }
+
+    private:
+        const RowSource& source_;
+        std::vector<std::string> values_;
+    };
+
+private:
+    const RowSource& source_;
+    std::size_t columns_;
+};
+
+// Encodes rows 0 .. n-1 into `destination` (rows of `stride` words, zeroed), or, without one, into
+// out.filters.
+template <class Rows>
+void encode_rows_from(const Encoder& encoder, const Rows& rows, bool keep_ids, std::size_t n, unsigned threads,
+                      EncodedRows& out, std::uint64_t* destination = nullptr, std::size_t stride = 0) {
     const unsigned bits = encoder.schema().bits();
     const std::size_t id_index = encoder.id_column_index();
     // The matrix is reused when a batch of the same size left it here (encode_csv hands each batch's
     // filters back after its sink): allocating and freeing 2 MiB per batch made glibc serve later
     // ones from a fragmenting heap (peak RSS 189 MiB instead of 126 for a million rows on one
     // thread) and page-faulted every batch in again.
-    if (n > 0 && out.filters.rows() == n && out.filters.bits() == bits) {
+    if (destination != nullptr) {
+        out.filters = FilterMatrix();
+    } else if (n > 0 && out.filters.rows() == n && out.filters.bits() == bits) {
         std::memset(out.filters.mutable_row_words(0), 0, n * out.filters.stride_bytes());
         out.filters.ids().clear();
     } else {
         out.filters = FilterMatrix(n, bits);
     }
+    if (destination == nullptr && n > 0) {
+        destination = out.filters.mutable_row_words(0);
+        stride = out.filters.stride_words();
+    }
     out.accepted.assign(n, 0);
     out.why.assign(n, Rejection{});
     out.id_hashes.assign(id_index == Encoder::no_column ? 0 : n, 0);
+    out.ids.assign(keep_ids && id_index != Encoder::no_column ? n : 0, std::string());
     out.tokens = out.invalid_fields = 0;
     threads = thread_count(threads, n);
     std::vector<std::uint64_t> token_counts(threads, 0), invalid_counts(threads, 0);
@@ -38,13 +100,17 @@ void encode_rows(const Encoder& encoder, const std::vector<std::vector<std::stri
     auto work = [&](unsigned t) {
         try {
             Encoder::Worker worker(encoder);
+            typename Rows::Reader read(rows);
             std::uint64_t tokens = 0, invalid = 0;  // local: no cache line shared between workers
             for (std::size_t begin; (begin = next_chunk.fetch_add(chunk_rows)) < n;) {
                 for (std::size_t i = begin, end = std::min(n, begin + chunk_rows); i < end; ++i) {
-                    const bool ok = encoder.encode_record(rows[i], out.filters.mutable_row_words(i), out.why[i], tokens,
-                                                          invalid, worker);
+                    const std::vector<std::string>& row = read(i);
+                    const bool ok = encoder.encode_record(row, destination + i * stride, out.why[i], tokens, invalid, worker);
                     out.accepted[i] = ok ? 1 : 0;
-                    if (ok && id_index != Encoder::no_column) out.id_hashes[i] = RecordIdSet::hash(rows[i][id_index]);
+                    if (ok && id_index != Encoder::no_column) {
+                        out.id_hashes[i] = RecordIdSet::hash(row[id_index]);
+                        if (!out.ids.empty()) out.ids[i] = row[id_index];
+                    }
                 }
             }
             token_counts[t] = tokens;
@@ -60,21 +126,36 @@ void encode_rows(const Encoder& encoder, const std::vector<std::vector<std::stri
     for (std::uint64_t invalid : invalid_counts) out.invalid_fields += invalid;
 }
 
-FilterMatrix finish_rows(const Encoder& encoder, const std::vector<std::vector<std::string>>& rows, std::size_t n,
-                         const std::vector<std::uint64_t>& row_numbers, const std::vector<std::uint64_t>& lines,
-                         EncodedRows& encoded, RecordIdSet& seen_ids, EncodeSummary& summary) {
+}  // namespace
+
+void encode_rows(const Encoder& encoder, const std::vector<std::vector<std::string>>& rows, std::size_t n,
+                 unsigned threads, EncodedRows& out) {
+    encode_rows_from(encoder, StoredRows(rows), false, n, threads, out);
+}
+
+void encode_rows(const Encoder& encoder, const RowSource& rows, unsigned threads, EncodedRows& out,
+                 std::uint64_t* destination, std::size_t stride_words) {
+    encode_rows_from(encoder, SourceRows(rows, encoder.column_count()), true, rows.rows(), threads, out, destination,
+                     stride_words);
+}
+
+std::size_t check_ids(const Encoder& encoder, const std::vector<std::vector<std::string>>& rows, std::size_t n,
+                      const std::vector<std::uint64_t>& row_numbers, const std::vector<std::uint64_t>& lines,
+                      EncodedRows& encoded, RecordIdSet& seen_ids, EncodeSummary& summary) {
     summary.tokens += encoded.tokens;
     summary.invalid_as_missing += encoded.invalid_fields;
     std::vector<char>& accepted = encoded.accepted;
     std::vector<Rejection>& why = encoded.why;
     const std::size_t id_index = encoder.id_column_index();
 
-    std::vector<std::string> row_ids;  // ids that are row numbers (clkhash schemas without an id column)
-    if (id_index == Encoder::no_column) {
-        row_ids.resize(n);
-        for (std::size_t i = 0; i < n; ++i) row_ids[i] = std::to_string(i < row_numbers.size() ? row_numbers[i] : i + 1);
+    if (id_index == Encoder::no_column) {  // ids are row numbers (clkhash schemas without an id column)
+        encoded.ids.resize(n);
+        for (std::size_t i = 0; i < n; ++i)
+            encoded.ids[i] = std::to_string(i < row_numbers.size() ? row_numbers[i] : i + 1);
     }
-    auto id_of = [&](std::size_t i) -> const std::string& { return row_ids.empty() ? rows[i][id_index] : row_ids[i]; };
+    auto id_of = [&](std::size_t i) -> const std::string& {
+        return !encoded.ids.empty() ? encoded.ids[i] : rows[i][id_index];
+    };
     std::vector<std::uint64_t>& id_hashes = encoded.id_hashes;
     if (id_hashes.empty()) {
         id_hashes.resize(n);
@@ -107,6 +188,18 @@ FilterMatrix finish_rows(const Encoder& encoder, const std::vector<std::vector<s
     }
     summary.rows_read += n;
     summary.rows_encoded += kept;
+    return kept;
+}
+
+FilterMatrix finish_rows(const Encoder& encoder, const std::vector<std::vector<std::string>>& rows, std::size_t n,
+                         const std::vector<std::uint64_t>& row_numbers, const std::vector<std::uint64_t>& lines,
+                         EncodedRows& encoded, RecordIdSet& seen_ids, EncodeSummary& summary) {
+    const std::size_t kept = check_ids(encoder, rows, n, row_numbers, lines, encoded, seen_ids, summary);
+    const std::vector<char>& accepted = encoded.accepted;
+    const std::size_t id_index = encoder.id_column_index();
+    const auto id_of = [&](std::size_t i) -> const std::string& {
+        return !encoded.ids.empty() ? encoded.ids[i] : rows[i][id_index];
+    };
     const unsigned bits = encoder.schema().bits();
     FilterMatrix out;
     if (kept == n) {
@@ -132,6 +225,104 @@ FilterMatrix Encoder::encode_batch(const std::vector<std::vector<std::string>>& 
     detail::EncodedRows encoded;
     detail::encode_rows(*this, rows, rows.size(), threads, encoded);
     return detail::finish_rows(*this, rows, rows.size(), row_numbers, lines, encoded, seen_ids, summary);
+}
+
+FilterMatrix Encoder::encode_batch(const RowSource& rows, const std::vector<std::uint64_t>& row_numbers,
+                                   unsigned threads, RecordIdSet& seen_ids, EncodeSummary& summary) const {
+    detail::EncodedRows encoded;
+    detail::encode_rows(*this, rows, threads, encoded);
+    return detail::finish_rows(*this, {}, rows.rows(), row_numbers, {}, encoded, seen_ids, summary);
+}
+
+FilterMatrix Encoder::encode_batches(const std::vector<const RowSource*>& batches, std::uint64_t first_row,
+                                     unsigned threads, RecordIdSet& seen_ids, EncodeSummary& summary,
+                                     const std::function<void(std::uint64_t)>& progress) const {
+    std::size_t total = 0;
+    for (const RowSource* batch : batches) total += batch->rows();
+    FilterMatrix all(total, schema().bits());
+    all.ids().reserve(total);
+    std::vector<char> kept(total, 0);
+    std::size_t rejected = 0;
+    // Two batches in flight: the workers encode one straight into its rows of `all` while this
+    // thread checks the ids of the one before (as encode_csv does with the batches it reads).
+    struct Slot {
+        detail::EncodedRows encoded;
+        std::size_t start = 0, rows = 0;
+        std::vector<std::uint64_t> numbers;
+    };
+    Slot slots[2];
+    Slot* encoding = &slots[0];
+    Slot* finishing = &slots[1];
+    bool have_finishing = false;
+    const unsigned workers = detail::thread_count(threads, static_cast<std::size_t>(-1));
+    const auto finish = [&](Slot& slot) {
+        detail::check_ids(*this, {}, slot.rows, slot.numbers, {}, slot.encoded, seen_ids, summary);
+        for (std::size_t i = 0; i < slot.rows; ++i) {
+            if (!slot.encoded.accepted[i]) {
+                ++rejected;
+                continue;
+            }
+            kept[slot.start + i] = 1;
+            all.ids().push_back(std::move(slot.encoded.ids[i]));
+        }
+        if (progress) progress(summary.rows_read);
+    };
+    std::size_t start = 0;
+    for (std::size_t b = 0; b <= batches.size(); ++b) {
+        std::exception_ptr failure;
+        std::thread encoder_thread;
+        const bool have_encoding = b < batches.size() && batches[b]->rows() > 0;
+        if (have_encoding) {
+            encoding->start = start;
+            encoding->rows = batches[b]->rows();
+            encoding->numbers.resize(encoding->rows);
+            for (std::size_t i = 0; i < encoding->rows; ++i) encoding->numbers[i] = first_row + start + i;
+            auto run = [this, &batches, b, encoding, workers, &all, &failure] {
+                try {
+                    detail::encode_rows(*this, *batches[b], workers, encoding->encoded,
+                                        all.mutable_row_words(encoding->start), all.stride_words());
+                } catch (...) {
+                    failure = std::current_exception();
+                }
+            };
+            if (workers > 1 && have_finishing) {
+                try {
+                    encoder_thread = std::thread(run);
+                } catch (const std::system_error&) {
+                    run();
+                }
+            } else {
+                run();
+            }
+        }
+        try {
+            if (have_finishing) finish(*finishing);
+            have_finishing = false;
+        } catch (...) {
+            if (encoder_thread.joinable()) encoder_thread.join();
+            throw;
+        }
+        if (encoder_thread.joinable()) encoder_thread.join();
+        if (failure) std::rethrow_exception(failure);
+        if (have_encoding) {
+            start += encoding->rows;
+            std::swap(encoding, finishing);
+            have_finishing = true;
+        }
+    }
+    std::sort(summary.rejections.begin(), summary.rejections.end(),
+              [](const Rejection& x, const Rejection& y) { return x.row < y.row; });
+    if (rejected > 0) {  // close up the rejected rows' places
+        std::vector<std::size_t> rows;
+        rows.reserve(total - rejected);
+        for (std::size_t i = 0; i < total; ++i)
+            if (kept[i]) rows.push_back(i);
+        FilterMatrix closed = all.copy_rows(rows);
+        closed.ids() = std::move(all.ids());
+        return closed;
+    }
+    all.compute_popcounts();
+    return all;
 }
 
 }  // namespace pprl

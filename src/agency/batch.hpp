@@ -25,12 +25,26 @@ struct EncodedRows {
     std::vector<char> accepted;
     std::vector<Rejection> why;
     std::vector<std::uint64_t> id_hashes;  // RecordIdSet::hash of each row's id (when ids are a column)
+    std::vector<std::string> ids;          // each row's id, when the rows themselves are not kept (a RowSource)
     std::uint64_t tokens = 0, invalid_fields = 0;
 };
 
 // Encodes the first n rows on `threads` threads (0: all cores; never more than rows).
 void encode_rows(const Encoder& encoder, const std::vector<std::vector<std::string>>& rows, std::size_t n,
                  unsigned threads, EncodedRows& out);
+// The same for every row of a RowSource, each worker reading its rows into its own scratch; the
+// ids are kept in `out.ids` for finish_rows (which is then given no rows). With a destination (rows
+// of `stride_words` words, zeroed), the filters are written there instead of into out.filters.
+void encode_rows(const Encoder& encoder, const RowSource& rows, unsigned threads, EncodedRows& out,
+                 std::uint64_t* destination = nullptr, std::size_t stride_words = 0);
+
+// The serial half of finish_rows: checks the accepted rows' ids (non-empty, at most 256 bytes, not
+// seen before), clears `accepted` where they fail, appends the rejections to `summary` and returns
+// how many rows are kept. Ids are `encoded.ids` when set (it is filled with the row numbers when ids
+// are row numbers), else the rows' id column.
+std::size_t check_ids(const Encoder& encoder, const std::vector<std::vector<std::string>>& rows, std::size_t n,
+                      const std::vector<std::uint64_t>& row_numbers, const std::vector<std::uint64_t>& lines,
+                      EncodedRows& encoded, RecordIdSet& seen_ids, EncodeSummary& summary);
 
 // The accepted filters of an encoded batch, ids included; rejections appended to `summary`.
 // `row_numbers` and `lines` (either may be empty: rows are then numbered 1, 2, ... and lines 0)

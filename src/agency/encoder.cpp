@@ -193,6 +193,7 @@ Encoder& Encoder::operator=(Encoder&&) noexcept = default;
 const Schema& Encoder::schema() const noexcept { return impl_->schema; }
 KeyCheck Encoder::key_check() const noexcept { return impl_->key_check; }
 std::size_t Encoder::id_column_index() const noexcept { return impl_->id_index; }
+std::size_t Encoder::column_count() const noexcept { return impl_->column_count; }
 
 std::string Encoder::id_column_name() const {
     if (impl_->id_index == no_column) return "(row number)";

@@ -355,9 +355,10 @@ def test_a_raw_secret_ending_in_whitespace_warns_without_the_secret(tmp_path):
 def test_a_lone_surrogate_rejects_its_row_without_echoing_the_batch(key_file):
     schema = pprl.Schema.from_file(str(SCHEMA))
     key = pprl.SecretKey.from_file(str(key_file))
+    # object columns: with pyarrow installed, pandas 3 keeps str columns in Arrow, which refuses a surrogate
     rows = pd.DataFrame({"record_id": ["1", "2", "3"], "first_name": ["Ana", "Bo\ud800b", "Cy"],
                          "last_name": ["Privatesurname", "Other", "Third"], "dob": ["2010-01-01"] * 3,
-                         "sex": ["f"] * 3, "address": ["1 Elm St"] * 3, "zip": ["60601"] * 3})
+                         "sex": ["f"] * 3, "address": ["1 Elm St"] * 3, "zip": ["60601"] * 3}, dtype=object)
     enc, rejects = pprl.encode(rows, schema, key)
     assert len(enc) == 2
     assert list(rejects.row) == [2] and list(rejects.field) == ["first_name"]
@@ -373,3 +374,192 @@ def test_private_evaluate_tables_refuses_columns_of_different_lengths():
         _core.evaluate_tables(["city"], ["1", "2"], ["p"], [], ["city"], ["1"], ["e"])
     with pytest.raises(pprl.UsageError):
         _core.evaluate_tables(["city"], ["1"], ["p"], [], ["city", "city"], ["1"], ["e"])
+
+
+# Arrow input and output, Parquet tables. tests/compat/arrow holds what pyarrow itself made
+# (generate_arrow_vectors.py): every layout pprl reads in place, the types it casts, and tables.
+ARROW = ROOT / "tests" / "compat" / "arrow"
+ONE_FIELD = json.dumps({
+    "pprl_schema": 1, "filter": {"bits": 512, "hashing": "hmac-sha256-random"}, "id_column": "record_id",
+    "fields": [{"name": "first_name", "type": "string", "max_length": 64,
+                "tokenizer": {"kind": "qgram", "q": 2, "padding": True}, "weight": {"bits_per_token": 10}}]})
+
+
+def _rows_by_id(encodings):
+    return dict(zip(encodings.ids, encodings.to_numpy().tolist()))
+
+
+def test_arrow_columns_encode_as_pyarrow_renders_them():
+    import pyarrow as pa
+
+    table = pa.ipc.open_file(str(ARROW / "columns.arrow")).read_all()
+    assert table.column("utf8").num_chunks == 2
+    expected = json.loads((ARROW / "columns.json").read_text(encoding="utf-8"))["columns"]
+    schema = pprl.Schema.from_json(ONE_FIELD)
+    key = pprl.SecretKey.generate()
+    ids = expected["record_id"]
+    for name, texts in expected.items():
+        if name == "record_id":
+            continue
+        for start, stop in ((0, len(ids)), (3, 15)):  # all rows, and a slice (offsets into the buffers)
+            arrow_in = pa.table({"record_id": table.column("record_id"), "first_name": table.column(name)}).slice(start, stop - start)
+            frame = pd.DataFrame({"record_id": ids[start:stop], "first_name": ["" if t is None else t for t in texts[start:stop]]})
+            from_arrow, rejected = pprl.encode(arrow_in, schema, key)
+            from_pandas, _ = pprl.encode(frame, schema, key)
+            not_utf8 = [i + 1 for i, t in enumerate(texts[start:stop]) if t is None]
+            assert list(rejected.row) == not_utf8, name
+            assert set(rejected.reason) <= {"not valid UTF-8"}
+            want = _rows_by_id(from_pandas)
+            for bad in not_utf8:
+                del want[ids[start + bad - 1]]
+            assert _rows_by_id(from_arrow) == want, (name, start)
+            assert from_arrow.ids == [i for i in from_pandas.ids if i in want]
+
+
+def test_polars_and_any_arrow_stream_encode_alike(data, key_file):
+    import polars as pl
+    import pyarrow as pa
+
+    schema = pprl.Schema.from_file(str(SCHEMA))
+    key = pprl.SecretKey.from_file(str(key_file))
+    reference, _ = pprl.encode(data["schools"].astype(object), schema, key)  # cell by cell
+    table = pa.Table.from_pandas(data["schools"], preserve_index=False)
+    # pandas frames held by Arrow (pandas 3's default str with pyarrow installed, or asked for) go
+    # through Arrow too, without copying
+    assert pprl._arrow_table(data["schools"].astype("string[pyarrow]")) is not None
+    assert pprl._arrow_table(data["schools"].astype(object)) is None
+
+    class Stream:  # only the Arrow PyCapsule stream interface
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __arrow_c_stream__(self, requested_schema=None):
+            return self.inner.__arrow_c_stream__(requested_schema)
+
+    frame = pl.from_arrow(table)
+    for source in (table, table.combine_chunks().to_batches()[0], frame, pa.table(frame), Stream(table),
+                   data["schools"].astype("string[pyarrow]"), data["schools"].astype(pd.ArrowDtype(pa.large_string()))):
+        encoded, rejects = pprl.encode(source, schema, key, progress=True)
+        assert np.array_equal(encoded.to_numpy(), reference.to_numpy()) and encoded.ids == reference.ids
+        assert len(rejects) == 0
+    assert pa.types.is_string_view(pa.table(frame).schema.field("first_name").type)
+    with pytest.raises(pprl.UsageError, match="collect"):
+        pprl.encode(frame.lazy(), schema, key)
+    with pytest.raises(pprl.UsageError, match="cannot be read as text"):
+        pprl.encode(table.append_column("extra", pa.array([[1]] * table.num_rows)), schema, key)
+
+
+def test_malformed_arrow_arrays_are_refused_not_read():
+    import pyarrow as pa
+
+    schema = pprl.Schema.from_json(ONE_FIELD)
+    key = pprl.SecretKey.generate()
+    ids = pa.array(["a", "b"])
+    decreasing = pa.Array.from_buffers(pa.string(), 2, [None, pa.py_buffer(np.array([0, 5, 2], np.int32)),
+                                                        pa.py_buffer(b"hello")])
+    past_values = pa.DictionaryArray.from_arrays(pa.array([0, 7], pa.int8()), pa.array(["x", "y"]), safe=False)
+    for column, message in ((decreasing, "decrease"), (past_values, "outside its 2 values")):
+        with pytest.raises(pprl.FormatError, match=message):
+            pprl.encode(pa.table({"record_id": ids, "first_name": column}), schema, key)
+
+
+def test_match_link_evaluate_return_arrow_tables(data, key_file):
+    import pyarrow as pa
+
+    schema = pprl.Schema.from_file(str(SCHEMA))
+    key = pprl.SecretKey.from_file(str(key_file))
+    parties = [pprl.encode(data[p], schema, key, party=p)[0] for p in ("city", "schools")]
+    pairs = pprl.match(parties[0], parties[1], 0.7, output="arrow")
+    assert isinstance(pairs, pa.Table) and pairs.column_names == ["a_id", "b_id", "score"]
+    assert pairs.to_pandas().equals(pprl.match(parties[0], parties[1], 0.7))
+    entities = pprl.link(parties, threshold=0.7, output="arrow")
+    frame = pprl.link(parties, threshold=0.7)
+    assert entities.to_pandas().equals(frame)
+    assert float(entities.schema.metadata[b"pprl.threshold"]) == frame.attrs["threshold"]
+    metrics, groups = pprl.evaluate(pa.Table.from_pandas(data["truth"]), entities, output="arrow")
+    assert metrics == pprl.evaluate(data["truth"], frame)[0]
+    assert isinstance(groups, pa.Table) and groups.num_rows == data["truth"].group.nunique()
+    with pytest.raises(pprl.UsageError, match="output"):
+        pprl.match(parties[0], parties[1], 0.7, output="polars")
+
+
+def test_parquet_tables_known_answers_and_round_trips(data, key_file, tmp_path):
+    import pyarrow.parquet as pq
+
+    expected = json.loads((ARROW / "tables.json").read_text(encoding="utf-8"))["tables"]
+    for name, columns in expected.items():
+        frame = pprl.read_parquet(ARROW / f"{name}.parquet")
+        assert frame.attrs["pprl.table"] == name
+        for column, values in columns.items():
+            got = frame[column].tolist()
+            assert got == ([bool(v) for v in values] if column == "linked" else values), (name, column)
+        assert pprl.read_parquet(ARROW / f"{name}.parquet", output="arrow").num_rows == len(frame)
+    with pytest.raises(pprl.FormatError, match="missing"):
+        pprl.read_parquet(ARROW / "bad_null_id.parquet")
+    with pytest.raises(pprl.FormatError, match=r"outside \[0, 1\]"):
+        pprl.read_parquet(ARROW / "bad_score.parquet")
+    with pytest.raises(pprl.IoError):
+        pprl.read_parquet(tmp_path / "absent.parquet")
+    (tmp_path / "junk.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(pprl.FormatError):
+        pprl.read_parquet(tmp_path / "junk.parquet")
+
+    schema = pprl.Schema.from_file(str(SCHEMA))
+    key = pprl.SecretKey.from_file(str(key_file))
+    city, schools = (pprl.encode(data[p], schema, key, party=p)[0] for p in ("city", "schools"))
+    pairs = pprl.match(city, schools, 0.7)
+    entities = pprl.link([city, schools], threshold=0.7, output="arrow")
+    for table, kind in ((pairs, "pairs"), (entities, "entities"), (city, "ids")):
+        path = tmp_path / f"{kind}.parquet"
+        pprl.to_parquet(table, path)
+        assert pq.read_schema(path).metadata[b"pprl.table"] == kind.encode()
+        back = pprl.read_parquet(path)
+        if kind == "pairs":
+            assert back.equals(pairs)
+        elif kind == "entities":
+            assert back.equals(entities.to_pandas())
+        else:
+            assert back.record_id.tolist() == city.ids and set(back.party) == {"city"}
+            assert back.row.tolist() == list(range(len(city)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["entities.parquet", "ids.parquet", "junk.parquet",
+                                                          "pairs.parquet"]
+    # Refused: a table with a missing id (and nothing left behind), a symbolic link, an unknown table.
+    with pytest.raises(pprl.ValidationError, match="missing"):
+        pprl.to_parquet(pd.DataFrame({"party": ["a"], "record_id": [None], "entity_id": ["e"]}), tmp_path / "x.parquet")
+    (tmp_path / "link.parquet").symlink_to(tmp_path / "pairs.parquet")
+    with pytest.raises(pprl.UsageError, match="symbolic link"):
+        pprl.to_parquet(pairs, tmp_path / "link.parquet")
+    with pytest.raises(pprl.UsageError, match="not a pprl table"):
+        pprl.to_parquet(pd.DataFrame({"x": [1]}), tmp_path / "y.parquet")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".pprl-") or p.name in ("x.parquet", "y.parquet")]
+
+
+def test_progress_counts_every_row_of_an_arrow_table(data, key_file, monkeypatch):
+    import types
+
+    import pyarrow as pa
+
+    updates = []
+
+    class Bar:  # stands in for tqdm.auto.tqdm
+        def __init__(self, total, unit, desc):
+            self.total = total
+
+        def update(self, n):
+            updates.append(n)
+
+        def close(self):
+            pass
+
+    fake = types.ModuleType("tqdm")
+    fake.auto = types.ModuleType("tqdm.auto")
+    fake.auto.tqdm = Bar
+    monkeypatch.setitem(sys.modules, "tqdm", fake)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", fake.auto)
+    monkeypatch.setattr(pprl, "_PROGRESS_CHUNK", 1000)
+    schema = pprl.Schema.from_file(str(SCHEMA))
+    key = pprl.SecretKey.from_file(str(key_file))
+    table = pa.Table.from_pandas(data["schools"], preserve_index=False)
+    encoded, _ = pprl.encode(table, schema, key, progress=True)
+    assert sum(updates) == table.num_rows and len(updates) == -(-table.num_rows // 1000)
+    assert encoded.ids == pprl.encode(data["schools"], schema, key)[0].ids
