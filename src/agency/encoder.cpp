@@ -87,6 +87,7 @@ struct Encoder::Worker::State {
     std::vector<crypto::HmacSha256::Request> requests;  // pointers into `tokens`
     std::vector<std::size_t> misses;                    // token indices of the requests
     WipedVector<std::uint64_t> hashes;                  // cache hashes of the tokens
+    std::vector<const std::uint16_t*> known;            // each token's positions in the cache, or nullptr
     WipedVector<crypto::Digest256> digests;
     WipedVector<std::uint16_t> positions;
     WipedVector<std::uint64_t> unhardened;
@@ -357,18 +358,31 @@ bool Encoder::Impl::encode(const std::vector<std::string>& values, std::uint64_t
     // several at a time (crypto::HmacSha256::mac_many).
     worker.requests.clear();
     worker.misses.clear();
+    // The hashes first, each slot prefetched, so the record's lookups overlap their cache misses.
     worker.hashes.resize(token_list.size());
     for (std::size_t t = 0; t < token_list.size(); ++t) {
         const PendingToken& token = worker.pending[t];
+        worker.hashes[t] = detail::TokenCache::hash(token.field->index, token.k,
+                                                    std::string_view(token_list[t].data(), token_list[t].size()));
+        worker.cache->prefetch(worker.hashes[t]);
+    }
+    // Then the lookups, each hit's positions prefetched, and only then the bits set from them.
+    worker.known.resize(token_list.size());
+    for (std::size_t t = 0; t < token_list.size(); ++t) {
+        const PendingToken& token = worker.pending[t];
         const std::string_view text(token_list[t].data(), token_list[t].size());
-        worker.hashes[t] = detail::TokenCache::hash(token.field->index, token.k, text);
-        if (const std::uint16_t* known = worker.cache->find(worker.hashes[t], token.field->index, token.k, text)) {
-            for (unsigned j = 0; j < token.k; ++j) FilterMatrix::set_bit(target, known[j]);
+        worker.known[t] = worker.cache->find(worker.hashes[t], token.field->index, token.k, text);
+        if (worker.known[t] != nullptr) {
+            __builtin_prefetch(worker.known[t]);
             continue;
         }
         worker.misses.push_back(t);
         worker.requests.push_back({&token.field->mac, 0, text.data(), text.size()});
     }
+    for (std::size_t t = 0; t < token_list.size(); ++t)
+        if (const std::uint16_t* known = worker.known[t])
+            for (unsigned j = 0; j < worker.pending[t].k; ++j)
+                target[known[j] >> 6] |= std::uint64_t{1} << (known[j] & 63);
     worker.digests.resize(worker.requests.size());
     crypto::HmacSha256::mac_many(worker.requests.data(), worker.requests.size(), worker.digests.data());
     for (std::size_t r = 0; r < worker.misses.size(); ++r) {
@@ -379,8 +393,11 @@ bool Encoder::Impl::encode(const std::vector<std::string>& values, std::uint64_t
         const BoundField& field = *token.field;
         draw_positions(field.mac, text, worker.digests[r], token.k, field.bits, field.index_width, worker.positions.data());
         for (unsigned j = 0; j < token.k; ++j) {
-            worker.positions[j] = static_cast<std::uint16_t>(worker.positions[j] + field.first_bit);
-            FilterMatrix::set_bit(target, worker.positions[j]);
+            const unsigned bit = worker.positions[j] + field.first_bit;
+            // The cache keeps each position as the bit's place in the row's words (bit 7 - i mod 8
+            // of byte i / 8: FilterMatrix::set_bit's arithmetic, done once per token here).
+            worker.positions[j] = static_cast<std::uint16_t>((bit & ~63u) | (((bit >> 3) & 7u) << 3) | (7u - (bit & 7u)));
+            target[worker.positions[j] >> 6] |= std::uint64_t{1} << (worker.positions[j] & 63);
         }
         worker.cache->insert(worker.hashes[t], token.field->index, token.k, text, worker.positions.data());
     }

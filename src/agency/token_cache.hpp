@@ -59,6 +59,12 @@ public:
         return slot == nullptr ? nullptr : positions_.data() + slot->positions;
     }
 
+    // Starts loading the slot a lookup of `hash` probes first, so that the lookups of a record's
+    // tokens, issued after the prefetches of all of them, find their slots in the cache.
+    void prefetch(std::uint64_t hash) const noexcept {
+        if (capacity_ != 0) __builtin_prefetch(slots_.data() + (hash & (slots_.size() - 1)));
+    }
+
     // Remembers the token's k positions (clearing the table first when it is full); a token it
     // already holds (one repeated within a record misses twice) is left as it is.
     void insert(std::uint64_t hash, std::uint32_t field, std::uint32_t k, std::string_view token,
