@@ -5,6 +5,7 @@
 
 #include "agency/calendar.hpp"
 #include "pprl/normalize.hpp"
+#include "pprl/secret.hpp"
 
 namespace pprl {
 namespace {
@@ -68,6 +69,23 @@ void tokenize(std::string_view value, const TokenizerSpec& spec, TokenList& out)
                     token.append(value.data() + byte, end - byte);
                 }
             };
+            if (values_points == value.size() && points >= q && q <= 16 && !positional) {
+                // ASCII (a code point is a byte): a gram inside the value is one append, a gram
+                // over a boundary is assembled in a small buffer, wiped afterwards.
+                char gram[16];
+                for (std::size_t i = 0; i + q <= points; ++i) {
+                    WipedString& token = out.add();
+                    if (i >= pad && i + q <= pad + values_points) {
+                        token.append(value.data() + (i - pad), q);
+                        continue;
+                    }
+                    for (std::size_t p = i; p < i + q; ++p)
+                        gram[p - i] = (p < pad || p >= pad + values_points) ? boundary_marker : value[p - pad];
+                    token.append(gram, q);
+                }
+                secure_wipe(gram, sizeof gram);
+                return;
+            }
             if (points < q) {
                 WipedString& token = out.add();
                 if (positional) token.assign("0:");
