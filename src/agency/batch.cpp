@@ -215,6 +215,35 @@ FilterMatrix finish_rows(const Encoder& encoder, const std::vector<std::vector<s
     return out;
 }
 
+void overlap(const std::function<void()>& background, bool own_thread, const std::function<void()>& foreground) {
+    std::exception_ptr failure;
+    const auto run = [&] {
+        try {
+            if (background) background();
+        } catch (...) {
+            failure = std::current_exception();
+        }
+    };
+    std::thread thread;
+    if (own_thread && background) {
+        try {
+            thread = std::thread(run);
+        } catch (const std::system_error&) {
+            run();  // no thread to be had: the two run in turn
+        }
+    } else {
+        run();
+    }
+    try {
+        foreground();
+    } catch (...) {
+        if (thread.joinable()) thread.join();
+        throw;
+    }
+    if (thread.joinable()) thread.join();
+    if (failure) std::rethrow_exception(failure);
+}
+
 }  // namespace pprl::detail
 
 namespace pprl {
@@ -269,41 +298,22 @@ FilterMatrix Encoder::encode_batches(const std::vector<const RowSource*>& batche
     };
     std::size_t start = 0;
     for (std::size_t b = 0; b <= batches.size(); ++b) {
-        std::exception_ptr failure;
-        std::thread encoder_thread;
         const bool have_encoding = b < batches.size() && batches[b]->rows() > 0;
+        std::function<void()> encode;
         if (have_encoding) {
             encoding->start = start;
             encoding->rows = batches[b]->rows();
             encoding->numbers.resize(encoding->rows);
             for (std::size_t i = 0; i < encoding->rows; ++i) encoding->numbers[i] = first_row + start + i;
-            auto run = [this, &batches, b, encoding, workers, &all, &failure] {
-                try {
-                    detail::encode_rows(*this, *batches[b], workers, encoding->encoded,
-                                        all.mutable_row_words(encoding->start), all.stride_words());
-                } catch (...) {
-                    failure = std::current_exception();
-                }
+            encode = [this, &batches, b, encoding, workers, &all] {
+                detail::encode_rows(*this, *batches[b], workers, encoding->encoded,
+                                    all.mutable_row_words(encoding->start), all.stride_words());
             };
-            if (workers > 1 && have_finishing) {
-                try {
-                    encoder_thread = std::thread(run);
-                } catch (const std::system_error&) {
-                    run();
-                }
-            } else {
-                run();
-            }
         }
-        try {
+        detail::overlap(encode, workers > 1 && have_finishing, [&] {
             if (have_finishing) finish(*finishing);
             have_finishing = false;
-        } catch (...) {
-            if (encoder_thread.joinable()) encoder_thread.join();
-            throw;
-        }
-        if (encoder_thread.joinable()) encoder_thread.join();
-        if (failure) std::rethrow_exception(failure);
+        });
         if (have_encoding) {
             start += encoding->rows;
             std::swap(encoding, finishing);

@@ -1,9 +1,7 @@
 // agency/encode_csv.cpp — a CSV file through an Encoder, batch by batch (see pprl/encode.hpp).
 #include <algorithm>
 #include <cstring>
-#include <exception>
-#include <system_error>
-#include <thread>
+#include <functional>
 
 #include "agency/batch.hpp"
 #include "agency/hashing.hpp"
@@ -90,37 +88,17 @@ EncodeSummary encode_csv(const std::string& csv_path, const Schema& schema, cons
     for (;;) {
         std::swap(reading, encoding);  // the batch just read goes to the encoders
         const bool have_encoding = encoding->batch.used > 0;
-        std::exception_ptr failure;
-        std::thread encoder_thread;
-        if (have_encoding) {
-            auto run = [&encoder, encoding, threads, &failure] {
-                try {
-                    detail::encode_rows(encoder, encoding->batch.rows, encoding->batch.used, threads, encoding->encoded);
-                } catch (...) {
-                    failure = std::current_exception();
-                }
+        std::function<void()> encode;
+        if (have_encoding)
+            encode = [&encoder, encoding, threads] {
+                detail::encode_rows(encoder, encoding->batch.rows, encoding->batch.used, threads, encoding->encoded);
             };
-            if (threads > 1) {
-                try {
-                    encoder_thread = std::thread(run);
-                } catch (const std::system_error&) {
-                    run();  // no thread to be had: this batch is encoded before the next is read
-                }
-            } else {
-                run();
-            }
-        }
-        try {
+        detail::overlap(encode, threads > 1, [&] {
             if (have_finishing) finish(*finishing);
             have_finishing = false;
             if (more) more = read_batch(reader, record, next_row, reading->batch, summary);
             else reading->batch.used = 0;
-        } catch (...) {
-            if (encoder_thread.joinable()) encoder_thread.join();
-            throw;
-        }
-        if (encoder_thread.joinable()) encoder_thread.join();
-        if (failure) std::rethrow_exception(failure);
+        });
         if (have_encoding) {
             std::swap(encoding, finishing);
             have_finishing = true;
