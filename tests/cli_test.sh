@@ -272,6 +272,8 @@ check "the same schema" -- cmp -s out.txt conv.json
 expect 3 "a pprl schema is not a clkhash schema" -- "$pprl" schema convert "$schema" --out conv2.json
 check "and nothing is written" -- test ! -e conv2.json
 expect 2 "convert never overwrites its input" -- "$pprl" schema convert conv.json --out conv.json
+expect 0 "convert clkhash's FEBRL tutorial schema (the README's worked example)" -- "$pprl" schema convert "$src/bench/clkhash_febrl_schema.json" --out febrl_pprl.json
+check "the README shows exactly the changes it prints" -- bash -c 'while IFS= read -r line; do grep -qF -- "$line" "$0" || exit 1; done < err.txt' "$src/README.md"
 printf '%s\r\n' "$(head -c -1 ck.secret)" > ck_crlf.secret; chmod 600 ck_crlf.secret
 expect 0 "a secret saved with CRLF" -- "$pprl" encode --schema ck_schema.json --secret-file ck_crlf.secret --in ck.csv --out ck_crlf.pprl
 check "is warned about, naming the byte" -- grep -q 'ends in whitespace (\\r)' err.txt
