@@ -6,7 +6,7 @@
 // multiple of 64 (a clkhash CLK of l = 1000, say) is held in whole words, its last one zero-padded.
 //
 // Bit order: as pprl/wire.hpp says. Kernels only AND and count, which do not care about order;
-// set_bit and test_bit apply it to a row's words, filter_bit and set_filter_bit (wire.hpp) to a
+// word_bit, set_bit and test_bit apply it to a row's words, filter_bit and set_filter_bit (wire.hpp) to a
 // filter held as bytes in file order.
 //
 // The buffer is shared (std::shared_ptr): copies of a FilterMatrix are views of the same bits, which
@@ -65,11 +65,19 @@ public:
     // with popcounts (record ids are not copied).
     FilterMatrix copy_rows(const std::vector<std::size_t>& rows) const;
 
-    static void set_bit(std::uint64_t* row, std::size_t bit) noexcept {
-        row[bit / 64] |= std::uint64_t{1} << (((bit / 8) % 8) * 8 + (7 - bit % 8));
+    // Where filter bit `bit` sits in a row's words: word word_bit(bit) / 64, bit word_bit(bit) % 64
+    // (bit 7 - bit % 8 of byte bit / 8, the bytes of a word little-endian). Less than 65,536 for any
+    // filter length.
+    static constexpr std::size_t word_bit(std::size_t bit) noexcept {
+        return (bit / 64) * 64 + ((bit / 8) % 8) * 8 + (7 - bit % 8);
     }
+    static void set_word_bit(std::uint64_t* row, std::size_t place) noexcept {
+        row[place / 64] |= std::uint64_t{1} << (place % 64);
+    }
+    static void set_bit(std::uint64_t* row, std::size_t bit) noexcept { set_word_bit(row, word_bit(bit)); }
     static bool test_bit(const std::uint64_t* row, std::size_t bit) noexcept {
-        return (row[bit / 64] >> (((bit / 8) % 8) * 8 + (7 - bit % 8))) & 1;
+        const std::size_t place = word_bit(bit);
+        return (row[place / 64] >> (place % 64)) & 1;
     }
 
     // Popcount of each row, computed by compute_popcounts() (the loaders call it).

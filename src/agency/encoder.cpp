@@ -382,7 +382,7 @@ bool Encoder::Impl::encode(const std::vector<std::string>& values, std::uint64_t
     for (std::size_t t = 0; t < token_list.size(); ++t)
         if (const std::uint16_t* known = worker.known[t])
             for (unsigned j = 0; j < worker.pending[t].k; ++j)
-                target[known[j] >> 6] |= std::uint64_t{1} << (known[j] & 63);
+                FilterMatrix::set_word_bit(target, known[j]);
     worker.digests.resize(worker.requests.size());
     crypto::HmacSha256::mac_many(worker.requests.data(), worker.requests.size(), worker.digests.data());
     for (std::size_t r = 0; r < worker.misses.size(); ++r) {
@@ -393,11 +393,10 @@ bool Encoder::Impl::encode(const std::vector<std::string>& values, std::uint64_t
         const BoundField& field = *token.field;
         draw_positions(field.mac, text, worker.digests[r], token.k, field.bits, field.index_width, worker.positions.data());
         for (unsigned j = 0; j < token.k; ++j) {
-            const unsigned bit = worker.positions[j] + field.first_bit;
-            // The cache keeps each position as the bit's place in the row's words (bit 7 - i mod 8
-            // of byte i / 8: FilterMatrix::set_bit's arithmetic, done once per token here).
-            worker.positions[j] = static_cast<std::uint16_t>((bit & ~63u) | (((bit >> 3) & 7u) << 3) | (7u - (bit & 7u)));
-            target[worker.positions[j] >> 6] |= std::uint64_t{1} << (worker.positions[j] & 63);
+            // The cache keeps each position as the bit's place in the row's words (word_bit, done
+            // once per token here rather than on every hit).
+            worker.positions[j] = static_cast<std::uint16_t>(FilterMatrix::word_bit(worker.positions[j] + field.first_bit));
+            FilterMatrix::set_word_bit(target, worker.positions[j]);
         }
         worker.cache->insert(worker.hashes[t], token.field->index, token.k, text, worker.positions.data());
     }
