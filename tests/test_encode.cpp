@@ -120,7 +120,7 @@ TEST(Encoder, RowSourceEncodesAsTheSameRowsAsStrings) {
         RecordIdSet seen_strings, seen_source;
         EncodeSummary from_strings, from_source;
         const FilterMatrix a = encoder.encode_batch(rows, numbers, {}, threads, seen_strings, from_strings);
-        const FilterMatrix b = encoder.encode_batch(source, numbers, threads, seen_source, from_source);
+        const FilterMatrix b = encoder.encode_batches({&source}, 1001, threads, seen_source, from_source);
         EXPECT_GT(a.rows(), 1000u);
         EXPECT_EQ(all_bytes(a), all_bytes(b));
         EXPECT_EQ(a.ids(), b.ids());

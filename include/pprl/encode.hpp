@@ -178,10 +178,7 @@ public:
                               unsigned threads, RecordIdSet& seen_ids,
                               EncodeSummary& summary) const;
 
-    // The same for rows taken from a RowSource.
-    FilterMatrix encode_batch(const RowSource& rows, const std::vector<std::uint64_t>& row_numbers, unsigned threads,
-                              RecordIdSet& seen_ids, EncodeSummary& summary) const;
-    // Every row of several RowSources, numbered from first_row on, into one matrix (ids and
+    // Every row of one or more RowSources, numbered from first_row on, into one matrix (ids and
     // popcounts included; info not set), rejections sorted by row. Pipelined: the threads encode a
     // batch straight into its rows of the result while the calling thread checks the ids of the one
     // before, then calls progress(rows done so far) when given.

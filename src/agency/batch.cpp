@@ -126,6 +126,12 @@ void encode_rows_from(const Encoder& encoder, const Rows& rows, bool keep_ids, s
     for (std::uint64_t invalid : invalid_counts) out.invalid_fields += invalid;
 }
 
+// Row i's record id: from encoded.ids when set (a RowSource's rows, or row numbers), else its column.
+const std::string& id_of(const std::vector<std::vector<std::string>>& rows, const EncodedRows& encoded,
+                         std::size_t id_index, std::size_t i) {
+    return !encoded.ids.empty() ? encoded.ids[i] : rows[i][id_index];
+}
+
 }  // namespace
 
 void encode_rows(const Encoder& encoder, const std::vector<std::vector<std::string>>& rows, std::size_t n,
@@ -153,13 +159,10 @@ std::size_t check_ids(const Encoder& encoder, const std::vector<std::vector<std:
         for (std::size_t i = 0; i < n; ++i)
             encoded.ids[i] = std::to_string(i < row_numbers.size() ? row_numbers[i] : i + 1);
     }
-    auto id_of = [&](std::size_t i) -> const std::string& {
-        return !encoded.ids.empty() ? encoded.ids[i] : rows[i][id_index];
-    };
     std::vector<std::uint64_t>& id_hashes = encoded.id_hashes;
     if (id_hashes.empty()) {
         id_hashes.resize(n);
-        for (std::size_t i = 0; i < n; ++i) id_hashes[i] = RecordIdSet::hash(id_of(i));
+        for (std::size_t i = 0; i < n; ++i) id_hashes[i] = RecordIdSet::hash(id_of(rows, encoded, id_index, i));
     }
     // Each insertion misses the cache once; fetching a few ids ahead overlaps the misses.
     constexpr std::size_t prefetch_distance = 8;
@@ -168,7 +171,7 @@ std::size_t check_ids(const Encoder& encoder, const std::vector<std::vector<std:
     for (std::size_t i = 0; i < n; ++i) {
         if (i + prefetch_distance < n) seen_ids.prefetch(id_hashes[i + prefetch_distance]);
         if (accepted[i]) {
-            const std::string& id = id_of(i);
+            const std::string& id = id_of(rows, encoded, id_index, i);
             const char* reason = nullptr;
             if (id.empty()) reason = "empty record id";
             else if (id.size() > max_record_id_bytes) reason = "record id longer than 256 bytes";
@@ -197,9 +200,6 @@ FilterMatrix finish_rows(const Encoder& encoder, const std::vector<std::vector<s
     const std::size_t kept = check_ids(encoder, rows, n, row_numbers, lines, encoded, seen_ids, summary);
     const std::vector<char>& accepted = encoded.accepted;
     const std::size_t id_index = encoder.id_column_index();
-    const auto id_of = [&](std::size_t i) -> const std::string& {
-        return !encoded.ids.empty() ? encoded.ids[i] : rows[i][id_index];
-    };
     const unsigned bits = encoder.schema().bits();
     FilterMatrix out;
     if (kept == n) {
@@ -211,7 +211,7 @@ FilterMatrix finish_rows(const Encoder& encoder, const std::vector<std::vector<s
     }
     out.ids().reserve(kept);
     for (std::size_t i = 0; i < n; ++i)
-        if (accepted[i]) out.ids().push_back(id_of(i));
+        if (accepted[i]) out.ids().push_back(id_of(rows, encoded, id_index, i));
     return out;
 }
 
@@ -256,13 +256,6 @@ FilterMatrix Encoder::encode_batch(const std::vector<std::vector<std::string>>& 
     return detail::finish_rows(*this, rows, rows.size(), row_numbers, lines, encoded, seen_ids, summary);
 }
 
-FilterMatrix Encoder::encode_batch(const RowSource& rows, const std::vector<std::uint64_t>& row_numbers,
-                                   unsigned threads, RecordIdSet& seen_ids, EncodeSummary& summary) const {
-    detail::EncodedRows encoded;
-    detail::encode_rows(*this, rows, threads, encoded);
-    return detail::finish_rows(*this, {}, rows.rows(), row_numbers, {}, encoded, seen_ids, summary);
-}
-
 FilterMatrix Encoder::encode_batches(const std::vector<const RowSource*>& batches, std::uint64_t first_row,
                                      unsigned threads, RecordIdSet& seen_ids, EncodeSummary& summary,
                                      const std::function<void(std::uint64_t)>& progress) const {
@@ -271,7 +264,6 @@ FilterMatrix Encoder::encode_batches(const std::vector<const RowSource*>& batche
     FilterMatrix all(total, schema().bits());
     all.ids().reserve(total);
     std::vector<char> kept(total, 0);
-    std::size_t rejected = 0;
     // Two batches in flight: the workers encode one straight into its rows of `all` while this
     // thread checks the ids of the one before (as encode_csv does with the batches it reads).
     struct Slot {
@@ -287,10 +279,7 @@ FilterMatrix Encoder::encode_batches(const std::vector<const RowSource*>& batche
     const auto finish = [&](Slot& slot) {
         detail::check_ids(*this, {}, slot.rows, slot.numbers, {}, slot.encoded, seen_ids, summary);
         for (std::size_t i = 0; i < slot.rows; ++i) {
-            if (!slot.encoded.accepted[i]) {
-                ++rejected;
-                continue;
-            }
+            if (!slot.encoded.accepted[i]) continue;
             kept[slot.start + i] = 1;
             all.ids().push_back(std::move(slot.encoded.ids[i]));
         }
@@ -322,9 +311,9 @@ FilterMatrix Encoder::encode_batches(const std::vector<const RowSource*>& batche
     }
     std::sort(summary.rejections.begin(), summary.rejections.end(),
               [](const Rejection& x, const Rejection& y) { return x.row < y.row; });
-    if (rejected > 0) {  // close up the rejected rows' places
+    if (all.ids().size() < total) {  // close up the rejected rows' places
         std::vector<std::size_t> rows;
-        rows.reserve(total - rejected);
+        rows.reserve(all.ids().size());
         for (std::size_t i = 0; i < total; ++i)
             if (kept[i]) rows.push_back(i);
         FilterMatrix closed = all.copy_rows(rows);

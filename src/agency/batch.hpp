@@ -33,11 +33,11 @@ struct EncodedRows {
 // Encodes the first n rows on `threads` threads (0: all cores; never more than rows).
 void encode_rows(const Encoder& encoder, const std::vector<std::vector<std::string>>& rows, std::size_t n,
                  unsigned threads, EncodedRows& out);
-// The same for every row of a RowSource, each worker reading its rows into its own scratch; the
-// ids are kept in `out.ids` for finish_rows (which is then given no rows). With a destination (rows
-// of `stride_words` words, zeroed), the filters are written there instead of into out.filters.
+// The same for every row of a RowSource, each worker reading its rows into its own scratch, the
+// filters written to `destination` (rows of `stride_words` words, zeroed) and the ids kept in
+// `out.ids` for check_ids (which is then given no rows).
 void encode_rows(const Encoder& encoder, const RowSource& rows, unsigned threads, EncodedRows& out,
-                 std::uint64_t* destination = nullptr, std::size_t stride_words = 0);
+                 std::uint64_t* destination, std::size_t stride_words);
 
 // The serial half of finish_rows: checks the accepted rows' ids (non-empty, at most 256 bytes, not
 // seen before), clears `accepted` where they fail, appends the rejections to `summary` and returns
