@@ -391,22 +391,21 @@ void bind_hub(py::module_& m) {
             result = link(inputs, options);
         }
         const EntityTable& rows = result.entities;
-        if (arrow) {
-            const auto party = [&](std::size_t i) -> const std::string& { return result.party_labels[rows.party[i]]; };
-            const auto record = [&](std::size_t i) -> const std::string& {
-                return parties[rows.party[i]].matrix->ids()[rows.record[i]];
-            };
-            const auto entity = [&](std::size_t i) -> const std::string& { return rows.entity_id[i]; };
+        const auto party = [&](std::size_t i) -> const std::string& { return result.party_labels[rows.party[i]]; };
+        const auto record = [&](std::size_t i) -> const std::string& {
+            return parties[rows.party[i]].matrix->ids()[rows.record[i]];
+        };
+        const auto entity = [&](std::size_t i) -> const std::string& { return rows.entity_id[i]; };
+        if (arrow)
             return py::make_tuple(string_buffers(rows.size(), party), string_buffers(rows.size(), record),
                                   string_buffers(rows.size(), entity), result.warnings, result.threshold);
+        std::vector<std::string> parties_out, records_out, entities_out;
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+            parties_out.push_back(party(i));
+            records_out.push_back(record(i));
+            entities_out.push_back(entity(i));
         }
-        std::vector<std::string> party, record, entity;
-        for (std::size_t i = 0; i < result.entities.size(); ++i) {
-            party.push_back(result.party_labels[result.entities.party[i]]);
-            record.push_back(parties[result.entities.party[i]].matrix->ids()[result.entities.record[i]]);
-            entity.push_back(result.entities.entity_id[i]);
-        }
-        return py::make_tuple(party, record, entity, result.warnings, result.threshold);
+        return py::make_tuple(parties_out, records_out, entities_out, result.warnings, result.threshold);
     }, py::arg("parties"), py::arg("threshold") = "auto", py::arg("method") = "greedy", py::arg("blocking") = "none",
        py::arg("threads") = py::none(), py::arg("model") = "auto", py::arg("merge") = "parties",
        py::arg("arrow") = false);

@@ -408,10 +408,9 @@ def to_parquet(data: Any, path: Union[str, os.PathLike], compression: str = "zst
     import pyarrow.parquet as pq
 
     if isinstance(data, Encodings):
-        ids = data.ids
-        table = pa.table({"party": pa.array([data.party] * len(ids), pa.large_string()),
-                          "row": pa.array(np.arange(len(ids), dtype=np.int64)),
-                          "record_id": _arrow_strings(pa, _gather_ids(data, np.arange(len(ids), dtype=np.uint32)))})
+        rows = np.arange(len(data), dtype=np.int64)  # the ids come from C++ buffers, not Encodings.ids
+        table = pa.table({"party": pa.array([data.party] * len(data), pa.large_string()), "row": pa.array(rows),
+                          "record_id": _arrow_strings(pa, _gather_ids(data, rows.astype(np.uint32)))})
     else:
         table = _arrow_table(data)
         if table is None:
