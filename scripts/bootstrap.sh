@@ -13,6 +13,7 @@ debian_packages=(
   nlohmann-json3-dev                  # schemas and JSON formats
   libcli11-dev                        # the command-line parser
   libutf8proc-dev                     # Unicode normalisation
+  libsqlite3-dev                      # SQLite: the hub registry
   libre2-dev                          # linear-time regular expressions (clkhash patterns and dates)
   libgtest-dev                        # tests
   libbenchmark-dev                    # benchmarks

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <limits>
 
-#include "agency/calendar.hpp"
+#include "runtime/calendar.hpp"
 #include "pprl/normalize.hpp"
 #include "pprl/secret.hpp"
 

@@ -27,6 +27,7 @@ Command add_link(CLI::App& app);
 Command add_synth(CLI::App& app);
 Command add_evaluate(CLI::App& app);
 Command add_audit(CLI::App& app);
+Command add_registry(CLI::App& app);
 
 // The secret file named by --secret-file, else by PPRL_SECRET_FILE; UsageError if neither.
 std::string secret_path(const std::string& option_value);

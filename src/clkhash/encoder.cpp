@@ -18,7 +18,7 @@
 #include "pprl/bloom.hpp"
 #include "crypto/crypto.hpp"
 #include "pprl/error.hpp"
-#include "agency/calendar.hpp"
+#include "runtime/calendar.hpp"
 #include "clkhash/internal.hpp"
 #include "agency/token_cache.hpp"
 

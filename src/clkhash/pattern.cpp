@@ -23,7 +23,7 @@
 #include <set>
 #include <vector>
 
-#include "agency/calendar.hpp"
+#include "runtime/calendar.hpp"
 #include "clkhash/internal.hpp"
 #include "pprl/error.hpp"
 

@@ -31,6 +31,9 @@ public:
     std::uint64_t position() const noexcept { return position_; }
     void commit();
     const std::string& path() const noexcept { return path_; }
+    // The temporary file being written, for a writer that fills it by name (SQLite's online backup);
+    // empty when the output is written through (standard output, a device).
+    const std::string& temporary_path() const noexcept { return temp_path_; }
 
 private:
     void flush_buffer();

@@ -377,12 +377,16 @@ LinkResult link(const std::vector<const FilterMatrix*>& parties, const LinkOptio
         result.threshold = options.threshold.value();
         if (options.estimate_threshold) result.estimated_threshold = estimate_record_threshold(parties, options);
     }
+    detail::solve_links(parties, options, result);
+    return result;
+}
+
+void detail::solve_links(const std::vector<const FilterMatrix*>& parties, const LinkOptions& options, LinkResult& result) {
     const std::vector<char> eligible = eligible_candidates(options, result);
     std::vector<std::size_t> offset(parties.size() + 1, 0);
     for (std::size_t p = 0; p < parties.size(); ++p) offset[p + 1] = offset[p] + parties[p]->rows();
     DisjointSets sets = merge_in_score_order(parties, eligible, offset, options.merge, result);
     result.entities = name_entities(parties, result.party_labels, offset, sets);
-    return result;
 }
 
 }  // namespace pprl

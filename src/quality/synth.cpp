@@ -12,7 +12,7 @@
 
 #include "format/csv.hpp"
 #include "pprl/error.hpp"
-#include "agency/calendar.hpp"
+#include "runtime/calendar.hpp"
 #include "format/atomic_file.hpp"
 #include "runtime/splitmix64.hpp"
 

@@ -1,4 +1,4 @@
-// agency/calendar.hpp — the Gregorian rules every date in pprl is checked against (pprl's date
+// runtime/calendar.hpp — the Gregorian rules every date in pprl is checked against (pprl's date
 // fields, clkhash's strptime, synthetic birth dates).
 #pragma once
 
