@@ -426,6 +426,106 @@ check "SIGTERM exits 5, not by the signal (exit $status)" -- test $status -eq 5
 check "no temporary file left after SIGTERM" -- no_temporaries
 check "no output after SIGTERM" -- test ! -e stalled.pprl
 check "no temporary file left anywhere" -- no_temporaries
+# The registry: ingest, link, export, history, events, verify, backup, forget, and the refusals.
+partition() {  # the partition of an entities CSV, as sorted lines of sorted members
+    python3 -c '
+import csv, sys
+groups = {}
+for row in csv.DictReader(open(sys.argv[1])):
+    groups.setdefault(row["entity_id"], []).append(row["party"] + ":" + row["record_id"])
+print("\n".join(sorted(" ".join(sorted(m)) for m in groups.values())))' "$1"
+}
+expect 0 "registry init" -- "$pprl" registry init hub.db
+expect 2 "registry init never replaces a file" -- "$pprl" registry init hub.db
+expect 2 "registry ingest with a bad date" -- "$pprl" registry ingest hub.db s_city.pprl --party city --as-of 2025-02-30
+for party in city schools promise; do
+    expect 0 "registry ingest $party" -- "$pprl" registry ingest hub.db s_$party.pprl --party $party --as-of 2025-09-01 --label fall
+done
+expect 0 "registry ingest of the same file again" -- "$pprl" registry ingest hub.db s_city.pprl --party city --as-of 2025-09-02
+check "says it was already ingested" -- grep -q "already ingested" err.txt
+expect 4 "registry refuses an extract under another key" -- "$pprl" registry ingest hub.db other.pprl --party other --as-of 2025-09-01
+head -c 1000 s_city.pprl > cut.pprl
+expect 5 "registry refuses a truncated extract" -- "$pprl" registry ingest hub.db cut.pprl --party cut --as-of 2025-09-01
+expect 0 "registry link" -- "$pprl" registry link hub.db --threshold 0.75
+expect 0 "registry export" -- "$pprl" registry export hub.db --out reg.csv
+check "export header" -- test "$(head -1 reg.csv)" = "party,record_id,entity_id,last_seen"
+"$pprl" link s_city.pprl s_schools.pprl s_promise.pprl --threshold 0.75 --model record --out batch.csv 2>/dev/null
+check "registry link gives batch link's partition" -- cmp -s <(partition reg.csv) <(partition batch.csv)
+entity=$(sed -n 2p reg.csv | cut -d, -f3)
+record=$(sed -n 2p reg.csv | cut -d, -f2)
+expect 0 "registry history of an entity" -- "$pprl" registry history hub.db --entity "$entity"
+check "history names the entity's records" -- grep -q "city,$record,$entity" out.txt
+expect 0 "registry history of a record" -- "$pprl" registry history hub.db --record "city:$record"
+expect 2 "registry history needs one of --entity, --record" -- "$pprl" registry history hub.db
+expect 0 "registry events as JSON" -- "$pprl" registry events hub.db --json
+check "events are JSON with the ingests and the link" -- python3 -c '
+import json, sys
+kinds = [e["kind"] for e in json.load(open("out.txt"))]
+sys.exit(not (kinds[0] == "INIT" and kinds.count("INGEST") == 3 and "LINK" in kinds))'
+expect 0 "registry verify" -- "$pprl" registry verify hub.db
+check "verify says sound" -- grep -q "^sound" out.txt
+expect 0 "registry backup" -- "$pprl" registry backup hub.db hub_copy.db
+expect 2 "registry backup never replaces a file" -- "$pprl" registry backup hub.db s_city.pprl
+expect 0 "the backup verifies" -- "$pprl" registry verify hub_copy.db
+expect 0 "registry forget" -- "$pprl" registry forget hub.db --party city --record-id "$record"
+check "forget does not echo the record id" -- bash -c "! grep -q -- '$record' err.txt"
+expect 2 "registry forget of an unknown record" -- "$pprl" registry forget hub.db --party city --record-id "$record"
+expect 0 "registry export after forget" -- "$pprl" registry export hub.db --out reg2.csv
+check "the erased record is gone" -- bash -c "! grep -q '^city,$record,' reg2.csv"
+expect 0 "registry export as of before the first link" -- "$pprl" registry export hub.db --out old.csv --as-of 2025-08-31
+check "nothing was linked then" -- test "$(wc -l < old.csv)" = 1
+expect 2 "registry export does not replace the registry" -- "$pprl" registry export hub.db --out hub.db
+expect 5 "a missing registry" -- "$pprl" registry verify nowhere.db
+expect 5 "a file that is not a registry" -- "$pprl" registry verify s_city.pprl
+python3 -c 'import sqlite3; c = sqlite3.connect("hub_copy.db"); c.execute("PRAGMA user_version = 7"); c.commit()'
+expect 5 "a registry from a newer pprl" -- "$pprl" registry export hub_copy.db --out x.csv
+check "says so" -- grep -q "newer pprl" err.txt
+check "and writes nothing" -- test ! -e x.csv
+# kill -9 at random moments of ingest and link: the registry is as before the command, or as after it.
+"$pprl" synth --people 8000 --seed 5 --out-dir big >/dev/null 2>&1
+for party in city schools; do
+    "$pprl" encode --schema "$schema" --secret-file k.key --in big/$party.csv --out big_$party.pprl --party $party 2>/dev/null
+done
+"$pprl" registry init crash_base.db 2>/dev/null
+"$pprl" registry ingest crash_base.db big_city.pprl --party city --as-of 2025-09-01 2>/dev/null
+dump() { python3 -c '
+import sqlite3, sys
+for line in sqlite3.connect(sys.argv[1]).iterdump(): print(line)' "$1"; }
+dump crash_base.db > before_ingest.sql
+cp crash_base.db crash_done.db
+"$pprl" registry ingest crash_done.db big_schools.pprl --party schools --as-of 2025-09-01 2>/dev/null
+"$pprl" registry link crash_done.db --threshold 0.75 2>/dev/null
+"$pprl" registry export crash_done.db --out crash_expected.csv 2>/dev/null
+interrupted=0
+for trial in $(seq 12); do
+    rm -f crash.db crash.db-wal crash.db-shm
+    cp crash_base.db crash.db
+    "$pprl" registry ingest crash.db big_schools.pprl --party schools --as-of 2025-09-01 >/dev/null 2>&1 &
+    pid=$!
+    sleep "0.0$((RANDOM % 10))"
+    kill -9 $pid 2>/dev/null && interrupted=$((interrupted + 1))
+    wait $pid 2>/dev/null
+    "$pprl" registry verify crash.db >/dev/null 2>&1 || { echo "FAIL: registry unsound after kill -9 during ingest (trial $trial)"; failures=$((failures + 1)); }
+    extracts=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM extracts").fetchone()[0])' crash.db)
+    if [[ $extracts == 1 ]]; then
+        check "an interrupted ingest leaves the registry as it was (trial $trial)" -- cmp -s <(dump crash.db) before_ingest.sql
+        "$pprl" registry ingest crash.db big_schools.pprl --party schools --as-of 2025-09-01 >/dev/null 2>&1
+    fi
+    "$pprl" registry link crash.db --threshold 0.75 >/dev/null 2>&1 &
+    pid=$!
+    sleep "0.$((RANDOM % 6))$((RANDOM % 10))"
+    kill -9 $pid 2>/dev/null && interrupted=$((interrupted + 1))
+    wait $pid 2>/dev/null
+    "$pprl" registry verify crash.db >/dev/null 2>&1 || { echo "FAIL: registry unsound after kill -9 during link (trial $trial)"; failures=$((failures + 1)); }
+    "$pprl" registry export crash.db --out crash.csv >/dev/null 2>&1
+    if [[ $(wc -l < crash.csv) == 1 ]]; then
+        "$pprl" registry link crash.db --threshold 0.75 >/dev/null 2>&1  # killed before it committed: nothing linked
+        "$pprl" registry export crash.db --out crash.csv >/dev/null 2>&1
+    fi
+    check "after the kill and a rerun, the entities are a whole link's (trial $trial)" -- cmp -s <(partition crash.csv) <(partition crash_expected.csv)
+done
+echo "cli: registry: $interrupted of 24 kill -9 signals came mid-command"
+check "some of the kills came mid-command" -- test $interrupted -gt 0
 # Regular expressions: a 200,000-character value against the shipped clkhash pattern schema.
 python3 - "$src/tests/compat/vectors/string_validation.json" <<'PY'
 import csv, json, sys

@@ -94,7 +94,6 @@ Command add_registry(CLI::App& app) {
     auto* record_option = history->add_option("--record", o->record, "PARTY:RECORD_ID");
     entity_option->excludes(record_option);
     record_option->excludes(entity_option);
-    history->require_option(1);
 
     CLI::App* events = app.add_subcommand("events", "The event log");
     registry_argument(events);
@@ -189,6 +188,7 @@ Command add_registry(CLI::App& app) {
             return 0;
         }
         if (history->parsed()) {
+            if (o->entity.empty() == o->record.empty()) throw UsageError("registry history takes --entity or --record");
             Registry registry(o->db, false);
             if (!o->entity.empty()) {
                 print_memberships(registry.entity_history(o->entity));
