@@ -69,6 +69,23 @@ struct Quality {
 
 Quality evaluate_entities(const Truth& truth, const std::vector<EntityRow>& entities);
 
+// Entity id stability between two exports of a registry (pprl registry export, consecutive years).
+// A person counts if at least one of their records is in both exports; they kept their id if every
+// such record has the same entity id in both. The people are split by whether the entities holding
+// those records kept exactly the same members (the id contract promises them their ids: 100 %) or
+// not (a record joined or left, entities merged or split). A record's person comes from the later
+// truth, else from the earlier one (a record that left the extracts is only in the earlier).
+struct StabilityCounts {
+    std::uint64_t people = 0, kept = 0;
+    double share() const noexcept { return people == 0 ? 1.0 : static_cast<double>(kept) / static_cast<double>(people); }
+};
+struct IdStability {
+    StabilityCounts all, same_members, changed_members;
+    std::map<std::string, StabilityCounts> by_group;  // all people of each group (empty without groups)
+};
+IdStability id_stability(const Truth& before_truth, const std::vector<EntityRow>& before, const Truth& after_truth,
+                         const std::vector<EntityRow>& after);
+
 // Quality of "score ≥ threshold" for each threshold, from scored pairs. True pairs missing from the
 // file count as false negatives at every threshold.
 struct SweepPoint {

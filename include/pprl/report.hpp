@@ -19,6 +19,7 @@ namespace pprl {
 struct EvaluationReport {
     std::string title = "pprl linkage quality";
     std::optional<Quality> entities;  // from an entities file
+    std::optional<IdStability> stability;  // against an earlier registry export
     std::optional<Quality> pairs;     // from a pairs file at `pairs_threshold`
     double pairs_threshold = 0;
     std::vector<SweepPoint> sweep;

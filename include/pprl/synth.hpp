@@ -68,8 +68,24 @@ struct SynthOutput {
 
 SynthOutput synthesize(const SynthOptions& options);
 
+// Several years of extracts, for a registry (pprl/registry.hpp). Year y (0-based) of `years`
+// describes Jan 1 of reference_year − (years − 1) + y: its youth window holds about options.people
+// people (births are drawn over every year's window). Between years people age into and out of the
+// window, move house (8 % a year) and now and then change surname (0.3 %); each party's coverage is
+// kept at its share by people leaving (10 % a year) and entering; a party's record of a person
+// persists with its errors, its id and its filter, except that the party records a move (60 % a
+// year until it does) or a surname change (80 %), re-enters the record with fresh errors (5 %), or
+// gives it a new id (2 %). Person ids are the same in every year's truth.
+struct SynthYear {
+    int reference_year = 0;
+    SynthOutput output;
+};
+std::vector<SynthYear> synthesize_years(const SynthOptions& options, int years);
+
 // Writes <dir>/<party>.csv (record_id,first_name,last_name,dob,sex,address,zip) and <dir>/truth.csv
 // (party,record_id,person_id,group); creates <dir> if needed.
 void write_synth(const SynthOutput& output, const std::string& dir);
+// Each year into <dir>/<reference year>/ as write_synth does.
+void write_synth_years(const std::vector<SynthYear>& years, const std::string& dir);
 
 }  // namespace pprl

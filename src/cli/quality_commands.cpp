@@ -19,6 +19,7 @@ Command add_synth(CLI::App& app) {
     struct Options {
         std::size_t people = 20000;
         std::uint64_t seed = 1;
+        int years = 1;
         std::string out_dir, parties = "city,schools,promise";
     };
     auto o = std::make_shared<Options>();
@@ -26,6 +27,9 @@ Command add_synth(CLI::App& app) {
     app.add_option("--seed", o->seed, "Random seed (same seed, same files)");
     app.add_option("--out-dir", o->out_dir, "Directory for <party>.csv and truth.csv")->required();
     app.add_option("--parties", o->parties, "Comma-separated parties: city, schools, promise (default all three)");
+    app.add_option("--years", o->years,
+                   "Several yearly extracts (1 to 50), each in <out-dir>/<year>/, the last year 2026; person ids are "
+                   "the same in every year's truth");
     return [o]() {
         SynthOptions options;
         options.people = o->people;
@@ -35,17 +39,38 @@ Command add_synth(CLI::App& app) {
         for (std::string name; std::getline(list, name, ',');) names.push_back(name);
         options.parties = synth_parties(names);
         if (options.parties.empty()) throw UsageError("--parties is empty");
-        const SynthOutput output = synthesize(options);
-        write_synth(output, o->out_dir);
-        for (std::size_t p = 0; p < output.party_names.size(); ++p)
-            std::cerr << "pprl: " << output.party_names[p] << ": " << with_commas(output.records[p].size())
-                      << " records -> " << o->out_dir << "/" << output.party_names[p] << ".csv\n";
-        std::cerr << "pprl: truth -> " << o->out_dir << "/truth.csv\n";
+        const auto report = [](const SynthOutput& output, const std::string& dir) {
+            for (std::size_t p = 0; p < output.party_names.size(); ++p)
+                std::cerr << "pprl: " << output.party_names[p] << ": " << with_commas(output.records[p].size())
+                          << " records -> " << dir << "/" << output.party_names[p] << ".csv\n";
+            std::cerr << "pprl: truth -> " << dir << "/truth.csv\n";
+        };
+        if (o->years == 1) {
+            const SynthOutput output = synthesize(options);
+            write_synth(output, o->out_dir);
+            report(output, o->out_dir);
+            return 0;
+        }
+        const std::vector<SynthYear> years = synthesize_years(options, o->years);
+        write_synth_years(years, o->out_dir);
+        for (const SynthYear& year : years) report(year.output, o->out_dir + "/" + std::to_string(year.reference_year));
         return 0;
     };
 }
 
 namespace {
+
+void print_stability(std::ostream& out, const IdStability& stability, bool by_group) {
+    const auto line = [&](const char* what, const StabilityCounts& counts) {
+        out << what << with_commas(counts.kept) << " of " << with_commas(counts.people) << " people ("
+            << std::fixed << std::setprecision(2) << 100 * counts.share() << "%)\n";
+    };
+    line("id stability: kept their entity ids: ", stability.all);
+    line("  whose entities kept the same members: ", stability.same_members);
+    line("  whose entities changed members: ", stability.changed_members);
+    if (by_group)
+        for (const auto& [group, counts] : stability.by_group) line(("  " + group + ": ").c_str(), counts);
+}
 
 void print_quality(std::ostream& out, const std::string& what, const Quality& q, bool by_group) {
     out << what << ": precision " << std::fixed << std::setprecision(4) << q.overall.precision() << ", recall "
@@ -106,7 +131,7 @@ std::unique_ptr<AtomicFile> written(const std::string& path, const std::string& 
 
 Command add_evaluate(CLI::App& app) {
     struct Options {
-        std::string truth, entities, pairs, parties, by, report, json, threshold;
+        std::string truth, entities, pairs, parties, by, report, json, threshold, previous_entities, previous_truth;
     };
     auto o = std::make_shared<Options>();
     app.add_option("--truth", o->truth, "truth.csv (party,record_id,person_id[,group]); '-': standard input, as for the next two")->required();
@@ -116,12 +141,16 @@ Command add_evaluate(CLI::App& app) {
     app.add_option("--threshold", o->threshold, "Evaluate the pairs file at this threshold (default: its best F1)");
     app.add_option("--by", o->by, "Break results down by this truth column (only 'group' is supported)")
         ->check(CLI::IsMember({"group"}));
+    app.add_option("--previous-entities", o->previous_entities,
+                   "An earlier registry export (pprl registry export): report entity id stability against it");
+    app.add_option("--previous-truth", o->previous_truth, "The truth of that earlier year (default: --truth)");
     app.add_option("--report", o->report, "Write a self-contained HTML report");
     app.add_option("--json", o->json, "Write every figure as JSON ('-': standard output, the figures then to standard error)");
     return [o]() {
         if (o->entities.empty() && o->pairs.empty()) throw UsageError("give --entities, --pairs or both");
+        if (!o->previous_entities.empty() && o->entities.empty()) throw UsageError("--previous-entities needs --entities");
         if (!o->threshold.empty()) parse_unit_interval("--threshold", o->threshold);
-        refuse_overwriting({o->report, o->json}, {o->truth, o->entities, o->pairs});
+        refuse_overwriting({o->report, o->json}, {o->truth, o->entities, o->pairs, o->previous_entities, o->previous_truth});
         // The figures go to standard output unless a report or the JSON does.
         std::ostream& out = o->report == standard_stream || o->json == standard_stream ? std::cerr : std::cout;
         const Truth truth = Truth::from_file(o->truth);
@@ -131,6 +160,12 @@ Command add_evaluate(CLI::App& app) {
             report.entities = evaluate_entities(truth, read_entities(o->entities));
             report.notes.push_back({"entities", o->entities});
             print_quality(out, "entities", *report.entities, !o->by.empty());
+        }
+        if (!o->previous_entities.empty()) {
+            const Truth previous = o->previous_truth.empty() ? truth : Truth::from_file(o->previous_truth);
+            report.stability = id_stability(previous, read_entities(o->previous_entities), truth, read_entities(o->entities));
+            report.notes.push_back({"previous entities", o->previous_entities});
+            print_stability(out, *report.stability, !o->by.empty());
         }
         if (!o->pairs.empty()) {
             std::string party_a, party_b;

@@ -309,4 +309,57 @@ MixtureEstimate fit_mixture(const std::vector<double>& scores, int max_iteration
     return m;
 }
 
+IdStability id_stability(const Truth& before_truth, const std::vector<EntityRow>& before, const Truth& after_truth,
+                         const std::vector<EntityRow>& after) {
+    using Record = std::pair<std::string, std::string>;
+    // Each export: record → entity, and entity → its sorted members.
+    struct Export {
+        std::map<Record, std::string> entity;
+        std::unordered_map<std::string, std::vector<Record>> members;
+    };
+    const auto index = [](const std::vector<EntityRow>& rows) {
+        Export out;
+        for (const EntityRow& row : rows) {
+            Record record{row.party, row.record_id};
+            out.entity[record] = row.entity_id;
+            out.members[row.entity_id].push_back(std::move(record));
+        }
+        for (auto& [id, members] : out.members) std::sort(members.begin(), members.end());
+        return out;
+    };
+    const Export old_export = index(before), new_export = index(after);
+    struct Person {
+        bool kept = true, same_members = true;
+        std::string group;
+    };
+    std::map<std::string, Person> people;
+    for (const auto& [record, old_id] : old_export.entity) {
+        const auto now = new_export.entity.find(record);
+        if (now == new_export.entity.end()) continue;
+        const std::string* person = after_truth.person(record.first, record.second);
+        const std::string* group = after_truth.group(record.first, record.second);
+        if (person == nullptr) {
+            person = before_truth.person(record.first, record.second);
+            group = before_truth.group(record.first, record.second);
+        }
+        if (person == nullptr) continue;
+        Person& p = people[*person];
+        p.group = group != nullptr ? *group : std::string();
+        p.kept = p.kept && now->second == old_id;
+        p.same_members = p.same_members && old_export.members.at(old_id) == new_export.members.at(now->second);
+    }
+    IdStability out;
+    for (const auto& [id, p] : people) {
+        for (StabilityCounts* counts : {&out.all, p.same_members ? &out.same_members : &out.changed_members}) {
+            ++counts->people;
+            counts->kept += p.kept;
+        }
+        if (!p.group.empty()) {
+            ++out.by_group[p.group].people;
+            out.by_group[p.group].kept += p.kept;
+        }
+    }
+    return out;
+}
+
 }  // namespace pprl

@@ -195,6 +195,18 @@ std::string render_html(const EvaluationReport& r) {
         html << "<h2>Entities: pairwise quality</h2>" << quality_table(*r.entities);
         if (!r.entities->groups.empty()) html << "<figure>" << group_chart(*r.entities) << "<figcaption>F1 per group</figcaption></figure>";
     }
+    if (r.stability) {
+        html << "<h2>Entity id stability against the earlier export</h2><table><tr><th>people</th><th>kept their ids</th><th>share</th></tr>";
+        const auto row = [&](const std::string& what, const StabilityCounts& c) {
+            html << "<tr><td>" << escape(what) << "</td><td>" << c.kept << " of " << c.people << "</td><td>"
+                 << fixed(100 * c.share(), 2) << "%</td></tr>";
+        };
+        row("all present in both", r.stability->all);
+        row("whose entities kept the same members", r.stability->same_members);
+        row("whose entities changed members", r.stability->changed_members);
+        for (const auto& [group, c] : r.stability->by_group) row(group, c);
+        html << "</table>";
+    }
     if (r.pairs) html << "<h2>Pairs at threshold " << fixed(r.pairs_threshold, 3) << "</h2>" << quality_table(*r.pairs);
     if (!r.sweep.empty()) {
         html << "<h2>Threshold sweep</h2><figure>" << sweep_chart(r.sweep)
@@ -222,6 +234,15 @@ std::string render_json(const EvaluationReport& r) {
     nlohmann::json out;
     for (const auto& [name, value] : r.notes) out["notes"][name] = value;
     if (r.entities) out["entities"] = quality_json(*r.entities);
+    if (r.stability) {
+        const auto counts = [](const StabilityCounts& c) {
+            return nlohmann::json{{"people", c.people}, {"kept", c.kept}, {"share", c.share()}};
+        };
+        out["id_stability"] = {{"all", counts(r.stability->all)},
+                               {"same_members", counts(r.stability->same_members)},
+                               {"changed_members", counts(r.stability->changed_members)}};
+        for (const auto& [group, c] : r.stability->by_group) out["id_stability"]["groups"][group] = counts(c);
+    }
     if (r.pairs) {
         out["pairs"] = quality_json(*r.pairs);
         out["pairs"]["threshold"] = r.pairs_threshold;

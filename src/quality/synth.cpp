@@ -133,6 +133,9 @@ std::size_t zipf_index(Random& random, const List& list) {
     return list.size() - 1;
 }
 
+// Young people are those born in the 18 years before the reference date.
+constexpr int youth_window_years = 18;
+
 struct Person {
     std::string first, last, dob, sex, address, zip, old_address, old_zip, person_id;
     std::size_t group;
@@ -267,11 +270,12 @@ namespace {
 
 // Households of 1-4 children sharing a surname and an address (and a previous address); twins share
 // a date of birth.
-std::vector<Person> generate_people(const SynthOptions& options, Random& random) {
+// People are born in the `birth_years` years before Jan 1 of options.reference_year.
+std::vector<Person> generate_people(const SynthOptions& options, Random& random, std::size_t count, int birth_years) {
     const auto& all_groups = groups();
     std::vector<Person> people;
-    people.reserve(options.people);
-    while (people.size() < options.people) {
+    people.reserve(count);
+    while (people.size() < count) {
         double u = random.unit();
         std::size_t group = 0;
         while (group + 1 < all_groups.size() && u > all_groups[group].share) u -= all_groups[group].share, ++group;
@@ -282,7 +286,7 @@ std::vector<Person> generate_people(const SynthOptions& options, Random& random)
         const std::string old_address = random_address(random, old_zip);
         const std::size_t children = 1 + random.below(4);
         int twin_year = 0, twin_month = 0, twin_day = 0;
-        for (std::size_t c = 0; c < children && people.size() < options.people; ++c) {
+        for (std::size_t c = 0; c < children && people.size() < count; ++c) {
             Person p;
             p.group = group;
             const bool female = random.chance(0.49);
@@ -297,7 +301,7 @@ std::vector<Person> generate_people(const SynthOptions& options, Random& random)
                 day = twin_day;
                 twin_year = 0;
             } else {
-                year = options.reference_year - 1 - static_cast<int>(random.below(18));
+                year = options.reference_year - 1 - static_cast<int>(random.below(static_cast<std::size_t>(birth_years)));
                 month = 1 + static_cast<int>(random.below(12));
                 day = 1 + static_cast<int>(random.below(static_cast<std::size_t>(days_in_month(year, month))));
                 if (random.chance(0.03)) {
@@ -401,7 +405,7 @@ SynthOutput synthesize(const SynthOptions& options) {
     const std::vector<SynthParty> parties = options.parties.empty() ? default_synth_parties() : options.parties;
     Random random(options.seed);
     const auto& all_groups = groups();
-    const std::vector<Person> people = generate_people(options, random);
+    const std::vector<Person> people = generate_people(options, random, options.people, youth_window_years);
 
     SynthOutput out;
     for (const auto& party : parties) {
@@ -438,6 +442,133 @@ SynthOutput synthesize(const SynthOptions& options) {
     return out;
 }
 
+namespace {
+
+// Between two years (the rates are per person, or per record, per year):
+constexpr double leave_coverage = 0.10;  // a covered person leaves a party's coverage
+constexpr double move_house = 0.08;      // a person moves (the old address becomes the previous one)
+constexpr double change_surname = 0.003; // a surname changes (joined with another of the group's)
+constexpr double update_address = 0.6;   // a party records a person's move, each year until it does
+constexpr double update_surname = 0.8;   // a party records a surname change, each year until it does
+constexpr double correct_record = 0.05;  // a party re-enters a record (its errors drawn afresh)
+constexpr double reissue_id = 0.02;      // a party gives a record a new id
+
+// One party's record of one person across the years.
+struct Held {
+    bool considered = false;  // the person was in the youth window in an earlier year
+    bool covered = false;
+    bool has_record = false;
+    SynthRecord record;
+    std::string seen_address, seen_last;  // the person's true address and surname when last recorded
+};
+
+}  // namespace
+
+std::vector<SynthYear> synthesize_years(const SynthOptions& options, int years) {
+    if (options.people == 0) throw UsageError("the number of people must be at least 1");
+    if (years < 1 || years > 50) throw UsageError("--years must be from 1 to 50");
+    const std::vector<SynthParty> parties = options.parties.empty() ? default_synth_parties() : options.parties;
+    Random random(options.seed);
+    const auto& all_groups = groups();
+    // Births over the window of every year: about options.people in the window each year.
+    const int birth_years = youth_window_years + years - 1;
+    std::vector<Person> people = generate_people(
+        options, random, options.people * static_cast<std::size_t>(birth_years) / youth_window_years, birth_years);
+    std::vector<std::vector<Held>> held(parties.size(), std::vector<Held>(people.size()));
+    std::vector<std::size_t> next_id(parties.size(), 1);
+    std::vector<SynthYear> out;
+    for (int y = 0; y < years; ++y) {
+        const int reference = options.reference_year - (years - 1) + y;
+        if (y > 0)
+            for (Person& person : people) {
+                if (random.chance(move_house)) {
+                    person.old_address = person.address;
+                    person.old_zip = person.zip;
+                    person.address = random_address(random, person.zip);
+                }
+                if (random.chance(change_surname)) {
+                    const Group& g = all_groups[person.group];
+                    person.last = person.last + "-" + g.surnames[zipf_index(random, g.surnames)];
+                }
+            }
+        SynthYear year;
+        year.reference_year = reference;
+        for (std::size_t p = 0; p < parties.size(); ++p) {
+            const ErrorProfile& e = parties[p].errors;
+            const double enter = std::min(1.0, leave_coverage * e.coverage / std::max(1e-9, 1.0 - e.coverage));
+            std::vector<SynthRecord> records;
+            std::vector<std::string> ids, group_names;
+            std::vector<std::size_t> fresh;    // records that need an id this year
+            std::vector<std::size_t> holder;   // per record, the person
+            SynthOutput::Applied applied;
+            for (std::size_t i = 0; i < people.size(); ++i) {
+                const Person& person = people[i];
+                const int born = std::stoi(person.dob.substr(0, 4));
+                if (born < reference - youth_window_years || born > reference - 1) continue;
+                Held& h = held[p][i];
+                // Covered as the party's coverage the first time in the window; after that, leaving
+                // and entering at rates that keep the share covered at its coverage.
+                if (!h.considered) h.covered = random.chance(e.coverage);
+                else if (h.covered) h.covered = !random.chance(leave_coverage);
+                else h.covered = random.chance(enter);
+                h.considered = true;
+                if (!h.covered) continue;
+                bool new_id = false;
+                if (!h.has_record || random.chance(correct_record)) {
+                    const std::string id = h.record.record_id;
+                    h.record = observe(person, e, random, applied);
+                    h.record.record_id = id;
+                    h.seen_address = person.address;
+                    h.seen_last = person.last;
+                    new_id = !h.has_record;
+                    h.has_record = true;
+                } else {
+                    if (h.seen_address != person.address && random.chance(update_address)) {
+                        h.record.address = person.address;
+                        h.record.zip = person.zip;
+                        h.seen_address = person.address;
+                    }
+                    if (h.seen_last != person.last && random.chance(update_surname)) {
+                        h.record.last_name = person.last;
+                        h.seen_last = person.last;
+                    }
+                    if (random.chance(reissue_id)) new_id = true;
+                }
+                if (new_id) fresh.push_back(records.size());
+                records.push_back(h.record);
+                holder.push_back(i);
+                ids.push_back(person.person_id);
+                group_names.push_back(all_groups[person.group].name);
+            }
+            // New ids in a shuffled order, so that ids say nothing about people; records in a
+            // shuffled order in the file too.
+            for (std::size_t k = fresh.size(); k > 1; --k) std::swap(fresh[k - 1], fresh[random.below(k)]);
+            for (std::size_t k : fresh) {
+                char id[32];
+                std::snprintf(id, sizeof id, "%s-%07zu", parties[p].name.c_str(), next_id[p]++);
+                records[k].record_id = held[p][holder[k]].record.record_id = id;
+            }
+            std::vector<std::size_t> order(records.size());
+            for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+            for (std::size_t k = order.size(); k > 1; --k) std::swap(order[k - 1], order[random.below(k)]);
+            year.output.party_names.push_back(parties[p].name);
+            std::vector<SynthRecord> shuffled;
+            std::vector<std::string> shuffled_ids, shuffled_groups;
+            for (std::size_t k : order) {
+                shuffled.push_back(records[k]);
+                shuffled_ids.push_back(ids[k]);
+                shuffled_groups.push_back(group_names[k]);
+            }
+            year.output.records.push_back(std::move(shuffled));
+            year.output.person_ids.push_back(std::move(shuffled_ids));
+            year.output.groups.push_back(std::move(shuffled_groups));
+            year.output.applied.push_back(applied);
+        }
+        out.push_back(std::move(year));
+    }
+    return out;
+}
+
 void write_synth(const SynthOutput& output, const std::string& dir) {
     if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) throw IoError("cannot create directory '" + dir + "'");
     AtomicFile truth(dir + "/truth.csv");
@@ -462,6 +593,11 @@ void write_synth(const SynthOutput& output, const std::string& dir) {
         file.commit();
     }
     truth.commit();
+}
+
+void write_synth_years(const std::vector<SynthYear>& years, const std::string& dir) {
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) throw IoError("cannot create directory '" + dir + "'");
+    for (const SynthYear& year : years) write_synth(year.output, dir + "/" + std::to_string(year.reference_year));
 }
 
 }  // namespace pprl
