@@ -481,6 +481,21 @@ python3 -c 'import sqlite3; c = sqlite3.connect("hub_copy.db"); c.execute("PRAGM
 expect 5 "a registry from a newer pprl" -- "$pprl" registry export hub_copy.db --out x.csv
 check "says so" -- grep -q "newer pprl" err.txt
 check "and writes nothing" -- test ! -e x.csv
+# Two years through a registry: evaluate reports id stability, 100% where entities kept their members.
+expect 0 "synth --years" -- "$pprl" synth --people 1500 --seed 4 --years 2 --out-dir years
+check "one directory per year" -- test -s years/2025/city.csv -a -s years/2026/truth.csv
+"$pprl" registry init years.db 2>/dev/null
+for year in 2025 2026; do
+    for party in city schools promise; do
+        "$pprl" encode --schema "$schema" --secret-file k.key --in years/$year/$party.csv --out years/$year/$party.pprl --party $party 2>/dev/null
+        "$pprl" registry ingest years.db years/$year/$party.pprl --party $party --as-of $year-01-15 2>/dev/null
+    done
+    "$pprl" registry link years.db --threshold 0.7 2>/dev/null
+    "$pprl" registry export years.db --out years/$year/entities.csv 2>/dev/null
+done
+expect 0 "evaluate id stability" -- "$pprl" evaluate --truth years/2026/truth.csv --entities years/2026/entities.csv --previous-entities years/2025/entities.csv --previous-truth years/2025/truth.csv --by group
+check "every person whose entities kept their members kept the id" -- grep -q "whose entities kept the same members: .* (100.00%)" out.txt
+check "and the second year refreshed only what changed" -- bash -c "\"$pprl\" registry events years.db | grep -q 'LINK.*moved'"
 # kill -9 at random moments of ingest and link: the registry is as before the command, or as after it.
 "$pprl" synth --people 8000 --seed 5 --out-dir big >/dev/null 2>&1
 for party in city schools; do

@@ -1,9 +1,11 @@
 // Synthetic data, evaluation metrics, the EM estimate and the report.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 #include <set>
 
+#include "pprl/error.hpp"
 #include "pprl/evaluate.hpp"
 #include "pprl/report.hpp"
 #include "pprl/synth.hpp"
@@ -185,6 +187,86 @@ TEST(Synth, WritesPartyFilesAndATruthThatEvaluates) {
     const std::string header = test::read_all(dir.file("data/city.csv")).substr(0, 51);
     EXPECT_EQ(header, "record_id,first_name,last_name,dob,sex,address,zip\n");
     EXPECT_GT(records, 500u);
+}
+
+TEST(Synth, YearsKeepPeopleAndRecordIdsAndChangeWhatTheRatesSay) {
+    SynthOptions options;
+    options.people = 3000;
+    options.seed = 9;
+    const std::vector<SynthYear> years = synthesize_years(options, 3);
+    ASSERT_EQ(years.size(), 3u);
+    EXPECT_EQ(years[0].reference_year, 2024);
+    EXPECT_EQ(years[2].reference_year, 2026);
+    using Key = std::pair<std::string, std::string>;  // party, record id
+    std::vector<std::map<Key, std::pair<std::string, const SynthRecord*>>> seen(3);  // → person, record
+    for (std::size_t y = 0; y < 3; ++y) {
+        const SynthOutput& out = years[y].output;
+        std::size_t records = 0;
+        for (std::size_t p = 0; p < out.party_names.size(); ++p)
+            for (std::size_t r = 0; r < out.records[p].size(); ++r) {
+                const SynthRecord& record = out.records[p][r];
+                // Everyone is young in the year they appear.
+                const int born = std::stoi(record.dob.substr(0, 4));
+                EXPECT_LE(born, years[y].reference_year + 1);  // a date error may move a year
+                EXPECT_GE(born, years[y].reference_year - 19);
+                EXPECT_TRUE(seen[y].emplace(Key{out.party_names[p], record.record_id}, std::make_pair(out.person_ids[p][r], &record)).second)
+                    << "a record id repeated within a year";
+                ++records;
+            }
+        // About options.people in the window, each covered by the parties' shares (0.8 + 0.9 + 0.4).
+        EXPECT_NEAR(static_cast<double>(records) / options.people, 2.1, 0.15) << y;
+    }
+    for (std::size_t y = 1; y < 3; ++y) {
+        std::size_t kept = 0, changed = 0;
+        for (const auto& [key, now] : seen[y]) {
+            const auto before = seen[y - 1].find(key);
+            if (before == seen[y - 1].end()) continue;
+            ++kept;
+            EXPECT_EQ(before->second.first, now.first) << "a record id changed person";
+            const SynthRecord& a = *before->second.second;
+            const SynthRecord& b = *now.second;
+            changed += a.first_name != b.first_name || a.last_name != b.last_name || a.dob != b.dob || a.address != b.address ||
+                       a.zip != b.zip || a.sex != b.sex;
+        }
+        const double kept_share = static_cast<double>(kept) / seen[y].size();
+        EXPECT_GT(kept_share, 0.7);   // ageing in, entering coverage and new ids make up the rest
+        EXPECT_LT(kept_share, 0.95);
+        const double changed_share = static_cast<double>(changed) / kept;
+        EXPECT_GT(changed_share, 0.03);  // corrections, recorded moves and name changes
+        EXPECT_LT(changed_share, 0.2);
+    }
+    // The same seed gives the same years.
+    const std::vector<SynthYear> again = synthesize_years(options, 3);
+    for (std::size_t y = 0; y < 3; ++y)
+        for (std::size_t p = 0; p < again[y].output.records.size(); ++p)
+            for (std::size_t r = 0; r < again[y].output.records[p].size(); ++r)
+                EXPECT_EQ(again[y].output.records[p][r].record_id, years[y].output.records[p][r].record_id);
+    EXPECT_THROW(synthesize_years(options, 0), UsageError);
+}
+
+TEST(Evaluate, IdStabilitySplitsPeopleByWhetherTheirEntitiesKeptTheirMembers) {
+    Truth truth;
+    for (const char* party : {"a", "b"})
+        for (int person = 1; person <= 4; ++person)
+            truth.add(party, std::string(party) + std::to_string(person), "p" + std::to_string(person), person <= 2 ? "g1" : "g2");
+    const std::vector<EntityRow> before = {{"a", "a1", "E1"}, {"b", "b1", "E1"}, {"a", "a2", "E2"}, {"b", "b2", "E2"},
+                                           {"a", "a3", "E3"}, {"b", "b3", "E4"}, {"a", "a4", "E5"}};
+    // p1 unchanged; p2's entity kept its id and gained a record; p3's two entities merged (E3
+    // survives, b3 changes id); p4's entity gained b4 and took a new id.
+    const std::vector<EntityRow> after = {{"a", "a1", "E1"}, {"b", "b1", "E1"}, {"a", "a2", "E2"}, {"b", "b2", "E2"},
+                                          {"c", "c2", "E2"}, {"a", "a3", "E3"}, {"b", "b3", "E3"}, {"a", "a4", "E6"},
+                                          {"b", "b4", "E6"}};
+    truth.add("c", "c2", "p2", "g1");
+    const IdStability s = id_stability(truth, before, truth, after);
+    EXPECT_EQ(s.all.people, 4u);
+    EXPECT_EQ(s.all.kept, 2u);  // p1, p2
+    EXPECT_EQ(s.same_members.people, 1u);  // p1
+    EXPECT_EQ(s.same_members.kept, 1u);
+    EXPECT_EQ(s.changed_members.people, 3u);
+    EXPECT_EQ(s.changed_members.kept, 1u);  // p2
+    EXPECT_EQ(s.by_group.at("g1").kept, 2u);
+    EXPECT_EQ(s.by_group.at("g2").kept, 0u);
+    EXPECT_DOUBLE_EQ(s.all.share(), 0.5);
 }
 
 TEST(Report, HtmlIsSelfContainedWithThreeCharts) {
