@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <optional>
 
 #include "arrow.hpp"
@@ -23,6 +24,7 @@
 #include "pprl/format.hpp"
 #include "pprl/link.hpp"
 #include "pprl/match.hpp"
+#include "pprl/registry.hpp"
 #include "pprl/schema.hpp"
 #include "pprl/secret.hpp"
 #include "pprl/simd.hpp"
@@ -422,6 +424,133 @@ void bind_hub(py::module_& m) {
 
 }
 
+// The hub registry. One SQLite connection per object, used by one call at a time (the GIL is
+// released during calls, so a mutex keeps two Python threads from sharing the connection at once).
+struct PyRegistry {
+    std::unique_ptr<Registry> registry;
+    std::mutex busy;
+};
+
+void bind_registry(py::module_& m) {
+    py::class_<PyRegistry>(m, "Registry")
+        .def(py::init([](const std::string& path, bool create, bool read_only) {
+                 auto out = std::make_unique<PyRegistry>();
+                 py::gil_scoped_release release;
+                 if (create) Registry::create(path);
+                 out->registry = std::make_unique<Registry>(path, !read_only);
+                 return out;
+             }),
+             py::arg("path"), py::arg("create") = false, py::arg("read_only") = false)
+        .def("ingest", [](PyRegistry& self, const std::string& file, const std::string& party, const std::string& as_of,
+                          const std::string& label) {
+            RegistryIngest done;
+            {
+                py::gil_scoped_release release;
+                std::lock_guard<std::mutex> lock(self.busy);
+                done = self.registry->ingest(file, party, as_of, label);
+            }
+            py::dict out;
+            out["extract"] = done.extract;
+            out["already_ingested"] = done.already_ingested;
+            out["records"] = done.records;
+            out["new"] = done.new_records;
+            out["updated"] = done.updated;
+            out["unchanged"] = done.unchanged;
+            out["refused_erased"] = done.refused_erased;
+            return out;
+        }, py::arg("file"), py::arg("party"), py::arg("as_of"), py::arg("label") = "")
+        .def("link", [](PyRegistry& self, const py::object& threshold, const std::string& method, const std::string& merge,
+                        const std::string& blocking, const py::object& threads) {
+            RegistryLinkOptions options;
+            options.threshold = threshold_of(threshold);
+            if (method != "greedy" && method != "optimal") throw UsageError("method must be 'greedy' or 'optimal'");
+            options.method = method == "optimal" ? LinkMethod::optimal : LinkMethod::greedy;
+            if (merge != "parties" && merge != "clique") throw UsageError("merge must be 'parties' or 'clique'");
+            options.merge = merge == "clique" ? MergeRule::clique : MergeRule::disjoint_parties;
+            LinkOptions parsed;
+            parsed.set_blocking(blocking);
+            options.blocking = parsed.blocking;
+            options.lsh = parsed.lsh;
+            options.threads = threads_of(threads);
+            RegistryLink done;
+            {
+                py::gil_scoped_release release;
+                std::lock_guard<std::mutex> lock(self.busy);
+                done = self.registry->link(options);
+            }
+            py::dict out;
+            out["link"] = done.link;
+            out["as_of"] = done.as_of;
+            out["records"] = done.records;
+            out["entities"] = done.entities;
+            out["scored_records"] = done.scored_records;
+            out["comparisons"] = done.comparisons;
+            out["kept_pairs"] = done.kept_pairs;
+            out["rescored_all"] = done.rescored_all;
+            out["links"] = done.links;
+            out["new_entities"] = done.new_entities;
+            out["kept_ids"] = done.kept_ids;
+            out["merged"] = done.merged;
+            out["split"] = done.split;
+            out["retired"] = done.retired;
+            out["moved_records"] = done.moved_records;
+            return out;
+        }, py::arg("threshold"), py::arg("method") = "greedy", py::arg("merge") = "parties", py::arg("blocking") = "none",
+           py::arg("threads") = py::none())
+        .def("entities", [](PyRegistry& self, const std::string& as_of) {
+            std::vector<RegistryEntityRow> rows;
+            {
+                py::gil_scoped_release release;
+                std::lock_guard<std::mutex> lock(self.busy);
+                rows = self.registry->entities(as_of);
+            }
+            std::vector<std::string> party, record, entity, last_seen;
+            for (const RegistryEntityRow& row : rows) {
+                party.push_back(row.party);
+                record.push_back(row.record_id);
+                entity.push_back(row.entity_id);
+                last_seen.push_back(row.last_seen);
+            }
+            return py::make_tuple(party, record, entity, last_seen);
+        }, py::arg("as_of") = "")
+        .def("events", [](PyRegistry& self, const std::string& since) {
+            std::vector<RegistryEvent> events;
+            {
+                py::gil_scoped_release release;
+                std::lock_guard<std::mutex> lock(self.busy);
+                events = self.registry->events(since);
+            }
+            py::list out;
+            for (const RegistryEvent& e : events)
+                out.append(py::make_tuple(e.id, e.kind, e.as_of, e.recorded_at, e.entity, e.other, e.party, e.record_id, e.detail));
+            return out;
+        }, py::arg("since") = "")
+        .def("verify", [](PyRegistry& self) {
+            RegistryVerification report;
+            {
+                py::gil_scoped_release release;
+                std::lock_guard<std::mutex> lock(self.busy);
+                report = self.registry->verify();
+            }
+            py::dict out;
+            out["records"] = report.records;
+            out["entities"] = report.entities;
+            out["filters"] = report.filters;
+            out["problems"] = report.problems;
+            return out;
+        })
+        .def("backup", [](PyRegistry& self, const std::string& path) {
+            py::gil_scoped_release release;
+            std::lock_guard<std::mutex> lock(self.busy);
+            self.registry->backup(path);
+        }, py::arg("path"))
+        .def("forget", [](PyRegistry& self, const std::string& party, const std::string& record_id) {
+            py::gil_scoped_release release;
+            std::lock_guard<std::mutex> lock(self.busy);
+            self.registry->forget(party, record_id);
+        }, py::arg("party"), py::arg("record_id"));
+}
+
 // Synthetic data and evaluation.
 void bind_quality(py::module_& m) {
     m.def("synth_tables", [](std::size_t people, std::uint64_t seed, const std::vector<std::string>& parties) {
@@ -540,6 +669,7 @@ PYBIND11_MODULE(_core, m) {
     bind_encodings(m);
     bind_encoder(m);
     bind_hub(m);
+    bind_registry(m);
     bind_quality(m);
     bind_capabilities(m);
 }

@@ -563,3 +563,59 @@ def test_progress_counts_every_row_of_an_arrow_table(data, key_file, monkeypatch
     encoded, _ = pprl.encode(table, schema, key, progress=True)
     assert sum(updates) == table.num_rows and len(updates) == -(-table.num_rows // 1000)
     assert encoded.ids == pprl.encode(data["schools"], schema, key)[0].ids
+
+
+def test_registry_from_python_matches_the_cli(data, key_file, tmp_path):
+    schema = pprl.Schema.from_file(str(SCHEMA))
+    secret = pprl.SecretKey.from_file(str(key_file))
+    files = {}
+    for party in ("city", "schools"):
+        enc, _ = pprl.encode(data[party], schema, secret, party=party)
+        files[party] = tmp_path / f"{party}.pprl"
+        enc.save(str(files[party]))
+    db = tmp_path / "hub.db"
+    with pytest.raises(pprl.IoError):
+        pprl.Registry(db)  # no registry there yet
+    registry = pprl.Registry(db, create=True)
+    first = registry.ingest(files["city"], "city", "2025-09-01", label="fall")
+    assert first["new"] == len(data["city"]) and not first["already_ingested"]
+    registry.ingest(files["schools"], "schools", "2025-09-01")
+    assert registry.ingest(files["city"], "city", "2025-09-02")["already_ingested"]
+    done = registry.link(0.7)
+    assert done["scored_records"] == len(data["city"]) + len(data["schools"])
+    frame = registry.export()
+    assert list(frame.columns) == ["party", "record_id", "entity_id", "last_seen"]
+    assert (frame["last_seen"] == "2025-09-01").all()
+    # The same partition as the CLI's registry over the same files.
+    cli_db = tmp_path / "cli.db"
+    subprocess.run([cli(), "registry", "init", str(cli_db)], check=True, capture_output=True)
+    for party in ("city", "schools"):
+        subprocess.run([cli(), "registry", "ingest", str(cli_db), str(files[party]), "--party", party, "--as-of", "2025-09-01"],
+                       check=True, capture_output=True)
+    subprocess.run([cli(), "registry", "link", str(cli_db), "--threshold", "0.7"], check=True, capture_output=True)
+    subprocess.run([cli(), "registry", "export", str(cli_db), "--out", str(tmp_path / "e.csv")], check=True, capture_output=True)
+    from_cli = pd.read_csv(tmp_path / "e.csv", dtype=str)
+
+    def partition(f):
+        return sorted(sorted(g["party"] + ":" + g["record_id"]) for _, g in f.groupby("entity_id"))
+
+    assert partition(frame) == partition(from_cli)
+    events = registry.events()
+    assert list(events["kind"][:3]) == ["INIT", "INGEST", "INGEST"] and "LINK" in set(events["kind"])
+    assert registry.verify()["problems"] == []
+    # The same errors as the CLI.
+    with pytest.raises(pprl.UsageError):
+        registry.ingest(files["city"], "city", "2025-13-01")
+    other, _ = pprl.encode(data["city"], schema, pprl.SecretKey.generate(), party="other")
+    other.save(str(tmp_path / "other.pprl"))
+    with pytest.raises(pprl.KeyMismatchError):
+        registry.ingest(tmp_path / "other.pprl", "other", "2025-09-01")
+    with pytest.raises(pprl.UsageError):
+        pprl.Registry(db, create=True)
+    with pytest.raises(pprl.FormatError):
+        pprl.Registry(files["city"])
+    record = frame["record_id"][0]
+    registry.forget("city", record)
+    assert record not in set(registry.export()["record_id"])
+    registry.backup(tmp_path / "copy.db")
+    assert pprl.Registry(tmp_path / "copy.db", read_only=True).verify()["problems"] == []

@@ -25,6 +25,7 @@ from ._core import (  # noqa: F401  (re-exported)
     InternalError,
     IoError,
     KeyMismatchError,
+    Registry as _Registry,
     Schema,
     SecretKey,
     UsageError,
@@ -41,7 +42,7 @@ from ._core import (  # noqa: F401  (re-exported)
 )
 
 __all__ = [
-    "Encodings", "Error", "FormatError", "InternalError", "IoError", "KeyMismatchError", "Schema", "SecretKey", "UsageError",
+    "Encodings", "Error", "FormatError", "InternalError", "IoError", "KeyMismatchError", "Registry", "Schema", "SecretKey", "UsageError",
     "ValidationError", "capabilities", "encode", "evaluate", "link", "load", "match", "read_parquet", "synth",
     "to_parquet", "__version__",
 ]
@@ -301,6 +302,56 @@ def link(parties: Sequence[Encodings], threshold: Union[float, str] = "auto", me
     frame = pd.DataFrame({"party": party, "record_id": record, "entity_id": entity})
     frame.attrs["threshold"] = used
     return frame
+
+
+class Registry:
+    """The hub's registry: entity ids that stay stable across refreshes (one SQLite file).
+
+    ``Registry(path)`` opens an existing registry; ``create=True`` makes a new one (never replacing a
+    file), ``read_only=True`` opens it for reading only. Errors are those of the CLI:
+    KeyMismatchError for an extract under another key, schema or filter length, FormatError for a
+    file that is not a registry or comes from a newer pprl, IoError for a registry another process
+    is writing or that is read-only, UsageError for a bad date. See the README's "The registry" for
+    the id contract.
+    """
+
+    def __init__(self, path: Union[str, os.PathLike], create: bool = False, read_only: bool = False) -> None:
+        self._core = _Registry(os.fspath(path), create, read_only)
+
+    def ingest(self, file: Union[str, os.PathLike], party: str, as_of: str, label: str = "") -> Dict[str, Any]:
+        """Adds one party's extract (a .pprl file) dated ``as_of`` (YYYY-MM-DD); returns what it did:
+        ``records``, ``new``, ``updated``, ``unchanged``, ``already_ingested``, ..."""
+        return self._core.ingest(os.fspath(file), party, as_of, label)
+
+    def link(self, threshold: Union[float, str], method: str = "greedy", merge: str = "parties",
+             blocking: Optional[str] = None, threads: Optional[int] = None) -> Dict[str, Any]:
+        """Brings every entity up to date, scoring only new and updated records; returns counts
+        (``scored_records``, ``kept_ids``, ``new_entities``, ``merged``, ``split``, ...)."""
+        return self._core.link(threshold, method, merge, "none" if blocking is None else blocking, threads)
+
+    def export(self, as_of: Optional[str] = None) -> pd.DataFrame:
+        """``party, record_id, entity_id, last_seen`` as the registry stood on ``as_of`` (default: now)."""
+        party, record, entity, last_seen = self._core.entities("" if as_of is None else as_of)
+        return pd.DataFrame({"party": party, "record_id": record, "entity_id": entity, "last_seen": last_seen})
+
+    def events(self, since: Optional[str] = None) -> pd.DataFrame:
+        """The event log, oldest first (dated on or after ``since`` if given)."""
+        rows = self._core.events("" if since is None else since)
+        return pd.DataFrame(rows, columns=["event", "kind", "as_of", "recorded_at", "entity", "other", "party",
+                                           "record_id", "detail"])
+
+    def verify(self) -> Dict[str, Any]:
+        """SQLite integrity, filter checksums and the id contract's invariants: ``problems`` is empty
+        when the registry is sound."""
+        return self._core.verify()
+
+    def backup(self, path: Union[str, os.PathLike]) -> None:
+        """An online copy to a new file."""
+        self._core.backup(os.fspath(path))
+
+    def forget(self, party: str, record_id: str) -> None:
+        """Erases a record on request (filters, pairs, memberships); the event is logged."""
+        self._core.forget(party, record_id)
 
 
 def synth(people: int = 20_000, seed: int = 1,
