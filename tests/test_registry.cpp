@@ -173,6 +173,44 @@ TEST(Registry, IncrementalLinkEqualsBatchLinkOverRefreshesWithRandomUpdates) {
     EXPECT_GT(reused, 0u);
 }
 
+TEST(Registry, IncrementalDeduplicationAndHeavyUpdatesEqualBatchLink) {
+    // One party (deduplication), then most records updated at once: stale stored pairs outnumber
+    // the valid ones and every pair list is rewritten; partitions stay the batch's.
+    test::TempDir dir;
+    Registry::create(dir.file("hub.db"));
+    Registry registry(dir.file("hub.db"), true);
+    const Population population(300, 21);
+    std::vector<std::pair<std::size_t, std::size_t>> records;
+    for (std::size_t person = 0; person < 300; ++person) {
+        records.push_back({person, 0});
+        if (person % 3 == 0) records.push_back({person, 1});  // a duplicate under another id below
+    }
+    RegistryLinkOptions options;
+    options.threshold = Threshold::parse("0.7");
+    std::mt19937_64 rng(3);
+    for (int year = 0; year < 4; ++year) {
+        FilterMatrix m(records.size(), bits);
+        for (std::size_t r = 0; r < records.size(); ++r) {
+            population.fill(m.mutable_row_words(r), records[r].first, r % 2, records[r].second);
+            m.ids().push_back("id-" + std::to_string(r));
+        }
+        m.info() = test_info();
+        m.info().party = "city";
+        const std::string file = dir.file("y" + std::to_string(year) + ".pprl");
+        write_encoded_file(file, m);
+        registry.ingest(file, "city", "202" + std::to_string(year) + "-01-01");
+        const RegistryLink done = registry.link(options);
+        EXPECT_EQ(registry_partition(registry), batch_partition(registry, options)) << year;
+        EXPECT_TRUE(registry.verify().problems.empty()) << year;
+        if (year == 2) EXPECT_GT(done.scored_records, records.size() / 2);
+        // Next year: a few updates, then (year 2) nearly all.
+        for (auto& record : records)
+            if (rng() % 100 < (year == 1 ? 80u : 5u)) record.second += 2;
+    }
+    registry.forget("city", "id-0");
+    EXPECT_TRUE(registry.verify().problems.empty());
+}
+
 // Two parties, a handful of people: each test below sets the records it needs.
 class RegistryContract : public ::testing::Test {
 protected:

@@ -492,7 +492,6 @@ void bind_registry(py::module_& m) {
             out["kept_ids"] = done.kept_ids;
             out["merged"] = done.merged;
             out["split"] = done.split;
-            out["retired"] = done.retired;
             out["moved_records"] = done.moved_records;
             return out;
         }, py::arg("threshold"), py::arg("method") = "greedy", py::arg("merge") = "parties", py::arg("blocking") = "none",

@@ -76,7 +76,7 @@ struct RegistryLink {
     std::uint64_t kept_pairs = 0;      // candidate pairs reused from earlier runs
     bool rescored_all = false;         // threshold lowered, blocking changed, or the first run
     std::uint64_t links = 0;           // candidate pairs that became links
-    std::uint64_t new_entities = 0, kept_ids = 0, merged = 0, split = 0, retired = 0;
+    std::uint64_t new_entities = 0, kept_ids = 0, merged = 0, split = 0;
     std::uint64_t moved_records = 0;   // records whose entity id changed
 };
 

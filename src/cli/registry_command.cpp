@@ -156,8 +156,8 @@ Command add_registry(CLI::App& app) {
                       << "), reused " << with_commas(done.kept_pairs) << " stored pairs; " << with_commas(done.links)
                       << " links\n"
                       << "  ids: " << with_commas(done.kept_ids) << " kept, " << with_commas(done.new_entities) << " new, "
-                      << with_commas(done.merged) << " retired by merges, " << with_commas(done.split) << " splits, "
-                      << with_commas(done.retired) << " retired empty; " << with_commas(done.moved_records)
+                      << with_commas(done.merged) << " retired by merges, " << with_commas(done.split) << " splits; "
+                      << with_commas(done.moved_records)
                       << " records changed entity\n"
                       << "  " << std::setprecision(2) << seconds_since(start) << " s\n";
             return 0;

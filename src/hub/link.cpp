@@ -262,14 +262,10 @@ DisjointSets merge_in_score_order(const std::vector<const FilterMatrix*>& partie
 // One row per record, party by party; each cluster named by a hash of its (party label, record id)s,
 // with a suffix in the (astronomically unlikely) case two clusters hash alike.
 EntityTable name_entities(const std::vector<const FilterMatrix*>& parties, const std::vector<std::string>& labels,
-                          const std::vector<std::size_t>& offset, DisjointSets& sets) {
+                          const std::vector<std::size_t>& offset, const std::vector<std::size_t>& root) {
     std::vector<std::vector<std::pair<std::string, std::string>>> members(offset.back());
-    std::vector<std::size_t> root(offset.back());
     for (std::size_t p = 0; p < parties.size(); ++p)
-        for (std::size_t r = 0; r < parties[p]->rows(); ++r) {
-            root[offset[p] + r] = sets.find(offset[p] + r);
-            members[root[offset[p] + r]].push_back({labels[p], parties[p]->ids()[r]});
-        }
+        for (std::size_t r = 0; r < parties[p]->rows(); ++r) members[root[offset[p] + r]].push_back({labels[p], parties[p]->ids()[r]});
     std::vector<std::string> name(offset.back());
     std::set<std::string> taken;
     for (std::size_t node = 0; node < offset.back(); ++node) {
@@ -381,12 +377,22 @@ LinkResult link(const std::vector<const FilterMatrix*>& parties, const LinkOptio
     return result;
 }
 
-void detail::solve_links(const std::vector<const FilterMatrix*>& parties, const LinkOptions& options, LinkResult& result) {
+std::vector<std::size_t> detail::solve_clusters(const std::vector<const FilterMatrix*>& parties, const LinkOptions& options,
+                                                LinkResult& result) {
     const std::vector<char> eligible = eligible_candidates(options, result);
     std::vector<std::size_t> offset(parties.size() + 1, 0);
     for (std::size_t p = 0; p < parties.size(); ++p) offset[p + 1] = offset[p] + parties[p]->rows();
     DisjointSets sets = merge_in_score_order(parties, eligible, offset, options.merge, result);
-    result.entities = name_entities(parties, result.party_labels, offset, sets);
+    std::vector<std::size_t> root(offset.back());
+    for (std::size_t node = 0; node < root.size(); ++node) root[node] = sets.find(node);
+    return root;
+}
+
+void detail::solve_links(const std::vector<const FilterMatrix*>& parties, const LinkOptions& options, LinkResult& result) {
+    const std::vector<std::size_t> root = solve_clusters(parties, options, result);
+    std::vector<std::size_t> offset(parties.size() + 1, 0);
+    for (std::size_t p = 0; p < parties.size(); ++p) offset[p + 1] = offset[p] + parties[p]->rows();
+    result.entities = name_entities(parties, result.party_labels, offset, root);
 }
 
 }  // namespace pprl

@@ -5,12 +5,15 @@
 //                                       threshold and blocking
 //   parties(party_id, label)            in first-ingest order
 //   extracts(extract_id, party_id, label, as_of, checksum, records, ...)   checksum: XXH3-128 of the file
-//   records(rid, party_id, record_id, filter, checksum, first_extract, last_extract, dirty, erased)
+//   records(rid, party_id, record_id, filter, checksum, first_extract, filter_extract, erased)
 //                                       rid in first-seen order; filter is the current version;
-//                                       dirty: new or updated since the last link; erased: forgotten
+//                                       filter_extract: the extract that brought the current filter
+//                                       (a record is new or updated, "dirty", if that extract came
+//                                       after meta scored_through); erased: forgotten
 //   filter_versions(rid, extract_id, filter)   every version of every filter (history)
-//   appearances(rid, extract_id)        the extracts each record appeared in
-//   pairs(rid_a, rid_b, common, total)  candidate pairs at the stored threshold (rid_a's party first)
+//   appearances(extract_id, rid)        the extracts each record appeared in
+//   pair_lists(rid, scored_through, pairs)   candidate pairs at the stored threshold, each in the
+//                                       list of the record that was new or updated when it was scored
 //   link_runs(link_id, as_of, last_extract, ...)
 //   entities(seq, entity_id, created_link, retired_link, survivor)   seq is the issue order
 //   memberships(rid, seq, from_link, to_link)    to_link NULL while current
@@ -58,15 +61,13 @@ CREATE TABLE extracts(extract_id INTEGER PRIMARY KEY, party_id INTEGER NOT NULL 
   UNIQUE(party_id, checksum));
 CREATE TABLE records(rid INTEGER PRIMARY KEY, party_id INTEGER NOT NULL REFERENCES parties,
   record_id TEXT NOT NULL, filter BLOB, checksum INTEGER, first_extract INTEGER NOT NULL,
-  last_extract INTEGER NOT NULL, dirty INTEGER NOT NULL, erased INTEGER NOT NULL DEFAULT 0,
+  filter_extract INTEGER NOT NULL, erased INTEGER NOT NULL DEFAULT 0,
   UNIQUE(party_id, record_id));
 CREATE TABLE filter_versions(rid INTEGER NOT NULL, extract_id INTEGER NOT NULL, filter BLOB NOT NULL,
   checksum INTEGER NOT NULL, PRIMARY KEY(rid, extract_id)) WITHOUT ROWID;
-CREATE TABLE appearances(rid INTEGER NOT NULL, extract_id INTEGER NOT NULL,
-  PRIMARY KEY(rid, extract_id)) WITHOUT ROWID;
-CREATE TABLE pairs(rid_a INTEGER NOT NULL, rid_b INTEGER NOT NULL, common INTEGER NOT NULL,
-  total INTEGER NOT NULL, PRIMARY KEY(rid_a, rid_b)) WITHOUT ROWID;
-CREATE INDEX pairs_by_b ON pairs(rid_b);
+CREATE TABLE appearances(extract_id INTEGER NOT NULL, rid INTEGER NOT NULL,
+  PRIMARY KEY(extract_id, rid)) WITHOUT ROWID;
+CREATE TABLE pair_lists(rid INTEGER PRIMARY KEY, scored_through INTEGER NOT NULL, pairs BLOB NOT NULL);
 CREATE TABLE link_runs(link_id INTEGER PRIMARY KEY, as_of TEXT NOT NULL, last_extract INTEGER NOT NULL,
   threshold TEXT NOT NULL, method TEXT NOT NULL, merge_rule TEXT NOT NULL, blocking TEXT NOT NULL,
   comparisons INTEGER NOT NULL, kept_pairs INTEGER NOT NULL, ran_at TEXT NOT NULL);
@@ -257,13 +258,60 @@ std::string fresh_entity_id(Statement& taken) {
     }
 }
 
+// A stored candidate pair: kept in the pair list of its owner, the record that was new or updated
+// when the pair was scored. A list is stored as one blob of 16-byte entries, little-endian: the
+// partner's rid (8 bytes), |A∧B| and |A|+|B| (4 bytes each). A list row holds the registry's
+// scored_through at the time, so that an entry whose partner was updated later can be told stale.
+struct StoredPair {
+    std::int64_t owner, partner;
+    std::uint32_t common, total;
+};
+constexpr std::size_t stored_pair_bytes = 16;
+
+template <class Iterator>
+std::string encode_pairs(Iterator first, Iterator last) {
+    std::string out;
+    out.reserve(static_cast<std::size_t>(last - first) * stored_pair_bytes);
+    for (; first != last; ++first) {
+        const auto partner = static_cast<std::uint64_t>(first->partner);
+        for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(partner >> (8 * i)));
+        for (const std::uint32_t value : {first->common, first->total})
+            for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(value >> (8 * i)));
+    }
+    return out;
+}
+
+void decode_pairs(std::int64_t owner, const std::uint8_t* data, std::size_t size, std::vector<StoredPair>& out) {
+    if (size % stored_pair_bytes != 0) throw FormatError("registry: a stored pair list is damaged (run registry verify)");
+    out.clear();
+    const auto read = [](const std::uint8_t* at, int bytes) {
+        std::uint64_t value = 0;
+        for (int i = bytes - 1; i >= 0; --i) value = value << 8 | at[i];
+        return value;
+    };
+    for (std::size_t at = 0; at < size; at += stored_pair_bytes)
+        out.push_back(StoredPair{owner, static_cast<std::int64_t>(read(data + at, 8)), static_cast<std::uint32_t>(read(data + at + 8, 4)),
+                                 static_cast<std::uint32_t>(read(data + at + 12, 4))});
+}
+
 // The current records, party by party (first-ingest order), each party's in first-seen order.
 struct CurrentRecords {
     std::vector<std::string> labels;
     std::vector<FilterMatrix> parties;
     std::vector<std::vector<std::int64_t>> rids;   // per party, per row
     std::vector<std::vector<char>> dirty;         // per party, per row
-    std::unordered_map<std::int64_t, std::pair<std::uint32_t, std::uint32_t>> where;  // rid → (party, row)
+    // Where each rid sits (rids are dense: issued in first-seen order): its party and row, or none.
+    struct Place {
+        std::uint32_t party = none, row = 0;
+        bool dirty = false;
+        std::int64_t filter_extract = 0;  // the extract that brought its current filter
+        static constexpr std::uint32_t none = UINT32_MAX;
+    };
+    std::vector<Place> places;
+    const Place* place(std::int64_t rid) const {
+        if (rid < 0 || static_cast<std::uint64_t>(rid) >= places.size() || places[rid].party == Place::none) return nullptr;
+        return &places[static_cast<std::size_t>(rid)];
+    }
     std::size_t size() const {
         std::size_t n = 0;
         for (const auto& r : rids) n += r.size();
@@ -277,7 +325,10 @@ struct Registry::Impl {
     sqlite3* db = nullptr;
     std::string path;
 
-    ~Impl() { sqlite3_close_v2(db); }
+    ~Impl() {
+        add_event.reset();
+        sqlite3_close_v2(db);
+    }
 
     std::string meta(const std::string& key) const {
         Statement query(db, "SELECT value FROM meta WHERE key = ?");
@@ -290,10 +341,13 @@ struct Registry::Impl {
             .bind(2, value)
             .run();
     }
+    std::unique_ptr<Statement> add_event;  // prepared on first use (a link may log one per entity)
     void event(const std::string& kind, const std::string& as_of, const std::string& entity, const std::string& other,
                const std::string& party, const std::string& record_id, const std::string& detail) {
-        Statement(db, "INSERT INTO events(kind, as_of, recorded_at, entity, other, party, record_id, detail) VALUES(?,?,?,?,?,?,?,?)")
-            .bind(1, kind)
+        if (!add_event)
+            add_event = std::make_unique<Statement>(
+                db, "INSERT INTO events(kind, as_of, recorded_at, entity, other, party, record_id, detail) VALUES(?,?,?,?,?,?,?,?)");
+        add_event->bind(1, kind)
             .bind(2, as_of)
             .bind(3, utc_now())
             .bind(4, entity)
@@ -335,7 +389,9 @@ struct Registry::Impl {
             out.labels.push_back(parties.text(1));
         }
         Statement counts(db, "SELECT COUNT(*) FROM records WHERE party_id = ? AND erased = 0");
-        Statement rows(db, "SELECT rid, record_id, filter, dirty FROM records WHERE party_id = ? AND erased = 0 ORDER BY rid");
+        const std::string scored = meta("scored_through");
+        const std::int64_t scored_through = scored.empty() ? 0 : std::stoll(scored);
+        Statement rows(db, "SELECT rid, record_id, filter, filter_extract FROM records WHERE party_id = ? AND erased = 0 ORDER BY rid");
         for (std::size_t p = 0; p < party_ids.size(); ++p) {
             counts.bind(1, party_ids[p]);
             counts.step();
@@ -355,8 +411,11 @@ struct Registry::Impl {
                 std::memcpy(matrix.mutable_row_words(r), rows.blob(2), matrix.bytes());
                 rids.push_back(rows.integer(0));
                 matrix.ids().push_back(rows.text(1));
-                dirty.push_back(rows.integer(3) != 0);
-                out.where[rids.back()] = {static_cast<std::uint32_t>(p), static_cast<std::uint32_t>(r)};
+                const std::int64_t filter_extract = rows.integer(3);
+                dirty.push_back(filter_extract > scored_through);
+                const auto rid = static_cast<std::size_t>(rids.back());
+                if (rid >= out.places.size()) out.places.resize(std::max(rid + 1, out.places.size() * 2));
+                out.places[rid] = {static_cast<std::uint32_t>(p), static_cast<std::uint32_t>(r), dirty.back() != 0, filter_extract};
             }
             rows.reset();
             matrix.compute_popcounts();
@@ -390,6 +449,13 @@ struct Registry::Impl {
             migrate(version);
         }
         execute(db, "PRAGMA foreign_keys = ON", "setting up");
+        // A page cache of up to 256 MiB (a link reads every filter and writes every pair; SQLite's
+        // 2 MiB default sent most of that through pread and pwrite again), and WAL's NORMAL
+        // synchronisation: a commit is atomic against a killed process either way, and after a power
+        // loss the registry is consistent, at worst without the last commits.
+        execute(db, "PRAGMA cache_size = -262144", "setting up");
+        execute(db, "PRAGMA temp_store = MEMORY", "setting up");
+        if (writable) execute(db, "PRAGMA synchronous = NORMAL", "setting up");
     }
 
     void migrate(std::int64_t from) {
@@ -496,14 +562,11 @@ RegistryIngest Registry::ingest(const std::string& encoded_file, const std::stri
 
     Statement find(db, "SELECT rid, checksum, filter, erased FROM records WHERE party_id = ? AND record_id = ?");
     Statement insert(db,
-                     "INSERT INTO records(party_id, record_id, filter, checksum, first_extract, last_extract, dirty) "
-                     "VALUES(?, ?, ?, ?, ?, ?, 1)");
-    Statement update(db, "UPDATE records SET filter = ?, checksum = ?, last_extract = ?, dirty = 1 WHERE rid = ?");
-    Statement seen(db, "UPDATE records SET last_extract = ? WHERE rid = ?");
+                     "INSERT INTO records(party_id, record_id, filter, checksum, first_extract, filter_extract) "
+                     "VALUES(?, ?, ?, ?, ?, ?)");
+    Statement update(db, "UPDATE records SET filter = ?, checksum = ?, filter_extract = ? WHERE rid = ?");
     Statement version(db, "INSERT INTO filter_versions(rid, extract_id, filter, checksum) VALUES(?, ?, ?, ?)");
-    Statement appearance(db, "INSERT INTO appearances(rid, extract_id) VALUES(?, ?)");
-    Statement drop_pairs_a(db, "DELETE FROM pairs WHERE rid_a = ?");
-    Statement drop_pairs_b(db, "DELETE FROM pairs WHERE rid_b = ?");
+    Statement appearance(db, "INSERT INTO appearances(extract_id, rid) VALUES(?, ?)");
     const std::size_t bytes = extract.bytes();
     for (std::size_t r = 0; r < extract.rows(); ++r) {
         const std::uint8_t* filter = extract.row_bytes(r);
@@ -527,17 +590,14 @@ RegistryIngest Registry::ingest(const std::string& encoded_file, const std::stri
             const bool unchanged = find.integer(1) == sum && find.blob_size(2) == bytes && std::memcmp(find.blob(2), filter, bytes) == 0;
             find.reset();
             if (unchanged) {
-                seen.bind(1, extract_id).bind(2, rid).run();
                 ++result.unchanged;
             } else {
                 update.bind_blob(1, filter, bytes).bind(2, sum).bind(3, extract_id).bind(4, rid).run();
                 version.bind(1, rid).bind(2, extract_id).bind_blob(3, filter, bytes).bind(4, sum).run();
-                drop_pairs_a.bind(1, rid).run();
-                drop_pairs_b.bind(1, rid).run();
-                ++result.updated;
+                ++result.updated;  // its stored pairs are dropped by the next link, which rescores it
             }
         }
-        appearance.bind(1, rid).bind(2, extract_id).run();
+        appearance.bind(1, extract_id).bind(2, rid).run();
     }
     Statement(db, "UPDATE extracts SET new_records = ?, updated = ? WHERE extract_id = ?")
         .bind(1, static_cast<std::int64_t>(result.new_records))
@@ -567,164 +627,228 @@ RegistryLink Registry::link(const RegistryLinkOptions& options) {
     CurrentRecords current = impl_->current();
     result.records = current.size();
 
-    // The pair table: complete at its stored threshold and blocking, for every record not dirty.
+    // The stored pairs: complete at their threshold and blocking for every record not dirty (see
+    // the pair lists above).
     const std::string stored_threshold = impl_->meta("pair_threshold");
     const std::string blocking = blocking_text(options);
     Threshold scoring = options.threshold;
     result.rescored_all = stored_threshold.empty() || impl_->meta("pair_blocking") != blocking ||
                           lower(options.threshold, parse_threshold_text(stored_threshold));
     if (result.rescored_all) {
-        execute(db, "DELETE FROM pairs", "clearing the pairs");
+        execute(db, "DELETE FROM pair_lists", "clearing the pairs");
         for (auto& dirty : current.dirty) std::fill(dirty.begin(), dirty.end(), 1);
+        for (auto& place : current.places) place.dirty = true;
     } else {
         scoring = parse_threshold_text(stored_threshold);
     }
-    result.kept_pairs = static_cast<std::uint64_t>(impl_->integer("SELECT COUNT(*) FROM pairs"));
 
     // Pairs involving dirty records: dirty rows of one side against all of the other, and the clean
-    // rows of the first side against the dirty rows of the second (no pair is scored twice).
+    // rows of the first side against the dirty rows of the second (no pair is scored twice). Each
+    // is kept in the list of a dirty record of the pair.
     MatchOptions match_options;
     match_options.threshold = scoring;
     match_options.threads = options.threads;
     LshOptions lsh = options.lsh;
     lsh.threads = options.threads;
-    Statement add_pair(db, "INSERT INTO pairs(rid_a, rid_b, common, total) VALUES(?, ?, ?, ?)");
+    std::vector<StoredPair> new_pairs;
     const auto rows_where = [&](std::size_t p, bool dirty) {
         std::vector<std::size_t> rows;
         for (std::size_t r = 0; r < current.dirty[p].size(); ++r)
             if ((current.dirty[p][r] != 0) == dirty) rows.push_back(r);
         return rows;
     };
+    // Scores rows_p of party p against rows_q of party q (all of q if null); the dirty side owns.
     const auto score = [&](std::size_t p, const std::vector<std::size_t>& rows_p, std::size_t q,
-                           const std::vector<std::size_t>* rows_q) {
+                           const std::vector<std::size_t>* rows_q, bool p_owns) {
         if (rows_p.empty() || (rows_q != nullptr && rows_q->empty())) return;
         const FilterMatrix a = current.parties[p].copy_rows(rows_p);
         const FilterMatrix b = rows_q != nullptr ? current.parties[q].copy_rows(*rows_q) : current.parties[q];
         Candidates found;
-        if (options.blocking) {
+        if (options.blocking && p != q) {  // pprl::link deduplicates one party exactly, blocking or not
             auto proposed = lsh_pairs(a, b, lsh);
             result.comparisons += proposed.size();
             found = score_pairs(a, b, std::move(proposed), match_options);
         } else {
-            result.comparisons += static_cast<std::uint64_t>(a.rows()) * b.rows();
-            found = match(a, b, match_options);
+            result.comparisons += p == q && rows_q == nullptr ? static_cast<std::uint64_t>(a.rows()) * (a.rows() - 1) / 2
+                                                              : static_cast<std::uint64_t>(a.rows()) * b.rows();
+            found = p == q && rows_q == nullptr ? match_dedup(a, match_options) : match(a, b, match_options);
         }
         for (std::size_t k = 0; k < found.size(); ++k) {
-            const std::size_t row_b = rows_q != nullptr ? (*rows_q)[found.b_index[k]] : found.b_index[k];
-            add_pair.bind(1, current.rids[p][rows_p[found.a_index[k]]])
-                .bind(2, current.rids[q][row_b])
-                .bind(3, found.common[k])
-                .bind(4, found.total[k])
-                .run();
+            const std::int64_t x = current.rids[p][rows_p[found.a_index[k]]];
+            const std::int64_t y = rows_q != nullptr ? current.rids[q][(*rows_q)[found.b_index[k]]]
+                                                     : current.rids[q][p == q ? rows_p[found.b_index[k]] : found.b_index[k]];
+            new_pairs.push_back(p_owns ? StoredPair{x, y, found.common[k], found.total[k]}
+                                       : StoredPair{y, x, found.common[k], found.total[k]});
         }
     };
     if (current.parties.size() == 1) {
         // One party: deduplication. Dirty pairs among themselves, and dirty against clean.
         const std::vector<std::size_t> dirty = rows_where(0, true), clean = rows_where(0, false);
         result.scored_records = dirty.size();
-        if (!dirty.empty()) {
-            const FilterMatrix a = current.parties[0].copy_rows(dirty);
-            result.comparisons += static_cast<std::uint64_t>(dirty.size()) * (dirty.size() - 1) / 2;
-            const Candidates found = match_dedup(a, match_options);
-            for (std::size_t k = 0; k < found.size(); ++k)
-                add_pair.bind(1, current.rids[0][dirty[found.a_index[k]]])
-                    .bind(2, current.rids[0][dirty[found.b_index[k]]])
-                    .bind(3, found.common[k])
-                    .bind(4, found.total[k])
-                    .run();
-            const Candidates cross = clean.empty() ? Candidates{} : match(a, current.parties[0].copy_rows(clean), match_options);
-            result.comparisons += static_cast<std::uint64_t>(dirty.size()) * clean.size();
-            for (std::size_t k = 0; k < cross.size(); ++k) {
-                const std::int64_t x = current.rids[0][dirty[cross.a_index[k]]], y = current.rids[0][clean[cross.b_index[k]]];
-                add_pair.bind(1, std::min(x, y)).bind(2, std::max(x, y)).bind(3, cross.common[k]).bind(4, cross.total[k]).run();
-            }
-        }
+        score(0, dirty, 0, nullptr, true);
+        score(0, dirty, 0, &clean, true);
     } else {
         for (std::size_t p = 0; p < current.parties.size(); ++p) result.scored_records += rows_where(p, true).size();
         for (std::size_t p = 0; p < current.parties.size(); ++p)
             for (std::size_t q = p + 1; q < current.parties.size(); ++q) {
                 const std::vector<std::size_t> dirty_q = rows_where(q, true);
-                score(p, rows_where(p, true), q, nullptr);
-                score(p, rows_where(p, false), q, &dirty_q);
+                score(p, rows_where(p, true), q, nullptr, true);
+                score(p, rows_where(p, false), q, &dirty_q, false);
             }
     }
-    execute(db, "UPDATE records SET dirty = 0 WHERE dirty != 0", "marking records scored");
+
+    // The candidates at this run's threshold: the kept pairs that reach it, then the new ones.
+    LinkResult solved;
+    solved.party_labels = current.labels;
+    const auto add_candidate = [&](const StoredPair& pair) {
+        if (!options.threshold.passes(pair.common, pair.total)) return;
+        const auto* x = current.place(pair.owner);
+        const auto* y = current.place(pair.partner);
+        if (x == nullptr || y == nullptr)
+            throw FormatError("registry: a stored pair names a record that is not current (run registry verify)");
+        if (y->party < x->party || (y->party == x->party && y->row < x->row)) std::swap(x, y);
+        solved.candidates.push_back(ScoredPair{x->party, x->row, y->party, y->row, pair.common, pair.total});
+    };
+    // A kept list is valid for its clean owner; an entry whose partner has since been updated is
+    // stale (the partner's new pairs come with the new ones) and is skipped. When stale entries
+    // outnumber the valid ones, every list is rewritten without them.
+    std::uint64_t stale = 0;
+    std::vector<std::pair<std::int64_t, std::vector<StoredPair>>> kept_lists;
+    {
+        Statement lists(db, "SELECT rid, scored_through, pairs FROM pair_lists");
+        std::vector<StoredPair> entries;
+        while (lists.step()) {
+            const std::int64_t owner = lists.integer(0), scored = lists.integer(1);
+            const auto* at = current.place(owner);
+            if (at == nullptr || at->dirty) continue;  // replaced below (dirty) or erased
+            decode_pairs(owner, lists.blob(2), lists.blob_size(2), entries);
+            std::vector<StoredPair> valid;
+            for (const StoredPair& pair : entries) {
+                const auto* partner = current.place(pair.partner);
+                if (partner == nullptr || partner->filter_extract > scored) {
+                    ++stale;
+                    continue;
+                }
+                ++result.kept_pairs;
+                add_candidate(pair);
+                valid.push_back(pair);
+            }
+            if (valid.size() != entries.size()) kept_lists.emplace_back(owner, std::move(valid));
+        }
+    }
+    Statement drop_list(db, "DELETE FROM pair_lists WHERE rid = ?");
+    Statement put_list(db, "INSERT OR REPLACE INTO pair_lists(rid, scored_through, pairs) VALUES(?, ?, ?)");
+    if (stale > result.kept_pairs)
+        for (const auto& [owner, valid] : kept_lists) {
+            if (valid.empty()) {
+                drop_list.bind(1, owner).run();
+                continue;
+            }
+            const std::string blob = encode_pairs(valid.begin(), valid.end());
+            Statement(db, "UPDATE pair_lists SET pairs = ? WHERE rid = ?").bind_blob(1, blob.data(), blob.size()).bind(2, owner).run();
+        }
+    // Each dirty record's list, replaced whole (empty lists are not kept).
+    for (std::size_t p = 0; p < current.parties.size(); ++p)
+        for (std::size_t r = 0; r < current.rids[p].size(); ++r)
+            if (current.dirty[p][r]) drop_list.bind(1, current.rids[p][r]).run();
+    std::sort(new_pairs.begin(), new_pairs.end(), [](const StoredPair& x, const StoredPair& y) {
+        return x.owner != y.owner ? x.owner < y.owner : x.partner < y.partner;
+    });
+    for (auto first = new_pairs.begin(); first != new_pairs.end();) {
+        auto last = first;
+        while (last != new_pairs.end() && last->owner == first->owner) add_candidate(*last++);
+        const std::string blob = encode_pairs(first, last);
+        put_list.bind(1, first->owner).bind(2, last_extract).bind_blob(3, blob.data(), blob.size()).run();
+        first = last;
+    }
+    impl_->set_meta("scored_through", std::to_string(last_extract));
     impl_->set_meta("pair_threshold", threshold_text(scoring));
     impl_->set_meta("pair_blocking", blocking);
 
-    // The candidates at this run's threshold, as link() orders them: party-pair blocks in match()
-    // order (score descending, then rows).
-    LinkResult solved;
-    solved.party_labels = current.labels;
-    {
-        Statement pairs(db, "SELECT rid_a, rid_b, common, total FROM pairs");
-        while (pairs.step()) {
-            const auto common = static_cast<std::uint32_t>(pairs.integer(2)), total = static_cast<std::uint32_t>(pairs.integer(3));
-            if (!options.threshold.passes(common, total)) continue;
-            const auto x = current.where.find(pairs.integer(0)), y = current.where.find(pairs.integer(1));
-            if (x == current.where.end() || y == current.where.end())
-                throw FormatError("registry: a stored pair names a record that is not current (run registry verify)");
-            solved.candidates.push_back(ScoredPair{x->second.first, x->second.second, y->second.first, y->second.second, common, total});
-        }
-    }
-    std::sort(solved.candidates.begin(), solved.candidates.end(), [](const ScoredPair& x, const ScoredPair& y) {
-        if (x.party_a != y.party_a) return x.party_a < y.party_a;
-        if (x.party_b != y.party_b) return x.party_b < y.party_b;
-        if (const int order = compare_scores(x.common, x.total, y.common, y.total); order != 0) return order > 0;
-        if (x.a != y.a) return x.a < y.a;
-        return x.b < y.b;
-    });
+    // For the optimal method, as link() orders them: party-pair blocks in match() order (score
+    // descending, then rows). For greedy, in the merge's own order already (a sort of the pairs
+    // themselves, which the merge's sort of their indices then finds done).
+    if (options.method == LinkMethod::optimal)
+        std::sort(solved.candidates.begin(), solved.candidates.end(), [](const ScoredPair& x, const ScoredPair& y) {
+            if (x.party_a != y.party_a) return x.party_a < y.party_a;
+            if (x.party_b != y.party_b) return x.party_b < y.party_b;
+            if (const int order = compare_scores(x.common, x.total, y.common, y.total); order != 0) return order > 0;
+            if (x.a != y.a) return x.a < y.a;
+            return x.b < y.b;
+        });
+    else
+        std::sort(solved.candidates.begin(), solved.candidates.end(), detail::ranks_before);
     LinkOptions link_options;
     link_options.threshold = options.threshold;
     link_options.method = options.method;
     link_options.merge = options.merge;
     link_options.threads = options.threads;
     std::vector<const FilterMatrix*> parties;
-    for (const FilterMatrix& matrix : current.parties) parties.push_back(&matrix);
-    if (!parties.empty()) detail::solve_links(parties, link_options, solved);
+    std::vector<std::int64_t> node_rid;  // records numbered party by party, as solve_clusters numbers them
+    for (std::size_t p = 0; p < current.parties.size(); ++p) {
+        parties.push_back(&current.parties[p]);
+        node_rid.insert(node_rid.end(), current.rids[p].begin(), current.rids[p].end());
+    }
+    const std::vector<std::size_t> root = parties.empty() ? std::vector<std::size_t>() : detail::solve_clusters(parties, link_options, solved);
     for (char linked : solved.linked) result.links += linked != 0;
 
-    // The new partition: clusters of rids, each with its first-seen member.
-    std::vector<std::vector<std::int64_t>> clusters;
-    {
-        std::unordered_map<std::string, std::size_t> cluster_of;
-        for (std::size_t k = 0; k < solved.entities.size(); ++k) {
-            const auto [it, fresh] = cluster_of.emplace(solved.entities.entity_id[k], clusters.size());
-            if (fresh) clusters.emplace_back();
-            clusters[it->second].push_back(current.rids[solved.entities.party[k]][solved.entities.record[k]]);
-        }
-        for (auto& members : clusters) std::sort(members.begin(), members.end());
-        std::sort(clusters.begin(), clusters.end(), [](const auto& x, const auto& y) { return x.front() < y.front(); });
-    }
-    result.entities = clusters.size();
+    // The new partition: clusters numbered in the order of their first-seen member (smallest rid).
+    const std::size_t nodes = node_rid.size();
+    std::vector<std::int64_t> first_rid(nodes, INT64_MAX);
+    for (std::size_t node = 0; node < nodes; ++node) first_rid[root[node]] = std::min(first_rid[root[node]], node_rid[node]);
+    std::vector<std::size_t> roots;
+    for (std::size_t node = 0; node < nodes; ++node)
+        if (root[node] == node) roots.push_back(node);
+    std::sort(roots.begin(), roots.end(), [&](std::size_t x, std::size_t y) { return first_rid[x] < first_rid[y]; });
+    std::vector<std::size_t> cluster_of(nodes), cluster_size(roots.size(), 0);
+    for (std::size_t c = 0; c < roots.size(); ++c) cluster_of[roots[c]] = c;
+    for (std::size_t node = 0; node < nodes; ++node) ++cluster_size[cluster_of[node] = cluster_of[root[node]]];
+    result.entities = roots.size();
 
-    // The previous partition: each current record's entity (by issue order, seq).
-    std::unordered_map<std::int64_t, std::int64_t> previous;  // rid → seq
-    std::map<std::int64_t, std::string> open_entities;        // seq → id, for entities with current members
+    // The previous partition: each current record's entity, by issue order (seq; 0: none yet).
+    std::vector<std::int64_t> previous(current.places.size(), 0);
     {
-        Statement query(db,
-                        "SELECT m.rid, m.seq, e.entity_id FROM memberships m JOIN entities e ON e.seq = m.seq "
-                        "WHERE m.to_link IS NULL");
-        while (query.step()) {
-            previous[query.integer(0)] = query.integer(1);
-            open_entities[query.integer(1)] = query.text(2);
+        Statement query(db, "SELECT rid, seq FROM memberships WHERE to_link IS NULL");
+        while (query.step())
+            if (const auto rid = query.integer(0); rid >= 0 && static_cast<std::size_t>(rid) < previous.size())
+                previous[static_cast<std::size_t>(rid)] = query.integer(1);
+    }
+    std::unordered_map<std::int64_t, std::string> entity_ids;  // seq → id of every entity not retired
+    {
+        Statement query(db, "SELECT seq, entity_id FROM entities WHERE retired_link IS NULL");
+        while (query.step()) entity_ids.emplace(query.integer(0), query.text(1));
+    }
+    // Where each previous entity's records went: (seq, cluster, records), and its heir, the cluster
+    // holding most of them (ties: the cluster whose first member was seen first, the lower index).
+    struct Spread {
+        std::int64_t seq;
+        std::size_t cluster, records;
+        bool split_away;  // not the heir: these records left the entity
+    };
+    std::vector<Spread> spread;
+    {
+        std::vector<std::pair<std::int64_t, std::size_t>> placed;  // (seq, cluster) per previously linked record
+        for (std::size_t node = 0; node < nodes; ++node)
+            if (const std::int64_t seq = previous[static_cast<std::size_t>(node_rid[node])]; seq != 0)
+                placed.emplace_back(seq, cluster_of[node]);
+        std::sort(placed.begin(), placed.end());
+        for (std::size_t k = 0; k < placed.size();) {
+            std::size_t end = k;
+            while (end < placed.size() && placed[end] == placed[k]) ++end;
+            spread.push_back({placed[k].first, placed[k].second, end - k, false});
+            k = end;
         }
     }
-    // Each previous entity's heir: the cluster holding most of its previous members (ties: the
-    // cluster whose first member was seen first, i.e. the lower cluster index).
-    std::map<std::int64_t, std::map<std::size_t, std::size_t>> spread;  // seq → cluster → members
-    for (std::size_t c = 0; c < clusters.size(); ++c)
-        for (std::int64_t rid : clusters[c])
-            if (const auto it = previous.find(rid); it != previous.end()) ++spread[it->second][c];
-    std::map<std::int64_t, std::size_t> heir;
-    for (const auto& [seq, counts] : spread) {
-        std::size_t best = counts.begin()->first;
-        for (const auto& [c, n] : counts)
-            if (n > counts.at(best)) best = c;
-        heir[seq] = best;
+    std::vector<std::pair<std::size_t, std::int64_t>> heirs;  // (cluster, seq): oldest first per cluster
+    for (std::size_t k = 0; k < spread.size();) {
+        std::size_t best = k, end = k;
+        for (; end < spread.size() && spread[end].seq == spread[k].seq; ++end)
+            if (spread[end].records > spread[best].records) best = end;
+        heirs.emplace_back(spread[best].cluster, spread[k].seq);
+        for (std::size_t j = k; j < end; ++j) spread[j].split_away = j != best;
+        k = end;
     }
-    std::vector<std::vector<std::int64_t>> claimants(clusters.size());  // previous entities per cluster, oldest first
-    for (const auto& [seq, c] : heir) claimants[c].push_back(seq);
+    std::sort(heirs.begin(), heirs.end());
 
     Statement(db,
               "INSERT INTO link_runs(as_of, last_extract, threshold, method, merge_rule, blocking, comparisons, kept_pairs, ran_at) "
@@ -742,58 +866,55 @@ RegistryLink Registry::link(const RegistryLinkOptions& options) {
     const std::int64_t link_id = sqlite3_last_insert_rowid(db);
     result.link = link_id;
 
+    const auto id_of = [&](std::int64_t seq) -> const std::string& {
+        const auto it = entity_ids.find(seq);
+        if (it == entity_ids.end()) throw FormatError("registry: a record belongs to a retired entity (run registry verify)");
+        return it->second;
+    };
     Statement taken(db, "SELECT 1 FROM entities WHERE entity_id = ?");
     Statement add_entity(db, "INSERT INTO entities(entity_id, created_link) VALUES(?, ?)");
     Statement retire(db, "UPDATE entities SET retired_link = ?, survivor = ? WHERE seq = ?");
-    Statement close_membership(db, "UPDATE memberships SET to_link = ? WHERE rid = ? AND to_link IS NULL");
-    Statement open_membership(db, "INSERT INTO memberships(rid, seq, from_link, to_link) VALUES(?, ?, ?, NULL)");
-    std::vector<std::int64_t> cluster_seq(clusters.size());
-    std::vector<std::string> cluster_id(clusters.size());
-    for (std::size_t c = 0; c < clusters.size(); ++c) {
-        if (!claimants[c].empty()) {
-            cluster_seq[c] = claimants[c].front();
-            cluster_id[c] = open_entities.at(cluster_seq[c]);
-            ++result.kept_ids;
-            for (std::size_t k = 1; k < claimants[c].size(); ++k) {
-                const std::int64_t retired = claimants[c][k];
-                retire.bind(1, link_id).bind(2, cluster_id[c]).bind(3, retired).run();
-                impl_->event("MERGE", result.as_of, open_entities.at(retired), cluster_id[c], "", "",
-                             "merged into " + cluster_id[c] + ", which keeps its id (the older one)");
-                ++result.merged;
-            }
-        } else {
-            cluster_id[c] = fresh_entity_id(taken);
-            add_entity.bind(1, cluster_id[c]).bind(2, link_id).run();
-            cluster_seq[c] = sqlite3_last_insert_rowid(db);
-            impl_->event("NEW", result.as_of, cluster_id[c], "", "", "", std::to_string(clusters[c].size()) + " records");
-            ++result.new_entities;
+    std::vector<std::int64_t> cluster_seq(roots.size(), 0);
+    std::vector<std::string> cluster_id(roots.size());
+    for (std::size_t k = 0; k < heirs.size();) {
+        const std::size_t c = heirs[k].first;
+        cluster_seq[c] = heirs[k].second;  // the oldest claimant survives
+        cluster_id[c] = id_of(cluster_seq[c]);
+        ++result.kept_ids;
+        for (++k; k < heirs.size() && heirs[k].first == c; ++k) {
+            retire.bind(1, link_id).bind(2, cluster_id[c]).bind(3, heirs[k].second).run();
+            impl_->event("MERGE", result.as_of, id_of(heirs[k].second), cluster_id[c], "", "",
+                         "merged into " + cluster_id[c] + ", which keeps its id (the older one)");
+            ++result.merged;
         }
     }
-    // Splits: a previous entity whose members now sit in more than one cluster.
-    for (const auto& [seq, counts] : spread)
-        for (const auto& [c, n] : counts)
-            if (c != heir.at(seq)) {
-                impl_->event("SPLIT", result.as_of, open_entities.at(seq), cluster_id[c], "", "",
-                             std::to_string(n) + " of its records now belong to " + cluster_id[c]);
-                ++result.split;
-            }
-    // Entities left without current members (their records erased) are retired.
-    for (const auto& [seq, id] : open_entities)
-        if (!spread.count(seq)) {
-            retire.bind(1, link_id).bind_null(2).bind(3, seq).run();
-            impl_->event("RETIRE", result.as_of, id, "", "", "", "no current records");
-            ++result.retired;
+    for (std::size_t c = 0; c < roots.size(); ++c) {
+        if (cluster_seq[c] != 0) continue;
+        cluster_id[c] = fresh_entity_id(taken);
+        add_entity.bind(1, cluster_id[c]).bind(2, link_id).run();
+        cluster_seq[c] = sqlite3_last_insert_rowid(db);
+        impl_->event("NEW", result.as_of, cluster_id[c], "", "", "", std::to_string(cluster_size[c]) + " records");
+        ++result.new_entities;
+    }
+    // Splits: a previous entity whose records now sit in more than one cluster.
+    for (const Spread& part : spread)
+        if (part.split_away) {
+            impl_->event("SPLIT", result.as_of, id_of(part.seq), cluster_id[part.cluster], "", "",
+                         std::to_string(part.records) + " of its records now belong to " + cluster_id[part.cluster]);
+            ++result.split;
         }
-    for (std::size_t c = 0; c < clusters.size(); ++c)
-        for (std::int64_t rid : clusters[c]) {
-            const auto it = previous.find(rid);
-            if (it != previous.end() && it->second == cluster_seq[c]) continue;
-            if (it != previous.end()) {
-                close_membership.bind(1, link_id).bind(2, rid).run();
-                ++result.moved_records;
-            }
-            open_membership.bind(1, rid).bind(2, cluster_seq[c]).bind(3, link_id).run();
+    Statement close_membership(db, "UPDATE memberships SET to_link = ? WHERE rid = ? AND to_link IS NULL");
+    Statement open_membership(db, "INSERT INTO memberships(rid, seq, from_link, to_link) VALUES(?, ?, ?, NULL)");
+    for (std::size_t node = 0; node < nodes; ++node) {
+        const std::int64_t rid = node_rid[node], was = previous[static_cast<std::size_t>(rid)];
+        const std::int64_t now = cluster_seq[cluster_of[node]];
+        if (was == now) continue;
+        if (was != 0) {
+            close_membership.bind(1, link_id).bind(2, rid).run();
+            ++result.moved_records;
         }
+        open_membership.bind(1, rid).bind(2, now).bind(3, link_id).run();
+    }
     impl_->event("LINK", result.as_of, "", "", "", "",
                  std::to_string(result.records) + " records in " + std::to_string(result.entities) + " entities: " +
                      std::to_string(result.new_entities) + " new, " + std::to_string(result.merged) + " merged, " +
@@ -812,16 +933,35 @@ std::vector<RegistryEntityRow> Registry::entities(const std::string& as_of) cons
     if (!run.step() || run.is_null(0)) return rows;
     const std::int64_t link_id = run.integer(0);
     const std::string run_as_of = run.text(1);
+    // When each record was last seen: the extracts up to that date in date order, each read along its
+    // appearances (stored by extract), later ones overwriting earlier ones.
+    std::vector<std::string> dates;
+    std::vector<std::int32_t> last_seen(static_cast<std::size_t>(impl_->integer("SELECT COALESCE(MAX(rid), 0) FROM records")) + 1, -1);
+    {
+        Statement extracts(db, "SELECT extract_id, as_of FROM extracts WHERE as_of <= ? ORDER BY as_of, extract_id");
+        extracts.bind(1, run_as_of);
+        Statement appeared(db, "SELECT rid FROM appearances WHERE extract_id = ?");
+        while (extracts.step()) {
+            dates.push_back(extracts.text(1));
+            appeared.bind(1, extracts.integer(0));
+            while (appeared.step())
+                if (const auto rid = appeared.integer(0); rid >= 0 && static_cast<std::size_t>(rid) < last_seen.size())
+                    last_seen[static_cast<std::size_t>(rid)] = static_cast<std::int32_t>(dates.size() - 1);
+            appeared.reset();
+        }
+    }
     Statement query(db,
-                    "SELECT p.label, r.record_id, e.entity_id, "
-                    "(SELECT MAX(x.as_of) FROM appearances a JOIN extracts x ON x.extract_id = a.extract_id "
-                    " WHERE a.rid = r.rid AND x.as_of <= ?2) "
+                    "SELECT p.label, r.record_id, e.entity_id, r.rid "
                     "FROM memberships m JOIN records r ON r.rid = m.rid JOIN parties p ON p.party_id = r.party_id "
                     "JOIN entities e ON e.seq = m.seq "
                     "WHERE m.from_link <= ?1 AND (m.to_link IS NULL OR m.to_link > ?1) AND r.erased = 0 "
                     "ORDER BY r.party_id, r.rid");
-    query.bind(1, link_id).bind(2, run_as_of);
-    while (query.step()) rows.push_back(RegistryEntityRow{query.text(0), query.text(1), query.text(2), query.text(3)});
+    query.bind(1, link_id);
+    while (query.step()) {
+        const auto rid = static_cast<std::size_t>(query.integer(3));
+        const std::int32_t seen = rid < last_seen.size() ? last_seen[rid] : -1;
+        rows.push_back(RegistryEntityRow{query.text(0), query.text(1), query.text(2), seen < 0 ? std::string() : dates[static_cast<std::size_t>(seen)]});
+    }
     return rows;
 }
 
@@ -932,10 +1072,24 @@ RegistryVerification Registry::verify() const {
         "SELECT COUNT(*) FROM records r WHERE r.erased != 0 AND (r.filter IS NOT NULL OR "
         "EXISTS (SELECT 1 FROM filter_versions v WHERE v.rid = r.rid) OR EXISTS (SELECT 1 FROM memberships m WHERE m.rid = r.rid))",
         "erased records still have filters or entities");
-    count_problem(
-        "SELECT COUNT(*) FROM pairs p WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.rid = p.rid_a AND r.erased = 0) "
-        "OR NOT EXISTS (SELECT 1 FROM records r WHERE r.rid = p.rid_b AND r.erased = 0)",
-        "stored pairs name a record that is not current");
+    {
+        // Every stored pair is between two records the registry holds and has not erased.
+        std::unordered_set<std::int64_t> current;
+        Statement rids(db, "SELECT rid FROM records WHERE erased = 0");
+        while (rids.step()) current.insert(rids.integer(0));
+        Statement lists(db, "SELECT rid, pairs FROM pair_lists");
+        std::vector<StoredPair> entries;
+        std::uint64_t bad = 0;
+        while (lists.step()) {
+            if (lists.blob_size(1) % stored_pair_bytes != 0) {
+                ++bad;
+                continue;
+            }
+            decode_pairs(lists.integer(0), lists.blob(1), lists.blob_size(1), entries);
+            for (const StoredPair& pair : entries) bad += !current.count(pair.owner) || !current.count(pair.partner);
+        }
+        if (bad) report.problems.push_back(std::to_string(bad) + " stored pairs name a record that is not current");
+    }
     return report;
 }
 
@@ -982,9 +1136,23 @@ void Registry::forget(const std::string& party, const std::string& record_id) {
     const bool last_member = linked && entity.integer(2) == 1;
     const std::int64_t seq = linked ? entity.integer(0) : 0;
     entity.reset();
-    for (const char* sql : {"DELETE FROM pairs WHERE rid_a = ?1 OR rid_b = ?1", "DELETE FROM filter_versions WHERE rid = ?1",
+    // Its pairs: its own list, and its entries in other records' lists (every list is read: erasure
+    // is rare, and no index of partners is kept for it).
+    {
+        std::vector<std::pair<std::int64_t, std::string>> rewritten;
+        Statement lists(db, "SELECT rid, pairs FROM pair_lists");
+        std::vector<StoredPair> entries;
+        while (lists.step()) {
+            decode_pairs(lists.integer(0), lists.blob(1), lists.blob_size(1), entries);
+            const auto end = std::remove_if(entries.begin(), entries.end(), [&](const StoredPair& pair) { return pair.partner == rid; });
+            if (end != entries.end()) rewritten.emplace_back(lists.integer(0), encode_pairs(entries.begin(), end));
+        }
+        Statement put(db, "UPDATE pair_lists SET pairs = ? WHERE rid = ?");
+        for (const auto& [owner, blob] : rewritten) put.bind_blob(1, blob.data(), blob.size()).bind(2, owner).run();
+    }
+    for (const char* sql : {"DELETE FROM pair_lists WHERE rid = ?1", "DELETE FROM filter_versions WHERE rid = ?1",
                             "DELETE FROM memberships WHERE rid = ?1", "DELETE FROM appearances WHERE rid = ?1",
-                            "UPDATE records SET filter = NULL, checksum = NULL, dirty = 0, erased = 1 WHERE rid = ?1"})
+                            "UPDATE records SET filter = NULL, checksum = NULL, erased = 1 WHERE rid = ?1"})
         Statement(db, sql).bind(1, rid).run();
     Statement latest(db, "SELECT COALESCE(MAX(as_of), '') FROM link_runs");
     latest.step();

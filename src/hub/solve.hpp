@@ -54,7 +54,11 @@ private:
 // What link() does once the candidates are scored: each party pair's assignment (optimal), the
 // merges in score order, and the entity table. result.candidates holds the pairs at or above the
 // threshold in party-pair blocks, each block in match() order, and result.party_labels is set.
-// The registry (pprl/registry.hpp) calls it on candidates it kept from earlier runs.
 void solve_links(const std::vector<const FilterMatrix*>& parties, const LinkOptions& options, LinkResult& result);
+// The same up to the clusters, which it returns unnamed: for each record (numbered party by party),
+// the smallest record number of its cluster. The registry (pprl/registry.hpp) calls it on
+// candidates it kept from earlier runs, and names clusters by its own rules.
+std::vector<std::size_t> solve_clusters(const std::vector<const FilterMatrix*>& parties, const LinkOptions& options,
+                                        LinkResult& result);
 
 }  // namespace pprl::detail
