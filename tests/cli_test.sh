@@ -526,6 +526,7 @@ for trial in $(seq 12); do
         check "an interrupted ingest leaves the registry as it was (trial $trial)" -- cmp -s <(dump crash.db) before_ingest.sql
         "$pprl" registry ingest crash.db big_schools.pprl --party schools --as-of 2025-09-01 >/dev/null 2>&1
     fi
+    dump crash.db > before_link.sql
     "$pprl" registry link crash.db --threshold 0.75 >/dev/null 2>&1 &
     pid=$!
     sleep "0.$((RANDOM % 6))$((RANDOM % 10))"
@@ -534,6 +535,7 @@ for trial in $(seq 12); do
     "$pprl" registry verify crash.db >/dev/null 2>&1 || { echo "FAIL: registry unsound after kill -9 during link (trial $trial)"; failures=$((failures + 1)); }
     "$pprl" registry export crash.db --out crash.csv >/dev/null 2>&1
     if [[ $(wc -l < crash.csv) == 1 ]]; then
+        check "an interrupted link leaves the registry as it was (trial $trial)" -- cmp -s <(dump crash.db) before_link.sql
         "$pprl" registry link crash.db --threshold 0.75 >/dev/null 2>&1  # killed before it committed: nothing linked
         "$pprl" registry export crash.db --out crash.csv >/dev/null 2>&1
     fi

@@ -1,11 +1,15 @@
 // Linkage: assignment solvers, multi-party clustering, entity output, and LSH blocking.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
+#include <random>
 #include <numeric>
 #include <set>
+#include <tuple>
 
 #include "pprl/error.hpp"
+#include "hub/solve.hpp"
 #include "pprl/link.hpp"
 #include "test_support.hpp"
 
@@ -259,6 +263,53 @@ TEST(Lsh, BlockedLinkFindsThePlantedPairsAndReportsItsWork) {
     EXPECT_GT(planted, 380u);
     // Every pair it scored passes the threshold, exactly as the matcher would say.
     for (const auto& p : r.candidates) EXPECT_TRUE(options.threshold.passes(p.common, p.total));
+}
+
+}  // namespace
+}  // namespace pprl
+
+namespace pprl {
+namespace {
+
+TEST(Link, RankOrderSortEqualsSortingByRanksBefore) {
+    // Equal scores from different counts (2c/t = 2·2c/2t), several party pairs, repeated indices,
+    // and the fallbacks: a weighted pair, an index past the packed range, too few pairs.
+    std::mt19937_64 rng(17);
+    for (int round = 0; round < 4; ++round) {
+        std::vector<ScoredPair> pairs;
+        for (int k = 0; k < 20000; ++k) {
+            const std::uint32_t party_a = rng() % 4, party_b = party_a + rng() % 2;
+            const std::uint32_t total = 100 + rng() % 300, common = total / 4 + rng() % (total / 4 + 1);
+            pairs.push_back(ScoredPair{party_a, static_cast<std::uint32_t>(rng() % 500), party_b,
+                                       static_cast<std::uint32_t>(rng() % 500), common, total});
+            if (k % 7 == 0) pairs.push_back(ScoredPair{party_a, pairs.back().a, party_b, pairs.back().b + 1, 2 * common, 2 * total});
+        }
+        // Candidates are distinct pairs of records: drop repeats of an index pair.
+        std::sort(pairs.begin(), pairs.end(), [](const ScoredPair& x, const ScoredPair& y) {
+            return std::tie(x.party_a, x.a, x.party_b, x.b) < std::tie(y.party_a, y.a, y.party_b, y.b);
+        });
+        pairs.erase(std::unique(pairs.begin(), pairs.end(), [](const ScoredPair& x, const ScoredPair& y) {
+                        return std::tie(x.party_a, x.a, x.party_b, x.b) == std::tie(y.party_a, y.a, y.party_b, y.b);
+                    }),
+                    pairs.end());
+        std::shuffle(pairs.begin(), pairs.end(), rng);
+        if (round == 1) pairs[5].weight = 3.5;
+        if (round == 2) pairs[9].b = 1u << 27;
+        if (round == 3) pairs.resize(100);
+        std::vector<ScoredPair> expected = pairs;
+        std::sort(expected.begin(), expected.end(), detail::ranks_before);
+        detail::sort_in_rank_order(pairs);
+        ASSERT_EQ(pairs.size(), expected.size());
+        for (std::size_t k = 0; k < pairs.size(); ++k) {
+            EXPECT_EQ(pairs[k].party_a, expected[k].party_a) << k;
+            EXPECT_EQ(pairs[k].a, expected[k].a) << k;
+            EXPECT_EQ(pairs[k].party_b, expected[k].party_b) << k;
+            EXPECT_EQ(pairs[k].b, expected[k].b) << k;
+            EXPECT_EQ(pairs[k].common, expected[k].common) << k;
+            EXPECT_EQ(pairs[k].total, expected[k].total) << k;
+            EXPECT_EQ(std::isnan(pairs[k].weight), std::isnan(expected[k].weight)) << k;
+        }
+    }
 }
 
 }  // namespace

@@ -221,31 +221,42 @@ DisjointSets merge_in_score_order(const std::vector<const FilterMatrix*>& partie
     };
     for (std::size_t p = 0; p < parties.size(); ++p)
         for (std::size_t r = offset[p]; r < offset[p + 1]; ++r) sets.mask(r) = std::uint64_t{1} << p;
-    std::vector<std::size_t> order(result.candidates.size());
+    // Merges on one pair if the rules allow; true if it did.
+    const auto merge = [&](const ScoredPair& pair) {
+        const std::size_t u = offset[pair.party_a] + pair.a, v = offset[pair.party_b] + pair.b;
+        const std::size_t x = sets.find(u), y = sets.find(v);
+        if (clique) met.insert(pair_key(u, v));
+        if (x == y) return false;
+        if (!dedup && (sets.mask(x) & sets.mask(y)) != 0) return false;
+        if (clique) {
+            if (!every_pair_met(u, v)) return false;
+            std::swap(next_member[u], next_member[v]);  // splices the two circular lists into one
+        }
+        sets.join(x, y);
+        return true;
+    };
+    const std::size_t n = result.candidates.size();
+    if (result.levels.empty() && std::all_of(eligible.begin(), eligible.end(), [](char e) { return e != 0; })) {
+        // Every candidate eligible and no levels to carry: the pairs themselves are sorted, in place
+        // (contiguous, and nothing if they come sorted, as the registry passes them).
+        if (!std::is_sorted(result.candidates.begin(), result.candidates.end(), ranks_before))
+            detail::sort_in_rank_order(result.candidates);
+        result.linked.assign(n, 0);
+        for (std::size_t k = 0; k < n; ++k) result.linked[k] = merge(result.candidates[k]);
+        return sets;
+    }
+    std::vector<std::size_t> order(n);
     std::iota(order.begin(), order.end(), 0);
     std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) {
         return ranks_before(result.candidates[x], result.candidates[y]);
     });
     std::vector<ScoredPair> sorted;
     std::vector<char> linked;
-    sorted.reserve(order.size());
-    linked.reserve(order.size());
+    sorted.reserve(n);
+    linked.reserve(n);
     for (std::size_t k : order) {
-        const ScoredPair& pair = result.candidates[k];
-        sorted.push_back(pair);
-        linked.push_back(0);
-        if (!eligible[k]) continue;
-        const std::size_t u = offset[pair.party_a] + pair.a, v = offset[pair.party_b] + pair.b;
-        const std::size_t x = sets.find(u), y = sets.find(v);
-        if (clique) met.insert(pair_key(u, v));
-        if (x == y) continue;
-        if (!dedup && (sets.mask(x) & sets.mask(y)) != 0) continue;
-        if (clique) {
-            if (!every_pair_met(u, v)) continue;
-            std::swap(next_member[u], next_member[v]);  // splices the two circular lists into one
-        }
-        sets.join(x, y);
-        linked.back() = 1;
+        sorted.push_back(result.candidates[k]);
+        linked.push_back(eligible[k] && merge(result.candidates[k]));
     }
     result.candidates.swap(sorted);
     result.linked.swap(linked);

@@ -777,7 +777,7 @@ RegistryLink Registry::link(const RegistryLinkOptions& options) {
             return x.b < y.b;
         });
     else
-        std::sort(solved.candidates.begin(), solved.candidates.end(), detail::ranks_before);
+        detail::sort_in_rank_order(solved.candidates);
     LinkOptions link_options;
     link_options.threshold = options.threshold;
     link_options.method = options.method;

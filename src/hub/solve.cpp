@@ -157,4 +157,70 @@ std::vector<std::size_t> assign_optimal(const std::vector<ScoredPair>& pairs) {
     return chosen;
 }
 
+void detail::sort_in_rank_order(std::vector<ScoredPair>& pairs) {
+    // The fast path needs record-level pairs (no weights) whose indices pack into 64 bits and whose
+    // counts index a small table; anything else is sorted by ranks_before directly.
+    constexpr std::uint32_t max_packed_index = 1u << 26, max_table_total = 4096;
+    std::uint32_t max_total = 0;
+    bool plain = pairs.size() >= 4096;
+    for (const ScoredPair& pair : pairs) {
+        plain = plain && std::isnan(pair.weight) && pair.party_a < 64 && pair.party_b < 64 && pair.a < max_packed_index &&
+                pair.b < max_packed_index && 2 * std::uint64_t{pair.common} <= pair.total && pair.total <= max_table_total;
+        max_total = std::max(max_total, pair.total);
+    }
+    if (!plain) {
+        std::sort(pairs.begin(), pairs.end(), ranks_before);
+        return;
+    }
+    // Each distinct (common, total): its place in a table, then the rank of its score among all the
+    // scores present (0 the best; equal scores, equal ranks).
+    const std::size_t width = std::size_t{max_total} + 1;
+    constexpr std::uint32_t absent = std::numeric_limits<std::uint32_t>::max();
+    std::vector<std::uint32_t> rank((std::size_t{max_total} / 2 + 1) * width, absent);
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> counts;  // (common, total), distinct
+    for (const ScoredPair& pair : pairs) {
+        std::uint32_t& slot = rank[std::size_t{pair.common} * width + pair.total];
+        if (slot == absent) {
+            slot = 0;
+            counts.emplace_back(pair.common, pair.total);
+        }
+    }
+    std::sort(counts.begin(), counts.end(), [](const auto& x, const auto& y) {
+        return compare_scores(x.first, x.second, y.first, y.second) > 0;
+    });
+    std::uint32_t next = 0;
+    for (std::size_t k = 0; k < counts.size(); ++k) {
+        if (k > 0 && compare_scores(counts[k].first, counts[k].second, counts[k - 1].first, counts[k - 1].second) != 0) ++next;
+        rank[std::size_t{counts[k].first} * width + counts[k].second] = next;
+    }
+    // Keys (party pair and indices packed in that order, and the counts) placed by score rank, a
+    // counting sort; then each rank's keys sorted by their packed indices; then the pairs written
+    // back from the keys.
+    struct Key {
+        std::uint64_t packed;         // party_a (6 bits), party_b (6), a (26), b (26)
+        std::uint16_t common, total;  // both at most max_table_total
+    };
+    std::vector<std::size_t> start(std::size_t{next} + 2, 0);
+    for (const ScoredPair& pair : pairs) ++start[std::size_t{rank[std::size_t{pair.common} * width + pair.total]} + 1];
+    for (std::size_t r = 1; r < start.size(); ++r) start[r] += start[r - 1];
+    std::vector<Key> keys(pairs.size());
+    {
+        std::vector<std::size_t> fill(start.begin(), start.end() - 1);
+        for (const ScoredPair& pair : pairs)
+            keys[fill[rank[std::size_t{pair.common} * width + pair.total]]++] =
+                Key{std::uint64_t{pair.party_a} << 58 | std::uint64_t{pair.party_b} << 52 | std::uint64_t{pair.a} << 26 | pair.b,
+                    static_cast<std::uint16_t>(pair.common), static_cast<std::uint16_t>(pair.total)};
+    }
+    for (std::size_t r = 0; r + 1 < start.size(); ++r)
+        std::sort(keys.begin() + static_cast<std::ptrdiff_t>(start[r]), keys.begin() + static_cast<std::ptrdiff_t>(start[r + 1]),
+                  [](const Key& x, const Key& y) { return x.packed < y.packed; });
+    constexpr std::uint64_t index_mask = max_packed_index - 1;
+    for (std::size_t k = 0; k < pairs.size(); ++k) {
+        const Key& key = keys[k];
+        pairs[k] = ScoredPair{static_cast<std::uint32_t>(key.packed >> 58), static_cast<std::uint32_t>(key.packed >> 26 & index_mask),
+                              static_cast<std::uint32_t>(key.packed >> 52 & 63), static_cast<std::uint32_t>(key.packed & index_mask),
+                              key.common, key.total};
+    }
+}
+
 }  // namespace pprl

@@ -23,6 +23,11 @@ inline bool ranks_before(const ScoredPair& x, const ScoredPair& y) noexcept {
     return x.b < y.b;
 }
 
+// Sorts pairs into ranks_before order. Record-level pairs (no weight) go by compact keys: a
+// counting sort by their score's rank among the scores present, then each rank's pairs by party
+// pair and indices packed in 64 bits; others are compared directly.
+void sort_in_rank_order(std::vector<ScoredPair>& pairs);
+
 // Union–find over record nodes, each set carrying a mask of the parties it holds (link keeps at
 // most one record per party in an entity).
 class DisjointSets {
