@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the benchmarks behind the README's performance tables (about ten minutes on two cores).
+# Runs the benchmarks behind the README's performance tables (about half an hour on two cores).
 #   scripts/bench.sh BUILD_DIR
 # Timings on shared or throttled machines drift between runs: pause between programs and compare
 # figures from the same run.
@@ -22,3 +22,6 @@ echo "== encoding, one million rows (bench_encode)"
 pause
 echo "== hardening: linkage F1 against attack success (harden_audit)"
 "$build/bench/harden_audit" 10000 7
+pause
+echo "== registry: a 10 % refresh of one million records against a batch link (registry_refresh.sh)"
+bash "$(dirname "$0")/../bench/registry_refresh.sh" "$build/pprl" 476000 7 0.65

@@ -431,6 +431,14 @@ struct PyRegistry {
     std::mutex busy;
 };
 
+// Runs call(registry) with the GIL released and the connection held.
+template <class Call>
+auto with_registry(PyRegistry& self, Call call) {
+    py::gil_scoped_release release;
+    std::lock_guard<std::mutex> lock(self.busy);
+    return call(*self.registry);
+}
+
 void bind_registry(py::module_& m) {
     py::class_<PyRegistry>(m, "Registry")
         .def(py::init([](const std::string& path, bool create, bool read_only) {
@@ -443,12 +451,7 @@ void bind_registry(py::module_& m) {
              py::arg("path"), py::arg("create") = false, py::arg("read_only") = false)
         .def("ingest", [](PyRegistry& self, const std::string& file, const std::string& party, const std::string& as_of,
                           const std::string& label) {
-            RegistryIngest done;
-            {
-                py::gil_scoped_release release;
-                std::lock_guard<std::mutex> lock(self.busy);
-                done = self.registry->ingest(file, party, as_of, label);
-            }
+            const RegistryIngest done = with_registry(self, [&](Registry& r) { return r.ingest(file, party, as_of, label); });
             py::dict out;
             out["extract"] = done.extract;
             out["already_ingested"] = done.already_ingested;
@@ -472,12 +475,7 @@ void bind_registry(py::module_& m) {
             options.blocking = parsed.blocking;
             options.lsh = parsed.lsh;
             options.threads = threads_of(threads);
-            RegistryLink done;
-            {
-                py::gil_scoped_release release;
-                std::lock_guard<std::mutex> lock(self.busy);
-                done = self.registry->link(options);
-            }
+            const RegistryLink done = with_registry(self, [&](Registry& r) { return r.link(options); });
             py::dict out;
             out["link"] = done.link;
             out["as_of"] = done.as_of;
@@ -497,12 +495,7 @@ void bind_registry(py::module_& m) {
         }, py::arg("threshold"), py::arg("method") = "greedy", py::arg("merge") = "parties", py::arg("blocking") = "none",
            py::arg("threads") = py::none())
         .def("entities", [](PyRegistry& self, const std::string& as_of) {
-            std::vector<RegistryEntityRow> rows;
-            {
-                py::gil_scoped_release release;
-                std::lock_guard<std::mutex> lock(self.busy);
-                rows = self.registry->entities(as_of);
-            }
+            const std::vector<RegistryEntityRow> rows = with_registry(self, [&](Registry& r) { return r.entities(as_of); });
             std::vector<std::string> party, record, entity, last_seen;
             for (const RegistryEntityRow& row : rows) {
                 party.push_back(row.party);
@@ -513,24 +506,14 @@ void bind_registry(py::module_& m) {
             return py::make_tuple(party, record, entity, last_seen);
         }, py::arg("as_of") = "")
         .def("events", [](PyRegistry& self, const std::string& since) {
-            std::vector<RegistryEvent> events;
-            {
-                py::gil_scoped_release release;
-                std::lock_guard<std::mutex> lock(self.busy);
-                events = self.registry->events(since);
-            }
+            const std::vector<RegistryEvent> events = with_registry(self, [&](Registry& r) { return r.events(since); });
             py::list out;
             for (const RegistryEvent& e : events)
                 out.append(py::make_tuple(e.id, e.kind, e.as_of, e.recorded_at, e.entity, e.other, e.party, e.record_id, e.detail));
             return out;
         }, py::arg("since") = "")
         .def("verify", [](PyRegistry& self) {
-            RegistryVerification report;
-            {
-                py::gil_scoped_release release;
-                std::lock_guard<std::mutex> lock(self.busy);
-                report = self.registry->verify();
-            }
+            const RegistryVerification report = with_registry(self, [](Registry& r) { return r.verify(); });
             py::dict out;
             out["records"] = report.records;
             out["entities"] = report.entities;
@@ -539,14 +522,10 @@ void bind_registry(py::module_& m) {
             return out;
         })
         .def("backup", [](PyRegistry& self, const std::string& path) {
-            py::gil_scoped_release release;
-            std::lock_guard<std::mutex> lock(self.busy);
-            self.registry->backup(path);
+            with_registry(self, [&](Registry& r) { r.backup(path); });
         }, py::arg("path"))
         .def("forget", [](PyRegistry& self, const std::string& party, const std::string& record_id) {
-            py::gil_scoped_release release;
-            std::lock_guard<std::mutex> lock(self.busy);
-            self.registry->forget(party, record_id);
+            with_registry(self, [&](Registry& r) { r.forget(party, record_id); });
         }, py::arg("party"), py::arg("record_id"));
 }
 
