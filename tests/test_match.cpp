@@ -177,6 +177,35 @@ TEST(Matcher, TopKKeepsHighestScoresWithStableTies) {
     }
 }
 
+TEST(Matcher, TilesGatheredEqualTheWholeMatchWhateverTheTiling) {
+    const FilterMatrix a = test::random_filters(300, 512, 0.25, 41);
+    const FilterMatrix b = test::perturbed_copy(a, 90, 42);
+    for (const std::size_t top_k : {std::size_t{0}, std::size_t{1}, std::size_t{3}}) {
+        MatchOptions options;
+        options.threshold = Threshold::parse("0.45");
+        options.top_k = top_k;
+        options.threads = 1;  // hundreds of tiny tiles: no thread start-up per tile
+        const Candidates whole = match(a, b, options);
+        ASSERT_GT(whole.size(), a.rows() / 2);
+        // Even tiles, uneven tiles, single rows and single columns, one tile holding everything.
+        for (const auto& [tile_a, tile_b] : std::vector<std::pair<std::size_t, std::size_t>>{
+                 {100, 100}, {133, 97}, {1, 300}, {300, 1}, {300, 300}, {64, 250}}) {
+            std::vector<Candidates> tiles;
+            for (std::size_t i = 0; i < a.rows(); i += tile_a)
+                for (std::size_t j = 0; j < b.rows(); j += tile_b)
+                    tiles.push_back(match_tile(a, i, std::min(i + tile_a, a.rows()), b, j, std::min(j + tile_b, b.rows()), options));
+            const Candidates gathered = gather_tiles(tiles, top_k);
+            EXPECT_EQ(gathered.a_index, whole.a_index) << tile_a << "x" << tile_b << " top " << top_k;
+            EXPECT_EQ(gathered.b_index, whole.b_index) << tile_a << "x" << tile_b << " top " << top_k;
+            EXPECT_EQ(gathered.common, whole.common);
+            EXPECT_EQ(gathered.total, whole.total);
+        }
+    }
+    EXPECT_THROW(match_tile(a, 5, 4, b, 0, 1, MatchOptions{}), UsageError);
+    EXPECT_THROW(match_tile(a, 0, 301, b, 0, 1, MatchOptions{}), UsageError);
+    EXPECT_EQ(match_tile(a, 3, 3, b, 0, 300, MatchOptions{}).size(), 0u);
+}
+
 TEST(Matcher, DedupFindsEachPairOnceWithSmallerIndexFirst) {
     const Data d = clk_like(100, 200, 512, 3);
     // One matrix holding near-duplicates of itself: B contains noisy copies of A.

@@ -65,6 +65,19 @@ py::array_t<std::uint32_t> to_array(const std::vector<std::uint32_t>& values) {
     return out;
 }
 
+// Candidates as numpy arrays: a, b (row indices), common, total (counts) and score.
+py::dict candidates_dict(const Candidates& c) {
+    py::dict out;
+    out["a"] = to_array(c.a_index);
+    out["b"] = to_array(c.b_index);
+    out["common"] = to_array(c.common);
+    out["total"] = to_array(c.total);
+    py::array_t<double> scores(static_cast<py::ssize_t>(c.size()));
+    for (std::size_t i = 0; i < c.size(); ++i) scores.mutable_at(i) = c.score(i);
+    out["score"] = scores;
+    return out;
+}
+
 // Strings as the two buffers of an Arrow large_string array, int64 offsets (n + 1) and the bytes,
 // so that Python makes an Arrow column of them without a Python string per cell.
 template <class Get>
@@ -411,6 +424,50 @@ void bind_hub(py::module_& m) {
     }, py::arg("parties"), py::arg("threshold") = "auto", py::arg("method") = "greedy", py::arg("blocking") = "none",
        py::arg("threads") = py::none(), py::arg("model") = "auto", py::arg("merge") = "parties",
        py::arg("arrow") = false);
+
+    // One tile of a × b (pprl/match.hpp match_tile): global indices, counts and scores as numpy arrays.
+    m.def("match_tile", [](const Encodings& a, std::size_t a_first, std::size_t a_last, const Encodings& b,
+                           std::size_t b_first, std::size_t b_last, const py::object& threshold, std::size_t top_k,
+                           const py::object& threads) {
+        MatchOptions options;
+        options.threshold = threshold_of(threshold);
+        options.top_k = top_k;
+        options.threads = threads_of(threads);
+        Candidates c;
+        {
+            py::gil_scoped_release release;
+            check_comparable(*a.matrix, *b.matrix);
+            c = match_tile(*a.matrix, a_first, a_last, *b.matrix, b_first, b_last, options);
+        }
+        return candidates_dict(c);
+    }, py::arg("a"), py::arg("a_first"), py::arg("a_last"), py::arg("b"), py::arg("b_first"), py::arg("b_last"),
+       py::arg("threshold"), py::arg("top_k") = 0, py::arg("threads") = py::none());
+
+    // Tiles' results (dicts as match_tile returns) as one, in match()'s order, top_k per A row again.
+    m.def("gather_tiles", [](const std::vector<py::dict>& tiles, std::size_t top_k) {
+        std::vector<Candidates> parts;
+        for (const py::dict& tile : tiles) {
+            Candidates c;
+            const auto column = [&](const char* name) {
+                const auto array = py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>::ensure(tile[name]);
+                if (!array || array.ndim() != 1) throw UsageError(std::string("a tile's '") + name + "' must be a 1-d integer array");
+                return std::vector<std::uint32_t>(array.data(), array.data() + array.size());
+            };
+            c.a_index = column("a");
+            c.b_index = column("b");
+            c.common = column("common");
+            c.total = column("total");
+            if (c.b_index.size() != c.a_index.size() || c.common.size() != c.a_index.size() || c.total.size() != c.a_index.size())
+                throw UsageError("a tile's arrays differ in length");
+            parts.push_back(std::move(c));
+        }
+        Candidates c;
+        {
+            py::gil_scoped_release release;
+            c = gather_tiles(parts, top_k);
+        }
+        return candidates_dict(c);
+    }, py::arg("tiles"), py::arg("top_k") = 0);
 
     // Record ids of `encodings` at `rows`, as Arrow large_string buffers (string_buffers).
     m.def("gather_ids", [](const Encodings& encodings, const py::array_t<std::uint32_t, py::array::c_style>& rows) {

@@ -64,6 +64,9 @@ public:
     // A new matrix holding copies of the given rows in that order, with this one's header info and
     // with popcounts (record ids are not copied).
     FilterMatrix copy_rows(const std::vector<std::size_t>& rows) const;
+    // Rows [first, last) as a read-only view of the same memory, with this one's header info and its
+    // popcounts for those rows (record ids are not carried). UsageError unless first ≤ last ≤ rows().
+    FilterMatrix row_range(std::size_t first, std::size_t last) const;
 
     // Where filter bit `bit` sits in a row's words: word word_bit(bit) / 64, bit word_bit(bit) % 64
     // (bit 7 - bit % 8 of byte bit / 8, the bytes of a word little-endian). Less than 65,536 for any

@@ -78,6 +78,15 @@ struct Candidates {
 // Every (i, j) with Dice(a_i, b_j) ≥ threshold. Popcounts must be computed (loaders do it).
 Candidates match(const FilterMatrix& a, const FilterMatrix& b, const MatchOptions& options);
 
+// One tile of a × b, for work cut into pieces (a cluster's tasks): rows [a_first, a_last) of a
+// against rows [b_first, b_last) of b, as match() scores them (top_k per A row within the tile),
+// with indices of the whole matrices. UsageError for a range outside its matrix.
+Candidates match_tile(const FilterMatrix& a, std::size_t a_first, std::size_t a_last, const FilterMatrix& b,
+                      std::size_t b_first, std::size_t b_last, const MatchOptions& options);
+// The tiles' candidates as one result: top_k per A row again (0: all) and in match()'s order. Over
+// any tiling of a × b into disjoint tiles that cover it, equals match(a, b, options).
+Candidates gather_tiles(const std::vector<Candidates>& tiles, std::size_t top_k);
+
 // Deduplication within one matrix: every (i, j), i < j, with Dice ≥ threshold. top_k applies per i.
 Candidates match_dedup(const FilterMatrix& a, const MatchOptions& options);
 

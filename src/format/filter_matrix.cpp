@@ -51,6 +51,21 @@ FilterMatrix FilterMatrix::copy_rows(const std::vector<std::size_t>& rows) const
     return out;
 }
 
+FilterMatrix FilterMatrix::row_range(std::size_t first, std::size_t last) const {
+    if (first > last || last > rows_) throw UsageError("row range [" + std::to_string(first) + ", " + std::to_string(last) +
+                                                       ") is outside the " + std::to_string(rows_) + " rows");
+    FilterMatrix out;
+    out.owner_ = owner_;
+    out.data_ = data_ + first * stride_;
+    out.rows_ = last - first;
+    out.bits_ = bits_;
+    out.stride_ = stride_;
+    out.info_ = info_;
+    if (popcounts_.size() == rows_)
+        out.popcounts_.assign(popcounts_.begin() + static_cast<std::ptrdiff_t>(first), popcounts_.begin() + static_cast<std::ptrdiff_t>(last));
+    return out;
+}
+
 void FilterMatrix::compute_popcounts() {
     const auto& table = simd::kernels();
     popcounts_.resize(rows_);

@@ -359,6 +359,34 @@ Candidates match(const FilterMatrix& a, const FilterMatrix& b, const MatchOption
     return to_candidates(Matcher(a, b, options, false).run());
 }
 
+Candidates match_tile(const FilterMatrix& a, std::size_t a_first, std::size_t a_last, const FilterMatrix& b,
+                      std::size_t b_first, std::size_t b_last, const MatchOptions& options) {
+    if (a_last > UINT32_MAX || b_last > UINT32_MAX) throw UsageError("a tile's rows must be below 2^32");
+    Candidates found = match(a.row_range(a_first, a_last), b.row_range(b_first, b_last), options);
+    for (auto& i : found.a_index) i += static_cast<std::uint32_t>(a_first);
+    for (auto& j : found.b_index) j += static_cast<std::uint32_t>(b_first);
+    return found;
+}
+
+Candidates gather_tiles(const std::vector<Candidates>& tiles, std::size_t top_k) {
+    std::vector<Pair> all;
+    for (const Candidates& tile : tiles)
+        for (std::size_t k = 0; k < tile.size(); ++k)
+            all.push_back(Pair{tile.a_index[k], tile.b_index[k], tile.common[k], tile.total[k]});
+    if (top_k != 0) {
+        // Each A row's best k over all tiles: a row's pairs together, best first, the first k kept.
+        std::sort(all.begin(), all.end(), [](const Pair& x, const Pair& y) { return x.a != y.a ? x.a < y.a : ranks_before(x, y); });
+        std::size_t out = 0;
+        for (std::size_t k = 0, run = 0; k < all.size(); ++k) {
+            run = k > 0 && all[k].a == all[k - 1].a ? run + 1 : 0;
+            if (run < top_k) all[out++] = all[k];
+        }
+        all.resize(out);
+    }
+    std::sort(all.begin(), all.end(), ranks_before);
+    return to_candidates(all);
+}
+
 Candidates match_dedup(const FilterMatrix& a, const MatchOptions& options) {
     return to_candidates(Matcher(a, a, options, true).run());
 }

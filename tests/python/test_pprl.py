@@ -619,3 +619,25 @@ def test_registry_from_python_matches_the_cli(data, key_file, tmp_path):
     assert record not in set(registry.export()["record_id"])
     registry.backup(tmp_path / "copy.db")
     assert pprl.Registry(tmp_path / "copy.db", read_only=True).verify()["problems"] == []
+
+
+def test_match_tiles_gathered_equal_match(data, key_file):
+    schema = pprl.Schema.from_file(str(SCHEMA))
+    secret = pprl.SecretKey.from_file(str(key_file))
+    a, _ = pprl.encode(data["city"], schema, secret, party="city")
+    b, _ = pprl.encode(data["schools"], schema, secret, party="schools")
+    for top_k in (None, 2):
+        whole = pprl.match(a, b, 0.6, top_k=top_k)
+        tiles = [pprl.match_tile(a, i, min(i + 500, len(a)), b, j, min(j + 700, len(b)), 0.6, top_k=top_k or 0)
+                 for i in range(0, len(a), 500) for j in range(0, len(b), 700)]
+        assert all(t["a"].dtype == np.uint32 and t["score"].dtype == np.float64 for t in tiles)
+        gathered = pprl.gather_tiles(tiles, top_k=top_k or 0)
+        ids_a, ids_b = np.array(a.ids), np.array(b.ids)
+        assert list(ids_a[gathered["a"]]) == list(whole["a_id"])
+        assert list(ids_b[gathered["b"]]) == list(whole["b_id"])
+        assert np.allclose(gathered["score"], whole["score"].to_numpy())
+    with pytest.raises(pprl.UsageError):
+        pprl.match_tile(a, 0, len(a) + 1, b, 0, 1, 0.6)
+    with pytest.raises(pprl.UsageError):
+        pprl.gather_tiles([{"a": np.zeros(2, np.uint32), "b": np.zeros(1, np.uint32), "common": np.zeros(2, np.uint32),
+                            "total": np.zeros(2, np.uint32)}])

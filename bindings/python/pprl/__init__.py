@@ -34,16 +34,18 @@ from ._core import (  # noqa: F401  (re-exported)
     capabilities,
     evaluate_tables as _evaluate_tables,
     gather_ids as _gather_ids,
+    gather_tiles,
     link_tables as _link_tables,
     load,
     match_arrays as _match_arrays,
+    match_tile,
     set_backend,
     synth_tables as _synth_tables,
 )
 
 __all__ = [
     "Encodings", "Error", "FormatError", "InternalError", "IoError", "KeyMismatchError", "Registry", "Schema", "SecretKey", "UsageError",
-    "ValidationError", "capabilities", "encode", "evaluate", "link", "load", "match", "read_parquet", "synth",
+    "ValidationError", "capabilities", "encode", "evaluate", "gather_tiles", "link", "load", "match", "match_tile", "read_parquet", "synth",
     "to_parquet", "__version__",
 ]
 
