@@ -31,8 +31,7 @@
 #include <cctype>
 #include <cstring>
 #include <ctime>
-#include <map>
-#include <numeric>
+#include <limits>
 #include <unordered_map>
 #include <unordered_set>
 
