@@ -65,6 +65,14 @@ py::array_t<std::uint32_t> to_array(const std::vector<std::uint32_t>& values) {
     return out;
 }
 
+MatchOptions match_options(const py::object& threshold, std::size_t top_k, const py::object& threads) {
+    MatchOptions options;
+    options.threshold = threshold_of(threshold);
+    options.top_k = top_k;
+    options.threads = threads_of(threads);
+    return options;
+}
+
 // Candidates as numpy arrays: a, b (row indices), common, total (counts) and score.
 py::dict candidates_dict(const Candidates& c) {
     py::dict out;
@@ -368,10 +376,7 @@ void bind_encoder(py::module_& m) {
 void bind_hub(py::module_& m) {
     m.def("match_arrays", [](const Encodings& a, const Encodings& b, const py::object& threshold, std::size_t top_k,
                              const py::object& threads) {
-        MatchOptions options;
-        options.threshold = threshold_of(threshold);
-        options.top_k = top_k;
-        options.threads = threads_of(threads);
+        const MatchOptions options = match_options(threshold, top_k, threads);
         Candidates c;
         std::string warning;
         {
@@ -379,9 +384,8 @@ void bind_hub(py::module_& m) {
             warning = check_comparable(*a.matrix, *b.matrix);
             c = match(*a.matrix, *b.matrix, options);
         }
-        py::array_t<double> scores(static_cast<py::ssize_t>(c.size()));
-        for (std::size_t i = 0; i < c.size(); ++i) scores.mutable_at(i) = c.score(i);
-        return py::make_tuple(to_array(c.a_index), to_array(c.b_index), scores, warning);
+        const py::dict arrays = candidates_dict(c);
+        return py::make_tuple(arrays["a"], arrays["b"], arrays["score"], warning);
     }, py::arg("a"), py::arg("b"), py::arg("threshold"), py::arg("top_k") = 0, py::arg("threads") = py::none());
 
     m.def("link_tables", [](const std::vector<Encodings>& parties, const py::object& threshold, const std::string& method,
@@ -429,10 +433,7 @@ void bind_hub(py::module_& m) {
     m.def("match_tile", [](const Encodings& a, std::size_t a_first, std::size_t a_last, const Encodings& b,
                            std::size_t b_first, std::size_t b_last, const py::object& threshold, std::size_t top_k,
                            const py::object& threads) {
-        MatchOptions options;
-        options.threshold = threshold_of(threshold);
-        options.top_k = top_k;
-        options.threads = threads_of(threads);
+        const MatchOptions options = match_options(threshold, top_k, threads);
         Candidates c;
         {
             py::gil_scoped_release release;
