@@ -39,10 +39,14 @@ fi
 
 if [[ "${PPRL_BOOTSTRAP_PYTHON:-0}" == "1" ]]; then
   python=${PYTHON:-python3}
-  python_packages=(pybind11 scikit-build-core numpy pandas pytest nbclient nbformat ipykernel matplotlib pyarrow polars)
+  # package, or package=module where the module imported differs from the name pip installs
+  python_packages=(pybind11 scikit-build-core numpy pandas pytest nbclient nbformat ipykernel matplotlib pyarrow polars
+                   "dask[distributed]=distributed" tqdm)
   missing_py=()
-  for package in "${python_packages[@]}"; do
-    module=${package//-/_}
+  for entry in "${python_packages[@]}"; do
+    package=${entry%%=*}
+    module=${entry#*=}
+    module=${module//-/_}
     if ! "$python" -c "import ${module}" 2>/dev/null; then missing_py+=("$package"); fi
   done
   if ((${#missing_py[@]})); then

@@ -217,6 +217,54 @@ TEST(Link, OneInputIsDeduplicated) {
     for (std::size_t i = 0; i < 40; ++i) EXPECT_EQ(r.entities.entity_id[i], r.entities.entity_id[40 + i]);
 }
 
+TEST(Link, CandidatesScoredElsewhereLinkExactlyAsLinkDoes) {
+    // link_scored on each party pair's tiles, gathered, equals link() for every method and merge
+    // rule, with three parties and with one (deduplication).
+    FilterMatrix a = test::random_filters(200, 512, 0.25, 21);
+    a.info().party = "city";
+    FilterMatrix b = test::perturbed_copy(a, 40, 22);
+    b.info().party = "schools";
+    FilterMatrix c = test::perturbed_copy(b, 40, 23);
+    c.info().party = "promise";
+    const std::vector<const FilterMatrix*> three{&a, &b, &c};
+    MatchOptions tile_options;
+    tile_options.threshold = Threshold::parse("0.6");
+    const auto tiled = [&](const FilterMatrix& x, const FilterMatrix& y) {
+        std::vector<Candidates> tiles;
+        for (std::size_t i = 0; i < x.rows(); i += 70)
+            for (std::size_t j = 0; j < y.rows(); j += 45)
+                tiles.push_back(match_tile(x, i, std::min(i + 70, x.rows()), y, j, std::min(j + 45, y.rows()), tile_options));
+        return gather_tiles(tiles, 0);
+    };
+    const std::vector<Candidates> blocks{tiled(a, b), tiled(a, c), tiled(b, c)};
+    for (const auto method : {LinkMethod::greedy, LinkMethod::optimal})
+        for (const auto merge : {MergeRule::disjoint_parties, MergeRule::clique}) {
+            LinkOptions options;
+            options.threshold = tile_options.threshold;
+            options.method = method;
+            options.merge = merge;
+            const LinkResult expected = link(three, options), got = link_scored(three, blocks, options);
+            EXPECT_EQ(got.entities.entity_id, expected.entities.entity_id);
+            EXPECT_EQ(got.candidates.size(), expected.candidates.size());
+            EXPECT_EQ(got.linked, expected.linked);
+            EXPECT_EQ(got.threshold, expected.threshold);
+        }
+    LinkOptions options;
+    options.threshold = tile_options.threshold;
+    EXPECT_EQ(link_scored({&a}, {match_dedup(a, tile_options)}, options).entities.entity_id,
+              link({&a}, options).entities.entity_id);
+    // Refused: a block missing, a count that is not these filters', a pair under the threshold.
+    EXPECT_THROW(link_scored(three, {blocks[0], blocks[1]}, options), UsageError);
+    std::vector<Candidates> forged = blocks;
+    ASSERT_GT(forged[0].size(), 0u);
+    forged[0].common[0] -= 1;
+    EXPECT_THROW(link_scored(three, forged, options), FormatError);
+    options.threshold = Threshold::parse("0.9");
+    EXPECT_THROW(link_scored(three, blocks, options), UsageError);
+    options.auto_threshold = true;
+    EXPECT_THROW(link_scored(three, blocks, options), UsageError);
+}
+
 TEST(Lsh, RecallMatchesTheAnalyticCollisionProbability) {
     const unsigned bits = 1024;
     const std::size_t n = 1500;

@@ -29,6 +29,7 @@
 #include "pprl/secret.hpp"
 #include "pprl/simd.hpp"
 #include "pprl/synth.hpp"
+#include "pprl/tables.hpp"
 #include "pprl/version.hpp"
 
 namespace py = pybind11;
@@ -105,6 +106,85 @@ py::tuple string_buffers(std::size_t n, Get get) {
         if (!text.empty()) std::memcpy(out + offset[i], text.data(), text.size());
     }
     return py::make_tuple(offsets, bytes);
+}
+
+// Filters copied from bytes in file order (row r's byte j at base + r·row_step + j·byte_step), with
+// their ids and header information; ValidationError for a bit set in the padding.
+Encodings filters_from_bytes(const std::uint8_t* base, std::size_t rows, unsigned bits, py::ssize_t row_step,
+                             py::ssize_t byte_step, std::vector<std::string> ids, EncodingInfo info) {
+    if (ids.size() != rows) throw UsageError("ids has " + std::to_string(ids.size()) + " entries for " + std::to_string(rows) + " filters");
+    auto matrix = std::make_shared<FilterMatrix>(rows, bits);
+    const std::size_t bytes = matrix->bytes();
+    for (std::size_t i = 0; i < rows; ++i) {
+        auto* row = reinterpret_cast<std::uint8_t*>(matrix->mutable_row_words(i));
+        const std::uint8_t* from = base + static_cast<py::ssize_t>(i) * row_step;
+        for (std::size_t j = 0; j < bytes; ++j) row[j] = from[static_cast<py::ssize_t>(j) * byte_step];
+        if (!padding_is_zero(row, bits, matrix->stride_bytes()))
+            throw ValidationError("row " + std::to_string(i) + " has bits set past bit " + std::to_string(bits));
+    }
+    matrix->ids() = std::move(ids);
+    matrix->info() = std::move(info);
+    matrix->compute_popcounts();
+    return Encodings{matrix};
+}
+
+// The reverse of candidates_dict (its a, b, common and total arrays; score is not read).
+Candidates candidates_of(const py::dict& arrays) {
+    Candidates c;
+    const auto column = [&](const char* name) {
+        if (!arrays.contains(name)) throw UsageError(std::string("candidates need a '") + name + "' array");
+        const auto array = py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>::ensure(arrays[name]);
+        if (!array || array.ndim() != 1) throw UsageError(std::string("candidates' '") + name + "' must be a 1-d integer array");
+        return std::vector<std::uint32_t>(array.data(), array.data() + array.size());
+    };
+    c.a_index = column("a");
+    c.b_index = column("b");
+    c.common = column("common");
+    c.total = column("total");
+    if (c.b_index.size() != c.a_index.size() || c.common.size() != c.a_index.size() || c.total.size() != c.a_index.size())
+        throw UsageError("candidates' arrays differ in length");
+    return c;
+}
+
+LinkOptions link_options(const py::object& threshold, const std::string& method, const std::string& blocking,
+                         const py::object& threads, const std::string& model, const std::string& merge) {
+    LinkOptions options;
+    options.auto_threshold = py::isinstance<py::str>(threshold) && threshold.cast<std::string>() == "auto";
+    if (!options.auto_threshold) options.threshold = threshold_of(threshold);
+    if (model != "auto" && model != "record" && model != "fs") throw UsageError("model must be 'auto', 'record' or 'fs'");
+    options.model = model == "fs" ? LinkModel::fellegi_sunter : model == "record" ? LinkModel::record : LinkModel::automatic;
+    if (method != "greedy" && method != "optimal") throw UsageError("method must be 'greedy' or 'optimal'");
+    options.method = method == "optimal" ? LinkMethod::optimal : LinkMethod::greedy;
+    if (merge != "parties" && merge != "clique") throw UsageError("merge must be 'parties' or 'clique'");
+    options.merge = merge == "clique" ? MergeRule::clique : MergeRule::disjoint_parties;
+    options.set_blocking(blocking);
+    options.threads = threads_of(threads);
+    return options;
+}
+
+std::vector<const FilterMatrix*> matrices(const std::vector<Encodings>& parties) {
+    std::vector<const FilterMatrix*> inputs;
+    for (const auto& p : parties) inputs.push_back(p.matrix.get());
+    return inputs;
+}
+
+// A link's entity table as (party, record_id, entity_id, warnings, threshold): lists of strings, or
+// Arrow string buffers (string_buffers) when `arrow`.
+py::tuple entity_columns(const std::vector<Encodings>& parties, const LinkResult& result, bool arrow) {
+    const EntityTable& rows = result.entities;
+    const auto party = [&](std::size_t i) -> const std::string& { return result.party_labels[rows.party[i]]; };
+    const auto record = [&](std::size_t i) -> const std::string& { return parties[rows.party[i]].matrix->ids()[rows.record[i]]; };
+    const auto entity = [&](std::size_t i) -> const std::string& { return rows.entity_id[i]; };
+    if (arrow)
+        return py::make_tuple(string_buffers(rows.size(), party), string_buffers(rows.size(), record),
+                              string_buffers(rows.size(), entity), result.warnings, result.threshold);
+    std::vector<std::string> parties_out, records_out, entities_out;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        parties_out.push_back(party(i));
+        records_out.push_back(record(i));
+        entities_out.push_back(entity(i));
+    }
+    return py::make_tuple(parties_out, records_out, entities_out, result.warnings, result.threshold);
 }
 
 // Python exception classes for the error categories: pprl.Error and one subclass per category.
@@ -229,23 +309,53 @@ void bind_encodings(py::module_& m) {
             if (FilterMatrix::bytes_for(bits) != bytes)
                 throw UsageError(std::to_string(bits) + "-bit filters take " + std::to_string(FilterMatrix::bytes_for(bits)) +
                                  " bytes, the array has " + std::to_string(bytes));
-            if (ids.size() != rows) throw UsageError("ids has " + std::to_string(ids.size()) + " entries for " + std::to_string(rows) + " filters");
-            auto matrix = std::make_shared<FilterMatrix>(rows, bits);
-            const auto* base = static_cast<const std::uint8_t*>(array.data());
-            for (std::size_t i = 0; i < rows; ++i)
-                for (std::size_t j = 0; j < bytes; ++j)
-                    reinterpret_cast<std::uint8_t*>(matrix->mutable_row_words(i))[j] =
-                        base[i * static_cast<std::size_t>(array.strides(0)) + j * static_cast<std::size_t>(array.strides(1))];
-            for (std::size_t i = 0; i < rows; ++i)
-                if (!padding_is_zero(matrix->row_bytes(i), bits, matrix->stride_bytes()))
-                    throw ValidationError("row " + std::to_string(i) + " has bits set past bit " + std::to_string(bits));
             check_party_label(party);
-            matrix->ids() = std::move(ids);
-            matrix->info() = EncodingInfo::imported(party);
-            matrix->compute_popcounts();
-            return Encodings{matrix};
+            return filters_from_bytes(static_cast<const std::uint8_t*>(array.data()), rows, bits, array.strides(0),
+                                      array.strides(1), std::move(ids), EncodingInfo::imported(party));
         }, py::arg("array"), py::arg("ids"), py::arg("party") = "", py::arg("bits") = py::none(),
            "Filters from a uint8 array of shape (n, ceil(bits/8)) in file bit order; bits defaults to 8 per byte.")
+        // Pickled whole (filters, ids, party, schema and key checks, layout), so Dask can scatter
+        // Encodings to its workers.
+        .def(py::pickle(
+            [](const Encodings& e) {
+                const FilterMatrix& f = *e.matrix;
+                std::string filters(f.rows() * f.bytes(), '\0');
+                for (std::size_t i = 0; i < f.rows(); ++i) std::memcpy(&filters[i * f.bytes()], f.row_bytes(i), f.bytes());
+                const EncodingInfo& info = f.info();
+                py::list layout;
+                for (const Segment& segment : info.layout) layout.append(py::make_tuple(segment.name, segment.first_bit, segment.bits));
+                return py::make_tuple(1, f.bits(), f.rows(), py::bytes(filters), f.ids(), info.party, info.schema_known,
+                                      py::bytes(reinterpret_cast<const char*>(info.schema_fingerprint.data()), info.schema_fingerprint.size()),
+                                      info.key_known, py::bytes(reinterpret_cast<const char*>(info.key_check.data()), info.key_check.size()),
+                                      layout);
+            },
+            [](const py::tuple& state) {
+                if (state.size() != 11 || state[0].cast<int>() != 1) throw FormatError("not a pickled pprl.Encodings of this version");
+                const auto bits = state[1].cast<unsigned>();
+                const auto rows = state[2].cast<std::size_t>();
+                const std::string filters = state[3].cast<std::string>();
+                if (bits == 0 || bits > max_filter_bits || filters.size() / FilterMatrix::bytes_for(bits) != rows ||
+                    filters.size() % FilterMatrix::bytes_for(bits) != 0)
+                    throw FormatError("a pickled pprl.Encodings has filters of the wrong size");
+                EncodingInfo info = EncodingInfo::imported(state[5].cast<std::string>());
+                check_party_label(info.party);
+                info.schema_known = state[6].cast<bool>();
+                info.key_known = state[8].cast<bool>();
+                const std::string fingerprint = state[7].cast<std::string>(), key_check = state[9].cast<std::string>();
+                if (fingerprint.size() != info.schema_fingerprint.size() || key_check.size() != info.key_check.size())
+                    throw FormatError("a pickled pprl.Encodings has checks of the wrong size");
+                std::memcpy(info.schema_fingerprint.data(), fingerprint.data(), fingerprint.size());
+                std::memcpy(info.key_check.data(), key_check.data(), key_check.size());
+                for (const py::handle segment : state[10].cast<py::list>()) {
+                    const auto fields = segment.cast<py::tuple>();
+                    info.layout.push_back(Segment{fields[0].cast<std::string>(), fields[1].cast<unsigned>(), fields[2].cast<unsigned>()});
+                    if (std::size_t{info.layout.back().first_bit} + info.layout.back().bits > bits)
+                        throw FormatError("a pickled pprl.Encodings has a segment past the filter's end");
+                }
+                const auto bytes = static_cast<py::ssize_t>(FilterMatrix::bytes_for(bits));
+                return filters_from_bytes(reinterpret_cast<const std::uint8_t*>(filters.data()), rows, bits, bytes, 1,
+                                          state[4].cast<std::vector<std::string>>(), std::move(info));
+            }))
         .def("__repr__", [](const Encodings& e) {
             return "<pprl.Encodings party='" + e.matrix->info().party + "', " + std::to_string(e.matrix->rows()) +
                    " filters of " + std::to_string(e.matrix->bits()) + " bits>";
@@ -391,43 +501,39 @@ void bind_hub(py::module_& m) {
     m.def("link_tables", [](const std::vector<Encodings>& parties, const py::object& threshold, const std::string& method,
                             const std::string& blocking, const py::object& threads, const std::string& model,
                             const std::string& merge, bool arrow) -> py::tuple {
-        LinkOptions options;
-        options.auto_threshold = py::isinstance<py::str>(threshold) && threshold.cast<std::string>() == "auto";
-        if (!options.auto_threshold) options.threshold = threshold_of(threshold);
-        if (model != "auto" && model != "record" && model != "fs") throw UsageError("model must be 'auto', 'record' or 'fs'");
-        options.model = model == "fs" ? LinkModel::fellegi_sunter : model == "record" ? LinkModel::record : LinkModel::automatic;
-        if (method != "greedy" && method != "optimal") throw UsageError("method must be 'greedy' or 'optimal'");
-        options.method = method == "optimal" ? LinkMethod::optimal : LinkMethod::greedy;
-        if (merge != "parties" && merge != "clique") throw UsageError("merge must be 'parties' or 'clique'");
-        options.merge = merge == "clique" ? MergeRule::clique : MergeRule::disjoint_parties;
-        options.set_blocking(blocking);
-        options.threads = threads_of(threads);
-        std::vector<const FilterMatrix*> inputs;
-        for (const auto& p : parties) inputs.push_back(p.matrix.get());
+        const LinkOptions options = link_options(threshold, method, blocking, threads, model, merge);
+        const std::vector<const FilterMatrix*> inputs = matrices(parties);
         LinkResult result;
         {
             py::gil_scoped_release release;
             result = link(inputs, options);
         }
-        const EntityTable& rows = result.entities;
-        const auto party = [&](std::size_t i) -> const std::string& { return result.party_labels[rows.party[i]]; };
-        const auto record = [&](std::size_t i) -> const std::string& {
-            return parties[rows.party[i]].matrix->ids()[rows.record[i]];
-        };
-        const auto entity = [&](std::size_t i) -> const std::string& { return rows.entity_id[i]; };
-        if (arrow)
-            return py::make_tuple(string_buffers(rows.size(), party), string_buffers(rows.size(), record),
-                                  string_buffers(rows.size(), entity), result.warnings, result.threshold);
-        std::vector<std::string> parties_out, records_out, entities_out;
-        for (std::size_t i = 0; i < rows.size(); ++i) {
-            parties_out.push_back(party(i));
-            records_out.push_back(record(i));
-            entities_out.push_back(entity(i));
-        }
-        return py::make_tuple(parties_out, records_out, entities_out, result.warnings, result.threshold);
+        return entity_columns(parties, result, arrow);
     }, py::arg("parties"), py::arg("threshold") = "auto", py::arg("method") = "greedy", py::arg("blocking") = "none",
        py::arg("threads") = py::none(), py::arg("model") = "auto", py::arg("merge") = "parties",
        py::arg("arrow") = false);
+
+    // link_tables from candidates scored elsewhere (pprl.dask): one dict of match_tile's arrays per
+    // party pair (pprl/link.hpp link_scored).
+    m.def("link_scored_tables", [](const std::vector<Encodings>& parties, const std::vector<py::dict>& scored,
+                                   const py::object& threshold, const std::string& method, const std::string& merge,
+                                   bool arrow) -> py::tuple {
+        const LinkOptions options = link_options(threshold, method, "none", py::none(), "record", merge);
+        const std::vector<const FilterMatrix*> inputs = matrices(parties);
+        std::vector<Candidates> blocks;
+        for (const py::dict& block : scored) blocks.push_back(candidates_of(block));
+        LinkResult result;
+        {
+            py::gil_scoped_release release;
+            result = link_scored(inputs, blocks, options);
+        }
+        return entity_columns(parties, result, arrow);
+    }, py::arg("parties"), py::arg("scored"), py::arg("threshold"), py::arg("method") = "greedy",
+       py::arg("merge") = "parties", py::arg("arrow") = false);
+
+    // KeyMismatchError unless two encodings may be compared; a warning text for base64 imports.
+    m.def("check_comparable", [](const Encodings& a, const Encodings& b) { return check_comparable(*a.matrix, *b.matrix); },
+          py::arg("a"), py::arg("b"));
 
     // One tile of a × b (pprl/match.hpp match_tile): global indices, counts and scores as numpy arrays.
     m.def("match_tile", [](const Encodings& a, std::size_t a_first, std::size_t a_last, const Encodings& b,
@@ -447,21 +553,7 @@ void bind_hub(py::module_& m) {
     // Tiles' results (dicts as match_tile returns) as one, in match()'s order, top_k per A row again.
     m.def("gather_tiles", [](const std::vector<py::dict>& tiles, std::size_t top_k) {
         std::vector<Candidates> parts;
-        for (const py::dict& tile : tiles) {
-            Candidates c;
-            const auto column = [&](const char* name) {
-                const auto array = py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>::ensure(tile[name]);
-                if (!array || array.ndim() != 1) throw UsageError(std::string("a tile's '") + name + "' must be a 1-d integer array");
-                return std::vector<std::uint32_t>(array.data(), array.data() + array.size());
-            };
-            c.a_index = column("a");
-            c.b_index = column("b");
-            c.common = column("common");
-            c.total = column("total");
-            if (c.b_index.size() != c.a_index.size() || c.common.size() != c.a_index.size() || c.total.size() != c.a_index.size())
-                throw UsageError("a tile's arrays differ in length");
-            parts.push_back(std::move(c));
-        }
+        for (const py::dict& tile : tiles) parts.push_back(candidates_of(tile));
         Candidates c;
         {
             py::gil_scoped_release release;
@@ -469,6 +561,30 @@ void bind_hub(py::module_& m) {
         }
         return candidates_dict(c);
     }, py::arg("tiles"), py::arg("top_k") = 0);
+
+    // The CLI's tables (pprl/tables.hpp), written through a temporary file renamed when whole: pairs
+    // a_id,b_id,score from candidates' arrays, and entities party,record_id,entity_id.
+    m.def("write_pairs", [](const std::string& path, const Encodings& a, const Encodings& b, const py::dict& arrays) {
+        const Candidates c = candidates_of(arrays);
+        py::gil_scoped_release release;
+        const auto& a_ids = a.matrix->ids();
+        const auto& b_ids = b.matrix->ids();
+        PairsWriter file(path, PairColumns::ids);
+        for (std::size_t k = 0; k < c.size(); ++k) {
+            if (c.a_index[k] >= a_ids.size() || c.b_index[k] >= b_ids.size()) throw UsageError("a pair's index is past the last record");
+            file.add({}, a_ids[c.a_index[k]], {}, b_ids[c.b_index[k]], c.score(k), false);
+        }
+        file.commit();
+    }, py::arg("path"), py::arg("a"), py::arg("b"), py::arg("pairs"));
+
+    m.def("write_entities", [](const std::string& path, const std::vector<std::string>& party,
+                               const std::vector<std::string>& record_id, const std::vector<std::string>& entity_id) {
+        if (record_id.size() != party.size() || entity_id.size() != party.size()) throw UsageError("the columns differ in length");
+        py::gil_scoped_release release;
+        EntitiesWriter file(path);
+        for (std::size_t k = 0; k < party.size(); ++k) file.add(party[k], record_id[k], entity_id[k]);
+        file.commit();
+    }, py::arg("path"), py::arg("party"), py::arg("record_id"), py::arg("entity_id"));
 
     // Record ids of `encodings` at `rows`, as Arrow large_string buffers (string_buffers).
     m.def("gather_ids", [](const Encodings& encodings, const py::array_t<std::uint32_t, py::array::c_style>& rows) {

@@ -131,6 +131,16 @@ struct LinkResult {
 // in length, schema or key (see check_comparable), UsageError for more than 64 parties.
 LinkResult link(const std::vector<const FilterMatrix*>& parties, const LinkOptions& options);
 
+// Links the parties exactly as link() would, from candidates scored elsewhere (tiles of a Dask
+// cluster, say): `scored[k]` holds the k-th party pair's candidates (pairs p < q in loop order; one
+// party: its own pairs i < j), every pair with Dice ≥ options.threshold, as match() or
+// gather_tiles() returns them. Record-level model with a given threshold only. Each pair's counts are
+// checked against the filters, so candidates scored on other copies of the files are refused
+// (FormatError); UsageError for a wrong number of blocks, indices out of range, repeated pairs or a
+// pair below the threshold; KeyMismatchError as link().
+LinkResult link_scored(const std::vector<const FilterMatrix*>& parties, const std::vector<Candidates>& scored,
+                       const LinkOptions& options);
+
 // The automatic record-level threshold (pprl/model.hpp) estimated from `sample_rows` records of
 // each first party of a party pair, each against the whole other party: a cheap check of a
 // threshold given by hand. NaN for a single party (deduplication).

@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "hub/solve.hpp"
+#include "simd/kernels.hpp"
 #include "pprl/model.hpp"
 #include "pprl/error.hpp"
 
@@ -384,6 +385,54 @@ LinkResult link(const std::vector<const FilterMatrix*>& parties, const LinkOptio
         result.threshold = options.threshold.value();
         if (options.estimate_threshold) result.estimated_threshold = estimate_record_threshold(parties, options);
     }
+    detail::solve_links(parties, options, result);
+    return result;
+}
+
+LinkResult link_scored(const std::vector<const FilterMatrix*>& parties, const std::vector<Candidates>& scored,
+                       const LinkOptions& options) {
+    if (parties.empty()) throw UsageError("link needs at least one party");
+    if (parties.size() > max_parties) throw UsageError("link handles at most 64 parties");
+    if (options.auto_threshold || options.model == LinkModel::fellegi_sunter || options.blocking)
+        throw UsageError("linking scored candidates needs the record-level model, a given threshold and no blocking");
+    const std::size_t blocks = parties.size() == 1 ? 1 : parties.size() * (parties.size() - 1) / 2;
+    if (scored.size() != blocks)
+        throw UsageError(std::to_string(parties.size()) + " parties need " + std::to_string(blocks) +
+                         " blocks of candidates, one per party pair; got " + std::to_string(scored.size()));
+    LinkResult result;
+    for (std::size_t p = 0; p < parties.size(); ++p)
+        for (std::size_t q = p + 1; q < parties.size(); ++q)
+            if (std::string warning = check_comparable(*parties[p], *parties[q]); !warning.empty())
+                result.warnings.push_back(std::move(warning));
+    result.party_labels = party_labels(parties);
+    result.model = LinkModel::record;
+    result.threshold = options.threshold.value();
+    const auto& kernels = simd::kernels();
+    std::size_t block = 0;
+    for (std::uint32_t p = 0; p < parties.size(); ++p)
+        for (std::uint32_t q = parties.size() == 1 ? p : p + 1; q < parties.size(); ++q, ++block) {
+            const FilterMatrix& a = *parties[p];
+            const FilterMatrix& b = *parties[q];
+            result.possible_pairs += p == q ? static_cast<std::uint64_t>(a.rows()) * (a.rows() > 0 ? a.rows() - 1 : 0) / 2
+                                            : static_cast<std::uint64_t>(a.rows()) * b.rows();
+            std::vector<ScoredPair> found = to_scored(scored[block], p, q);
+            if (scored[block].b_index.size() != found.size() || scored[block].common.size() != found.size() ||
+                scored[block].total.size() != found.size())
+                throw UsageError("a block of candidates has columns of different lengths");
+            for (const ScoredPair& pair : found) {
+                if (pair.a >= a.rows() || pair.b >= b.rows()) throw UsageError("a candidate's index is past the last record");
+                if (p == q && pair.a >= pair.b) throw UsageError("a deduplication candidate must have a < b");
+                if (!options.threshold.passes(pair.common, pair.total)) throw UsageError("a candidate is below the threshold");
+                const auto common = kernels.and_popcount(a.row_words(pair.a), b.row_words(pair.b), a.words());
+                if (common != pair.common || a.popcounts()[pair.a] + b.popcounts()[pair.b] != pair.total)
+                    throw FormatError("a candidate's counts differ from these filters: it was scored on other files");
+            }
+            if (!std::is_sorted(found.begin(), found.end(), ranks_before)) std::sort(found.begin(), found.end(), ranks_before);
+            for (std::size_t k = 1; k < found.size(); ++k)
+                if (found[k].a == found[k - 1].a && found[k].b == found[k - 1].b) throw UsageError("a candidate pair is repeated");
+            result.candidates.insert(result.candidates.end(), found.begin(), found.end());
+        }
+    result.comparisons = result.possible_pairs;
     detail::solve_links(parties, options, result);
     return result;
 }

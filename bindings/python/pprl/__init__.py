@@ -263,6 +263,12 @@ def match(a: Encodings, b: Encodings, threshold: Union[float, str], top_k: Optio
         import warnings
 
         warnings.warn(warning, stacklevel=2)
+    return _pairs_table(a, b, a_index, b_index, scores, output)
+
+
+def _pairs_table(a: Encodings, b: Encodings, a_index: np.ndarray, b_index: np.ndarray, scores: np.ndarray,
+                 output: str) -> Any:
+    """Pairs given as row indices into a and b: ``a_id, b_id, score`` as a DataFrame or pyarrow Table."""
     if output == "arrow":
         pa = _pyarrow()
         return pa.table({"a_id": _arrow_strings(pa, _gather_ids(a, a_index)),
@@ -289,13 +295,18 @@ def link(parties: Sequence[Encodings], threshold: Union[float, str] = "auto", me
     if blocking is not None and not isinstance(blocking, str):
         raise UsageError('blocking must be None, "lsh" or "lsh:L,K"')
     _check_output(output)
-    party, record, entity, warnings_, used = _link_tables(list(parties), threshold, method,
-                                                          "none" if blocking is None else blocking, threads, model, merge,
-                                                          output == "arrow")
+    columns = _link_tables(list(parties), threshold, method, "none" if blocking is None else blocking, threads, model,
+                           merge, output == "arrow")
+    return _entities_table(columns, output)
+
+
+def _entities_table(columns: Tuple[Any, Any, Any, List[str], float], output: str) -> Any:
+    """link_tables' columns as a DataFrame (threshold in attrs) or a pyarrow Table; warnings issued."""
+    party, record, entity, warnings_, used = columns
     for warning in warnings_:
         import warnings
 
-        warnings.warn(warning, stacklevel=2)
+        warnings.warn(warning, stacklevel=3)
     if output == "arrow":
         pa = _pyarrow()
         table = pa.table({"party": _arrow_strings(pa, party), "record_id": _arrow_strings(pa, record),
