@@ -2,6 +2,8 @@
 // data generated here, 1% of B planted as true matches. Prints wall time, rate, candidates and peak
 // resident memory (getrusage); scripts/bench.sh also wraps it in /usr/bin/time -v.
 //   match_million [n_a] [n_b] [threshold] [threads]
+//   match_million n_a n_b threshold threads A.pprl B.pprl   writes the two inputs instead of matching
+//                                                          (bench/dask_match.py runs them)
 #include <sys/resource.h>
 
 #include <chrono>
@@ -10,6 +12,7 @@
 #include <string>
 
 #include "bench_data.hpp"
+#include "pprl/format.hpp"
 #include "pprl/match.hpp"
 #include "pprl/simd.hpp"
 
@@ -24,6 +27,14 @@ int main(int argc, char** argv) {
     FilterMatrix b = bench::clk_like(nb, 1024, 12, "b");
     bench::plant_matches(a, b, nb / 100, 13);
     auto t1 = std::chrono::steady_clock::now();
+    if (argc > 6) {
+        a.info().party = "a";
+        b.info().party = "b";
+        write_encoded_file(argv[5], a);
+        write_encoded_file(argv[6], b);
+        std::printf("match_million: wrote %zu and %zu filters to %s and %s\n", na, nb, argv[5], argv[6]);
+        return 0;
+    }
     MatchOptions options;
     options.threshold = Threshold::parse(threshold);
     options.threads = threads;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the benchmarks behind the README's performance tables (about half an hour on two cores).
+# Runs the benchmarks behind the README's performance tables (about forty minutes on two cores).
 #   scripts/bench.sh BUILD_DIR
 # Timings on shared or throttled machines drift between runs: pause between programs and compare
 # figures from the same run.
@@ -25,3 +25,6 @@ echo "== hardening: linkage F1 against attack success (harden_audit)"
 pause
 echo "== registry: a 10 % refresh of one million records against a batch link (registry_refresh.sh)"
 bash "$(dirname "$0")/../bench/registry_refresh.sh" "$build/pprl" 476000 7 0.65
+pause
+echo "== pprl.dask: one million x one million on two workers against pprl match --threads 2 (dask_match.py)"
+python3 "$(dirname "$0")/../bench/dask_match.py" "$build" 1000000 0.8 1

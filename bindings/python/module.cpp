@@ -531,6 +531,10 @@ void bind_hub(py::module_& m) {
     }, py::arg("parties"), py::arg("scored"), py::arg("threshold"), py::arg("method") = "greedy",
        py::arg("merge") = "parties", py::arg("arrow") = false);
 
+    // The parties' labels as a link names them; UsageError for two alike.
+    m.def("party_labels", [](const std::vector<Encodings>& parties) { return party_labels(matrices(parties)); },
+          py::arg("parties"));
+
     // KeyMismatchError unless two encodings may be compared; a warning text for base64 imports.
     m.def("check_comparable", [](const Encodings& a, const Encodings& b) { return check_comparable(*a.matrix, *b.matrix); },
           py::arg("a"), py::arg("b"));

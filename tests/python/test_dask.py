@@ -195,6 +195,8 @@ def test_keys_and_schemas_are_checked_before_any_work(files, threads_client):
         pprl.dask.match(files["city"], files["other_key"], 0.8, client=threads_client, progress=False)
     with pytest.raises(pprl.KeyMismatchError):
         pprl.dask.link([files["city"], files["schools"], files["other_key"]], 0.8, client=threads_client, progress=False)
+    with pytest.raises(pprl.UsageError, match="party label"):
+        pprl.dask.link([files["city"], files["schools"], files["city"]], 0.8, client=threads_client, progress=False)
     with pytest.raises(pprl.UsageError):
         pprl.dask.link([files["city"], files["schools"]], "auto", client=threads_client)
     with pytest.raises(pprl.UsageError):

@@ -34,6 +34,7 @@ from .. import (Encodings, FormatError, IoError, UsageError, _check_output, _ent
                 gather_tiles, load, match_tile)
 from .._core import check_comparable as _check_comparable
 from .._core import link_scored_tables as _link_scored_tables
+from .._core import party_labels as _party_labels
 
 try:
     import distributed
@@ -318,11 +319,15 @@ def _progress_reporter(progress: Progress, total: int) -> Callable[[Optional[int
     return update
 
 
+def _positive(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"{name} must be a positive integer")
+
+
 def _tile_size(tile: Optional[int]) -> int:
     if tile is None:
         return DEFAULT_TILE_COMPARISONS
-    if isinstance(tile, bool) or not isinstance(tile, int) or tile < 1:
-        raise UsageError("tile must be a positive number of comparisons per task")
+    _positive("tile (comparisons per task)", tile)
     return tile
 
 
@@ -338,6 +343,7 @@ def match_arrays(a: Source, b: Optional[Source], threshold: Union[float, str], c
     size = _tile_size(tile)
     top_k = _top_k(top_k)
     _check_threshold(threshold)
+    _positive("threads", threads)
     with _Cluster(client) as active:
         inputs = _Inputs(active, [a] if b is None else [a, b])
         last = len(inputs.encodings) - 1
@@ -385,8 +391,10 @@ def link(parties: Sequence[Source], threshold: Union[float, str], method: str = 
         raise UsageError("link needs at least one party")
     size = _tile_size(tile)
     _check_threshold(threshold)
+    _positive("threads", threads)
     with _Cluster(client) as active:
         inputs = _Inputs(active, parties)
+        _party_labels(inputs.encodings)  # two parties alike are refused before any work
         n = len(inputs.encodings)
         pairs = [(0, 0)] if n == 1 else [(p, q) for p in range(n) for q in range(p + 1, n)]
         jobs = [_Job(p, q, tiles(len(inputs.encodings[p]), len(inputs.encodings[q]), size, triangle=p == q), [])
@@ -400,8 +408,7 @@ def link(parties: Sequence[Source], threshold: Union[float, str], method: str = 
 def _top_k(top_k: Optional[int]) -> int:
     if top_k is None:
         return 0
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise UsageError("top_k must be a positive integer or None")
+    _positive("top_k", top_k)
     return top_k
 
 
