@@ -251,6 +251,26 @@ def test_an_interrupted_run_cancels_its_tiles(files, threads_client):
         lambda dask_scheduler: sum(1 for key in dask_scheduler.tasks if "_score_tile" in str(key))) == 0
 
 
+def test_a_run_cancelled_on_the_cluster_is_a_clear_error(files, threads_client):
+    def cancel_everything(done, total):
+        if done < total:  # as an operator cancelling the client's work would
+            threads_client.cancel([distributed.Future(key, threads_client) for key in list(threads_client.futures)])
+
+    with pytest.raises(pprl.IoError, match="cancelled with .* tiles left; nothing was written"):
+        pprl.dask.match(files["city"], files["schools"], 0.8, client=threads_client, tile=10_000,
+                        progress=cancel_everything)
+
+
+def test_without_a_client_a_local_cluster_is_started_and_closed(files):
+    a, b = loaded(files, "city", "schools")
+    import multiprocessing
+
+    before = set(multiprocessing.active_children())
+    got = pprl.dask.match(files["city"], files["schools"], 0.75, progress=False)
+    pd.testing.assert_frame_equal(got, pprl.match(a, b, 0.75))
+    assert set(multiprocessing.active_children()) <= before  # its worker processes are gone
+
+
 def command(*arguments, **kwargs):
     return subprocess.run([sys.executable, "-m", "pprl.dask", *arguments], capture_output=True, text=True, **kwargs)
 

@@ -22,6 +22,7 @@ closed. With a scheduler address (a string), a client connects to it and is clos
 """
 from __future__ import annotations
 
+import concurrent.futures
 import math
 import os
 import threading
@@ -273,7 +274,7 @@ def _run(client: Any, inputs: _Inputs, jobs: List[_Job], threshold: Union[float,
             k = where[future.key]
             try:
                 found = future.result()
-            except distributed.client.FutureCancelledError:
+            except concurrent.futures.CancelledError:  # distributed's FutureCancelledError derives from it
                 raise IoError(f"the run was cancelled with {len(futures) - done} of {len(futures)} tiles left; nothing "
                               "was written") from None
             job, (i0, i1, j0, j1) = tasks[k]
