@@ -146,13 +146,22 @@ TEST(Link, ThreePartyConflictsNeverPutTwoRecordsOfOnePartyInAnEntity) {
         EXPECT_TRUE(parties_in[r.entities.entity_id[i]].insert(r.entities.party[i]).second);
 }
 
+// Three parties of 512-bit filters: random ones, a copy with `flips` bits changed per row, and a
+// copy of that copy.
+std::vector<FilterMatrix> three_parties(std::size_t rows, unsigned flips, std::uint64_t seed) {
+    std::vector<FilterMatrix> parties;
+    parties.push_back(test::random_filters(rows, 512, 0.25, seed));
+    parties.push_back(test::perturbed_copy(parties[0], flips, seed + 1));
+    parties.push_back(test::perturbed_copy(parties[1], flips, seed + 2));
+    parties[0].info().party = "city";
+    parties[1].info().party = "schools";
+    parties[2].info().party = "promise";
+    return parties;
+}
+
 TEST(Link, EveryRecordAppearsOnceAndResultsDoNotDependOnThreads) {
-    FilterMatrix a = test::random_filters(300, 512, 0.25, 1);
-    a.info().party = "city";
-    FilterMatrix b = test::perturbed_copy(a, 20, 2);
-    b.info().party = "schools";
-    FilterMatrix c = test::perturbed_copy(b, 20, 3);
-    c.info().party = "nonprofit";
+    const std::vector<FilterMatrix> parties = three_parties(300, 20, 1);
+    const FilterMatrix &a = parties[0], &b = parties[1], &c = parties[2];
     LinkOptions options;
     options.threshold = Threshold::parse("0.7");
     std::vector<std::string> first;
@@ -220,12 +229,8 @@ TEST(Link, OneInputIsDeduplicated) {
 TEST(Link, CandidatesScoredElsewhereLinkExactlyAsLinkDoes) {
     // link_scored on each party pair's tiles, gathered, equals link() for every method and merge
     // rule, with three parties and with one (deduplication).
-    FilterMatrix a = test::random_filters(200, 512, 0.25, 21);
-    a.info().party = "city";
-    FilterMatrix b = test::perturbed_copy(a, 40, 22);
-    b.info().party = "schools";
-    FilterMatrix c = test::perturbed_copy(b, 40, 23);
-    c.info().party = "promise";
+    const std::vector<FilterMatrix> parties = three_parties(200, 40, 21);
+    const FilterMatrix &a = parties[0], &b = parties[1], &c = parties[2];
     const std::vector<const FilterMatrix*> three{&a, &b, &c};
     MatchOptions tile_options;
     tile_options.threshold = Threshold::parse("0.6");

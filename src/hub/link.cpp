@@ -347,7 +347,11 @@ double estimate_record_threshold(const std::vector<const FilterMatrix*>& parties
     return estimate_threshold(pairs, first_rows, other_rows, scores, other_side, other_scores);
 }
 
-LinkResult link(const std::vector<const FilterMatrix*>& parties, const LinkOptions& options) {
+namespace {
+
+// A result for these parties with their labels and comparison warnings, once they are checked:
+// one to 64 parties, comparable, uniquely labelled.
+LinkResult checked_parties(const std::vector<const FilterMatrix*>& parties) {
     if (parties.empty()) throw UsageError("link needs at least one party");
     if (parties.size() > max_parties) throw UsageError("link handles at most 64 parties");
     LinkResult result;
@@ -356,6 +360,13 @@ LinkResult link(const std::vector<const FilterMatrix*>& parties, const LinkOptio
             if (std::string warning = check_comparable(*parties[p], *parties[q]); !warning.empty())
                 result.warnings.push_back(std::move(warning));
     result.party_labels = party_labels(parties);
+    return result;
+}
+
+}  // namespace
+
+LinkResult link(const std::vector<const FilterMatrix*>& parties, const LinkOptions& options) {
+    LinkResult result = checked_parties(parties);
     result.model = options.model;
     if (result.model == LinkModel::automatic)
         result.model = parties.front()->info().layout.empty() ? LinkModel::record : LinkModel::fellegi_sunter;
@@ -391,20 +402,13 @@ LinkResult link(const std::vector<const FilterMatrix*>& parties, const LinkOptio
 
 LinkResult link_scored(const std::vector<const FilterMatrix*>& parties, const std::vector<Candidates>& scored,
                        const LinkOptions& options) {
-    if (parties.empty()) throw UsageError("link needs at least one party");
-    if (parties.size() > max_parties) throw UsageError("link handles at most 64 parties");
+    LinkResult result = checked_parties(parties);
     if (options.auto_threshold || options.model == LinkModel::fellegi_sunter || options.blocking)
         throw UsageError("linking scored candidates needs the record-level model, a given threshold and no blocking");
     const std::size_t blocks = parties.size() == 1 ? 1 : parties.size() * (parties.size() - 1) / 2;
     if (scored.size() != blocks)
         throw UsageError(std::to_string(parties.size()) + " parties need " + std::to_string(blocks) +
                          " blocks of candidates, one per party pair; got " + std::to_string(scored.size()));
-    LinkResult result;
-    for (std::size_t p = 0; p < parties.size(); ++p)
-        for (std::size_t q = p + 1; q < parties.size(); ++q)
-            if (std::string warning = check_comparable(*parties[p], *parties[q]); !warning.empty())
-                result.warnings.push_back(std::move(warning));
-    result.party_labels = party_labels(parties);
     result.model = LinkModel::record;
     result.threshold = options.threshold.value();
     const auto& kernels = simd::kernels();
