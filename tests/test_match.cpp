@@ -177,6 +177,30 @@ TEST(Matcher, TopKKeepsHighestScoresWithStableTies) {
     }
 }
 
+TEST(Matcher, BothSidesInOnePassEqualsTheTwoPasses) {
+    // match_both_sides against the specification: a's top k from the brute force, then b's top k
+    // (the brute force with the sides swapped) that a's lacks, in that order.
+    const Data d = clk_like(180, 260, 1024, 17);
+    for (const std::size_t k : {std::size_t{1}, std::size_t{3}, std::size_t{10}})
+        for (unsigned threads : {1u, 2u, 3u}) {
+            MatchOptions options;
+            options.threshold = Threshold::parse("0.3");
+            options.top_k = k;
+            options.threads = threads;
+            std::vector<Row> expected = brute_force(d.a, d.b, options.threshold, k, false);
+            const std::vector<Row> forward = expected;
+            for (const Row& row : brute_force(d.b, d.a, options.threshold, k, false)) {
+                const Row turned{row.b, row.a, row.common, row.total};
+                if (std::find(forward.begin(), forward.end(), turned) == forward.end()) expected.push_back(turned);
+            }
+            ASSERT_GT(expected.size(), forward.size()) << "the test needs b rows whose best a's lists lack";
+            EXPECT_EQ(rows_of(match_both_sides(d.a, d.b, options)), expected) << k << " " << threads;
+        }
+    MatchOptions all;
+    all.threshold = Threshold::parse("0.3");
+    EXPECT_EQ(rows_of(match_both_sides(d.a, d.b, all)), rows_of(match(d.a, d.b, all)));
+}
+
 TEST(Matcher, TilesGatheredEqualTheWholeMatchWhateverTheTiling) {
     const FilterMatrix a = test::random_filters(300, 512, 0.25, 41);
     const FilterMatrix b = test::perturbed_copy(a, 90, 42);

@@ -78,6 +78,11 @@ struct Candidates {
 // Every (i, j) with Dice(a_i, b_j) ≥ threshold. Popcounts must be computed (loaders do it).
 Candidates match(const FilterMatrix& a, const FilterMatrix& b, const MatchOptions& options);
 
+// Each record's top_k on either side, in one pass: match(a, b, options) (top_k per row of a), then
+// the pairs of match(b, a, options) (top_k per row of b) that it lacks, in that order and oriented
+// (a, b). With top_k 0, match(a, b, options).
+Candidates match_both_sides(const FilterMatrix& a, const FilterMatrix& b, const MatchOptions& options);
+
 // One tile of a × b, for work cut into pieces (a cluster's tasks): rows [a_first, a_last) of a
 // against rows [b_first, b_last) of b, as match() scores them (top_k per A row within the tile),
 // with indices of the whole matrices. UsageError for a range outside its matrix.

@@ -91,18 +91,8 @@ void score_candidates(const std::vector<const FilterMatrix*>& parties, const Lin
                 found = to_scored(score_pairs(a, b, std::move(proposed), match_options), p, q);
             } else {
                 result.comparisons += static_cast<std::uint64_t>(a.rows()) * b.rows();
-                found = to_scored(match(a, b, match_options), p, q);
-                if (match_options.top_k != 0 && both_sides) {
-                    // Each side's best: the other party's top k as well, merged without repeats.
-                    const Candidates back = match(b, a, match_options);
-                    std::vector<std::uint64_t> seen;
-                    seen.reserve(found.size());
-                    for (const ScoredPair& pair : found) seen.push_back(std::uint64_t{pair.a} << 32 | pair.b);
-                    std::sort(seen.begin(), seen.end());
-                    for (std::size_t k = 0; k < back.size(); ++k)
-                        if (!std::binary_search(seen.begin(), seen.end(), std::uint64_t{back.b_index[k]} << 32 | back.a_index[k]))
-                            found.push_back(ScoredPair{p, back.b_index[k], q, back.a_index[k], back.common[k], back.total[k]});
-                }
+                // Each side's best, with both_sides: the other party's top k as well, without repeats.
+                found = to_scored(both_sides ? match_both_sides(a, b, match_options) : match(a, b, match_options), p, q);
             }
             result.candidates.insert(result.candidates.end(), found.begin(), found.end());
         }

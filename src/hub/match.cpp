@@ -45,6 +45,22 @@ void keep_best(std::vector<Pair>& pairs, std::size_t k) {
     pairs.resize(k);
 }
 
+// One record's best k pairs met so far: pairs gather until `cut_at`, then only the k best are
+// kept; after a cut, a pair ranking below the worst one kept can never be among the k best, so it
+// is not stored at all.
+struct Bucket {
+    std::vector<Pair> pairs;
+    Pair worst{0, 0, 0, 0};  // the worst kept at the last cut (total 0: no cut yet)
+
+    void add(const Pair& pair, std::size_t k, std::size_t cut_at) {
+        if (worst.total != 0 && !ranks_before(pair, worst)) return;
+        pairs.push_back(pair);
+        if (pairs.size() < cut_at) return;
+        keep_best(pairs, k);
+        worst = *std::max_element(pairs.begin(), pairs.end(), ranks_before);
+    }
+};
+
 struct AlignedBuffer {
     std::uint64_t* data = nullptr;
     explicit AlignedBuffer(std::size_t words) {
@@ -73,8 +89,10 @@ std::vector<std::uint32_t> popcount_order(const std::vector<std::uint32_t>& popc
 
 class Matcher {
 public:
-    Matcher(const FilterMatrix& a, const FilterMatrix& b, const MatchOptions& options, bool dedup)
-        : a_(a), b_(b), options_(options), dedup_(dedup), words_(a.words()), kernels_(simd::kernels()) {
+    // `both_sides` (with a top k, not deduplicating): also keep each B row's top k, for back().
+    Matcher(const FilterMatrix& a, const FilterMatrix& b, const MatchOptions& options, bool dedup, bool both_sides = false)
+        : a_(a), b_(b), options_(options), dedup_(dedup), both_sides_(both_sides && options.top_k > 0 && !dedup),
+          words_(a.words()), kernels_(simd::kernels()) {
         if (a.bits() != b.bits()) throw KeyMismatchError("filters have different lengths");
         if (a.popcounts().size() != a.rows() || b.popcounts().size() != b.rows())
             throw UsageError("FilterMatrix popcounts are not computed (call compute_popcounts)");
@@ -96,7 +114,10 @@ public:
         std::vector<std::vector<Pair>> results(chunks);
         const unsigned threads = detail::thread_count(options_.threads, chunks);
         std::vector<Scratch> scratch(threads);
-        for (auto& area : scratch) area.hits.resize(simd::max_job_hits);
+        for (auto& area : scratch) {
+            area.hits.resize(simd::max_job_hits);
+            if (both_sides_) area.b_buckets.resize(nb_);
+        }
         detail::parallel_for(chunks, threads,
                              [&](std::size_t chunk, unsigned worker) { results[chunk] = run_chunk(chunk, scratch[worker]); });
         std::size_t total = 0;
@@ -122,14 +143,37 @@ public:
             pairs.resize(out);
         }
         std::sort(pairs.begin(), pairs.end(), ranks_before);
+        if (both_sides_) gather_back(scratch);
         return pairs;
     }
+
+    // With both_sides, after run(): each B row's top k as match(b, a) returns them (a and b swapped).
+    const std::vector<Pair>& back() const noexcept { return back_; }
 
 private:
     struct Scratch {
         std::vector<simd::SliceHit> hits;
         std::vector<std::uint32_t> columns, offsets;
+        // With both_sides: per B row (sorted position), its best pairs met by this thread so far,
+        // with a and b swapped.
+        std::vector<Bucket> b_buckets;
     };
+
+    // Each B row's k best over every thread's buckets, in match(b, a) order.
+    void gather_back(std::vector<Scratch>& scratch) {
+        back_.clear();
+        std::vector<Pair> row;
+        for (std::size_t j = 0; j < nb_; ++j) {
+            row.clear();
+            for (Scratch& area : scratch) {
+                row.insert(row.end(), area.b_buckets[j].pairs.begin(), area.b_buckets[j].pairs.end());
+                std::vector<Pair>().swap(area.b_buckets[j].pairs);
+            }
+            keep_best(row, options_.top_k);
+            back_.insert(back_.end(), row.begin(), row.end());
+        }
+        std::sort(back_.begin(), back_.end(), ranks_before);
+    }
 
     static std::vector<std::uint32_t> identity(std::size_t n) {
         std::vector<std::uint32_t> order(n);
@@ -238,7 +282,7 @@ private:
             groups.push_back(group);
         }
         const bool bucketed = options_.top_k > 0 && !dedup_;
-        std::vector<std::vector<Pair>> buckets(bucketed ? c1 - c0 : 0);
+        std::vector<Bucket> buckets(bucketed ? c1 - c0 : 0);
         std::vector<Pair> pairs;
         const std::size_t prune_at = std::max<std::size_t>(2 * options_.top_k, 64);
 
@@ -267,9 +311,10 @@ private:
                     Pair pair{a_order_[a_pos], b_order_[b_pos], hit.common, total};
                     if (dedup_ && pair.a > pair.b) std::swap(pair.a, pair.b);
                     if (bucketed) {
-                        auto& bucket = buckets[a_pos - c0];
-                        bucket.push_back(pair);
-                        if (bucket.size() >= prune_at) keep_best(bucket, options_.top_k);
+                        buckets[a_pos - c0].add(pair, options_.top_k, prune_at);
+                        if (both_sides_)
+                            scratch.b_buckets[b_pos].add(Pair{pair.b, pair.a, pair.common, pair.total}, options_.top_k,
+                                                         2 * options_.top_k);
                     } else {
                         pairs.push_back(pair);
                     }
@@ -278,8 +323,8 @@ private:
         }
         if (bucketed)
             for (auto& bucket : buckets) {
-                keep_best(bucket, options_.top_k);
-                pairs.insert(pairs.end(), bucket.begin(), bucket.end());
+                keep_best(bucket.pairs, options_.top_k);
+                pairs.insert(pairs.end(), bucket.pairs.begin(), bucket.pairs.end());
             }
         return pairs;
     }
@@ -288,12 +333,14 @@ private:
     const FilterMatrix& b_;
     MatchOptions options_;
     bool dedup_;
+    bool both_sides_;
     std::size_t words_;
     const simd::KernelTable& kernels_;
     std::vector<std::uint32_t> min_common_;
     std::size_t na_ = 0, nb_ = 0, slices_ = 0;
     std::vector<std::uint32_t> a_order_, b_order_, a_pop_, b_pop_, slice_min_;
     std::unique_ptr<AlignedBuffer> b_slices_;
+    std::vector<Pair> back_;
 };
 
 Candidates to_candidates(const std::vector<Pair>& pairs) {
@@ -357,6 +404,20 @@ Threshold Threshold::from_double(double value) {
 
 Candidates match(const FilterMatrix& a, const FilterMatrix& b, const MatchOptions& options) {
     return to_candidates(Matcher(a, b, options, false).run());
+}
+
+Candidates match_both_sides(const FilterMatrix& a, const FilterMatrix& b, const MatchOptions& options) {
+    if (options.top_k == 0) return match(a, b, options);  // every pair is in both lists already
+    Matcher matcher(a, b, options, false, true);
+    std::vector<Pair> pairs = matcher.run();
+    std::vector<std::uint64_t> seen;
+    seen.reserve(pairs.size());
+    for (const Pair& pair : pairs) seen.push_back(std::uint64_t{pair.a} << 32 | pair.b);
+    std::sort(seen.begin(), seen.end());
+    for (const Pair& pair : matcher.back())
+        if (!std::binary_search(seen.begin(), seen.end(), std::uint64_t{pair.b} << 32 | pair.a))
+            pairs.push_back(Pair{pair.b, pair.a, pair.common, pair.total});
+    return to_candidates(pairs);
 }
 
 Candidates match_tile(const FilterMatrix& a, std::size_t a_first, std::size_t a_last, const FilterMatrix& b,
