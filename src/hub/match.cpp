@@ -157,6 +157,8 @@ private:
         // With both_sides: per B row (sorted position), its best pairs met by this thread so far,
         // with a and b swapped.
         std::vector<Bucket> b_buckets;
+        // Per chunk row, the floor its top-k list sets (SliceJob::floor_common / floor_total).
+        std::vector<std::uint32_t> floor_common, floor_total;
     };
 
     // Each B row's k best over every thread's buckets, in match(b, a) order.
@@ -284,7 +286,13 @@ private:
         const bool bucketed = options_.top_k > 0 && !dedup_;
         std::vector<Bucket> buckets(bucketed ? c1 - c0 : 0);
         std::vector<Pair> pairs;
-        const std::size_t prune_at = std::max<std::size_t>(2 * options_.top_k, 64);
+        // A row's list is cut to its k best at 2k pairs; from then on its worst kept is a floor the
+        // kernel applies to the row's later slices (one side only: with both_sides a pair below A's
+        // floor may still be among B's best).
+        const bool floors = bucketed && !both_sides_;
+        const std::size_t prune_at = floors ? 2 * options_.top_k : std::max<std::size_t>(2 * options_.top_k, 64);
+        scratch.floor_common.assign(floors ? c1 - c0 : 0, 0);
+        scratch.floor_total.assign(floors ? c1 - c0 : 0, 0);
 
         simd::SliceJob job;
         job.a_columns = scratch.columns.data();
@@ -299,6 +307,8 @@ private:
                 job.slice_end = std::min(group.slice_end, tile_end);
                 if (job.slice_begin >= job.slice_end) continue;
                 job.a_column_offsets = scratch.offsets.data() + (group.first - c0);
+                job.floor_common = floors ? scratch.floor_common.data() + (group.first - c0) : nullptr;
+                job.floor_total = floors ? scratch.floor_total.data() + (group.first - c0) : nullptr;
                 job.a_rows = group.rows;
                 job.a_popcounts = a_pop_.data() + group.first;
                 const std::size_t found = kernels_.count_slices(job, scratch.hits.data());
@@ -311,7 +321,12 @@ private:
                     Pair pair{a_order_[a_pos], b_order_[b_pos], hit.common, total};
                     if (dedup_ && pair.a > pair.b) std::swap(pair.a, pair.b);
                     if (bucketed) {
-                        buckets[a_pos - c0].add(pair, options_.top_k, prune_at);
+                        Bucket& bucket = buckets[a_pos - c0];
+                        bucket.add(pair, options_.top_k, prune_at);
+                        if (floors && bucket.worst.total != 0) {
+                            scratch.floor_common[a_pos - c0] = bucket.worst.common;
+                            scratch.floor_total[a_pos - c0] = bucket.worst.total;
+                        }
                         if (both_sides_)
                             scratch.b_buckets[b_pos].add(Pair{pair.b, pair.a, pair.common, pair.total}, options_.top_k,
                                                          2 * options_.top_k);

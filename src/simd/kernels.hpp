@@ -37,6 +37,10 @@ struct SliceJob {
     const std::uint32_t* slice_min_popcount = nullptr;  // least popcount of the real rows of a slice
     // min_common[s]: the least |A∧B| a pair with |A|+|B| = s needs to pass (non-decreasing in s).
     const std::uint32_t* min_common = nullptr;
+    // Optional, per job row: a score 2c/t the row's pairs must also reach (the worst of its top k so
+    // far), as floor_common[r] = c and floor_total[r] = t (t = 0: none). Null: no floors.
+    const std::uint32_t* floor_common = nullptr;
+    const std::uint32_t* floor_total = nullptr;
 };
 
 // A pair that passed the coarse test c ≥ min_common[|A| + least |B| of its slice]. The caller applies

@@ -120,7 +120,14 @@ struct SliceCounter {
     static std::size_t row_against_slice(const SliceJob& job, std::size_t r, std::size_t slice,
                                          SliceHit* out) noexcept {
         const std::uint32_t a_popcount = job.a_popcounts[r];
-        const std::uint32_t need = job.min_common[a_popcount + job.slice_min_popcount[slice]];
+        const std::uint32_t least_total = a_popcount + job.slice_min_popcount[slice];
+        std::uint32_t need = job.min_common[least_total];
+        if (job.floor_total != nullptr && job.floor_total[r] != 0) {
+            // 2c/T ≥ 2c_k/t_k needs c ≥ c_k·T/t_k, at least c_k·least_total/t_k in this slice.
+            const std::uint64_t floor = (std::uint64_t{job.floor_common[r]} * least_total + job.floor_total[r] - 1) /
+                                        job.floor_total[r];
+            if (floor > need) need = floor > a_popcount ? a_popcount + 1 : static_cast<std::uint32_t>(floor);
+        }
         if (need > a_popcount) return 0;  // |A∧B| ≤ |A|: nothing in this slice can pass
         const std::uint64_t* base = job.slices + slice * job.bits * slice_words;
         const std::uint32_t first = job.a_column_offsets[r], last = job.a_column_offsets[r + 1];
