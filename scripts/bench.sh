@@ -9,6 +9,9 @@ pause() { sleep 20; }
 echo "== matching, 10k x 100k, 1024 bits (bench_match)"
 "$build/bench/bench_match"
 pause
+echo "== the matcher on real encodings beside random ones, 50,000 people (real_match.sh)"
+bash "$(dirname "$0")/../bench/real_match.sh" "$build/pprl" "" 50000 2
+pause
 echo "== one million x one million (match_million, /usr/bin/time -v)"
 /usr/bin/time -v "$build/bench/match_million" 2>&1 | grep -E "match_million|generate|Elapsed|Maximum resident"
 pause
