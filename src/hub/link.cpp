@@ -409,10 +409,10 @@ LinkResult link_scored(const std::vector<const FilterMatrix*>& parties, const st
             const FilterMatrix& b = *parties[q];
             result.possible_pairs += p == q ? static_cast<std::uint64_t>(a.rows()) * (a.rows() > 0 ? a.rows() - 1 : 0) / 2
                                             : static_cast<std::uint64_t>(a.rows()) * b.rows();
-            std::vector<ScoredPair> found = to_scored(scored[block], p, q);
-            if (scored[block].b_index.size() != found.size() || scored[block].common.size() != found.size() ||
-                scored[block].total.size() != found.size())
+            const Candidates& given = scored[block];
+            if (given.b_index.size() != given.size() || given.common.size() != given.size() || given.total.size() != given.size())
                 throw UsageError("a block of candidates has columns of different lengths");
+            std::vector<ScoredPair> found = to_scored(given, p, q);
             for (const ScoredPair& pair : found) {
                 if (pair.a >= a.rows() || pair.b >= b.rows()) throw UsageError("a candidate's index is past the last record");
                 if (p == q && pair.a >= pair.b) throw UsageError("a deduplication candidate must have a < b");
