@@ -9,6 +9,7 @@
 #include "pprl/audit.hpp"
 #include "pprl/encode.hpp"
 #include "pprl/error.hpp"
+#include "pprl/harden.hpp"
 #include "pprl/normalize.hpp"
 #include "pprl/schema.hpp"
 #include "pprl/synth.hpp"
@@ -124,6 +125,84 @@ TEST(Audit, SimilarityClusteringSeesThroughBlip) {
     EXPECT_GT(noisy.record_rate, 4 * after.attacks[0].record_rate);  // where exact frequency alignment fails
     EXPECT_GT(noisy.threshold, 0.0);
     EXPECT_LT(noisy.threshold, clear.threshold + 1e-9);  // the attacker lowers τ for noisy filters
+}
+
+// The noise-tolerant miner: an attacker who knows BLIP's flip rate sets the support thresholds from
+// it and finds the q-gram patterns the blind miner (built for exact patterns) loses in the noise.
+TEST(Audit, PatternMinerAllowsForTheKnownFlipRate) {
+    const FieldSpec f = first_names("").schema.fields()[0];
+    for (double epsilon : {3.0, 4.0}) {
+        const Case blip = first_names(R"(, "hardening": [{"step": "blip", "epsilon": )" + std::to_string(epsilon) + "}]");
+        const AuditReport blind = audit(blip.filters, blip.truth, blip.reference, f.normalize, f.tokenizer);
+        AuditOptions knowing;
+        knowing.flip_probability = hardening_flip_probability(blip.schema.hardening());
+        EXPECT_NEAR(knowing.flip_probability, blip_flip_probability(epsilon), 1e-12);
+        const AuditReport informed = audit(blip.filters, blip.truth, blip.reference, f.normalize, f.tokenizer, knowing);
+        const AttackResult& before = blind.attacks[1];
+        const AttackResult& after = informed.attacks[1];
+        std::printf("pattern mining, BLIP eps=%.0f: blind %.1f%% (%zu q-grams), knowing p=%.3f %.1f%% (%zu q-grams); "
+                    "chance %.1f%%\n",
+                    epsilon, 100 * before.record_rate, before.patterns, knowing.flip_probability, 100 * after.record_rate,
+                    after.patterns, 100 * after.chance_rate);
+        EXPECT_GT(after.patterns, before.patterns);
+        EXPECT_GT(after.record_rate, 2 * after.chance_rate);
+        EXPECT_GT(after.record_rate, 2 * before.record_rate);
+    }
+}
+
+// Names encoded alone under `schema` with a key of the attacker's own (not the agency's).
+FilterMatrix encode_names(const Schema& schema, const std::vector<std::string>& names, std::uint8_t key_byte) {
+    std::uint8_t raw[32];
+    for (int i = 0; i < 32; ++i) raw[i] = static_cast<std::uint8_t>(key_byte + 7 * i);
+    Encoder encoder(schema, SecretKey(raw, 32));
+    encoder.bind_columns({"record_id", "first_name"});
+    std::vector<std::vector<std::string>> rows;
+    for (std::size_t i = 0; i < names.size(); ++i) rows.push_back({"r" + std::to_string(i), names[i]});
+    RecordIdSet seen;
+    EncodeSummary summary;
+    FilterMatrix m = encoder.encode_batch(rows, {}, {}, 2, seen, summary);
+    m.compute_popcounts();
+    return m;
+}
+
+// The graph attack: similarity graphs of the agency's encodings and of the attacker's own encodings
+// of a reference population, matched node to node.
+TEST(Audit, GraphMatchingRecoversAPlantedCorrespondence) {
+    for (const std::string hardening : {"", R"(, "hardening": [{"step": "blip", "epsilon": 3}])"}) {
+        const Case c = first_names(hardening);
+        const FieldSpec& f = c.schema.fields()[0];
+        // Planted: the attacker's reference is the encoded population itself (overlap 1).
+        const FilterMatrix same = encode_names(c.schema, c.truth, 5);
+        const AuditReport planted = audit(c.filters, c.truth, c.truth, f.normalize, f.tokenizer, {}, &same, &c.truth);
+        // Realistic: another population drawn from the same distributions.
+        const FilterMatrix other = encode_names(c.schema, c.reference, 5);
+        const AuditReport similar =
+            audit(c.filters, c.truth, c.reference, f.normalize, f.tokenizer, {}, &other, &c.reference);
+        ASSERT_EQ(planted.attacks.size(), 4u);
+        const AttackResult& p = planted.attacks[3];
+        const AttackResult& s = similar.attacks[3];
+        EXPECT_EQ(p.name, "graph matching");
+        std::printf("graph matching%s: planted %.1f%% (%zu names), similar population %.1f%% (%zu names); chance %.1f%%; "
+                    "similarity clustering %.1f%%\n",
+                    hardening.empty() ? "" : " with BLIP eps=3", 100 * p.record_rate, p.names_correct,
+                    100 * s.record_rate, s.names_correct, 100 * s.chance_rate, 100 * similar.attacks[2].record_rate);
+        EXPECT_GT(p.record_rate, 0.5);
+        EXPECT_GT(p.names_correct, 50u);
+        EXPECT_GT(s.record_rate, 3 * s.chance_rate);
+        EXPECT_GT(p.threshold, 0.0);
+        // An attacker expecting less overlap keeps only the most alike nodes: fewer guesses.
+        AuditOptions cautious;
+        cautious.overlap = 0.25;
+        const AuditReport fewer =
+            audit(c.filters, c.truth, c.reference, f.normalize, f.tokenizer, cautious, &other, &c.reference);
+        EXPECT_LT(fewer.attacks[3].guessed, s.guessed);
+        EXPECT_GT(fewer.attacks[3].guessed, 0u);
+    }
+    const Case c = first_names("");
+    const FieldSpec& f = c.schema.fields()[0];
+    const FilterMatrix other = encode_names(c.schema, c.reference, 5);
+    const std::vector<std::string> short_values(other.rows() - 1);
+    EXPECT_THROW(audit(c.filters, c.truth, c.reference, f.normalize, f.tokenizer, {}, &other, &short_values), UsageError);
 }
 
 TEST(Audit, NeedsOneTrueValuePerFilter) {

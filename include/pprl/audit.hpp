@@ -68,8 +68,14 @@ struct AuditOptions {
     double pattern_agreement = 0.95;  // a position joins a pattern if set in this share of its records
     double presence = 0.9;            // a located q-gram is present if this share of its bits are set
     std::size_t max_candidates = 3;   // guess only when at most this many reference values fit
+    // The hardening's flip rate, which the attacker knows (BLIP: 1 / (1 + e^ε); hardening_flip_probability
+    // gives it for a schema): the pattern miner's support thresholds allow for it.
+    double flip_probability = 0;
     std::size_t similarity_sample = 2000;   // records whose nearest neighbour sets the clustering threshold
     std::size_t similarity_neighbours = 16;  // links per record when clustering (nearest first)
+    // Graph matching: the share of the encoded population the attacker expects the reference to
+    // cover; only that share of the encoded graph's nodes, the most alike, is matched.
+    double overlap = 1.0;
 };
 
 struct AuditReport {
@@ -80,8 +86,14 @@ struct AuditReport {
 // `truth[i]` is the true value of filters row i ("" where unknown), `reference` the attacker's list
 // (one entry per person, so frequencies count). Both are normalised with `normalize` and tokenised
 // with `tokenizer` (the attacker is assumed to know the tokenisation, not the key).
+//
+// With `reference_encoded` (the attacker's reference population encoded with the same schema and
+// hardening under a key of the attacker's own, `reference_encoded_values` its attacked field row for
+// row), the graph-matching attack runs too.
 AuditReport audit(const FilterMatrix& filters, const std::vector<std::string>& truth,
                   const std::vector<std::string>& reference, const NormalizeOptions& normalize,
-                  const TokenizerSpec& tokenizer, const AuditOptions& options = {});
+                  const TokenizerSpec& tokenizer, const AuditOptions& options = {},
+                  const FilterMatrix* reference_encoded = nullptr,
+                  const std::vector<std::string>* reference_encoded_values = nullptr);
 
 }  // namespace pprl

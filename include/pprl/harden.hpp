@@ -31,6 +31,9 @@ namespace pprl {
 
 // The BLIP flip probability for ε.
 double blip_flip_probability(double epsilon) noexcept;
+// The probability that a bit ends flipped after all of `steps`' BLIP steps (0 without one): what an
+// attacker who knows the hardening expects of the noise.
+double hardening_flip_probability(const std::vector<HardeningStep>& steps) noexcept;
 
 class Hardener {
 public:

@@ -1,6 +1,9 @@
 #include "pprl/audit.hpp"
 
 #include <algorithm>
+#include <array>
+#include <functional>
+#include <limits>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -195,8 +198,53 @@ struct LocatedGrams {
     std::size_t count = 0;
 };
 
-// The miner: the most frequent unexplained position seeds a pattern (the positions present in at
-// least `pattern_agreement` of the records that have the seed); the pattern is labelled with the
+// The noise the attacker expects: each bit flipped with probability p (BLIP's known rate; 0 for
+// none). A record whose value has a q-gram keeps each of the q-gram's k positions with probability
+// 1 − p, so it shows at least `present_count(k)` of them with probability about 0.98.
+struct Noise {
+    double p = 0;
+
+    std::size_t present_count(std::size_t k) const {
+        const double kd = static_cast<double>(k);
+        const double low = kd * (1 - p) - 2.0 * std::sqrt(kd * p * (1 - p));
+        return std::clamp<std::size_t>(static_cast<std::size_t>(std::floor(low)), k / 2 + 1, k);
+    }
+    // Of the records showing a position whose observed support is `share` of all records, the part
+    // that truly has it: the rest show it through a flip.
+    double purity(double share) const {
+        if (p <= 0) return 1.0;
+        const double true_share = std::clamp((share - p) / (1 - 2 * p), 0.0, 1.0);
+        return share > 0 ? std::min(1.0, (1 - p) * true_share / share) : 0.0;
+    }
+};
+
+// Records (as a bit set) showing at least `need` of `pattern`'s positions.
+std::vector<std::uint64_t> holders(const BitColumns& columns, const std::vector<unsigned>& pattern, std::size_t need,
+                                   std::size_t n) {
+    std::vector<std::uint64_t> out(columns.words, 0);
+    if (need >= pattern.size()) {  // all of them: an AND of the columns
+        std::copy(columns.column(pattern[0]), columns.column(pattern[0]) + columns.words, out.begin());
+        for (unsigned b : pattern)
+            for (std::size_t w = 0; w < columns.words; ++w) out[w] &= columns.column(b)[w];
+        return out;
+    }
+    std::vector<std::uint32_t> hits(n, 0);
+    for (unsigned b : pattern)
+        for (std::size_t w = 0; w < columns.words; ++w)
+            for (std::uint64_t word = columns.column(b)[w]; word; word &= word - 1)
+                ++hits[w * 64 + static_cast<std::size_t>(__builtin_ctzll(word))];
+    for (std::size_t i = 0; i < n; ++i)
+        if (hits[i] >= need) out[i / 64] |= std::uint64_t{1} << (i % 64);
+    return out;
+}
+
+// The miner: the most frequent unexplained position seeds a pattern. Without noise the pattern is
+// the positions set in at least `pattern_agreement` of the records that show the seed. With flips
+// (probability p, known to the attacker) that rule finds nothing: some records show the seed only
+// through a flip, and the rest lose each position with probability p. So a position joins when its
+// share among the seed's records is nearer the share expected of the seed's q-gram than its share
+// among all records, and the pattern is then re-read from the records that show most of it (at
+// least present_count of its positions), which flips cannot fake. The pattern is labelled with the
 // unassigned q-gram whose frequency and co-occurrence with the q-grams labelled so far fit best.
 LocatedGrams mine_patterns(const BitColumns& columns, std::size_t n, const ReferenceGrams& grams,
                            const std::vector<double>& together_ref, const AuditOptions& options) {
@@ -204,31 +252,49 @@ LocatedGrams mine_patterns(const BitColumns& columns, std::size_t n, const Refer
     const unsigned m = static_cast<unsigned>(columns.support.size());
     const std::size_t words = columns.words;
     const double lowest = grams.frequent.empty() ? 1.0 : grams.frequent.back().second;
+    const Noise noise{std::clamp(options.flip_probability, 0.0, 0.45)};
+    const double nd = static_cast<double>(n);
     LocatedGrams located;
     located.positions.resize(G);
     std::vector<char> seeded(m, 0), assigned(G, 0);
-    std::vector<std::vector<std::uint64_t>> located_records(G);  // records having every position
+    std::vector<std::vector<std::uint64_t>> located_records(G);  // records showing the pattern
     std::vector<std::size_t> labelled;                            // located q-grams, in order found
-    std::vector<std::uint64_t> common(words);
     for (std::size_t round = 0; round < 4 * G; ++round) {
         unsigned seed = m;
         for (unsigned b = 0; b < m; ++b)
             if (!seeded[b] && (seed == m || columns.support[b] > columns.support[seed])) seed = b;
-        if (seed == m || static_cast<double>(columns.support[seed]) < 0.5 * lowest * static_cast<double>(n)) break;
+        if (seed == m || static_cast<double>(columns.support[seed]) < 0.5 * lowest * nd) break;
         seeded[seed] = 1;
+        const double seed_support = static_cast<double>(columns.support[seed]);
+        const double purity = noise.purity(seed_support / nd);
         std::vector<unsigned> pattern;
-        for (unsigned b = 0; b < m; ++b)
-            if (static_cast<double>(popcount_and(columns.column(b), columns.column(seed), words)) >=
-                options.pattern_agreement * static_cast<double>(columns.support[seed]))
+        for (unsigned b = 0; b < m; ++b) {
+            // Without noise: nearly all of the seed's records. With it, the share expected of a position
+            // of the seed's q-gram, less half its distance to the position's share among all records.
+            const double base = static_cast<double>(columns.support[b]) / nd;
+            const double expected = purity * (1 - noise.p) + (1 - purity) * base;
+            const double need = noise.p > 0 ? (expected + base) / 2 : options.pattern_agreement * expected;
+            if (static_cast<double>(popcount_and(columns.column(b), columns.column(seed), words)) >= need * seed_support)
                 pattern.push_back(b);
+        }
         if (pattern.size() < 3) continue;  // one noisy position, not a q-gram's k positions
-        std::copy(columns.column(pattern[0]), columns.column(pattern[0]) + words, common.begin());
-        for (unsigned b : pattern)
-            for (std::size_t w = 0; w < words; ++w) common[w] &= columns.column(b)[w];
+        std::vector<std::uint64_t> common = holders(columns, pattern, noise.present_count(pattern.size()), n);
+        if (noise.p > 0) {  // re-read the pattern from the records that show most of it
+            std::size_t count = 0;
+            for (std::uint64_t w : common) count += static_cast<std::size_t>(__builtin_popcountll(w));
+            if (count == 0) continue;
+            pattern.clear();
+            for (unsigned b = 0; b < m; ++b)
+                if (static_cast<double>(popcount_and(columns.column(b), common.data(), words)) >=
+                    options.pattern_agreement * (1 - noise.p) * static_cast<double>(count))
+                    pattern.push_back(b);
+            if (pattern.size() < 3) continue;
+            common = holders(columns, pattern, noise.present_count(pattern.size()), n);
+        }
         std::size_t count = 0;
         for (std::uint64_t w : common) count += static_cast<std::size_t>(__builtin_popcountll(w));
         if (count == 0) continue;
-        const double share = static_cast<double>(count) / static_cast<double>(n);
+        const double share = static_cast<double>(count) / nd;
         // Conditional shares, P(other | this), compared between the reference and the encodings.
         std::size_t best = G;
         double best_error = 1e9;
@@ -253,7 +319,7 @@ LocatedGrams mine_patterns(const BitColumns& columns, std::size_t n, const Refer
         if (best == G || best_error > 0.6) continue;
         assigned[best] = 1;
         located.positions[best] = pattern;
-        located_records[best] = common;
+        located_records[best] = std::move(common);
         labelled.push_back(best);
         ++located.count;
     }
@@ -262,10 +328,12 @@ LocatedGrams mine_patterns(const BitColumns& columns, std::size_t n, const Refer
 
 // Each filter says which located q-grams (at most 64) its value has and lacks; a record is guessed
 // when at least one and at most max_candidates reference values fit (the most frequent of them).
+// Present: at least `presence` of the pattern's positions, and no more than the flips allow missing.
 std::vector<std::string> guess_from_patterns(const FilterMatrix& filters, const Reference& ref,
                                              const ReferenceGrams& grams, const LocatedGrams& located,
                                              const AuditOptions& options) {
     std::vector<std::string> guesses(filters.rows());
+    const Noise noise{std::clamp(options.flip_probability, 0.0, 0.45)};
     std::vector<std::size_t> located_index;
     for (std::size_t g = 0; g < grams.frequent.size() && located_index.size() < 64; ++g)
         if (!located.positions[g].empty()) located_index.push_back(g);
@@ -283,7 +351,8 @@ std::vector<std::string> guess_from_patterns(const FilterMatrix& filters, const 
             std::size_t set = 0;
             for (unsigned b : pattern) set += filter_bit(row, b) ? 1 : 0;
             const double share = static_cast<double>(set) / static_cast<double>(pattern.size());
-            if (share >= options.presence) present |= std::uint64_t{1} << j;
+            if (share >= options.presence || (noise.p > 0 && set >= noise.present_count(pattern.size())))
+                present |= std::uint64_t{1} << j;
             else if (share < 0.5) absent |= std::uint64_t{1} << j;
         }
         std::size_t fits = 0, first = 0;
@@ -343,6 +412,29 @@ double attacker_threshold(const FilterMatrix& filters, const AuditOptions& optio
     return std::clamp(threshold, 0.05, 0.99);
 }
 
+// Records joined at Dice ≥ τ (each record's `neighbours` nearest links), the connected components
+// of two records or more, largest first.
+std::vector<std::vector<std::size_t>> similarity_clusters(const FilterMatrix& filters, double tau,
+                                                          std::size_t neighbours) {
+    const std::size_t n = filters.rows();
+    MatchOptions match_options;
+    match_options.threshold = Threshold::from_double(tau);
+    match_options.top_k = neighbours;
+    const Candidates links = match(filters, filters, match_options);
+    detail::DisjointSets sets(n);
+    for (std::size_t k = 0; k < links.size(); ++k)
+        if (links.a_index[k] != links.b_index[k]) sets.join(links.a_index[k], links.b_index[k]);
+    std::vector<std::vector<std::size_t>> members(n);
+    for (std::size_t i = 0; i < n; ++i) members[sets.find(i)].push_back(i);
+    std::vector<std::vector<std::size_t>> clusters;
+    for (auto& cluster : members)
+        if (cluster.size() >= 2) clusters.push_back(std::move(cluster));
+    std::sort(clusters.begin(), clusters.end(), [](const auto& a, const auto& b) {
+        return a.size() != b.size() ? a.size() > b.size() : a.front() < b.front();
+    });
+    return clusters;
+}
+
 AttackResult similarity_attack(const FilterMatrix& filters, const std::vector<std::string>& truth, const Reference& ref,
                                const AuditOptions& options) {
     AttackResult result;
@@ -355,23 +447,159 @@ AttackResult similarity_attack(const FilterMatrix& filters, const std::vector<st
     }
     const double tau = attacker_threshold(filters, options);
     result.threshold = tau;
-    MatchOptions match_options;
-    match_options.threshold = Threshold::from_double(tau);
-    match_options.top_k = options.similarity_neighbours;
-    const Candidates links = match(filters, filters, match_options);
-    detail::DisjointSets sets(n);
-    for (std::size_t k = 0; k < links.size(); ++k)
-        if (links.a_index[k] != links.b_index[k]) sets.join(links.a_index[k], links.b_index[k]);
-    std::vector<std::vector<std::size_t>> members(n);
-    for (std::size_t i = 0; i < n; ++i) members[sets.find(i)].push_back(i);
-    std::vector<const std::vector<std::size_t>*> clusters;
-    for (const auto& cluster : members)
-        if (cluster.size() >= 2) clusters.push_back(&cluster);
-    std::sort(clusters.begin(), clusters.end(), [](const auto* a, const auto* b) {
-        return a->size() != b->size() ? a->size() > b->size() : a->front() < b->front();
-    });
+    const auto clusters = similarity_clusters(filters, tau, options.similarity_neighbours);
     for (std::size_t rank = 0; rank < clusters.size() && rank < ref.values.size(); ++rank)
-        for (std::size_t row : *clusters[rank]) guesses[row] = ref.values[rank];
+        for (std::size_t row : clusters[rank]) guesses[row] = ref.values[rank];
+    score(result, truth, guesses, ref);
+    return result;
+}
+
+// The graph-matching attack of Vidanage, Christen, Ranbaduge & Schnell (CIKM 2020), for an attacker
+// who knows the encoding and its hardening and so encodes a reference population of their own under
+// a key of their own: the two encodings cannot be compared bit for bit, but their similarity graphs
+// look alike. Each side's records are grouped at Dice ≥ τ (τ from the attacker's own encodings, as
+// the similarity attack chooses it); each group is a node, described by what survives a change of
+// key: its size (frequency, scaled by the populations' sizes), its members' mean popcount (length),
+// how tightly its members agree, and its similarity to its nearest other nodes (the similarity
+// neighbourhood). Nodes are matched one to one, most alike first, and the best `overlap` share of
+// the encoded side's nodes are kept: the attacker's estimate of how much of the encoded population
+// the reference covers. A matched node's records are guessed as the most frequent value of the
+// reference node's records.
+constexpr std::size_t graph_features = 8;
+using NodeFeatures = std::array<double, graph_features>;
+
+struct SimilarityGraph {
+    std::vector<std::vector<std::size_t>> nodes;  // records of each node
+    std::vector<NodeFeatures> features;
+};
+
+SimilarityGraph similarity_graph(const FilterMatrix& filters, double tau, std::size_t neighbours, double size_scale) {
+    const std::size_t n = filters.rows();
+    SimilarityGraph graph;
+    std::vector<std::size_t> node_of(n, std::numeric_limits<std::size_t>::max());
+    graph.nodes = similarity_clusters(filters, tau, neighbours);
+    for (std::size_t v = 0; v < graph.nodes.size(); ++v)
+        for (std::size_t r : graph.nodes[v]) node_of[r] = v;
+    for (std::size_t r = 0; r < n; ++r)
+        if (node_of[r] == std::numeric_limits<std::size_t>::max()) {
+            node_of[r] = graph.nodes.size();
+            graph.nodes.push_back({r});
+        }
+    // Every record's nearest others, at any similarity: the edges of the graph.
+    MatchOptions match_options;
+    match_options.threshold = Threshold::parse("0.01");
+    match_options.top_k = neighbours + 1;
+    const Candidates links = match(filters, filters, match_options);
+    const std::size_t V = graph.nodes.size();
+    std::vector<double> cohesion(V, 0.0);
+    std::vector<std::size_t> cohesion_links(V, 0);
+    std::vector<std::unordered_map<std::size_t, double>> nearest(V);  // other node → best Dice
+    for (std::size_t k = 0; k < links.size(); ++k) {
+        const std::size_t a = links.a_index[k], b = links.b_index[k];
+        if (a == b) continue;
+        const double dice = links.score(k);
+        const std::size_t u = node_of[a], w = node_of[b];
+        if (u == w) {
+            cohesion[u] += dice;
+            ++cohesion_links[u];
+        } else {
+            double& best = nearest[u][w];
+            best = std::max(best, dice);
+        }
+    }
+    const auto& popcounts = filters.popcounts();
+    graph.features.resize(V);
+    std::vector<double> around;
+    for (std::size_t v = 0; v < V; ++v) {
+        NodeFeatures& f = graph.features[v];
+        double length = 0;
+        for (std::size_t r : graph.nodes[v]) length += popcounts[r];
+        around.clear();
+        for (const auto& [other, dice] : nearest[v]) around.push_back(dice);
+        std::sort(around.begin(), around.end(), std::greater<>());
+        around.resize(std::max<std::size_t>(around.size(), 8), 0.0);
+        double near_mean = 0;
+        for (std::size_t i = 0; i < 8; ++i) near_mean += around[i] / 8;
+        f = {std::log(static_cast<double>(graph.nodes[v].size()) * size_scale),
+             length / static_cast<double>(graph.nodes[v].size()) / static_cast<double>(filters.bits()),
+             cohesion_links[v] ? cohesion[v] / static_cast<double>(cohesion_links[v]) : 1.0,
+             around[0], around[1], around[3], around[7], near_mean};
+    }
+    return graph;
+}
+
+AttackResult graph_attack(const FilterMatrix& filters, const std::vector<std::string>& truth, const Reference& ref,
+                          const FilterMatrix& reference_filters, const std::vector<std::string>& reference_values,
+                          const AuditOptions& options) {
+    AttackResult result;
+    result.name = "graph matching";
+    const std::size_t n = filters.rows(), n_ref = reference_filters.rows();
+    std::vector<std::string> guesses(n);
+    if (n < 2 || n_ref < 2) {
+        score(result, truth, guesses, ref);
+        return result;
+    }
+    const double tau = attacker_threshold(reference_filters, options);
+    result.threshold = tau;
+    const SimilarityGraph mine = similarity_graph(reference_filters, tau, options.similarity_neighbours, 1.0);
+    const SimilarityGraph theirs = similarity_graph(filters, tau, options.similarity_neighbours,
+                                                    static_cast<double>(n_ref) / static_cast<double>(n));
+    // Features in units of their spread over the attacker's nodes.
+    NodeFeatures mean{}, spread{};
+    for (const auto& f : mine.features)
+        for (std::size_t d = 0; d < graph_features; ++d) mean[d] += f[d] / static_cast<double>(mine.features.size());
+    for (const auto& f : mine.features)
+        for (std::size_t d = 0; d < graph_features; ++d)
+            spread[d] += (f[d] - mean[d]) * (f[d] - mean[d]) / static_cast<double>(mine.features.size());
+    for (double& s : spread) s = s > 0 ? 1.0 / std::sqrt(s) : 0.0;
+    // Each encoded node's few most alike reference nodes, then one-to-one, most alike first.
+    constexpr std::size_t shortlist = 4;
+    struct Pair {
+        double distance;
+        std::uint32_t theirs, mine;
+    };
+    std::vector<Pair> pairs;
+    std::vector<Pair> best;
+    for (std::size_t t = 0; t < theirs.features.size(); ++t) {
+        best.clear();
+        for (std::size_t m = 0; m < mine.features.size(); ++m) {
+            double d2 = 0;
+            for (std::size_t d = 0; d < graph_features; ++d) {
+                const double x = (theirs.features[t][d] - mine.features[m][d]) * spread[d];
+                d2 += x * x;
+            }
+            if (best.size() < shortlist || d2 < best.back().distance) {
+                if (best.size() == shortlist) best.pop_back();
+                const Pair p{d2, static_cast<std::uint32_t>(t), static_cast<std::uint32_t>(m)};
+                best.insert(std::upper_bound(best.begin(), best.end(), p,
+                                             [](const Pair& a, const Pair& b) { return a.distance < b.distance; }),
+                            p);
+            }
+        }
+        pairs.insert(pairs.end(), best.begin(), best.end());
+    }
+    std::sort(pairs.begin(), pairs.end(), [](const Pair& a, const Pair& b) {
+        return a.distance != b.distance ? a.distance < b.distance
+                                        : (a.theirs != b.theirs ? a.theirs < b.theirs : a.mine < b.mine);
+    });
+    const std::size_t keep = static_cast<std::size_t>(
+        std::ceil(std::clamp(options.overlap, 0.0, 1.0) * static_cast<double>(theirs.nodes.size())));
+    std::vector<char> theirs_used(theirs.nodes.size(), 0), mine_used(mine.nodes.size(), 0);
+    std::size_t matched = 0;
+    for (const Pair& p : pairs) {
+        if (matched == keep) break;
+        if (theirs_used[p.theirs] || mine_used[p.mine]) continue;
+        theirs_used[p.theirs] = mine_used[p.mine] = 1;
+        ++matched;
+        std::map<std::string, std::size_t> values;  // the reference node's most frequent value
+        for (std::size_t r : mine.nodes[p.mine])
+            if (!reference_values[r].empty()) ++values[reference_values[r]];
+        std::string guess;
+        std::size_t most = 0;
+        for (const auto& [value, count] : values)
+            if (count > most) guess = value, most = count;
+        for (std::size_t r : theirs.nodes[p.theirs]) guesses[r] = guess;
+    }
     score(result, truth, guesses, ref);
     return result;
 }
@@ -441,7 +669,8 @@ FilterStatistics filter_statistics(const FilterMatrix& given) {
 
 AuditReport audit(const FilterMatrix& given, const std::vector<std::string>& truth_raw,
                   const std::vector<std::string>& reference, const NormalizeOptions& normalize_options,
-                  const TokenizerSpec& tokenizer, const AuditOptions& options) {
+                  const TokenizerSpec& tokenizer, const AuditOptions& options, const FilterMatrix* reference_encoded,
+                  const std::vector<std::string>* reference_encoded_values) {
     const FilterMatrix filters = with_popcounts(given);
     if (truth_raw.size() != filters.rows())
         throw UsageError("audit needs one true value per filter (" + std::to_string(truth_raw.size()) + " for " +
@@ -455,6 +684,17 @@ AuditReport audit(const FilterMatrix& given, const std::vector<std::string>& tru
     report.attacks.push_back(frequency_attack(filters, groups, truth, ref));
     report.attacks.push_back(pattern_attack(filters, truth, ref, tokenizer, options));
     report.attacks.push_back(similarity_attack(filters, truth, ref, options));
+    if (reference_encoded != nullptr) {
+        if (reference_encoded_values == nullptr || reference_encoded_values->size() != reference_encoded->rows())
+            throw UsageError("the graph attack needs one reference value per reference encoding");
+        if (reference_encoded->bits() != filters.bits())
+            throw UsageError("the reference encodings and the audited ones differ in length");
+        std::vector<std::string> values(reference_encoded_values->size());
+        for (std::size_t i = 0; i < values.size(); ++i)
+            values[i] = normalized_or_empty((*reference_encoded_values)[i], normalize_options);
+        report.attacks.push_back(
+            graph_attack(filters, truth, ref, with_popcounts(*reference_encoded), values, options));
+    }
     return report;
 }
 

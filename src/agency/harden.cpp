@@ -77,6 +77,16 @@ struct Step {
 
 double blip_flip_probability(double epsilon) noexcept { return 1.0 / (1.0 + std::exp(epsilon)); }
 
+double hardening_flip_probability(const std::vector<HardeningStep>& steps) noexcept {
+    double p = 0;
+    for (const HardeningStep& step : steps)
+        if (step.kind == HardeningKind::blip) {
+            const double q = blip_flip_probability(step.epsilon);
+            p = p * (1 - q) + q * (1 - p);  // flipped an odd number of times
+        }
+    return p;
+}
+
 struct Hardener::Impl {
     std::vector<Step> steps;
     unsigned input_bits = 0, output_bits = 0;
