@@ -281,13 +281,17 @@ check "is warned about, naming the byte" -- grep -q 'ends in whitespace (\\r)' e
 # Audit (agency side): statistics and attacks, exit codes for mismatched schema and bad input.
 "$pprl" synth --people 1500 --seed 21 --out-dir aud_ref >/dev/null 2>&1
 expect 0 "audit the city's encodings" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext aud_ref/city.csv --truth syn/city.csv --report audit.html
-check "audit reports the three attacks" -- bash -c "grep -q 'frequency alignment' out.txt && grep -q 'bit-pattern mining' out.txt && grep -q 'similarity clustering' out.txt"
+check "audit reports the four attacks" -- bash -c "grep -q 'frequency alignment' out.txt && grep -q 'bit-pattern mining' out.txt && grep -q 'similarity clustering' out.txt && grep -q 'graph matching' out.txt"
 check "audit report is HTML with SVG" -- grep -q "<svg" audit.html
 expect 0 "audit as JSON" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext aud_ref/city.csv --truth syn/city.csv --json
 check "audit JSON has statistics" -- grep -q '"bit_frequency_cv"' out.txt
 cp out.txt audit_json_file.txt
 expect 0 "audit reads the encoded rows from standard input" -- bash -c "\"$pprl\" audit s_city.pprl --schema \"$schema\" --plaintext aud_ref/city.csv --truth - --json < syn/city.csv"
 check "with the same result" -- python3 -c "import json; a = json.load(open('out.txt')); b = json.load(open('audit_json_file.txt')); a.pop('file'); b.pop('file'); exit(a != b)"
+expect 2 "audit refuses an overlap above 1" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext aud_ref/city.csv --truth syn/city.csv --overlap 1.5
+cut -d, -f1,2 aud_ref/city.csv > aud_ref_names.csv
+expect 0 "audit with a reference of one field" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext aud_ref_names.csv --truth syn/city.csv
+check "runs the three attacks it can, saying why not the graph attack" -- bash -c "grep -q 'similarity clustering' out.txt && ! grep -q 'graph matching' out.txt && grep -q 'graph matching needs every encoded field' err.txt"
 expect 4 "audit refuses another schema's file" -- "$pprl" audit ck.pprl --schema "$schema" --plaintext aud_ref/city.csv
 expect 3 "audit without the field in the plaintext" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext syn/truth.csv
 expect 2 "audit of an unknown field" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext aud_ref/city.csv --field shoe_size

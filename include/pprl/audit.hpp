@@ -5,21 +5,27 @@
 // duplicate filters (identical values give identical unhardened filters), popcounts (which leak
 // value lengths unless balanced).
 //
-// Three attacks against one field (say first names), each given a plaintext reference list from a
-// similar population but not the key:
+// Four attacks against one field (say first names). The attacker has a plaintext reference from a
+// similar population and knows the schema, the hardening and its parameters, not the key:
 //   frequency  filters that occur several times are ranked by count and aligned with reference
 //              values ranked by frequency (Kuzu et al. 2011; Christen et al. 2017).
 //   pattern    frequent bit patterns are mined and aligned with frequent q-grams, in the spirit of
 //              Christen, Ranbaduge, Vatsalan & Schnell (2018): the most frequent unexplained bit
-//              seeds a pattern (the positions set in nearly all filters that have it); the pattern's
-//              support is matched to the q-gram of closest frequency. Each filter then says which
-//              located q-grams its value has and lacks, and a value is re-identified when at most a
-//              few reference values fit (the most frequent of them is the guess).
+//              seeds a pattern, matched to the q-gram of closest frequency and co-occurrence. Each
+//              filter then says which located q-grams its value has and lacks, and a value is
+//              re-identified when at most a few reference values fit (the most frequent of them is
+//              the guess). The support thresholds allow for the hardening's known flip rate
+//              (AuditOptions::flip_probability), so BLIP's noise does not hide the patterns.
 //   similarity records joined at Dice ≥ τ (each record's nearest filters, connected components),
 //              clusters ranked by size aligned with reference values ranked by frequency: frequency
 //              alignment for an attacker who knows the hardening adds noise, so two encodings of one
 //              value are similar rather than identical. τ is chosen from the filters alone (a
 //              mixture fit of nearest-neighbour scores), never from the truth.
+//   graph      the graph-matching attack of Vidanage, Christen, Ranbaduge & Schnell (CIKM 2020), run
+//              when the attacker's own encodings of the reference are given: both sides' records
+//              grouped at Dice ≥ τ, each group a node described by frequency, length and similarity
+//              neighbourhood (features a change of key leaves), nodes matched one to one, most alike
+//              first, for the `overlap` share of the encoded side's nodes.
 // A guess is correct when it equals the record's true (normalised) value. Success is reported per
 // record and per distinct value, beside chance: guessing the most frequent reference value for all.
 #pragma once

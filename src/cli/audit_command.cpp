@@ -1,4 +1,4 @@
-// pprl audit: filter statistics and three attacks on an agency's own encodings (audit.hpp). Runs at the
+// pprl audit: filter statistics and four attacks on an agency's own encodings (audit.hpp). Runs at the
 // agency, which holds the plaintext; the report names re-identified values, so it stays there too.
 #include <algorithm>
 #include <iomanip>
@@ -14,7 +14,9 @@
 #include "pprl/report.hpp"
 #include "format/csv.hpp"
 #include "pprl/error.hpp"
+#include "pprl/encode.hpp"
 #include "pprl/format.hpp"
+#include "pprl/harden.hpp"
 #include "format/atomic_file.hpp"
 #include "pprl/schema.hpp"
 
@@ -134,11 +136,55 @@ std::vector<Target> audit_targets(const Schema& schema, const Layout& layout, co
     return targets;
 }
 
+// The graph attack's knowledge: the reference population encoded with the schema under a key of
+// the attacker's own (a fixed one, so that an audit is reproducible), and each encoding's row of
+// the reference. Empty when the
+// reference lacks a column the schema encodes (the note says which).
+struct AttackerEncodings {
+    FilterMatrix filters{0, 64};
+    std::vector<std::size_t> row;  // reference row of each encoding
+    std::string missing;
+};
+
+AttackerEncodings encode_reference(const Schema& schema, const CsvTable& table) {
+    AttackerEncodings out;
+    std::vector<std::string> columns{schema.id_column()};
+    std::vector<std::size_t> source;
+    for (const FieldSpec& field : schema.fields()) {
+        if (field.ignored) continue;
+        const std::size_t at = std::find(table.header.begin(), table.header.end(), field.name) - table.header.begin();
+        if (at == table.header.size()) {
+            out.missing = field.name;
+            return out;
+        }
+        columns.push_back(field.name);
+        source.push_back(at);
+    }
+    std::vector<std::vector<std::string>> rows;
+    rows.reserve(table.rows.size());
+    for (std::size_t r = 0; r < table.rows.size(); ++r) {
+        std::vector<std::string> row{std::to_string(r)};
+        for (std::size_t at : source) row.push_back(table.rows[r][at]);
+        rows.push_back(std::move(row));
+    }
+    std::uint8_t attacker_key[32];
+    for (std::size_t i = 0; i < sizeof attacker_key; ++i) attacker_key[i] = static_cast<std::uint8_t>(0xa5 ^ (31 * i));
+    Encoder encoder(schema, SecretKey(attacker_key, sizeof attacker_key));
+    encoder.bind_columns(columns);
+    RecordIdSet seen;
+    EncodeSummary summary;
+    out.filters = encoder.encode_batch(rows, {}, {}, 0, seen, summary);
+    out.filters.compute_popcounts();
+    for (const std::string& id : out.filters.ids()) out.row.push_back(std::stoul(id));
+    return out;
+}
+
 }  // namespace
 
 Command add_audit(CLI::App& app) {
     struct Options {
         std::string file, plaintext, schema, truth, field, report;
+        double overlap = 1.0;
         bool json = false;
     };
     auto o = std::make_shared<Options>();
@@ -151,6 +197,9 @@ Command add_audit(CLI::App& app) {
     app.add_option("--truth", o->truth, "The CSV that was encoded (its id column and the attacked field)");
     app.add_option("--field", o->field, "The attacked field (default: the schema's first encoded string field)");
     app.add_option("--report", o->report, "Write an HTML report (it names re-identified values: keep it in-house)");
+    app.add_option("--overlap", o->overlap,
+                   "Graph matching: the share of the encoded population the attacker expects the reference to cover")
+        ->check(CLI::Range(0.0, 1.0));
     app.add_flag("--json", o->json, "Print JSON instead of text");
     return [o]() {
         refuse_overwriting({o->report}, {o->file, o->schema, o->plaintext, o->truth});
@@ -164,6 +213,13 @@ Command add_audit(CLI::App& app) {
         const Layout layout = schema.layout();
         const CsvTable plaintext_table = read_table(o->plaintext);
         const CsvTable truth_table = o->truth.empty() ? CsvTable{} : read_table(o->truth);
+        const AttackerEncodings attacker = encode_reference(schema, plaintext_table);
+        if (!attacker.missing.empty())
+            std::cerr << "note: graph matching needs every encoded field in the reference; '" << o->plaintext
+                      << "' has no column \"" << attacker.missing << "\"\n";
+        AuditOptions options;
+        options.flip_probability = hardening_flip_probability(schema.hardening());
+        options.overlap = o->overlap;
         std::vector<AuditSection> sections;
         nlohmann::json json_targets = nlohmann::json::array();
         for (const Target& target : audit_targets(schema, layout, o->field)) {
@@ -184,10 +240,16 @@ Command add_audit(CLI::App& app) {
                                       "\"); pass the encoded CSV with --truth");
             const std::string name = target.segment ? field + " (segment " + target.segment->name + ")"
                                                     : field + (layout.empty() ? "" : " (whole filter)");
-            AuditReport report = target.segment
-                                     ? audit(segment_filters(filters, *target.segment), truth, reference, spec.normalize,
-                                             spec.tokenizer)
-                                     : audit(filters, truth, reference, spec.normalize, spec.tokenizer);
+            std::vector<std::string> attacker_values;
+            const std::size_t value_column =
+                std::find(plaintext_table.header.begin(), plaintext_table.header.end(), field) - plaintext_table.header.begin();
+            for (std::size_t r : attacker.row) attacker_values.push_back(plaintext_table.rows[r][value_column]);
+            const bool graph = attacker.missing.empty();
+            const FilterMatrix attacker_filters =
+                graph && target.segment ? segment_filters(attacker.filters, *target.segment) : attacker.filters;
+            AuditReport report = audit(target.segment ? segment_filters(filters, *target.segment) : filters, truth,
+                                       reference, spec.normalize, spec.tokenizer, options,
+                                       graph ? &attacker_filters : nullptr, graph ? &attacker_values : nullptr);
             if (!o->json) print_audit(report, name);
             nlohmann::json j = audit_json(report);
             j["field"] = field;

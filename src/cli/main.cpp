@@ -202,7 +202,7 @@ int main(int argc, char** argv) {
     add("link", "Link two or more parties' files into entities (one pseudonymous id per person)", &add_link);
     add("evaluate", "Precision, recall and F1 against the truth, per group, with an HTML report", &add_evaluate);
     add("registry", "The hub's registry: stable entity ids across refreshes (init, ingest, link, export, ...)", &add_registry);
-    add("audit", "Agency side: filter statistics and three attacks on your own encodings, given plaintext", &add_audit);
+    add("audit", "Agency side: filter statistics and four attacks on your own encodings, given plaintext", &add_audit);
     install_signal_handlers();
     try {
         app.parse(argc, argv);
