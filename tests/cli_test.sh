@@ -283,6 +283,10 @@ check "is warned about, naming the byte" -- grep -q 'ends in whitespace (\\r)' e
 expect 0 "audit the city's encodings" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext aud_ref/city.csv --truth syn/city.csv --report audit.html
 check "audit reports the four attacks" -- bash -c "grep -q 'frequency alignment' out.txt && grep -q 'bit-pattern mining' out.txt && grep -q 'similarity clustering' out.txt && grep -q 'graph matching' out.txt"
 check "audit report is HTML with SVG" -- grep -q "<svg" audit.html
+check "audit reports the five vulnerabilities" -- bash -c "grep -q 'vulnerability (' out.txt && grep -q 'similarity neighbourhood' audit.html"
+expect 0 "audit with groups" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext aud_ref/city.csv --truth syn/city.csv --groups syn/truth.csv --json
+check "gives the vulnerabilities per group" -- python3 -c "import json; v = json.load(open('out.txt'))['targets'][0]['vulnerabilities']; exit(not (len(v) > 2 and v[0]['group'] == '' and sum(g['records'] for g in v[1:]) == v[0]['records'] and 'co-occurrence' in v[0]['measures']))"
+expect 3 "audit with groups from a file without a group column" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext aud_ref/city.csv --truth syn/city.csv --groups syn/city.csv
 expect 0 "audit as JSON" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext aud_ref/city.csv --truth syn/city.csv --json
 check "audit JSON has statistics" -- grep -q '"bit_frequency_cv"' out.txt
 cp out.txt audit_json_file.txt

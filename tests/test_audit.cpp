@@ -205,6 +205,46 @@ TEST(Audit, GraphMatchingRecoversAPlantedCorrespondence) {
     EXPECT_THROW(audit(c.filters, c.truth, c.reference, f.normalize, f.tokenizer, {}, &other, &short_values), UsageError);
 }
 
+// The five vulnerabilities: known extremes. Unhardened first names have a frequency profile (the
+// most frequent name's group has a size no other group has) and patterns that point at few names;
+// balancing makes every popcount the same, so length tells nothing.
+TEST(Audit, VulnerabilitiesFollowWhatTheEncodingsShow) {
+    const Case plain = first_names("");
+    const FieldSpec& f = plain.schema.fields()[0];
+    std::vector<std::string> groups;
+    for (std::size_t i = 0; i < plain.truth.size(); ++i) groups.push_back(i % 3 == 0 ? "a" : (i % 3 == 1 ? "b" : ""));
+    const AuditReport report =
+        audit(plain.filters, plain.truth, plain.reference, f.normalize, f.tokenizer, {}, nullptr, nullptr, &groups);
+    ASSERT_EQ(report.vulnerabilities.size(), 3u);
+    const Vulnerability& all = report.vulnerabilities[0];
+    EXPECT_EQ(all.group, "");
+    EXPECT_EQ(all.records, plain.filters.rows());
+    EXPECT_EQ(report.vulnerabilities[1].group, "a");
+    EXPECT_EQ(report.vulnerabilities[1].records + report.vulnerabilities[2].records,
+              plain.filters.rows() - plain.filters.rows() / 3);
+    for (std::size_t m = 0; m < vulnerability_measures; ++m) {
+        std::printf("%s: mean %.3f, high %.1f%%\n", vulnerability_names[m], all.mean[m], 100 * all.high[m]);
+        EXPECT_GE(all.mean[m], 0.0);
+        EXPECT_LE(all.mean[m], 1.0);
+        EXPECT_LE(all.high[m], all.mean[m] * 2 + 1e-12);  // a record at ≥ 0.5 adds at least 0.5 to the mean
+    }
+    // The most frequent name's records: a group size no other group has.
+    std::map<std::string, std::size_t> counts;
+    for (const auto& t : plain.truth) ++counts[t];
+    std::size_t top = 0;
+    for (const auto& [name, n] : counts) top = std::max(top, n);
+    EXPECT_GE(all.high[0], static_cast<double>(top) / static_cast<double>(plain.truth.size()));
+    EXPECT_GT(all.high[2], 0.0);  // some records' q-gram patterns fit one or two names
+
+    const Case balanced = first_names(R"(, "hardening": [{"step": "balance"}])");
+    const AuditReport flat = audit(balanced.filters, balanced.truth, balanced.reference, f.normalize, f.tokenizer);
+    EXPECT_LT(flat.vulnerabilities[0].mean[1], all.mean[1] / 4);
+    EXPECT_LT(flat.vulnerabilities[0].high[1], 0.01);
+    EXPECT_THROW(audit(plain.filters, plain.truth, plain.reference, f.normalize, f.tokenizer, {}, nullptr, nullptr,
+                       &plain.reference),
+                 UsageError);
+}
+
 TEST(Audit, NeedsOneTrueValuePerFilter) {
     const Case c = first_names("");
     const FieldSpec& f = c.schema.fields()[0];

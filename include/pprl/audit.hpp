@@ -82,11 +82,38 @@ struct AuditOptions {
     // Graph matching: the share of the encoded population the attacker expects the reference to
     // cover; only that share of the encoded graph's nodes, the most alike, is matched.
     double overlap = 1.0;
+    std::size_t vulnerability_neighbours = 64;  // near copies counted per record, at most
+};
+
+// The five vulnerabilities of Vidanage, Christen, Ranbaduge & Schnell (ACM TOPS 2023), measured on
+// the encodings as the hub sees them. A record's near copies are its nearest filters at Dice ≥ τ
+// (the similarity attack's τ; at most `vulnerability_neighbours`): the encodings of its value. Its
+// signature under each measure is
+//   frequency      its number of near copies;
+//   length         its popcount, in steps of 1 + 2 sd of the hardening's noise;
+//   co-occurrence  which located q-grams its bit patterns say its value has and lacks (the pattern
+//                  attack): here the vulnerability is 1 / the number of reference values that fit
+//                  (0 when none does);
+//   similarity     its Dice to the nearest filter that is not a near copy (steps of 0.02);
+//   neighbourhood  its near copies and its Dice to the 1st, 2nd, 4th and 8th nearest filters that are
+//                  not (steps of 0.05).
+// The records sharing a signature hold about Σ 1 / (near copies + 1) distinct values; a record's
+// vulnerability is 1 / that (at most 1): 1 when no other value looks like its value.
+inline constexpr std::size_t vulnerability_measures = 5;
+inline constexpr const char* vulnerability_names[vulnerability_measures] = {
+    "frequency", "length", "co-occurrence", "similarity", "similarity neighbourhood"};
+
+struct Vulnerability {
+    std::string group;  // the demographic group; "" for all records
+    std::size_t records = 0;
+    double mean[vulnerability_measures] = {};  // mean vulnerability
+    double high[vulnerability_measures] = {};  // share of records at 0.5 or more (in a class of at most two)
 };
 
 struct AuditReport {
     FilterStatistics statistics;
     std::vector<AttackResult> attacks;
+    std::vector<Vulnerability> vulnerabilities;  // all records, then each group in name order
 };
 
 // `truth[i]` is the true value of filters row i ("" where unknown), `reference` the attacker's list
@@ -95,11 +122,13 @@ struct AuditReport {
 //
 // With `reference_encoded` (the attacker's reference population encoded with the same schema and
 // hardening under a key of the attacker's own, `reference_encoded_values` its attacked field row for
-// row), the graph-matching attack runs too.
+// row), the graph-matching attack runs too. With `groups` (row i's demographic group, "" where
+// unknown), the vulnerabilities are reported per group as well.
 AuditReport audit(const FilterMatrix& filters, const std::vector<std::string>& truth,
                   const std::vector<std::string>& reference, const NormalizeOptions& normalize,
                   const TokenizerSpec& tokenizer, const AuditOptions& options = {},
                   const FilterMatrix* reference_encoded = nullptr,
-                  const std::vector<std::string>* reference_encoded_values = nullptr);
+                  const std::vector<std::string>* reference_encoded_values = nullptr,
+                  const std::vector<std::string>* groups = nullptr);
 
 }  // namespace pprl

@@ -331,8 +331,9 @@ LocatedGrams mine_patterns(const BitColumns& columns, std::size_t n, const Refer
 // Present: at least `presence` of the pattern's positions, and no more than the flips allow missing.
 std::vector<std::string> guess_from_patterns(const FilterMatrix& filters, const Reference& ref,
                                              const ReferenceGrams& grams, const LocatedGrams& located,
-                                             const AuditOptions& options) {
+                                             const AuditOptions& options, std::vector<std::size_t>& fitting) {
     std::vector<std::string> guesses(filters.rows());
+    fitting.assign(filters.rows(), 0);
     const Noise noise{std::clamp(options.flip_probability, 0.0, 0.45)};
     std::vector<std::size_t> located_index;
     for (std::size_t g = 0; g < grams.frequent.size() && located_index.size() < 64; ++g)
@@ -360,14 +361,19 @@ std::vector<std::string> guess_from_patterns(const FilterMatrix& filters, const 
             if ((present & ~value_mask[v]) == 0 && (absent & value_mask[v]) == 0 && value_mask[v] != 0) {
                 if (fits++ == 0) first = v;  // values are most frequent first
             }
+        fitting[i] = fits;
         if (fits >= 1 && fits <= options.max_candidates) guesses[i] = ref.values[first];
     }
     return guesses;
 }
 
+// `fitting[i]`: how many reference values (up to max_candidates + 1) fit what row i's located
+// q-grams say; 0 where none was located or none fits.
 AttackResult pattern_attack(const FilterMatrix& filters, const std::vector<std::string>& truth, const Reference& ref,
-                            const TokenizerSpec& tokenizer, const AuditOptions& options) {
+                            const TokenizerSpec& tokenizer, const AuditOptions& options,
+                            std::vector<std::size_t>& fitting) {
     AttackResult result;
+    fitting.assign(filters.rows(), 0);
     result.name = "bit-pattern mining";
     if (filters.rows() == 0 || ref.values.empty()) {
         score(result, truth, std::vector<std::string>(filters.rows()), ref);
@@ -378,7 +384,7 @@ AttackResult pattern_attack(const FilterMatrix& filters, const std::vector<std::
     const LocatedGrams located =
         mine_patterns(columns, filters.rows(), grams, reference_cooccurrence(ref, grams), options);
     result.patterns = located.count;
-    score(result, truth, guess_from_patterns(filters, ref, grams, located, options), ref);
+    score(result, truth, guess_from_patterns(filters, ref, grams, located, options, fitting), ref);
     return result;
 }
 
@@ -604,6 +610,80 @@ AttackResult graph_attack(const FilterMatrix& filters, const std::vector<std::st
     return result;
 }
 
+// Per record, its vulnerability under each measure (see Vulnerability). A record's near copies are
+// its neighbours at Dice ≥ τ among its `vulnerability_neighbours` nearest; the records that share
+// a signature hold about Σ 1 / (near copies + 1) distinct values, the size of its class.
+std::vector<std::array<double, vulnerability_measures>> record_vulnerabilities(
+    const FilterMatrix& filters, const std::vector<std::size_t>& fitting, const AuditOptions& options) {
+    const std::size_t n = filters.rows();
+    std::vector<std::array<double, vulnerability_measures>> out(n, std::array<double, vulnerability_measures>{});
+    if (n < 2) return out;
+    const double tau = attacker_threshold(filters, options);
+    MatchOptions match_options;
+    match_options.threshold = Threshold::parse("0.01");
+    match_options.top_k = options.vulnerability_neighbours + 1;
+    const Candidates links = match(filters, filters, match_options);
+    std::vector<std::size_t> copies(n, 0);
+    std::vector<std::vector<double>> others(n);  // Dice to the nearest records that are not near copies
+    for (std::size_t k = 0; k < links.size(); ++k) {
+        if (links.a_index[k] == links.b_index[k]) continue;
+        const double dice = links.score(k);
+        if (dice >= tau) ++copies[links.a_index[k]];
+        else others[links.a_index[k]].push_back(dice);
+    }
+    const double p = std::clamp(options.flip_probability, 0.0, 0.5);
+    const double length_step = 1.0 + 2.0 * std::sqrt(static_cast<double>(filters.bits()) * p * (1 - p));
+    auto step = [](double x, double width) { return static_cast<long long>(std::floor(x / width)); };
+    using Signature = std::vector<long long>;
+    const auto& popcounts = filters.popcounts();
+    for (std::size_t m : {0, 1, 3, 4}) {
+        std::vector<Signature> signature(n);
+        for (std::size_t r = 0; r < n; ++r) {
+            auto& near = others[r];
+            std::sort(near.begin(), near.end(), std::greater<>());
+            near.resize(std::max<std::size_t>(near.size(), 8), 0.0);
+            const long long c = static_cast<long long>(copies[r]);
+            if (m == 0) signature[r] = {c};
+            if (m == 1) signature[r] = {step(popcounts[r], length_step)};
+            if (m == 3) signature[r] = {step(near[0], 0.02)};
+            if (m == 4) signature[r] = {c, step(near[0], 0.05), step(near[1], 0.05), step(near[3], 0.05), step(near[7], 0.05)};
+        }
+        std::map<Signature, double> values;
+        for (std::size_t r = 0; r < n; ++r) values[signature[r]] += 1.0 / static_cast<double>(copies[r] + 1);
+        for (std::size_t r = 0; r < n; ++r) out[r][m] = std::min(1.0, 1.0 / values[signature[r]]);
+    }
+    for (std::size_t r = 0; r < n; ++r) out[r][2] = fitting[r] ? 1.0 / static_cast<double>(fitting[r]) : 0.0;
+    return out;
+}
+
+std::vector<Vulnerability> summarise_vulnerabilities(const std::vector<std::array<double, vulnerability_measures>>& per_record,
+                                                     const std::vector<std::string>* groups) {
+    std::map<std::string, Vulnerability> by_group;
+    Vulnerability all;
+    auto add = [](Vulnerability& v, const std::array<double, vulnerability_measures>& x) {
+        ++v.records;
+        for (std::size_t m = 0; m < vulnerability_measures; ++m) {
+            v.mean[m] += x[m];
+            v.high[m] += x[m] >= 0.5 ? 1.0 : 0.0;
+        }
+    };
+    for (std::size_t r = 0; r < per_record.size(); ++r) {
+        add(all, per_record[r]);
+        if (groups && !(*groups)[r].empty()) add(by_group[(*groups)[r]], per_record[r]);
+    }
+    std::vector<Vulnerability> out{all};
+    for (auto& [name, v] : by_group) {
+        v.group = name;
+        out.push_back(v);
+    }
+    for (auto& v : out)
+        for (std::size_t m = 0; m < vulnerability_measures && v.records; ++m) {
+            v.mean[m] /= static_cast<double>(v.records);
+            v.high[m] /= static_cast<double>(v.records);
+        }
+    return out;
+}
+
 }  // namespace
 
 namespace {
@@ -670,19 +750,23 @@ FilterStatistics filter_statistics(const FilterMatrix& given) {
 AuditReport audit(const FilterMatrix& given, const std::vector<std::string>& truth_raw,
                   const std::vector<std::string>& reference, const NormalizeOptions& normalize_options,
                   const TokenizerSpec& tokenizer, const AuditOptions& options, const FilterMatrix* reference_encoded,
-                  const std::vector<std::string>* reference_encoded_values) {
+                  const std::vector<std::string>* reference_encoded_values, const std::vector<std::string>* groups) {
     const FilterMatrix filters = with_popcounts(given);
     if (truth_raw.size() != filters.rows())
         throw UsageError("audit needs one true value per filter (" + std::to_string(truth_raw.size()) + " for " +
+                         std::to_string(filters.rows()) + ")");
+    if (groups != nullptr && groups->size() != filters.rows())
+        throw UsageError("audit needs one group per filter (" + std::to_string(groups->size()) + " for " +
                          std::to_string(filters.rows()) + ")");
     std::vector<std::string> truth(truth_raw.size());
     for (std::size_t i = 0; i < truth.size(); ++i) truth[i] = normalized_or_empty(truth_raw[i], normalize_options);
     const Reference ref = reference_frequencies(reference, normalize_options);
     AuditReport report;
-    const auto groups = identical_filters(filters);
-    report.statistics = statistics(filters, groups);
-    report.attacks.push_back(frequency_attack(filters, groups, truth, ref));
-    report.attacks.push_back(pattern_attack(filters, truth, ref, tokenizer, options));
+    const auto identical = identical_filters(filters);
+    report.statistics = statistics(filters, identical);
+    report.attacks.push_back(frequency_attack(filters, identical, truth, ref));
+    std::vector<std::size_t> fitting;
+    report.attacks.push_back(pattern_attack(filters, truth, ref, tokenizer, options, fitting));
     report.attacks.push_back(similarity_attack(filters, truth, ref, options));
     if (reference_encoded != nullptr) {
         if (reference_encoded_values == nullptr || reference_encoded_values->size() != reference_encoded->rows())
@@ -695,6 +779,7 @@ AuditReport audit(const FilterMatrix& given, const std::vector<std::string>& tru
         report.attacks.push_back(
             graph_attack(filters, truth, ref, with_popcounts(*reference_encoded), values, options));
     }
+    report.vulnerabilities = summarise_vulnerabilities(record_vulnerabilities(filters, fitting, options), groups);
     return report;
 }
 

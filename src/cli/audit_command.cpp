@@ -81,6 +81,12 @@ nlohmann::json audit_json(const AuditReport& report) {
                        {"popcount_mean", s.popcount_mean}, {"popcount_sd", s.popcount_sd},
                        {"popcount_min", s.popcount_min}, {"popcount_max", s.popcount_max},
                        {"popcount_histogram", s.popcount_histogram}};
+    for (const auto& v : report.vulnerabilities) {
+        nlohmann::json measures;
+        for (std::size_t m = 0; m < vulnerability_measures; ++m)
+            measures[vulnerability_names[m]] = {{"mean", v.mean[m]}, {"high", v.high[m]}};
+        j["vulnerabilities"].push_back({{"group", v.group}, {"records", v.records}, {"measures", measures}});
+    }
     for (const auto& a : report.attacks)
         j["attacks"].push_back({{"attack", a.name}, {"records", a.records}, {"correct", a.correct},
                                 {"record_rate", a.record_rate}, {"names", a.names},
@@ -102,6 +108,13 @@ void print_audit(const AuditReport& report, const std::string& field) {
         std::cout << a.name << " on " << field << ": " << percent_text(a.record_rate) << " of records (" << a.correct
                   << " of " << a.records << "), " << percent_text(a.name_rate) << " of names (" << a.names_correct << " of "
                   << a.names << "); chance " << percent_text(a.chance_rate) << "\n";
+    for (const auto& v : report.vulnerabilities) {
+        std::cout << "vulnerability" << (v.group.empty() ? "" : " of group " + v.group) << " (" << v.records
+                  << " records, share in a class of at most two):";
+        for (std::size_t m = 0; m < vulnerability_measures; ++m)
+            std::cout << (m ? ", " : " ") << vulnerability_names[m] << " " << percent_text(v.high[m]);
+        std::cout << "\n";
+    }
 }
 
 // The bits of one segment as a filter matrix of their own, ids kept.
@@ -183,7 +196,7 @@ AttackerEncodings encode_reference(const Schema& schema, const CsvTable& table) 
 
 Command add_audit(CLI::App& app) {
     struct Options {
-        std::string file, plaintext, schema, truth, field, report;
+        std::string file, plaintext, schema, truth, field, report, groups;
         double overlap = 1.0;
         bool json = false;
     };
@@ -200,9 +213,11 @@ Command add_audit(CLI::App& app) {
     app.add_option("--overlap", o->overlap,
                    "Graph matching: the share of the encoded population the attacker expects the reference to cover")
         ->check(CLI::Range(0.0, 1.0));
+    app.add_option("--groups", o->groups,
+                   "CSV with the id column and a \"group\" column (pprl synth's truth.csv): vulnerabilities per group");
     app.add_flag("--json", o->json, "Print JSON instead of text");
     return [o]() {
-        refuse_overwriting({o->report}, {o->file, o->schema, o->plaintext, o->truth});
+        refuse_overwriting({o->report}, {o->file, o->schema, o->plaintext, o->truth, o->groups});
         if (o->report == standard_stream)
             throw UsageError("the audit's summary (or its JSON) goes to standard output; write the report to a file");
         const Schema schema = Schema::from_file(o->schema);
@@ -213,6 +228,14 @@ Command add_audit(CLI::App& app) {
         const Layout layout = schema.layout();
         const CsvTable plaintext_table = read_table(o->plaintext);
         const CsvTable truth_table = o->truth.empty() ? CsvTable{} : read_table(o->truth);
+        std::vector<std::string> groups;
+        if (!o->groups.empty()) {
+            const auto group_by_id = read_column(read_table(o->groups), schema.id_column(), "group", nullptr);
+            for (const std::string& id : filters.ids()) {
+                auto it = group_by_id.find(id);
+                groups.push_back(it == group_by_id.end() ? std::string() : it->second);
+            }
+        }
         const AttackerEncodings attacker = encode_reference(schema, plaintext_table);
         if (!attacker.missing.empty())
             std::cerr << "note: graph matching needs every encoded field in the reference; '" << o->plaintext
@@ -249,7 +272,8 @@ Command add_audit(CLI::App& app) {
                 graph && target.segment ? segment_filters(attacker.filters, *target.segment) : attacker.filters;
             AuditReport report = audit(target.segment ? segment_filters(filters, *target.segment) : filters, truth,
                                        reference, spec.normalize, spec.tokenizer, options,
-                                       graph ? &attacker_filters : nullptr, graph ? &attacker_values : nullptr);
+                                       graph ? &attacker_filters : nullptr, graph ? &attacker_values : nullptr,
+                                       o->groups.empty() ? nullptr : &groups);
             if (!o->json) print_audit(report, name);
             nlohmann::json j = audit_json(report);
             j["field"] = field;

@@ -329,6 +329,23 @@ std::string render_audit_html(const std::vector<AuditSection>& sections, const s
               << (a.name == "bit-pattern mining" ? std::to_string(a.patterns) : "") << "</td></tr>";
         }
         h << "</table>";
+        if (!r.vulnerabilities.empty()) {
+            h << "<h3>Vulnerabilities</h3><p>Share of records whose group of similar encodings is one of at most two "
+                 "that look alike by each measure (Vidanage et al. 2023), and the mean of 1 / that number.</p>"
+                 "<table><tr><th>records</th>";
+            for (const char* name : vulnerability_names) h << "<th>" << name << "</th>";
+            h << "</tr>";
+            for (const auto& v : r.vulnerabilities) {
+                h << "<tr><td>" << (v.group.empty() ? std::string("all") : escape(v.group)) << " (" << v.records << ")</td>";
+                for (std::size_t m = 0; m < vulnerability_measures; ++m) {
+                    char mean[32];
+                    std::snprintf(mean, sizeof mean, "%.3f", v.mean[m]);
+                    h << "<td>" << percent_text(v.high[m]) << " (mean " << mean << ")</td>";
+                }
+                h << "</tr>";
+            }
+            h << "</table>";
+        }
         for (const auto& a : r.attacks) {
             if (a.reidentified.empty()) continue;
             h << "<h4>" << escape(a.name) << ": values re-identified</h4><p>";
