@@ -296,6 +296,26 @@ expect 2 "audit refuses an overlap above 1" -- "$pprl" audit s_city.pprl --schem
 cut -d, -f1,2 aud_ref/city.csv > aud_ref_names.csv
 expect 0 "audit with a reference of one field" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext aud_ref_names.csv --truth syn/city.csv
 check "runs the three attacks it can, saying why not the graph attack" -- bash -c "grep -q 'similarity clustering' out.txt && ! grep -q 'graph matching' out.txt && grep -q 'graph matching needs every encoded field' err.txt"
+expect 2 "audit --tradeoff needs the encoded rows" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext aud_ref/city.csv --tradeoff
+head -801 syn/city.csv > trade_city.csv
+"$pprl" encode --schema "$schema" --secret-file k.key --in trade_city.csv --out trade_city.pprl >/dev/null 2>&1
+expect 0 "audit --tradeoff" -- "$pprl" audit trade_city.pprl --schema "$schema" --plaintext aud_ref/city.csv --truth trade_city.csv --tradeoff --json --report trade.html
+check "compares the hardenings, the schema's own first and equal to its own step" -- python3 -c "
+import json; t = json.load(open('out.txt'))['tradeoff']; names = [p['hardening'] for p in t]
+given, same = t[0], t[names.index('blip eps=3')]
+assert names[0] == 'as given' and {'none', 'balance', 'diffusion t=3', 'salt dob year', 'salt + balance'} <= set(names), names
+assert all(k in given and given[k] == same[k] for k in ('f1', 'threshold', 'reidentified', 'attack')), (given, same)
+assert all(0.5 < p['f1'] <= 1 and 0 <= p['reidentified'] <= 1 and p['attack'] for p in t), t
+assert t[names.index('balance')]['bits'] == 2048
+"
+check "and charts them in the report" -- grep -q "Privacy and linkage quality" trade.html
+"$pprl" encode --schema "$seg_schema" --secret-file k.key --in trade_city.csv --out trade_seg.pprl >/dev/null 2>&1
+expect 0 "audit --tradeoff on a segmented layout" -- "$pprl" audit trade_seg.pprl --schema "$seg_schema" --plaintext aud_ref/city.csv --truth trade_city.csv --tradeoff --json
+check "offers only the hardenings segments allow, and attacks the segments" -- python3 -c "
+import json; t = json.load(open('out.txt'))['tradeoff']; names = [p['hardening'] for p in t]
+assert 'balance' not in names and 'blip eps=2' in names and 'none' in names, names
+assert any('segment' in p['target'] for p in t), t
+"
 expect 4 "audit refuses another schema's file" -- "$pprl" audit ck.pprl --schema "$schema" --plaintext aud_ref/city.csv
 expect 3 "audit without the field in the plaintext" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext syn/truth.csv
 expect 2 "audit of an unknown field" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext aud_ref/city.csv --field shoe_size

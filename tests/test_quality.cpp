@@ -174,6 +174,44 @@ TEST(Synth, CoverageAndErrorRatesMatchTheProfiles) {
     EXPECT_EQ(seen.size(), out.person_ids[0].size());
 }
 
+// Errors for rows that were not synthesised: the same for a seed, at the profile's rates, never in
+// a kept column, and dates stay dates.
+TEST(Synth, PerturbedRowsCarryTheProfilesErrors) {
+    SynthOptions options;
+    options.people = 4000;
+    options.seed = 5;
+    const SynthOutput data = synthesize(options);
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& r : data.records[1]) rows.push_back({r.record_id, r.first_name, r.last_name, r.dob, r.sex});
+    const std::vector<PerturbKind> kinds = {PerturbKind::keep, PerturbKind::text, PerturbKind::text, PerturbKind::date,
+                                            PerturbKind::other};
+    ErrorProfile profile;
+    profile.case_noise = 0;
+    const auto once = perturb_rows(rows, kinds, profile, 9);
+    EXPECT_EQ(once, perturb_rows(rows, kinds, profile, 9));
+    EXPECT_NE(once, perturb_rows(rows, kinds, profile, 10));
+    ASSERT_EQ(once.size(), rows.size());
+    std::size_t text_changed = 0, dates_changed = 0, emptied = 0;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        EXPECT_EQ(once[i][0], rows[i][0]);
+        text_changed += (!once[i][1].empty() && once[i][1] != rows[i][1]) || (!once[i][2].empty() && once[i][2] != rows[i][2]);
+        if (!once[i][3].empty() && once[i][3] != rows[i][3]) {
+            ++dates_changed;
+            EXPECT_EQ(once[i][3].size(), 10u);
+            EXPECT_EQ(once[i][3][4], '-');
+        }
+        for (std::size_t c = 1; c < 5; ++c) emptied += once[i][c].empty() && !rows[i][c].empty();
+    }
+    const double n = static_cast<double>(rows.size());
+    // Typo, phonetic and OCR (some respellings find nothing to change): about 5 % + 3 % + 1 %.
+    EXPECT_GT(text_changed / n, 0.05);
+    EXPECT_LT(text_changed / n, 0.12);
+    EXPECT_GT(dates_changed / n, 0.02);  // swaps (only where the day is at most 12) and part errors
+    EXPECT_LT(dates_changed / n, 0.05);
+    EXPECT_NEAR(emptied / (4 * n), profile.missing, 0.01);
+    EXPECT_THROW(perturb_rows(rows, {PerturbKind::keep}, profile, 1), UsageError);
+}
+
 TEST(Synth, WritesPartyFilesAndATruthThatEvaluates) {
     test::TempDir dir;
     SynthOptions options;

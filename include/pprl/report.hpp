@@ -42,8 +42,22 @@ std::string percent_text(double share);
 struct AuditSection {
     std::string target;  // e.g. "first_name (segment first_name)" or "first_name (whole filter)"
     AuditReport report;
+    std::string field;   // the attacked field
+    std::string place;   // "segment first_name" or "whole filter"
 };
-std::string render_audit_html(const std::vector<AuditSection>& sections, const std::string& file);
+// One hardening of `pprl audit --tradeoff`: linkage quality against re-identification by the
+// strongest attack (the largest success beyond chance over the attacks and targets).
+struct PrivacyQualityPoint {
+    std::string hardening;
+    unsigned bits = 0;
+    std::string model;        // the link model used ("record" or "fellegi-sunter")
+    double threshold = 0;     // chosen automatically
+    double precision = 0, recall = 0, f1 = 0;
+    std::string attack, target;  // the strongest attack and where
+    double reidentified = 0, chance = 0;  // its success and chance there
+};
+std::string render_audit_html(const std::vector<AuditSection>& sections, const std::string& file,
+                              const std::vector<PrivacyQualityPoint>& tradeoff = {});
 
 // The HTML report of a link run (pprl link --report), made at the hub without truth or values: the
 // model and threshold; the histogram of the candidates' scores (Dice, or match weights) with the

@@ -68,6 +68,17 @@ struct SynthOutput {
 
 SynthOutput synthesize(const SynthOptions& options);
 
+// Errors for rows that were not synthesised (an agency's own extract, for `pprl audit --tradeoff`):
+// a copy of `rows` with `profile`'s errors applied column by column as `kinds` says. Text columns:
+// a typo, a phonetic respelling and an OCR confusion, each in one text column of the row chosen at
+// random, and upper case (case_noise); dates (YYYY-MM-DD; others are left as they are): day and
+// month swapped or one part off; every column but `keep` ones left empty at the `missing` rate.
+// Deterministic per seed.
+enum class PerturbKind { keep, text, date, other };
+std::vector<std::vector<std::string>> perturb_rows(const std::vector<std::vector<std::string>>& rows,
+                                                   const std::vector<PerturbKind>& kinds, const ErrorProfile& profile,
+                                                   std::uint64_t seed);
+
 // Several years of extracts, for a registry (pprl/registry.hpp). Year y (0-based) of `years`
 // describes Jan 1 of reference_year − (years − 1) + y: its youth window holds about options.people
 // people (births are drawn over every year's window). Between years people age into and out of the

@@ -5,6 +5,8 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -17,6 +19,8 @@
 #include "pprl/encode.hpp"
 #include "pprl/format.hpp"
 #include "pprl/harden.hpp"
+#include "pprl/link.hpp"
+#include "pprl/synth.hpp"
 #include "format/atomic_file.hpp"
 #include "pprl/schema.hpp"
 
@@ -149,19 +153,19 @@ std::vector<Target> audit_targets(const Schema& schema, const Layout& layout, co
     return targets;
 }
 
-// The graph attack's knowledge: the reference population encoded with the schema under a key of
-// the attacker's own (a fixed one, so that an audit is reproducible), and each encoding's row of
-// the reference. Empty when the
-// reference lacks a column the schema encodes (the note says which).
-struct AttackerEncodings {
-    FilterMatrix filters{0, 64};
-    std::vector<std::size_t> row;  // reference row of each encoding
+// A table's rows in the columns a schema encodes (the id first, then every encoded field), each row
+// identified by its index in the table. `missing` names a field the table lacks (no rows then).
+struct ProjectedRows {
+    std::vector<std::string> columns;
+    std::vector<PerturbKind> kinds;  // how --tradeoff's synthetic errors treat each column
+    std::vector<std::vector<std::string>> rows;
     std::string missing;
 };
 
-AttackerEncodings encode_reference(const Schema& schema, const CsvTable& table) {
-    AttackerEncodings out;
-    std::vector<std::string> columns{schema.id_column()};
+ProjectedRows project(const Schema& schema, const CsvTable& table) {
+    ProjectedRows out;
+    out.columns = {schema.id_column()};
+    out.kinds = {PerturbKind::keep};
     std::vector<std::size_t> source;
     for (const FieldSpec& field : schema.fields()) {
         if (field.ignored) continue;
@@ -170,26 +174,223 @@ AttackerEncodings encode_reference(const Schema& schema, const CsvTable& table) 
             out.missing = field.name;
             return out;
         }
-        columns.push_back(field.name);
+        out.columns.push_back(field.name);
+        out.kinds.push_back(field.type == FieldType::string ? PerturbKind::text
+                            : field.type == FieldType::date ? PerturbKind::date
+                                                            : PerturbKind::other);
         source.push_back(at);
     }
-    std::vector<std::vector<std::string>> rows;
-    rows.reserve(table.rows.size());
+    out.rows.reserve(table.rows.size());
     for (std::size_t r = 0; r < table.rows.size(); ++r) {
         std::vector<std::string> row{std::to_string(r)};
         for (std::size_t at : source) row.push_back(table.rows[r][at]);
-        rows.push_back(std::move(row));
+        out.rows.push_back(std::move(row));
     }
-    std::uint8_t attacker_key[32];
-    for (std::size_t i = 0; i < sizeof attacker_key; ++i) attacker_key[i] = static_cast<std::uint8_t>(0xa5 ^ (31 * i));
-    Encoder encoder(schema, SecretKey(attacker_key, sizeof attacker_key));
-    encoder.bind_columns(columns);
+    return out;
+}
+
+// Rows encoded under a fixed key of the audit's own (`key_byte` varies it: the attacker's key is
+// not the one the trade-off encodes the agency's rows with), so that an audit is reproducible; the
+// table row of each encoding (rows the encoder rejects have none).
+struct TableEncodings {
+    FilterMatrix filters{0, 64};
+    std::vector<std::size_t> row;
+};
+
+TableEncodings encode_projected(const Schema& schema, const ProjectedRows& projected, std::uint8_t key_byte,
+                                const std::string& party) {
+    std::uint8_t key[32];
+    for (std::size_t i = 0; i < sizeof key; ++i) key[i] = static_cast<std::uint8_t>(key_byte ^ (31 * i));
+    Encoder encoder(schema, SecretKey(key, sizeof key));
+    encoder.bind_columns(projected.columns);
     RecordIdSet seen;
     EncodeSummary summary;
-    out.filters = encoder.encode_batch(rows, {}, {}, 0, seen, summary);
+    TableEncodings out;
+    out.filters = encoder.encode_batch(projected.rows, {}, {}, 0, seen, summary);
     out.filters.compute_popcounts();
+    out.filters.info() = encoding_info(schema, encoder.key_check(), party);
     for (const std::string& id : out.filters.ids()) out.row.push_back(std::stoul(id));
     return out;
+}
+
+constexpr std::uint8_t attacker_key_byte = 0xa5, tradeoff_key_byte = 0x3c;
+
+// A column's values, every row (ValidationError when the table lacks it).
+std::vector<std::string> column_values(const CsvTable& table, const std::string& column) {
+    std::vector<std::string> values;
+    read_column(table, "", column, &values);
+    return values;
+}
+
+// The attacks on every target of `schema` (audit_targets): `filters` with `truth_of(field)`, each
+// filter's true value of the field; the attacker's `reference` table and, for the graph attack, its
+// encodings under the attacker's key.
+std::vector<AuditSection> audit_schema(const Schema& schema, const std::string& requested, const FilterMatrix& filters,
+                                       const std::function<std::vector<std::string>(const std::string&)>& truth_of,
+                                       const CsvTable& reference_table, const TableEncodings* attacker,
+                                       AuditOptions options, const std::vector<std::string>* groups) {
+    const Layout layout = schema.layout();
+    options.flip_probability = hardening_flip_probability(schema.hardening());
+    std::vector<AuditSection> sections;
+    for (const Target& target : audit_targets(schema, layout, requested)) {
+        const FieldSpec& spec = *target.field;
+        const std::string& field = spec.name;
+        const std::vector<std::string> reference = column_values(reference_table, field);
+        std::vector<std::string> attacker_values;
+        FilterMatrix attacker_filters(0, 64);
+        if (attacker != nullptr) {
+            for (std::size_t r : attacker->row) attacker_values.push_back(reference[r]);
+            attacker_filters = target.segment ? segment_filters(attacker->filters, *target.segment) : attacker->filters;
+        }
+        const std::string name = target.segment ? field + " (segment " + target.segment->name + ")"
+                                                : field + (layout.empty() ? "" : " (whole filter)");
+        sections.push_back({name,
+                            audit(target.segment ? segment_filters(filters, *target.segment) : filters,
+                                  truth_of(field), reference, spec.normalize, spec.tokenizer, options,
+                                  attacker ? &attacker_filters : nullptr, attacker ? &attacker_values : nullptr,
+                                  groups),
+                            field, target.segment ? "segment " + target.segment->name : std::string("whole filter")});
+    }
+    return sections;
+}
+
+// The hardenings --tradeoff compares: the schema as given, then its fields and filter with each
+// hardening in place of its own (salting: every string field with the year of the first date field).
+std::vector<std::pair<std::string, nlohmann::json>> hardening_variants(const nlohmann::json& given, unsigned bits) {
+    nlohmann::json plain = given;
+    plain["filter"].erase("hardening");
+    std::string salt_source;
+    for (auto& field : plain["fields"]) {
+        field.erase("salt");
+        if (salt_source.empty() && field.value("type", "string") == "date" && !field.value("ignore", false))
+            salt_source = field["name"].get<std::string>();
+    }
+    auto step = [](const char* name) { return nlohmann::json{{"step", name}}; };
+    auto blip = [](double epsilon) { return nlohmann::json{{"step", "blip"}, {"epsilon", epsilon}}; };
+    auto diffusion = [bits](unsigned t) { return nlohmann::json{{"step", "diffusion"}, {"t", t}, {"bits", bits}}; };
+    const std::vector<std::pair<std::string, nlohmann::json>> hardenings = {
+        {"none", nullptr},
+        {"blip eps=2", nlohmann::json::array({blip(2)})},
+        {"blip eps=3", nlohmann::json::array({blip(3)})},
+        {"blip eps=4", nlohmann::json::array({blip(4)})},
+        {"balance", nlohmann::json::array({step("balance")})},
+        {"xor_fold", nlohmann::json::array({step("xor_fold")})},
+        {"diffusion t=3", nlohmann::json::array({diffusion(3)})},
+        {"diffusion t=5", nlohmann::json::array({diffusion(5)})},
+    };
+    std::vector<std::pair<std::string, nlohmann::json>> out{{"as given", given}};
+    for (bool salted : {false, true}) {
+        if (salted && salt_source.empty()) break;
+        for (const auto& [name, steps] : hardenings) {
+            if (salted && (name == "blip eps=2" || name == "blip eps=4" || name == "xor_fold" || name == "diffusion t=5"))
+                continue;  // the salted variants: alone and with one of each kind of step
+            nlohmann::json variant = plain;
+            if (!steps.is_null()) variant["filter"]["hardening"] = steps;
+            if (salted)
+                for (auto& field : variant["fields"])
+                    if (field.value("type", "string") == "string" && !field.value("ignore", false))
+                        field["salt"] = {{"field", salt_source}, {"part", "year"}};
+            out.emplace_back(salted ? (name == "none" ? "salt " + salt_source + " year" : "salt + " + name) : name,
+                             std::move(variant));
+        }
+    }
+    return out;
+}
+
+// Linkage quality of `extract` linked with `copy` (the same rows given synthetic errors; ids equal
+// for the same row) at the automatic threshold.
+void link_quality(const FilterMatrix& extract, const FilterMatrix& copy, PrivacyQualityPoint& point) {
+    LinkOptions options;
+    options.auto_threshold = true;
+    const LinkResult result = link({&extract, &copy}, options);
+    point.model = result.model == LinkModel::fellegi_sunter ? "fellegi-sunter" : "record";
+    point.threshold = result.threshold;
+    std::map<std::string, std::pair<long long, long long>> members;  // entity → (row in extract, row in copy)
+    for (std::size_t i = 0; i < result.entities.size(); ++i) {
+        auto& m = members.try_emplace(result.entities.entity_id[i], -1, -1).first->second;
+        (result.entities.party[i] == 0 ? m.first : m.second) = result.entities.record[i];
+    }
+    std::size_t linked = 0, correct = 0;
+    for (const auto& [entity, m] : members)
+        if (m.first >= 0 && m.second >= 0) {
+            ++linked;
+            correct += extract.ids()[static_cast<std::size_t>(m.first)] == copy.ids()[static_cast<std::size_t>(m.second)];
+        }
+    std::set<std::string> in_copy(copy.ids().begin(), copy.ids().end());
+    std::size_t both = 0;
+    for (const auto& id : extract.ids()) both += in_copy.count(id);
+    point.precision = linked ? static_cast<double>(correct) / static_cast<double>(linked) : 0;
+    point.recall = both ? static_cast<double>(correct) / static_cast<double>(both) : 0;
+    point.f1 = point.precision + point.recall > 0
+                   ? 2 * point.precision * point.recall / (point.precision + point.recall)
+                   : 0;
+}
+
+// Each hardening on the agency's own rows: F1 of the extract linked with an erroneous copy of
+// itself, and the strongest attack's success beyond chance over every target the hub sees.
+std::vector<PrivacyQualityPoint> privacy_quality(const std::string& schema_path, const Schema& schema,
+                                                 const std::string& requested, const CsvTable& own,
+                                                 const CsvTable& reference, const AuditOptions& options) {
+    const nlohmann::json given = nlohmann::json::parse(read_file(schema_path, Schema::max_file_bytes));
+    std::vector<PrivacyQualityPoint> points;
+    for (const auto& [name, variant_json] : hardening_variants(given, schema.filter_bits())) {
+        std::optional<Schema> variant;
+        try {
+            variant.emplace(Schema::from_json(variant_json.dump()));
+        } catch (const ValidationError&) {
+            continue;  // a hardening this layout does not allow (segments take BLIP only)
+        }
+        const ProjectedRows rows = project(*variant, own);
+        const ProjectedRows attacker_rows = project(*variant, reference);
+        if (!rows.missing.empty() || !attacker_rows.missing.empty()) break;  // checked by the caller
+        const TableEncodings extract = encode_projected(*variant, rows, tradeoff_key_byte, "extract");
+        ProjectedRows erroneous = rows;
+        erroneous.rows = perturb_rows(rows.rows, rows.kinds, ErrorProfile{}, 1);
+        const TableEncodings copy = encode_projected(*variant, erroneous, tradeoff_key_byte, "copy");
+        const TableEncodings attacker = encode_projected(*variant, attacker_rows, attacker_key_byte, "reference");
+        PrivacyQualityPoint point;
+        point.hardening = name;
+        point.bits = variant->bits();
+        link_quality(extract.filters, copy.filters, point);
+        auto truth_of = [&](const std::string& field) {
+            const std::vector<std::string> values = column_values(own, field);
+            std::vector<std::string> truth;
+            for (std::size_t r : extract.row) truth.push_back(values[r]);
+            return truth;
+        };
+        double strongest = -1;
+        for (const AuditSection& section :
+             audit_schema(*variant, requested, extract.filters, truth_of, reference, &attacker, options, nullptr))
+            for (const AttackResult& a : section.report.attacks)
+                if (a.record_rate - a.chance_rate > strongest) {
+                    strongest = a.record_rate - a.chance_rate;
+                    point.attack = a.name;
+                    point.target = section.target;
+                    point.reidentified = a.record_rate;
+                    point.chance = a.chance_rate;
+                }
+        points.push_back(std::move(point));
+    }
+    return points;
+}
+
+void print_tradeoff(const std::vector<PrivacyQualityPoint>& points) {
+    std::cout << "privacy and linkage quality (F1: the extract linked with a copy of itself given synthetic errors; "
+                 "the strongest attack's success beyond chance):\n";
+    for (const auto& p : points)
+        std::cout << "  " << std::left << std::setw(24) << p.hardening << std::right << std::setw(5) << p.bits
+                  << " bits  F1 " << std::fixed << std::setprecision(4) << p.f1 << " (" << p.model << ", t "
+                  << std::setprecision(3) << p.threshold << ")  " << p.attack << " on " << p.target << ": "
+                  << percent_text(p.reidentified) << ", chance " << percent_text(p.chance) << "\n";
+}
+
+nlohmann::json tradeoff_json(const std::vector<PrivacyQualityPoint>& points) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& p : points)
+        j.push_back({{"hardening", p.hardening}, {"bits", p.bits}, {"model", p.model}, {"threshold", p.threshold},
+                     {"precision", p.precision}, {"recall", p.recall}, {"f1", p.f1}, {"attack", p.attack},
+                     {"target", p.target}, {"reidentified", p.reidentified}, {"chance", p.chance}});
+    return j;
 }
 
 }  // namespace
@@ -198,7 +399,7 @@ Command add_audit(CLI::App& app) {
     struct Options {
         std::string file, plaintext, schema, truth, field, report, groups;
         double overlap = 1.0;
-        bool json = false;
+        bool json = false, tradeoff = false;
     };
     auto o = std::make_shared<Options>();
     app.add_option("file", o->file, "The agency's encoded file")->required();
@@ -216,16 +417,19 @@ Command add_audit(CLI::App& app) {
     app.add_option("--groups", o->groups,
                    "CSV with the id column and a \"group\" column (pprl synth's truth.csv): vulnerabilities per group");
     app.add_flag("--json", o->json, "Print JSON instead of text");
+    app.add_flag("--tradeoff", o->tradeoff,
+                 "Also encode the --truth rows under each hardening and report linkage F1 against the strongest "
+                 "attack (minutes on a large extract)");
     return [o]() {
         refuse_overwriting({o->report}, {o->file, o->schema, o->plaintext, o->truth, o->groups});
         if (o->report == standard_stream)
             throw UsageError("the audit's summary (or its JSON) goes to standard output; write the report to a file");
+        if (o->tradeoff && o->truth.empty()) throw UsageError("--tradeoff needs the encoded rows (--truth)");
         const Schema schema = Schema::from_file(o->schema);
         if (schema.dialect() != SchemaDialect::pprl) throw UsageError("audit needs a pprl schema");
         const FilterMatrix filters = load_encoded_file(o->file);
         if (!filters.info().schema_known || filters.info().schema_fingerprint != schema.fingerprint())
             throw KeyMismatchError("'" + o->file + "' was not encoded with the schema in '" + o->schema + "'");
-        const Layout layout = schema.layout();
         const CsvTable plaintext_table = read_table(o->plaintext);
         const CsvTable truth_table = o->truth.empty() ? CsvTable{} : read_table(o->truth);
         std::vector<std::string> groups;
@@ -236,21 +440,23 @@ Command add_audit(CLI::App& app) {
                 groups.push_back(it == group_by_id.end() ? std::string() : it->second);
             }
         }
-        const AttackerEncodings attacker = encode_reference(schema, plaintext_table);
-        if (!attacker.missing.empty())
+        const ProjectedRows attacker_rows = project(schema, plaintext_table);
+        std::optional<TableEncodings> attacker;
+        if (attacker_rows.missing.empty())
+            attacker.emplace(encode_projected(schema, attacker_rows, attacker_key_byte, "reference"));
+        else
             std::cerr << "note: graph matching needs every encoded field in the reference; '" << o->plaintext
-                      << "' has no column \"" << attacker.missing << "\"\n";
-        AuditOptions options;
-        options.flip_probability = hardening_flip_probability(schema.hardening());
-        options.overlap = o->overlap;
-        std::vector<AuditSection> sections;
-        nlohmann::json json_targets = nlohmann::json::array();
-        for (const Target& target : audit_targets(schema, layout, o->field)) {
-            const FieldSpec& spec = *target.field;
-            const std::string& field = spec.name;
-            std::vector<std::string> reference;
-            const auto plaintext = read_column(plaintext_table, schema.id_column(), field, &reference);
-            const auto truth_by_id = o->truth.empty() ? plaintext : read_column(truth_table, schema.id_column(), field, nullptr);
+                      << "' has no column \"" << attacker_rows.missing << "\"\n";
+        if (o->tradeoff) {
+            const ProjectedRows own = project(schema, truth_table);
+            if (!own.missing.empty() || !attacker_rows.missing.empty())
+                throw ValidationError("--tradeoff needs every encoded field in --truth and --plaintext; '" +
+                                      (own.missing.empty() ? o->plaintext : o->truth) + "' has no column \"" +
+                                      (own.missing.empty() ? attacker_rows.missing : own.missing) + "\"");
+        }
+        auto truth_of = [&](const std::string& field) {
+            const auto truth_by_id = read_column(o->truth.empty() ? plaintext_table : truth_table, schema.id_column(),
+                                                 field, nullptr);
             std::vector<std::string> truth(filters.rows());
             std::size_t known = 0;
             for (std::size_t i = 0; i < filters.rows(); ++i) {
@@ -261,35 +467,36 @@ Command add_audit(CLI::App& app) {
                 throw ValidationError("no record id of '" + o->file + "' is in " +
                                       (o->truth.empty() ? o->plaintext : o->truth) + " (column \"" + schema.id_column() +
                                       "\"); pass the encoded CSV with --truth");
-            const std::string name = target.segment ? field + " (segment " + target.segment->name + ")"
-                                                    : field + (layout.empty() ? "" : " (whole filter)");
-            std::vector<std::string> attacker_values;
-            const std::size_t value_column =
-                std::find(plaintext_table.header.begin(), plaintext_table.header.end(), field) - plaintext_table.header.begin();
-            for (std::size_t r : attacker.row) attacker_values.push_back(plaintext_table.rows[r][value_column]);
-            const bool graph = attacker.missing.empty();
-            const FilterMatrix attacker_filters =
-                graph && target.segment ? segment_filters(attacker.filters, *target.segment) : attacker.filters;
-            AuditReport report = audit(target.segment ? segment_filters(filters, *target.segment) : filters, truth,
-                                       reference, spec.normalize, spec.tokenizer, options,
-                                       graph ? &attacker_filters : nullptr, graph ? &attacker_values : nullptr,
-                                       o->groups.empty() ? nullptr : &groups);
-            if (!o->json) print_audit(report, name);
-            nlohmann::json j = audit_json(report);
-            j["field"] = field;
-            j["target"] = target.segment ? "segment " + target.segment->name : std::string("whole filter");
+            return truth;
+        };
+        AuditOptions options;
+        options.overlap = o->overlap;
+        const std::vector<AuditSection> sections =
+            audit_schema(schema, o->field, filters, truth_of, plaintext_table, attacker ? &*attacker : nullptr, options,
+                         o->groups.empty() ? nullptr : &groups);
+        nlohmann::json json_targets = nlohmann::json::array();
+        for (const AuditSection& section : sections) {
+            if (!o->json) print_audit(section.report, section.target);
+            nlohmann::json j = audit_json(section.report);
+            j["field"] = section.field;
+            j["target"] = section.place;
             json_targets.push_back(j);
-            sections.push_back({name, std::move(report)});
+        }
+        std::vector<PrivacyQualityPoint> tradeoff;
+        if (o->tradeoff) {
+            tradeoff = privacy_quality(o->schema, schema, o->field, truth_table, plaintext_table, options);
+            if (!o->json) print_tradeoff(tradeoff);
         }
         if (!o->report.empty()) {
             AtomicFile out(o->report);
-            out.write(render_audit_html(sections, o->file));
+            out.write(render_audit_html(sections, o->file, tradeoff));
             out.commit();
         }
         if (o->json) {
             nlohmann::json j;
             j["file"] = o->file;
             j["targets"] = json_targets;
+            if (o->tradeoff) j["tradeoff"] = tradeoff_json(tradeoff);
             std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         }
         return 0;

@@ -276,13 +276,68 @@ std::string percent_text(double share) {
     return out.str();
 }
 
-std::string render_audit_html(const std::vector<AuditSection>& sections, const std::string& file) {
+namespace {
+
+// The trade-off chart: F1 (up) against re-identification beyond chance (right), one labelled point
+// per hardening, and the table behind it.
+void render_tradeoff(std::ostringstream& h, const std::vector<PrivacyQualityPoint>& points) {
+    double x_max = 0.01, f1_min = 1, f1_max = 0;
+    for (const auto& p : points) {
+        x_max = std::max(x_max, p.reidentified - p.chance);
+        f1_min = std::min(f1_min, p.f1);
+        f1_max = std::max(f1_max, p.f1);
+    }
+    f1_min = std::max(0.0, f1_min - 0.01);
+    f1_max = std::min(1.0, f1_max + 0.01);
+    if (f1_max <= f1_min) f1_max = f1_min + 0.01;
+    constexpr double width = 600, height = 300, left = 50, bottom = 30;
+    auto x_of = [&](double x) { return left + std::max(0.0, x) / x_max * (width - left - 120); };
+    auto y_of = [&](double f1) { return (height - bottom) - (f1 - f1_min) / (f1_max - f1_min) * (height - bottom - 10); };
+    char text[64];
+    h << "<h2>Privacy and linkage quality</h2><p>Each hardening applied to this schema: the extract linked "
+         "with a copy of itself given synthetic errors (F1 at the automatic threshold), against the share of "
+         "records the strongest attack re-identifies beyond chance (any attack, any target the hub sees). Up and "
+         "to the left is better.</p><svg width=\"" << width << "\" height=\"" << height << "\" role=\"img\">"
+      << "<line x1=\"" << left << "\" y1=\"" << height - bottom << "\" x2=\"" << width << "\" y2=\"" << height - bottom
+      << "\" stroke=\"#888\"/><line x1=\"" << left << "\" y1=\"0\" x2=\"" << left << "\" y2=\"" << height - bottom
+      << "\" stroke=\"#888\"/>";
+    std::snprintf(text, sizeof text, "%.3f", f1_max);
+    h << "<text x=\"0\" y=\"14\" font-size=\"10\">F1 " << text << "</text>";
+    std::snprintf(text, sizeof text, "%.3f", f1_min);
+    h << "<text x=\"0\" y=\"" << height - bottom << "\" font-size=\"10\">" << text << "</text>";
+    h << "<text x=\"" << left << "\" y=\"" << height - 8 << "\" font-size=\"10\">0</text><text x=\""
+      << x_of(x_max) - 60 << "\" y=\"" << height - 8 << "\" font-size=\"10\">" << percent_text(x_max)
+      << " beyond chance</text>";
+    for (const auto& p : points) {
+        const double x = x_of(p.reidentified - p.chance), y = y_of(p.f1);
+        h << "<circle cx=\"" << x << "\" cy=\"" << y << "\" r=\"4\" fill=\"#4a7ab5\"/><text x=\"" << x + 6 << "\" y=\""
+          << y + 4 << "\" font-size=\"10\">" << escape(p.hardening) << "</text>";
+    }
+    h << "</svg><table><tr><th>hardening</th><th>bits</th><th>model</th><th>threshold</th><th>precision</th>"
+         "<th>recall</th><th>F1</th><th>strongest attack</th><th>re-identified</th><th>chance</th></tr>";
+    for (const auto& p : points) {
+        h << "<tr><td>" << escape(p.hardening) << "</td><td>" << p.bits << "</td><td>" << escape(p.model) << "</td>";
+        for (double v : {p.threshold, p.precision, p.recall, p.f1}) {
+            std::snprintf(text, sizeof text, "%.4f", v);
+            h << "<td>" << text << "</td>";
+        }
+        h << "<td>" << escape(p.attack) << " on " << escape(p.target) << "</td><td>" << percent_text(p.reidentified)
+          << "</td><td>" << percent_text(p.chance) << "</td></tr>";
+    }
+    h << "</table>";
+}
+
+}  // namespace
+
+std::string render_audit_html(const std::vector<AuditSection>& sections, const std::string& file,
+                              const std::vector<PrivacyQualityPoint>& tradeoff) {
     std::ostringstream h;
     h << "<!doctype html><html><head><meta charset=\"utf-8\"><title>pprl audit</title><style>"
          "body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}td,th{padding:.2em .8em;text-align:right}"
          "th:first-child,td:first-child{text-align:left}table{border-collapse:collapse}tr:nth-child(even){background:#f4f4f4}"
          ".warn{color:#b00}</style></head><body>";
     h << "<h1>pprl audit: " << escape(file) << "</h1><p>This report names plaintext values: keep it at the agency.</p>";
+    if (!tradeoff.empty()) render_tradeoff(h, tradeoff);
     if (sections.size() > 1) {
         h << "<h2>Summary</h2><table><tr><th>target</th>";
         for (const auto& a : sections.front().report.attacks) h << "<th>" << escape(a.name) << "</th>";

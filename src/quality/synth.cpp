@@ -355,8 +355,8 @@ void corrupt_names(SynthRecord& r, const ErrorProfile& e, Random& random, SynthO
 }
 
 // Date errors: day and month swapped, or the year, day or month off by a little.
-void corrupt_dob(SynthRecord& r, const ErrorProfile& e, Random& random, SynthOutput::Applied& applied) {
-    int year = std::stoi(r.dob.substr(0, 4)), month = std::stoi(r.dob.substr(5, 2)), day = std::stoi(r.dob.substr(8, 2));
+void corrupt_date(std::string& dob, const ErrorProfile& e, Random& random, SynthOutput::Applied& applied) {
+    int year = std::stoi(dob.substr(0, 4)), month = std::stoi(dob.substr(5, 2)), day = std::stoi(dob.substr(8, 2));
     if (random.chance(e.date_swap) && day <= 12 && day != month) {
         std::swap(day, month);
         ++applied.date_swap;
@@ -370,7 +370,20 @@ void corrupt_dob(SynthRecord& r, const ErrorProfile& e, Random& random, SynthOut
         ++applied.date_error;
     }
     day = std::min(day, days_in_month(year, month));
-    r.dob = date_text(year, month, day);
+    dob = date_text(year, month, day);
+}
+
+void corrupt_dob(SynthRecord& r, const ErrorProfile& e, Random& random, SynthOutput::Applied& applied) {
+    corrupt_date(r.dob, e, random, applied);
+}
+
+// YYYY-MM-DD with a real month and day (the form corrupt_date reads).
+bool iso_date(const std::string& s) {
+    if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
+    for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9})
+        if (s[i] < '0' || s[i] > '9') return false;
+    const int year = std::stoi(s.substr(0, 4)), month = std::stoi(s.substr(5, 2)), day = std::stoi(s.substr(8, 2));
+    return year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= days_in_month(year, month);
 }
 
 // A party's record of a person, with the party's error profile applied.
@@ -598,6 +611,42 @@ void write_synth(const SynthOutput& output, const std::string& dir) {
 void write_synth_years(const std::vector<SynthYear>& years, const std::string& dir) {
     if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) throw IoError("cannot create directory '" + dir + "'");
     for (const SynthYear& year : years) write_synth(year.output, dir + "/" + std::to_string(year.reference_year));
+}
+
+std::vector<std::vector<std::string>> perturb_rows(const std::vector<std::vector<std::string>>& rows,
+                                                   const std::vector<PerturbKind>& kinds, const ErrorProfile& profile,
+                                                   std::uint64_t seed) {
+    Random random(seed);
+    SynthOutput::Applied applied;
+    std::vector<std::size_t> text_columns;
+    for (std::size_t c = 0; c < kinds.size(); ++c)
+        if (kinds[c] == PerturbKind::text) text_columns.push_back(c);
+    std::vector<std::vector<std::string>> out = rows;
+    for (auto& row : out) {
+        if (row.size() != kinds.size()) throw UsageError("perturb_rows needs one kind per column");
+        if (!text_columns.empty()) {
+            auto pick = [&]() -> std::string& { return row[text_columns[random.below(text_columns.size())]]; };
+            if (random.chance(profile.typo)) {
+                std::string& value = pick();
+                if (!value.empty()) value = typo(random, value);
+            }
+            if (random.chance(profile.phonetic)) {
+                std::string& value = pick();
+                if (!value.empty()) value = phonetic(random, value);
+            }
+            if (random.chance(profile.ocr)) {
+                std::string& value = pick();
+                if (!value.empty()) value = ocr(random, value);
+            }
+        }
+        for (std::size_t c = 0; c < kinds.size(); ++c)
+            if (kinds[c] == PerturbKind::date && iso_date(row[c])) corrupt_date(row[c], profile, random, applied);
+        for (std::size_t c = 0; c < kinds.size(); ++c)
+            if (kinds[c] != PerturbKind::keep && random.chance(profile.missing)) row[c].clear();
+        if (random.chance(profile.case_noise))
+            for (std::size_t c : text_columns) row[c] = upper(row[c]);
+    }
+    return out;
 }
 
 }  // namespace pprl
