@@ -1,6 +1,7 @@
 #include "pprl/match.hpp"
 
 #include <algorithm>
+#include <numeric>
 #include <cstdlib>
 #include <cstring>
 
@@ -217,6 +218,20 @@ private:
                 slice_min_[slice] = std::min(slice_min_[slice], b_pop_[j]);
             }
         });
+        // A row's positions are added rarest in B first: a pair that does not match gains little
+        // from rare positions, so its count falls behind what the threshold still needs sooner and
+        // the slice stops earlier (the sum, and so every count, is the same in any order).
+        std::vector<std::uint64_t> frequency(bits, 0);
+        for (std::size_t slice = 0; slice < slices_; ++slice) {
+            const std::uint64_t* slice_base = b_slices_->data + slice * bits * simd::slice_words;
+            for (std::size_t k = 0; k < bits; ++k)
+                for (std::size_t w = 0; w < simd::slice_words; ++w)
+                    frequency[k] += static_cast<std::uint64_t>(__builtin_popcountll(slice_base[k * simd::slice_words + w]));
+        }
+        column_order_.resize(bits);
+        std::iota(column_order_.begin(), column_order_.end(), 0u);
+        std::stable_sort(column_order_.begin(), column_order_.end(),
+                         [&](std::uint32_t x, std::uint32_t y) { return frequency[x] < frequency[y]; });
     }
 
     // Positions [begin, end) of sorted B whose popcount can pass with an A row of popcount pa.
@@ -256,10 +271,8 @@ private:
         scratch.offsets.assign(1, 0);
         for (std::size_t r = c0; r < c1; ++r) {
             const std::uint64_t* row = a_.row_words(a_order_[r]);
-            for (std::size_t w = 0; w < words_; ++w)
-                for (std::uint64_t x = row[w]; x != 0; x &= x - 1)
-                    scratch.columns.push_back(
-                        static_cast<std::uint32_t>((w * 64 + __builtin_ctzll(x)) * simd::slice_words));
+            for (std::uint32_t k : column_order_)
+                if ((row[k / 64] >> (k % 64)) & 1u) scratch.columns.push_back(k * static_cast<std::uint32_t>(simd::slice_words));
             scratch.offsets.push_back(static_cast<std::uint32_t>(scratch.columns.size()));
         }
         struct Group {
@@ -355,6 +368,7 @@ private:
     std::size_t na_ = 0, nb_ = 0, slices_ = 0;
     std::vector<std::uint32_t> a_order_, b_order_, a_pop_, b_pop_, slice_min_;
     std::unique_ptr<AlignedBuffer> b_slices_;
+    std::vector<std::uint32_t> column_order_;  // bit positions, rarest in B first
     std::vector<Pair> back_;
 };
 

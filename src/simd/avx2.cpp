@@ -6,7 +6,7 @@
 // A byte counter grows by at most 8 per word, so byte sums are flushed every 31 words (31 * 8 = 248
 // < 256) and cannot overflow.
 //
-// All pairs: the bit-sliced kernel of slice_impl.hpp with a slice column as two ymm registers. Without
+// All pairs: the bit-sliced kernel of slice_impl.hpp with half a slice column in one ymm register. Without
 // VPTERNLOG a carry-save adder is five instructions (two XOR for the sum; AND, AND, OR for the
 // majority) instead of two.
 #include <immintrin.h>
@@ -65,40 +65,27 @@ std::uint64_t and_popcount(const std::uint64_t* a, const std::uint64_t* b, std::
     return sum;
 }
 
-struct TwoYmm {
-    struct V {
-        __m256i lo, hi;
-    };
-    static V load(const std::uint64_t* p) noexcept {
-        return {_mm256_load_si256(reinterpret_cast<const __m256i*>(p)),
-                _mm256_load_si256(reinterpret_cast<const __m256i*>(p + 4))};
-    }
-    static V zero() noexcept { return {_mm256_setzero_si256(), _mm256_setzero_si256()}; }
-    static V all_ones() noexcept { return {_mm256_set1_epi64x(-1), _mm256_set1_epi64x(-1)}; }
-    static __m256i maj(__m256i a, __m256i b, __m256i c) noexcept {
+// One ymm: half a slice's lanes, so the nine planes of a CLK's counts and the adders' temporaries
+// stay in AVX2's sixteen registers.
+struct Ymm {
+    using V = __m256i;
+    static constexpr std::size_t words = 4;
+    static V load(const std::uint64_t* p) noexcept { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p)); }
+    static V zero() noexcept { return _mm256_setzero_si256(); }
+    static V all_ones() noexcept { return _mm256_set1_epi64x(-1); }
+    static V xor3(V a, V b, V c) noexcept { return _mm256_xor_si256(_mm256_xor_si256(a, b), c); }
+    static V majority(V a, V b, V c) noexcept {
         return _mm256_or_si256(_mm256_and_si256(a, b), _mm256_and_si256(c, _mm256_xor_si256(a, b)));
     }
-    static V xor3(const V& a, const V& b, const V& c) noexcept {
-        return {_mm256_xor_si256(_mm256_xor_si256(a.lo, b.lo), c.lo), _mm256_xor_si256(_mm256_xor_si256(a.hi, b.hi), c.hi)};
-    }
-    static V majority(const V& a, const V& b, const V& c) noexcept { return {maj(a.lo, b.lo, c.lo), maj(a.hi, b.hi, c.hi)}; }
-    static V and_(const V& a, const V& b) noexcept { return {_mm256_and_si256(a.lo, b.lo), _mm256_and_si256(a.hi, b.hi)}; }
-    static V or_(const V& a, const V& b) noexcept { return {_mm256_or_si256(a.lo, b.lo), _mm256_or_si256(a.hi, b.hi)}; }
-    static V xor_(const V& a, const V& b) noexcept { return {_mm256_xor_si256(a.lo, b.lo), _mm256_xor_si256(a.hi, b.hi)}; }
-    static V andnot(const V& a, const V& b) noexcept {
-        return {_mm256_andnot_si256(a.lo, b.lo), _mm256_andnot_si256(a.hi, b.hi)};
-    }
-    static bool any(const V& a) noexcept {
-        const __m256i x = _mm256_or_si256(a.lo, a.hi);
-        return !_mm256_testz_si256(x, x);
-    }
-    static void store(std::uint64_t* p, const V& a) noexcept {
-        _mm256_store_si256(reinterpret_cast<__m256i*>(p), a.lo);
-        _mm256_store_si256(reinterpret_cast<__m256i*>(p + 4), a.hi);
-    }
+    static V and_(V a, V b) noexcept { return _mm256_and_si256(a, b); }
+    static V or_(V a, V b) noexcept { return _mm256_or_si256(a, b); }
+    static V xor_(V a, V b) noexcept { return _mm256_xor_si256(a, b); }
+    static V andnot(V a, V b) noexcept { return _mm256_andnot_si256(a, b); }
+    static bool any(V a) noexcept { return !_mm256_testz_si256(a, a); }
+    static void store(std::uint64_t* p, V a) noexcept { _mm256_store_si256(reinterpret_cast<__m256i*>(p), a); }
 };
 
-std::size_t count_slices(const SliceJob& job, SliceHit* out) noexcept { return SliceCounter<TwoYmm>::run(job, out); }
+std::size_t count_slices(const SliceJob& job, SliceHit* out) noexcept { return SliceCounter<Ymm>::run(job, out); }
 
 const KernelTable table = {"avx2", &popcount, &and_popcount, &count_slices};
 

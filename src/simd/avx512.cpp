@@ -45,6 +45,7 @@ std::uint64_t and_popcount(const std::uint64_t* a, const std::uint64_t* b, std::
 
 struct Zmm {
     using V = __m512i;
+    static constexpr std::size_t words = 8;
     static V load(const std::uint64_t* p) noexcept { return _mm512_load_si512(p); }
     static V zero() noexcept { return _mm512_setzero_si512(); }
     static V all_ones() noexcept { return _mm512_set1_epi64(-1); }

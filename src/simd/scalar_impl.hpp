@@ -44,6 +44,7 @@ inline std::uint64_t and_popcount(const std::uint64_t* a, const std::uint64_t* b
 
 // One slice column as eight 64-bit words.
 struct WordOps {
+    static constexpr std::size_t words = slice_words;
     struct V {
         std::uint64_t w[slice_words];
     };

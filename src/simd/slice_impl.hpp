@@ -17,8 +17,9 @@
 // (most significant plane first) against the slice's coarse bound, so only lanes that may pass are
 // ever turned back into integers.
 //
-// An `Ops` type supplies the vector: V holds the 512 lanes of one column (one zmm, two ymm, or eight
-// 64-bit words), with load, zero, xor3 (sum), majority (carry), and/or/andnot, any and store.
+// An `Ops` type supplies the vector: V holds `Ops::words` 64-bit words of one column (the 512 lanes
+// of a slice in one zmm; 256 in one ymm, the slice then taken in two parts that stop early on their
+// own), with load, zero, xor3 (sum), majority (carry), and/or/andnot, any and store.
 #include <cstring>
 
 #include "kernels.hpp"
@@ -131,26 +132,30 @@ struct SliceCounter {
         if (need > a_popcount) return 0;  // |A∧B| ≤ |A|: nothing in this slice can pass
         const std::uint64_t* base = job.slices + slice * job.bits * slice_words;
         const std::uint32_t first = job.a_column_offsets[r], last = job.a_column_offsets[r + 1];
-        V planes[4 + max_high_planes];
-        if (!accumulate<HIGH>(base, job.a_columns + first, last - first, need, planes)) return 0;
         const int plane_count = 4 + HIGH;
-        const V pass = at_least(planes, plane_count, need);
-        if (!Ops::any(pass)) return 0;
-        alignas(64) std::uint64_t pass_words[slice_words];
-        alignas(64) std::uint64_t plane_words[4 + max_high_planes][slice_words];
-        Ops::store(pass_words, pass);
-        for (int p = 0; p < plane_count; ++p) Ops::store(plane_words[p], planes[p]);
         std::size_t hits = 0;
-        for (std::size_t q = 0; q < slice_words; ++q) {
-            std::uint64_t lanes = pass_words[q];
-            while (lanes != 0) {
-                const unsigned bit = static_cast<unsigned>(__builtin_ctzll(lanes));
-                lanes &= lanes - 1;
-                std::uint32_t count = 0;
-                for (int p = 0; p < plane_count; ++p)
-                    count |= static_cast<std::uint32_t>((plane_words[p][q] >> bit) & 1u) << p;
-                out[hits++] = SliceHit{static_cast<std::uint32_t>(r),
-                                       static_cast<std::uint32_t>(slice * slice_rows + q * 64 + bit), count};
+        // The slice's lanes Ops::words words at a time: each part stops on its own once none of its
+        // lanes can pass.
+        for (std::size_t part = 0; part < slice_words; part += Ops::words) {
+            V planes[4 + max_high_planes];
+            if (!accumulate<HIGH>(base + part, job.a_columns + first, last - first, need, planes)) continue;
+            const V pass = at_least(planes, plane_count, need);
+            if (!Ops::any(pass)) continue;
+            alignas(64) std::uint64_t pass_words[Ops::words];
+            alignas(64) std::uint64_t plane_words[4 + max_high_planes][Ops::words];
+            Ops::store(pass_words, pass);
+            for (int p = 0; p < plane_count; ++p) Ops::store(plane_words[p], planes[p]);
+            for (std::size_t q = 0; q < Ops::words; ++q) {
+                std::uint64_t lanes = pass_words[q];
+                while (lanes != 0) {
+                    const unsigned bit = static_cast<unsigned>(__builtin_ctzll(lanes));
+                    lanes &= lanes - 1;
+                    std::uint32_t count = 0;
+                    for (int p = 0; p < plane_count; ++p)
+                        count |= static_cast<std::uint32_t>((plane_words[p][q] >> bit) & 1u) << p;
+                    out[hits++] = SliceHit{static_cast<std::uint32_t>(r),
+                                           static_cast<std::uint32_t>(slice * slice_rows + (part + q) * 64 + bit), count};
+                }
             }
         }
         return hits;
