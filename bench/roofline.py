@@ -9,9 +9,9 @@ clkhash-style one), then for each matcher backend this CPU runs (PPRL_FORCE_BACK
   * instructions per pair and their mix (vector/scalar; ALU, loads, stores, branches), counted
     under valgrind --tool=callgrind --dump-instr=yes on the first 1,000 city rows against every
     school row, per instruction of the kernel (the functions of SliceCounter), classified from
-    objdump; the early-exit depth (16-column groups per row and slice: the count of the kernel's
-    most executed block over its entries) and the bytes of slice columns loaded per pair (1 KiB
-    per group of 16 columns for 512 pairs);
+    objdump; the early-exit depth (16-column groups per row and slice part: the count of the
+    kernel's most executed block over its entries and parts) and the bytes of slice columns loaded
+    per pair (16 columns of a part per group);
   * the kernel's own time, one thread, on all city x school rows (bench/match_million --files),
     and the cycles per pair it means at the clock measured here (a chain of dependent adds);
   * the bounds: dispatch (6 instructions per cycle on Zen 3), ALU (4 vector or 4 integer ALU
@@ -51,7 +51,11 @@ def parse_callgrind(path):
         counts[fn][cur] = counts[fn].get(cur, 0) + int(t[2])
     return names, counts
 
-def kernel_profile(out, binary, pairs):
+# 64-bit words of a slice column one kernel vector holds: a slice of 8 words is taken in 8 / words
+# parts, each with its own early exit.
+VECTOR_WORDS = {'generic': 8, 'popcnt': 8, 'avx2': 4, 'avx512': 8}
+
+def kernel_profile(out, binary, pairs, words):
     names, counts = parse_callgrind(out)
     kernel = [k for k, v in names.items() if 'SliceCounter<' in v and k in counts]
     inner = [k for k in kernel if 'accumulate<' in names[k]] or [k for k in kernel if 'row_against_slice<' in names[k]]
@@ -80,8 +84,9 @@ def kernel_profile(out, binary, pairs):
         else: kind = 'alu'
         mix[('vector ' if vector else 'scalar ') + kind] += count
     per = {k: v / pairs for k, v in mix.items()}
-    return {'instructions': sum(per.values()), 'mix': per, 'groups_per_call': groups / calls,
-            'bytes': groups * 1024 / pairs}
+    parts = 8 // words
+    return {'instructions': sum(per.values()), 'mix': per, 'groups_per_call': groups / calls / parts,
+            'bytes': groups * 16 * words * 8 / pairs}
 
 def clock_ghz(work):
     src = os.path.join(work, 'clock.c')
@@ -126,7 +131,7 @@ def main():
                 subprocess.run(['valgrind', '--tool=callgrind', '--dump-instr=yes', f'--callgrind-out-file={out}',
                                 million, '--files', f'{label}-city1k.pprl', f'{label}-schools.pprl', threshold, '1'],
                                check=True, capture_output=True, env=env)
-                p = kernel_profile(out, million, 1000.0 * schools)
+                p = kernel_profile(out, million, 1000.0 * schools, VECTOR_WORDS[backend])
                 timing = run([million, '--files', f'{label}-city.pprl', f'{label}-schools.pprl', threshold, '1'], env=env)
                 rate = float(re.search(r'([0-9.]+) G comparisons/s', timing).group(1))
                 popcount = float(re.search(r'mean popcount ([0-9.]+)', timing).group(1))
