@@ -387,40 +387,47 @@ struct Registry::Impl {
             party_ids.push_back(parties.integer(0));
             out.labels.push_back(parties.text(1));
         }
-        Statement counts(db, "SELECT COUNT(*) FROM records WHERE party_id = ? AND erased = 0");
+        // One pass over the records in rid order (the table's own order: no sort) fills every
+        // party's matrix; a first pass counts them.
+        std::vector<std::size_t> count(party_ids.size(), 0);
+        const auto index_of = [&](std::int64_t party_id) {
+            const auto at = std::lower_bound(party_ids.begin(), party_ids.end(), party_id);
+            if (at == party_ids.end() || *at != party_id) throw FormatError("registry: a record names no party (run registry verify)");
+            return static_cast<std::size_t>(at - party_ids.begin());
+        };
+        {
+            Statement counts(db, "SELECT party_id, COUNT(*) FROM records NOT INDEXED WHERE erased = 0 GROUP BY party_id");
+            while (counts.step()) count[index_of(counts.integer(0))] = static_cast<std::size_t>(counts.integer(1));
+        }
         const std::string scored = meta("scored_through");
         const std::int64_t scored_through = scored.empty() ? 0 : std::stoll(scored);
-        Statement rows(db, "SELECT rid, record_id, filter, filter_extract FROM records WHERE party_id = ? AND erased = 0 ORDER BY rid");
         for (std::size_t p = 0; p < party_ids.size(); ++p) {
-            counts.bind(1, party_ids[p]);
-            counts.step();
-            const auto n = static_cast<std::size_t>(counts.integer(0));
-            counts.reset();
-            FilterMatrix matrix(n, bits);
+            FilterMatrix matrix(count[p], bits);
             matrix.info() = reference;
             matrix.info().party = out.labels[p];
-            matrix.ids().reserve(n);
-            std::vector<std::int64_t> rids;
-            std::vector<char> dirty;
-            rids.reserve(n);
-            dirty.reserve(n);
-            rows.bind(1, party_ids[p]);
-            for (std::size_t r = 0; rows.step(); ++r) {
-                if (r >= n || rows.blob_size(2) != matrix.bytes()) throw FormatError("registry: a stored filter has the wrong size");
-                std::memcpy(matrix.mutable_row_words(r), rows.blob(2), matrix.bytes());
-                rids.push_back(rows.integer(0));
-                matrix.ids().push_back(rows.text(1));
-                const std::int64_t filter_extract = rows.integer(3);
-                dirty.push_back(filter_extract > scored_through);
-                const auto rid = static_cast<std::size_t>(rids.back());
-                if (rid >= out.places.size()) out.places.resize(std::max(rid + 1, out.places.size() * 2));
-                out.places[rid] = {static_cast<std::uint32_t>(p), static_cast<std::uint32_t>(r), dirty.back() != 0, filter_extract};
-            }
-            rows.reset();
-            matrix.compute_popcounts();
+            matrix.ids().reserve(count[p]);
             out.parties.push_back(std::move(matrix));
-            out.rids.push_back(std::move(rids));
-            out.dirty.push_back(std::move(dirty));
+            out.rids.emplace_back().reserve(count[p]);
+            out.dirty.emplace_back().reserve(count[p]);
+        }
+        Statement rows(db, "SELECT rid, party_id, record_id, filter, filter_extract FROM records WHERE erased = 0 ORDER BY rid");
+        while (rows.step()) {
+            const std::size_t p = index_of(rows.integer(1));
+            FilterMatrix& matrix = out.parties[p];
+            const std::size_t r = out.rids[p].size();
+            if (r >= count[p] || rows.blob_size(3) != matrix.bytes()) throw FormatError("registry: a stored filter has the wrong size");
+            std::memcpy(matrix.mutable_row_words(r), rows.blob(3), matrix.bytes());
+            out.rids[p].push_back(rows.integer(0));
+            matrix.ids().push_back(rows.text(2));
+            const std::int64_t filter_extract = rows.integer(4);
+            out.dirty[p].push_back(filter_extract > scored_through);
+            const auto rid = static_cast<std::size_t>(out.rids[p].back());
+            if (rid >= out.places.size()) out.places.resize(std::max(rid + 1, out.places.size() * 2));
+            out.places[rid] = {static_cast<std::uint32_t>(p), static_cast<std::uint32_t>(r), out.dirty[p].back() != 0, filter_extract};
+        }
+        for (std::size_t p = 0; p < party_ids.size(); ++p) {
+            if (out.rids[p].size() != count[p]) throw FormatError("registry: the records changed while being read");
+            out.parties[p].compute_popcounts();
         }
         return out;
     }
@@ -699,15 +706,19 @@ RegistryLink Registry::link(const RegistryLinkOptions& options) {
     // The candidates at this run's threshold: the kept pairs that reach it, then the new ones.
     LinkResult solved;
     solved.party_labels = current.labels;
-    const auto add_candidate = [&](const StoredPair& pair) {
+    using Place = CurrentRecords::Place;
+    const auto add_candidate = [&](const Place* x, const Place* y, const StoredPair& pair) {
         if (!options.threshold.passes(pair.common, pair.total)) return;
-        const auto* x = current.place(pair.owner);
-        const auto* y = current.place(pair.partner);
-        if (x == nullptr || y == nullptr)
-            throw FormatError("registry: a stored pair names a record that is not current (run registry verify)");
         if (y->party < x->party || (y->party == x->party && y->row < x->row)) std::swap(x, y);
         solved.candidates.push_back(ScoredPair{x->party, x->row, y->party, y->row, pair.common, pair.total});
     };
+    // Room for every stored pair at once (an upper bound: the lists' sizes, read from their record
+    // headers), so that tens of millions of candidates are not copied as the vector grows.
+    {
+        Statement sizes(db, "SELECT COALESCE(SUM(length(pairs)), 0) FROM pair_lists");
+        sizes.step();
+        solved.candidates.reserve(static_cast<std::size_t>(sizes.integer(0)) / stored_pair_bytes + new_pairs.size());
+    }
     // A kept list is valid for its clean owner; an entry whose partner has since been updated is
     // stale (the partner's new pairs come with the new ones) and is skipped. When stale entries
     // outnumber the valid ones, every list is rewritten without them.
@@ -718,21 +729,27 @@ RegistryLink Registry::link(const RegistryLinkOptions& options) {
         std::vector<StoredPair> entries;
         while (lists.step()) {
             const std::int64_t owner = lists.integer(0), scored = lists.integer(1);
-            const auto* at = current.place(owner);
+            const Place* at = current.place(owner);
             if (at == nullptr || at->dirty) continue;  // replaced below (dirty) or erased
             decode_pairs(owner, lists.blob(2), lists.blob_size(2), entries);
-            std::vector<StoredPair> valid;
+            const auto is_stale = [&](const Place* partner) { return partner == nullptr || partner->filter_extract > scored; };
+            std::size_t list_stale = 0;
             for (const StoredPair& pair : entries) {
-                const auto* partner = current.place(pair.partner);
-                if (partner == nullptr || partner->filter_extract > scored) {
-                    ++stale;
+                const Place* partner = current.place(pair.partner);
+                if (is_stale(partner)) {
+                    ++list_stale;
                     continue;
                 }
-                ++result.kept_pairs;
-                add_candidate(pair);
-                valid.push_back(pair);
+                add_candidate(at, partner, pair);
             }
-            if (valid.size() != entries.size()) kept_lists.emplace_back(owner, std::move(valid));
+            result.kept_pairs += entries.size() - list_stale;
+            stale += list_stale;
+            if (list_stale != 0) {
+                std::vector<StoredPair> valid;
+                for (const StoredPair& pair : entries)
+                    if (!is_stale(current.place(pair.partner))) valid.push_back(pair);
+                kept_lists.emplace_back(owner, std::move(valid));
+            }
         }
     }
     Statement drop_list(db, "DELETE FROM pair_lists WHERE rid = ?");
@@ -755,7 +772,13 @@ RegistryLink Registry::link(const RegistryLinkOptions& options) {
     });
     for (auto first = new_pairs.begin(); first != new_pairs.end();) {
         auto last = first;
-        while (last != new_pairs.end() && last->owner == first->owner) add_candidate(*last++);
+        for (; last != new_pairs.end() && last->owner == first->owner; ++last) {
+            const Place* x = current.place(last->owner);
+            const Place* y = current.place(last->partner);
+            if (x == nullptr || y == nullptr)
+                throw FormatError("registry: a new pair names a record that is not current");
+            add_candidate(x, y, *last);
+        }
         const std::string blob = encode_pairs(first, last);
         put_list.bind(1, first->owner).bind(2, last_extract).bind_blob(3, blob.data(), blob.size()).run();
         first = last;
@@ -789,7 +812,7 @@ RegistryLink Registry::link(const RegistryLinkOptions& options) {
         node_rid.insert(node_rid.end(), current.rids[p].begin(), current.rids[p].end());
     }
     const std::vector<std::size_t> root = parties.empty() ? std::vector<std::size_t>() : detail::solve_clusters(parties, link_options, solved);
-    for (char linked : solved.linked) result.links += linked != 0;
+
 
     // The new partition: clusters numbered in the order of their first-seen member (smallest rid).
     const std::size_t nodes = node_rid.size();
