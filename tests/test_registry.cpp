@@ -73,7 +73,8 @@ Partition registry_partition(const Registry& registry, const std::string& as_of 
     return out;
 }
 
-Partition batch_partition(const Registry& registry, const RegistryLinkOptions& options) {
+// The partition of a batch link of the registry's current records (and, if asked, its link count).
+Partition batch_partition(const Registry& registry, const RegistryLinkOptions& options, std::size_t* links = nullptr) {
     const std::vector<FilterMatrix> current = registry.current_filters();
     std::vector<const FilterMatrix*> parties;
     for (const FilterMatrix& m : current) parties.push_back(&m);
@@ -85,6 +86,7 @@ Partition batch_partition(const Registry& registry, const RegistryLinkOptions& o
     link_options.blocking = options.blocking;
     link_options.lsh = options.lsh;
     const LinkResult result = link(parties, link_options);
+    if (links != nullptr) *links = static_cast<std::size_t>(std::count(result.linked.begin(), result.linked.end(), 1));
     std::map<std::string, std::set<std::pair<std::string, std::string>>> groups;
     for (std::size_t k = 0; k < result.entities.size(); ++k)
         groups[result.entities.entity_id[k]].insert(
@@ -164,7 +166,10 @@ TEST(Registry, IncrementalLinkEqualsBatchLinkOverRefreshesWithRandomUpdates) {
         options.lsh.bits_per_key = 12;
         const RegistryLink done = registry.link(options);
         reused += done.kept_pairs;
-        EXPECT_EQ(registry_partition(registry), batch_partition(registry, options)) << "refresh " << year;
+        std::size_t batch_links = 0;
+        EXPECT_EQ(registry_partition(registry), batch_partition(registry, options, &batch_links)) << "refresh " << year;
+        EXPECT_GT(batch_links, 0u);
+        EXPECT_EQ(done.links, batch_links) << "refresh " << year;
         EXPECT_TRUE(registry.verify().problems.empty());
         if (year == 1 || year == 3) EXPECT_FALSE(done.rescored_all) << year;  // raised threshold; other rule
         if (year == 2 || year == 4) EXPECT_TRUE(done.rescored_all) << year;   // lowered threshold; blocking

@@ -812,7 +812,7 @@ RegistryLink Registry::link(const RegistryLinkOptions& options) {
         node_rid.insert(node_rid.end(), current.rids[p].begin(), current.rids[p].end());
     }
     const std::vector<std::size_t> root = parties.empty() ? std::vector<std::size_t>() : detail::solve_clusters(parties, link_options, solved);
-
+    for (char linked : solved.linked) result.links += linked != 0;
 
     // The new partition: clusters numbered in the order of their first-seen member (smallest rid).
     const std::size_t nodes = node_rid.size();
