@@ -178,6 +178,50 @@ TEST(Registry, IncrementalLinkEqualsBatchLinkOverRefreshesWithRandomUpdates) {
     EXPECT_GT(reused, 0u);
 }
 
+TEST(Registry, IngestKnowsEveryRecordIdWhateverItsBytes) {
+    // Ingest matches an extract's rows to the stored records by id in byte order: ids that are
+    // prefixes of others, differ in case or hold UTF-8 beyond ASCII must each find their record.
+    test::TempDir dir;
+    Registry::create(dir.file("hub.db"));
+    Registry registry(dir.file("hub.db"), true);
+    const Population population(12, 5);
+    const std::vector<std::string> ids = {"a", "a-1", "a1", "A", "B", "\xc3\xa9l\xc3\xa8ve", "\xc3\xa9l", "z", "\xe2\x82\xac" "7", "10", "9", "a-"};
+    const auto extract = [&](const std::string& name, std::size_t version_of_odd, std::size_t count) {
+        FilterMatrix m(count, bits);
+        for (std::size_t r = 0; r < count; ++r) {
+            population.fill(m.mutable_row_words(r), r, 0, r % 2 == 1 ? version_of_odd : 0);
+            m.ids().push_back(r < ids.size() ? ids[r] : "new-" + std::to_string(r));
+        }
+        m.info() = test_info();
+        m.info().party = "city";
+        write_encoded_file(dir.file(name), m);
+        return dir.file(name);
+    };
+    const RegistryIngest first = registry.ingest(extract("one.pprl", 0, ids.size()), "city", "2025-01-01");
+    EXPECT_EQ(first.new_records, ids.size());
+    // The odd rows get a new filter; the rows are written in another order than the first time.
+    FilterMatrix two = load_encoded_file(extract("two.pprl", 1, ids.size()));
+    FilterMatrix reversed(ids.size(), bits);
+    for (std::size_t r = 0; r < ids.size(); ++r) {
+        std::copy_n(two.row_words(ids.size() - 1 - r), two.words(), reversed.mutable_row_words(r));
+        reversed.ids().push_back(two.ids()[ids.size() - 1 - r]);
+    }
+    reversed.info() = two.info();
+    write_encoded_file(dir.file("reversed.pprl"), reversed);
+    const RegistryIngest second = registry.ingest(dir.file("reversed.pprl"), "city", "2026-01-01");
+    EXPECT_EQ(second.new_records, 0u);
+    EXPECT_EQ(second.updated, ids.size() / 2);
+    EXPECT_EQ(second.unchanged, ids.size() - ids.size() / 2);
+    EXPECT_TRUE(registry.verify().problems.empty());
+    RegistryLinkOptions options;
+    options.threshold = Threshold::parse("0.9");
+    registry.link(options);
+    std::set<std::string> linked;
+    for (const RegistryEntityRow& row : registry.entities()) linked.insert(row.record_id);
+    EXPECT_EQ(registry.entities().size(), ids.size());
+    EXPECT_EQ(linked, std::set<std::string>(ids.begin(), ids.end()));  // one record per id, no other
+}
+
 TEST(Registry, IncrementalDeduplicationAndHeavyUpdatesEqualBatchLink) {
     // One party (deduplication), then most records updated at once: stale stored pairs outnumber
     // the valid ones and every pair list is rewritten; partitions stay the batch's.

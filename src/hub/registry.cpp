@@ -32,6 +32,8 @@
 #include <cstring>
 #include <ctime>
 #include <limits>
+#include <numeric>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -149,6 +151,11 @@ public:
     }
     std::int64_t integer(int column) const { return sqlite3_column_int64(statement_, column); }
     bool is_null(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
+    // Valid until the next step or reset.
+    std::string_view text_view(int column) const {
+        const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(statement_, column));
+        return data == nullptr ? std::string_view() : std::string_view(data, static_cast<std::size_t>(sqlite3_column_bytes(statement_, column)));
+    }
     std::string text(int column) const {
         const auto* data = sqlite3_column_text(statement_, column);
         return data == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(data),
@@ -513,12 +520,14 @@ RegistryIngest Registry::ingest(const std::string& encoded_file, const std::stri
     if (party.empty()) throw UsageError("registry ingest needs a party name");
     const FilterMatrix extract = load_encoded_file(encoded_file);
     const std::string checksum = file_checksum(encoded_file);
-    {
-        std::unordered_set<std::string> seen;
-        for (const std::string& id : extract.ids())
-            if (!seen.insert(id).second)
-                throw ValidationError("registry: '" + encoded_file + "' holds a record id more than once");
-    }
+    // The extract's rows in record-id order: bytewise, as SQLite's BINARY collation orders text.
+    const std::vector<std::string>& ids = extract.ids();
+    std::vector<std::size_t> by_id(extract.rows());
+    std::iota(by_id.begin(), by_id.end(), std::size_t{0});
+    std::sort(by_id.begin(), by_id.end(), [&](std::size_t x, std::size_t y) { return ids[x] < ids[y]; });
+    for (std::size_t k = 1; k < by_id.size(); ++k)
+        if (ids[by_id[k]] == ids[by_id[k - 1]])
+            throw ValidationError("registry: '" + encoded_file + "' holds a record id more than once");
     sqlite3* db = impl_->db;
     Transaction transaction(db);
     RegistryIngest result;
@@ -566,41 +575,61 @@ RegistryIngest Registry::ingest(const std::string& encoded_file, const std::stri
     const std::int64_t extract_id = sqlite3_last_insert_rowid(db);
     result.extract = extract_id;
 
-    Statement find(db, "SELECT rid, checksum, filter, erased FROM records WHERE party_id = ? AND record_id = ?");
+    // What the registry knows of each row: one pass over the party's records in record-id order,
+    // merged with the extract's rows in the same order (a search of the index per row cost more).
+    enum : char { is_new, is_unchanged, is_updated, was_erased };
+    std::vector<char> state(extract.rows(), is_new);
+    std::vector<std::int64_t> rid_of(extract.rows(), 0);
+    const std::size_t bytes = extract.bytes();
+    {
+        Statement known(db, "SELECT rid, record_id, checksum, filter, erased FROM records WHERE party_id = ? ORDER BY record_id");
+        known.bind(1, party_id);
+        std::size_t k = 0;
+        while (known.step() && k < by_id.size()) {
+            const std::string_view id = known.text_view(1);
+            while (k < by_id.size() && std::string_view(ids[by_id[k]]) < id) ++k;
+            if (k == by_id.size() || std::string_view(ids[by_id[k]]) != id) continue;
+            const std::size_t r = by_id[k++];
+            rid_of[r] = known.integer(0);
+            const std::uint8_t* filter = extract.row_bytes(r);
+            if (known.integer(4) != 0) state[r] = was_erased;
+            else if (known.integer(2) == filter_checksum(filter, bytes) && known.blob_size(3) == bytes &&
+                     std::memcmp(known.blob(3), filter, bytes) == 0)
+                state[r] = is_unchanged;
+            else state[r] = is_updated;
+        }
+    }
     Statement insert(db,
                      "INSERT INTO records(party_id, record_id, filter, checksum, first_extract, filter_extract) "
                      "VALUES(?, ?, ?, ?, ?, ?)");
     Statement update(db, "UPDATE records SET filter = ?, checksum = ?, filter_extract = ? WHERE rid = ?");
     Statement version(db, "INSERT INTO filter_versions(rid, extract_id, filter, checksum) VALUES(?, ?, ?, ?)");
     Statement appearance(db, "INSERT INTO appearances(extract_id, rid) VALUES(?, ?)");
-    const std::size_t bytes = extract.bytes();
     for (std::size_t r = 0; r < extract.rows(); ++r) {
         const std::uint8_t* filter = extract.row_bytes(r);
-        const std::int64_t sum = filter_checksum(filter, bytes);
-        const std::string& id = extract.ids()[r];
-        find.bind(1, party_id).bind(2, id);
-        std::int64_t rid = 0;
-        if (!find.step()) {
-            find.reset();
-            insert.bind(1, party_id).bind(2, id).bind_blob(3, filter, bytes).bind(4, sum).bind(5, extract_id).bind(6, extract_id);
-            insert.run();
-            rid = sqlite3_last_insert_rowid(db);
-            version.bind(1, rid).bind(2, extract_id).bind_blob(3, filter, bytes).bind(4, sum).run();
-            ++result.new_records;
-        } else if (find.integer(3) != 0) {
-            find.reset();
-            ++result.refused_erased;
-            continue;
-        } else {
-            rid = find.integer(0);
-            const bool unchanged = find.integer(1) == sum && find.blob_size(2) == bytes && std::memcmp(find.blob(2), filter, bytes) == 0;
-            find.reset();
-            if (unchanged) {
+        std::int64_t rid = rid_of[r];
+        switch (state[r]) {
+            case was_erased:
+                ++result.refused_erased;
+                continue;
+            case is_unchanged:
                 ++result.unchanged;
-            } else {
+                break;
+            case is_new: {
+                const std::int64_t sum = filter_checksum(filter, bytes);
+                insert.bind(1, party_id).bind(2, ids[r]).bind_blob(3, filter, bytes).bind(4, sum).bind(5, extract_id).bind(6, extract_id);
+                insert.run();
+                rid = sqlite3_last_insert_rowid(db);
+                version.bind(1, rid).bind(2, extract_id).bind_blob(3, filter, bytes).bind(4, sum).run();
+                ++result.new_records;
+                break;
+            }
+            default: {  // is_updated: its stored pairs are dropped by the next link, which rescores it
+                const std::int64_t sum = filter_checksum(filter, bytes);
                 update.bind_blob(1, filter, bytes).bind(2, sum).bind(3, extract_id).bind(4, rid).run();
                 version.bind(1, rid).bind(2, extract_id).bind_blob(3, filter, bytes).bind(4, sum).run();
-                ++result.updated;  // its stored pairs are dropped by the next link, which rescores it
+                ++result.updated;
+                break;
             }
         }
         appearance.bind(1, extract_id).bind(2, rid).run();
