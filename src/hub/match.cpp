@@ -155,6 +155,7 @@ private:
     struct Scratch {
         std::vector<simd::SliceHit> hits;
         std::vector<std::uint32_t> columns, offsets;
+        std::vector<std::uint64_t> ranked;  // one A row's set bits, each at its place in column_order_
         // With both_sides: per B row (sorted position), its best pairs met by this thread so far,
         // with a and b swapped.
         std::vector<Bucket> b_buckets;
@@ -232,6 +233,8 @@ private:
         std::iota(column_order_.begin(), column_order_.end(), 0u);
         std::stable_sort(column_order_.begin(), column_order_.end(),
                          [&](std::uint32_t x, std::uint32_t y) { return frequency[x] < frequency[y]; });
+        place_in_order_.resize(bits);
+        for (std::uint32_t place = 0; place < bits; ++place) place_in_order_[column_order_[place]] = place;
     }
 
     // Positions [begin, end) of sorted B whose popcount can pass with an A row of popcount pa.
@@ -269,10 +272,22 @@ private:
         // offsets into a slice.
         scratch.columns.clear();
         scratch.offsets.assign(1, 0);
+        // A row's set bits are moved to their places in column_order_ and read back in that order
+        // (two passes over the set bits, where a pass over column_order_ tested every position).
+        scratch.ranked.assign(words_, 0);
         for (std::size_t r = c0; r < c1; ++r) {
             const std::uint64_t* row = a_.row_words(a_order_[r]);
-            for (std::uint32_t k : column_order_)
-                if ((row[k / 64] >> (k % 64)) & 1u) scratch.columns.push_back(k * static_cast<std::uint32_t>(simd::slice_words));
+            for (std::size_t w = 0; w < words_; ++w)
+                for (std::uint64_t x = row[w]; x != 0; x &= x - 1) {
+                    const std::uint32_t place = place_in_order_[w * 64 + static_cast<std::size_t>(__builtin_ctzll(x))];
+                    scratch.ranked[place / 64] |= std::uint64_t{1} << (place % 64);
+                }
+            for (std::size_t w = 0; w < words_; ++w) {
+                for (std::uint64_t x = scratch.ranked[w]; x != 0; x &= x - 1)
+                    scratch.columns.push_back(column_order_[w * 64 + static_cast<std::size_t>(__builtin_ctzll(x))] *
+                                              static_cast<std::uint32_t>(simd::slice_words));
+                scratch.ranked[w] = 0;
+            }
             scratch.offsets.push_back(static_cast<std::uint32_t>(scratch.columns.size()));
         }
         struct Group {
@@ -368,7 +383,8 @@ private:
     std::size_t na_ = 0, nb_ = 0, slices_ = 0;
     std::vector<std::uint32_t> a_order_, b_order_, a_pop_, b_pop_, slice_min_;
     std::unique_ptr<AlignedBuffer> b_slices_;
-    std::vector<std::uint32_t> column_order_;  // bit positions, rarest in B first
+    std::vector<std::uint32_t> column_order_;    // bit positions, rarest in B first
+    std::vector<std::uint32_t> place_in_order_;  // its inverse: each bit position's place in column_order_
     std::vector<Pair> back_;
 };
 
