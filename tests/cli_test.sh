@@ -466,6 +466,7 @@ print("\n".join(sorted(" ".join(sorted(m)) for m in groups.values())))' "$1"
 expect 0 "registry init" -- "$pprl" registry init hub.db
 expect 2 "registry init never replaces a file" -- "$pprl" registry init hub.db
 expect 2 "registry ingest with a bad date" -- "$pprl" registry ingest hub.db s_city.pprl --party city --as-of 2025-02-30
+expect 2 "registry ingest with a date whose month is not two digits" -- "$pprl" registry ingest hub.db s_city.pprl --party city --as-of 2025-9--01
 for party in city schools promise; do
     expect 0 "registry ingest $party" -- "$pprl" registry ingest hub.db s_$party.pprl --party $party --as-of 2025-09-01 --label fall
 done

@@ -204,6 +204,8 @@ struct LocatedGrams {
 struct Noise {
     double p = 0;
 
+    explicit Noise(const AuditOptions& options) : p(std::clamp(options.flip_probability, 0.0, 0.45)) {}
+
     std::size_t present_count(std::size_t k) const {
         const double kd = static_cast<double>(k);
         const double low = kd * (1 - p) - 2.0 * std::sqrt(kd * p * (1 - p));
@@ -252,7 +254,7 @@ LocatedGrams mine_patterns(const BitColumns& columns, std::size_t n, const Refer
     const unsigned m = static_cast<unsigned>(columns.support.size());
     const std::size_t words = columns.words;
     const double lowest = grams.frequent.empty() ? 1.0 : grams.frequent.back().second;
-    const Noise noise{std::clamp(options.flip_probability, 0.0, 0.45)};
+    const Noise noise(options);
     const double nd = static_cast<double>(n);
     LocatedGrams located;
     located.positions.resize(G);
@@ -334,7 +336,7 @@ std::vector<std::string> guess_from_patterns(const FilterMatrix& filters, const 
                                              const AuditOptions& options, std::vector<std::size_t>& fitting) {
     std::vector<std::string> guesses(filters.rows());
     fitting.assign(filters.rows(), 0);
-    const Noise noise{std::clamp(options.flip_probability, 0.0, 0.45)};
+    const Noise noise(options);
     std::vector<std::size_t> located_index;
     for (std::size_t g = 0; g < grams.frequent.size() && located_index.size() < 64; ++g)
         if (!located.positions[g].empty()) located_index.push_back(g);

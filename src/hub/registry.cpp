@@ -156,11 +156,7 @@ public:
         const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(statement_, column));
         return data == nullptr ? std::string_view() : std::string_view(data, static_cast<std::size_t>(sqlite3_column_bytes(statement_, column)));
     }
-    std::string text(int column) const {
-        const auto* data = sqlite3_column_text(statement_, column);
-        return data == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(data),
-                                                             static_cast<std::size_t>(sqlite3_column_bytes(statement_, column)));
-    }
+    std::string text(int column) const { return std::string(text_view(column)); }
     const std::uint8_t* blob(int column) const { return static_cast<const std::uint8_t*>(sqlite3_column_blob(statement_, column)); }
     std::size_t blob_size(int column) const { return static_cast<std::size_t>(sqlite3_column_bytes(statement_, column)); }
 
@@ -205,14 +201,7 @@ std::string utc_now() {
 }
 
 void check_date(const std::string& date, const std::string& option) {
-    const bool shaped = date.size() == 10 && date[4] == '-' && date[7] == '-' &&
-                        std::all_of(date.begin(), date.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '-'; });
-    if (shaped) {
-        const long year = std::stol(date.substr(0, 4));
-        const int month = std::stoi(date.substr(5, 2)), day = std::stoi(date.substr(8, 2));
-        if (year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= days_in_month(year, month)) return;
-    }
-    throw UsageError(option + " must be a date written YYYY-MM-DD");
+    if (!is_iso_date(date)) throw UsageError(option + " must be a date written YYYY-MM-DD");
 }
 
 std::int64_t filter_checksum(const std::uint8_t* data, std::size_t size) {

@@ -354,7 +354,7 @@ void corrupt_names(SynthRecord& r, const ErrorProfile& e, Random& random, SynthO
     }
 }
 
-// Date errors: day and month swapped, or the year, day or month off by a little.
+// Date errors in a YYYY-MM-DD date: day and month swapped, or the year, day or month off by a little.
 void corrupt_date(std::string& dob, const ErrorProfile& e, Random& random, SynthOutput::Applied& applied) {
     int year = std::stoi(dob.substr(0, 4)), month = std::stoi(dob.substr(5, 2)), day = std::stoi(dob.substr(8, 2));
     if (random.chance(e.date_swap) && day <= 12 && day != month) {
@@ -373,25 +373,13 @@ void corrupt_date(std::string& dob, const ErrorProfile& e, Random& random, Synth
     dob = date_text(year, month, day);
 }
 
-void corrupt_dob(SynthRecord& r, const ErrorProfile& e, Random& random, SynthOutput::Applied& applied) {
-    corrupt_date(r.dob, e, random, applied);
-}
-
-// YYYY-MM-DD with a real month and day (the form corrupt_date reads).
-bool iso_date(const std::string& s) {
-    if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
-    for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9})
-        if (s[i] < '0' || s[i] > '9') return false;
-    const int year = std::stoi(s.substr(0, 4)), month = std::stoi(s.substr(5, 2)), day = std::stoi(s.substr(8, 2));
-    return year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= days_in_month(year, month);
-}
 
 // A party's record of a person, with the party's error profile applied.
 SynthRecord observe(const Person& person, const ErrorProfile& e, Random& random, SynthOutput::Applied& applied) {
     SynthRecord r{"", person.first, person.last, person.dob, person.sex, person.address, person.zip};
     ++applied.records;
     corrupt_names(r, e, random, applied);
-    corrupt_dob(r, e, random, applied);
+    corrupt_date(r.dob, e, random, applied);
     if (random.chance(e.moved)) {
         r.address = person.old_address;
         r.zip = person.old_zip;
@@ -640,7 +628,7 @@ std::vector<std::vector<std::string>> perturb_rows(const std::vector<std::vector
             }
         }
         for (std::size_t c = 0; c < kinds.size(); ++c)
-            if (kinds[c] == PerturbKind::date && iso_date(row[c])) corrupt_date(row[c], profile, random, applied);
+            if (kinds[c] == PerturbKind::date && is_iso_date(row[c])) corrupt_date(row[c], profile, random, applied);
         for (std::size_t c = 0; c < kinds.size(); ++c)
             if (kinds[c] != PerturbKind::keep && random.chance(profile.missing)) row[c].clear();
         if (random.chance(profile.case_noise))
