@@ -282,6 +282,7 @@ check "is warned about, naming the byte" -- grep -q 'ends in whitespace (\\r)' e
 "$pprl" synth --people 1500 --seed 21 --out-dir aud_ref >/dev/null 2>&1
 expect 0 "audit the city's encodings" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext aud_ref/city.csv --truth syn/city.csv --report audit.html
 check "audit reports the four attacks" -- bash -c "grep -q 'frequency alignment' out.txt && grep -q 'bit-pattern mining' out.txt && grep -q 'similarity clustering' out.txt && grep -q 'graph matching' out.txt"
+check "and attacks every encoded field through the whole filter" -- bash -c "grep -q 'graph matching on first_name' out.txt && grep -q 'graph matching on last_name' out.txt && grep -q 'graph matching on zip' out.txt"
 check "audit report is HTML with SVG" -- grep -q "<svg" audit.html
 check "audit reports the five vulnerabilities" -- bash -c "grep -q 'vulnerability (' out.txt && grep -q 'similarity neighbourhood' audit.html"
 expect 0 "audit with groups" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext aud_ref/city.csv --truth syn/city.csv --groups syn/truth.csv --json
@@ -320,7 +321,7 @@ expect 4 "audit refuses another schema's file" -- "$pprl" audit ck.pprl --schema
 expect 3 "audit without the field in the plaintext" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext syn/truth.csv
 expect 2 "audit of an unknown field" -- "$pprl" audit s_city.pprl --schema "$schema" --plaintext aud_ref/city.csv --field shoe_size
 expect 0 "audit segmented encodings: every single-field segment and the whole filter" -- "$pprl" audit g_city.pprl --schema "$seg_schema" --plaintext aud_ref/city.csv --truth syn/city.csv --json
-check "one target per segment and the whole filter" -- test "$(grep -c '"target"' out.txt)" = 7
+check "one target per single-field segment (six) and every field on the whole filter (six)" -- test "$(grep -c '"target"' out.txt)" = 12
 check "the first name segment is attacked on its own" -- grep -q '"target": "segment first_name"' out.txt
 expect 0 "audit one field's segment" -- "$pprl" audit g_city.pprl --schema "$seg_schema" --plaintext aud_ref/city.csv --truth syn/city.csv --field last_name --report seg_audit.html
 check "the segment and the whole filter" -- bash -c "grep -q 'last_name (segment last_name)' out.txt && grep -q 'last_name (whole filter)' out.txt"

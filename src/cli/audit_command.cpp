@@ -67,13 +67,6 @@ std::map<std::string, std::string> read_column(const CsvTable& table, const std:
 
 namespace {
 
-// The attacked field: the one named, else the schema's first encoded string field.
-const FieldSpec& attacked_field(const Schema& schema, const std::string& requested) {
-    for (const auto& f : schema.fields())
-        if (!f.ignored && ((requested.empty() && f.type == FieldType::string) || f.name == requested)) return f;
-    throw UsageError("--field names no encoded field of the schema");
-}
-
 nlohmann::json audit_json(const AuditReport& report) {
     const FilterStatistics& s = report.statistics;
     nlohmann::json j;
@@ -131,25 +124,38 @@ FilterMatrix segment_filters(const FilterMatrix& filters, const Segment& segment
     return out;
 }
 
-// The targets: the attacked field on the whole filter, and with a segmented layout also every
-// single-field segment on its own bits (the field given: its segment only).
+// The targets: with --field, that field on the whole filter (and on its segment, if it has one of
+// its own); without, every encoded field on the whole filter, since the hub sees every field's
+// tokens there (last names, shared by households, can be easier to re-identify than first names),
+// and with a segmented layout every single-field segment on its own bits too. Without --field, a
+// field the attacker's reference lacks is left out (the reference must have one of them).
 struct Target {
     const FieldSpec* field;
     const Segment* segment;  // null: the whole filter
 };
 
-std::vector<Target> audit_targets(const Schema& schema, const Layout& layout, const std::string& requested) {
+std::vector<Target> audit_targets(const Schema& schema, const Layout& layout, const std::string& requested,
+                                  const CsvTable& reference) {
     std::vector<Target> targets;
-    const FieldSpec& named = attacked_field(schema, requested);
-    if (layout.empty()) return {{&named, nullptr}};
+    const auto encoded = [&](const FieldSpec& field) {
+        return !field.ignored && (requested.empty() || field.name == requested);
+    };
+    if (std::none_of(schema.fields().begin(), schema.fields().end(), encoded))
+        throw UsageError("--field names no encoded field of the schema");
+    const auto wanted = [&](const FieldSpec& field) {
+        return encoded(field) && (!requested.empty() || std::find(reference.header.begin(), reference.header.end(),
+                                                                  field.name) != reference.header.end());
+    };
+    if (std::none_of(schema.fields().begin(), schema.fields().end(), wanted))
+        throw ValidationError("the attacker's reference has no column of an encoded field");
     for (std::size_t s = 0; s < layout.size(); ++s) {
         const SegmentSpec& spec = schema.segments()[s];
         if (spec.fields.size() != 1) continue;  // a group of fields has no single value to align
         for (const FieldSpec& field : schema.fields())
-            if (field.name == spec.fields[0] && (requested.empty() || field.name == requested))
-                targets.push_back({&field, &layout[s]});
+            if (field.name == spec.fields[0] && wanted(field)) targets.push_back({&field, &layout[s]});
     }
-    targets.push_back({&named, nullptr});
+    for (const FieldSpec& field : schema.fields())
+        if (wanted(field)) targets.push_back({&field, nullptr});
     return targets;
 }
 
@@ -232,7 +238,7 @@ std::vector<AuditSection> audit_schema(const Schema& schema, const std::string& 
     const Layout layout = schema.layout();
     options.flip_probability = hardening_flip_probability(schema.hardening());
     std::vector<AuditSection> sections;
-    for (const Target& target : audit_targets(schema, layout, requested)) {
+    for (const Target& target : audit_targets(schema, layout, requested, reference_table)) {
         const FieldSpec& spec = *target.field;
         const std::string& field = spec.name;
         const std::vector<std::string> reference = column_values(reference_table, field);
@@ -409,7 +415,7 @@ Command add_audit(CLI::App& app) {
         ->required();
     app.add_option("--schema", o->schema, "The schema the file was encoded with")->required();
     app.add_option("--truth", o->truth, "The CSV that was encoded (its id column and the attacked field)");
-    app.add_option("--field", o->field, "The attacked field (default: the schema's first encoded string field)");
+    app.add_option("--field", o->field, "The attacked field (default: every encoded field)");
     app.add_option("--report", o->report, "Write an HTML report (it names re-identified values: keep it in-house)");
     app.add_option("--overlap", o->overlap,
                    "Graph matching: the share of the encoded population the attacker expects the reference to cover")
