@@ -6,6 +6,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "pprl/encode.hpp"
@@ -97,27 +98,36 @@ TEST(Harden, FoldingHalvesTheLengthAndXorsSecretPairs) {
 }
 
 TEST(Harden, DiffusionIsAKeyedXorOfExactlyTInputs) {
-    for (unsigned t : {1u, 3u, 7u}) {
-        const Hardener h({step(HardeningKind::diffusion, 0, t, 768)}, 1024, key_of(4), fingerprint);
-        ASSERT_EQ(h.output_bits(), 768u);
+    // 1024 → 768 bits keeps each input bit's whole output image; 4096 → 4096 (2 MiB of images) flips
+    // the outputs one by one: both must be the same kind of map.
+    for (const auto& [in_bits, out_bits, t] : {std::tuple{1024u, 768u, 1u}, std::tuple{1024u, 768u, 3u},
+                                               std::tuple{1024u, 768u, 7u}, std::tuple{4096u, 4096u, 3u}}) {
+        const Hardener h({step(HardeningKind::diffusion, 0, t, out_bits)}, in_bits, key_of(4), fingerprint);
+        ASSERT_EQ(h.output_bits(), out_bits);
         // Columns of the map: the image of each unit vector. Every output bit has exactly t inputs.
-        std::vector<unsigned> inputs_per_output(768, 0);
-        std::vector<std::uint8_t> unit(128, 0);
-        for (unsigned i = 0; i < 1024; ++i) {
+        std::vector<unsigned> inputs_per_output(out_bits, 0);
+        std::vector<std::uint8_t> unit(in_bits / 8, 0);
+        std::vector<std::vector<std::uint8_t>> images;
+        for (unsigned i = 0; i < in_bits; ++i) {
             std::fill(unit.begin(), unit.end(), 0);
             unit[i / 8] = static_cast<std::uint8_t>(0x80u >> (i % 8));
-            const auto image = harden(h, unit);
-            for (unsigned j = 0; j < 768; ++j) inputs_per_output[j] += (image[j / 8] >> (7 - j % 8)) & 1;
+            images.push_back(harden(h, unit));
+            for (unsigned j = 0; j < out_bits; ++j) inputs_per_output[j] += (images.back()[j / 8] >> (7 - j % 8)) & 1;
         }
-        for (unsigned j = 0; j < 768; ++j) EXPECT_EQ(inputs_per_output[j], t) << "output bit " << j;
-        // Linear: D(a ⊕ b) = D(a) ⊕ D(b), D(0) = 0.
+        for (unsigned j = 0; j < out_bits; ++j) EXPECT_EQ(inputs_per_output[j], t) << "output bit " << j;
+        // Linear: D(a ⊕ b) = D(a) ⊕ D(b), D(0) = 0, and D(a) is the XOR of its set bits' images.
         std::mt19937_64 rng(t);
-        const auto a = random_filter(1024, 0.2, rng), b = random_filter(1024, 0.4, rng);
+        const auto a = random_filter(in_bits, 0.2, rng), b = random_filter(in_bits, 0.4, rng);
         std::vector<std::uint8_t> x(a.size());
         for (std::size_t i = 0; i < a.size(); ++i) x[i] = a[i] ^ b[i];
         const auto da = harden(h, a), db = harden(h, b), dx = harden(h, x);
         for (std::size_t i = 0; i < da.size(); ++i) EXPECT_EQ(dx[i], da[i] ^ db[i]);
-        EXPECT_EQ(popcount(harden(h, std::vector<std::uint8_t>(128, 0))), 0u);
+        std::vector<std::uint8_t> sum(out_bits / 8, 0);
+        for (unsigned i = 0; i < in_bits; ++i)
+            if ((a[i / 8] >> (7 - i % 8)) & 1)
+                for (std::size_t q = 0; q < sum.size(); ++q) sum[q] ^= images[i][q];
+        EXPECT_EQ(da, sum);
+        EXPECT_EQ(popcount(harden(h, std::vector<std::uint8_t>(in_bits / 8, 0))), 0u);
     }
 }
 

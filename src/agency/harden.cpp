@@ -50,12 +50,12 @@ private:
     }
     std::uint8_t key_[32];
     std::uint8_t iv_[16];
-    std::vector<std::uint8_t> buffer_ = std::vector<std::uint8_t>(4096);
+    WipedVector<std::uint8_t> buffer_ = WipedVector<std::uint8_t>(4096);  // keystream: wiped when freed
     std::size_t used_ = 4096;
 };
 
-std::vector<std::uint32_t> keyed_permutation(KeyedStream& stream, std::uint32_t n) {
-    std::vector<std::uint32_t> p(n);
+WipedVector<std::uint32_t> keyed_permutation(KeyedStream& stream, std::uint32_t n) {
+    WipedVector<std::uint32_t> p(n);
     for (std::uint32_t i = 0; i < n; ++i) p[i] = i;
     for (std::uint32_t i = n - 1; i > 0; --i) std::swap(p[i], p[stream.below(i + 1)]);  // Fisher–Yates
     return p;
@@ -68,7 +68,13 @@ namespace {
 struct Step {
     HardeningStep spec;
     unsigned in_bits = 0, out_bits = 0;
-    std::vector<std::uint32_t> map;  // balance, xor_fold: permutation; diffusion: out_bits × t positions
+    WipedVector<std::uint32_t> map;  // balance, xor_fold: the keyed permutation
+    // diffusion, by input position (the map's transpose), so that a filter's output is the XOR of
+    // what its set bits feed: input bit i's whole output image, out_bits / 64 words at i · out_bits / 64,
+    // while all images fit in max_diffusion_columns_bytes; else the outputs it feeds,
+    // outputs[offsets[i] .. offsets[i + 1]).
+    WipedVector<std::uint64_t> columns;
+    WipedVector<std::uint32_t> offsets, outputs;
     std::unique_ptr<crypto::HmacSha256> blip_mac;
     std::uint32_t flip_below = 0;    // blip: flip when a 16-bit coin is below this
 };
@@ -86,6 +92,10 @@ double hardening_flip_probability(const std::vector<HardeningStep>& steps) noexc
         }
     return p;
 }
+
+// Diffusion's output images of single input bits are kept whole up to this size (1024 × 1024 bits
+// take 128 KiB); larger maps flip the outputs one at a time.
+constexpr std::size_t max_diffusion_columns_bytes = std::size_t{1} << 20;
 
 struct Hardener::Impl {
     std::vector<Step> steps;
@@ -137,16 +147,35 @@ Hardener::Hardener(const std::vector<HardeningStep>& steps, unsigned input_bits,
                 const unsigned t = steps[i].t;
                 if (t == 0 || t > bits) throw UsageError("diffusion needs 1 ≤ t ≤ input length");
                 step.out_bits = steps[i].output_bits;
-                step.map.reserve(std::size_t{step.out_bits} * t);
+                // Output j is the XOR of t distinct input positions drawn in order j = 0, 1, ...
+                WipedVector<std::uint32_t> inputs;
+                inputs.reserve(std::size_t{step.out_bits} * t);
                 for (unsigned j = 0; j < step.out_bits; ++j) {
-                    const std::size_t first = step.map.size();
-                    while (step.map.size() - first < t) {  // t distinct positions
+                    const std::size_t first = inputs.size();
+                    while (inputs.size() - first < t) {
                         const std::uint32_t pick = stream.below(bits);
                         bool fresh = true;
-                        for (std::size_t q = first; q < step.map.size(); ++q) fresh = fresh && step.map[q] != pick;
-                        if (fresh) step.map.push_back(pick);
+                        for (std::size_t q = first; q < inputs.size(); ++q) fresh = fresh && inputs[q] != pick;
+                        if (fresh) inputs.push_back(pick);
                     }
                 }
+                if (bits % 64 == 0 && step.out_bits % 64 == 0 &&
+                    std::size_t{bits} * step.out_bits / 8 <= max_diffusion_columns_bytes) {
+                    const std::size_t words = step.out_bits / 64;
+                    step.columns.assign(std::size_t{bits} * words, 0);
+                    for (std::size_t q = 0; q < inputs.size(); ++q) {
+                        const std::size_t j = q / t;  // output j, in the filter's bit order within its word
+                        std::uint8_t* image = reinterpret_cast<std::uint8_t*>(step.columns.data() + inputs[q] * words);
+                        image[j / 8] ^= static_cast<std::uint8_t>(0x80u >> (j % 8));
+                    }
+                    break;
+                }
+                step.offsets.assign(std::size_t{bits} + 1, 0);
+                for (const std::uint32_t input : inputs) ++step.offsets[input + 1];
+                for (unsigned p = 0; p < bits; ++p) step.offsets[p + 1] += step.offsets[p];
+                step.outputs.resize(inputs.size());
+                WipedVector<std::uint32_t> fill(step.offsets.begin(), step.offsets.end() - 1);
+                for (std::size_t q = 0; q < inputs.size(); ++q) step.outputs[fill[inputs[q]]++] = static_cast<std::uint32_t>(q / t);
                 break;
             }
         }
@@ -164,6 +193,7 @@ unsigned Hardener::output_bits() const noexcept { return impl_->output_bits; }
 
 struct Hardener::Workspace::Buffers {
     WipedVector<std::uint8_t> current, next, coins, seed_input;
+    WipedVector<std::uint64_t> out_words;  // diffusion's output, word by word
     crypto::Keystream keystream;
 };
 
@@ -175,6 +205,7 @@ void Hardener::Workspace::wipe() noexcept {
     pprl::wipe(buffers_->next);
     pprl::wipe(buffers_->coins);
     pprl::wipe(buffers_->seed_input);
+    pprl::wipe(buffers_->out_words);
 }
 
 void Hardener::Workspace::visit_buffers(const std::function<void(const void*, std::size_t)>& visit) const {
@@ -182,6 +213,7 @@ void Hardener::Workspace::visit_buffers(const std::function<void(const void*, st
     visit_buffer(buffers_->next, visit);
     visit_buffer(buffers_->coins, visit);
     visit_buffer(buffers_->seed_input, visit);
+    visit_buffer(buffers_->out_words, visit);
 }
 
 void Hardener::apply(const std::uint8_t* in, std::uint8_t* out, std::string_view record) const {
@@ -190,7 +222,7 @@ void Hardener::apply(const std::uint8_t* in, std::uint8_t* out, std::string_view
 }
 
 void Hardener::apply(const std::uint8_t* in, std::uint8_t* out, std::string_view record, Workspace& workspace) const {
-    auto& [current, next, coins, seed_input, keystream] = *workspace.buffers_;
+    auto& [current, next, coins, seed_input, out_words, keystream] = *workspace.buffers_;
     current.assign(in, in + impl_->input_bits / 8);
     for (const Step& step : impl_->steps) {
         next.assign((step.out_bits + 7) / 8, 0);
@@ -226,13 +258,37 @@ void Hardener::apply(const std::uint8_t* in, std::uint8_t* out, std::string_view
                 break;
             }
             case HardeningKind::diffusion: {
-                const unsigned t = step.spec.t;
-                for (std::uint32_t j = 0; j < step.out_bits; ++j) {
-                    bool parity = false;
-                    const std::uint32_t* positions = step.map.data() + std::size_t{j} * t;
-                    for (unsigned q = 0; q < t; ++q) parity ^= filter_bit(f, positions[q]);
-                    if (parity) set_filter_bit(next.data(), j);
+                // Each set input bit flips the outputs it feeds: about t per set bit, with no branch
+                // on the data, where testing each output's t inputs cost t reads and a branch per output.
+                // (Pointers held in locals: a byte store may alias anything, which would make the
+                // compiler reload the vectors' data pointers at every flip.)
+                if (!step.columns.empty()) {
+                    // One image of out_bits / 64 words XORed per set bit: no branch but the loop's.
+                    const std::size_t words = step.out_bits / 64;
+                    out_words.assign(words, 0);
+                    std::uint64_t* const o = out_words.data();
+                    const std::uint64_t* const columns = step.columns.data();
+                    for (std::uint32_t word = 0; word < step.in_bits / 64; ++word) {
+                        std::uint64_t w = 0;
+                        std::memcpy(&w, f + 8 * word, 8);
+                        for (w = __builtin_bswap64(w); w != 0; w &= w - 1) {  // bit 63 - p: input 64·word + p
+                            const std::uint64_t* image = columns + (64 * word + 63 - __builtin_ctzll(w)) * words;
+                            for (std::size_t q = 0; q < words; ++q) o[q] ^= image[q];
+                        }
+                    }
+                    std::memcpy(next.data(), o, words * 8);
+                    break;
                 }
+                std::uint8_t* const o = next.data();
+                const std::uint32_t* const offsets = step.offsets.data();
+                const std::uint32_t* const outputs = step.outputs.data();
+                for (std::uint32_t byte = 0; byte < step.in_bits / 8; ++byte)
+                    for (unsigned set = f[byte]; set != 0; set &= set - 1) {
+                        const std::uint32_t input = byte * 8 + 7 - static_cast<unsigned>(__builtin_ctz(set));
+                        const std::uint32_t end = offsets[input + 1];
+                        for (std::uint32_t e = offsets[input]; e < end; ++e)
+                            o[outputs[e] / 8] ^= static_cast<std::uint8_t>(0x80u >> (outputs[e] % 8));
+                    }
                 break;
             }
         }
