@@ -42,8 +42,12 @@ def unsalted_schema(work):
     return path
 
 
-def run(args, env=None):
+def run(args, env=None, may_be_killed=False):
+    """Runs a command; exits on failure, or returns None when `may_be_killed` and the kernel's
+    out-of-memory killer stopped it (a threshold too low for all its pairs to fit in memory)."""
     done = subprocess.run(args, capture_output=True, text=True, env=env)
+    if done.returncode == -9 and may_be_killed:
+        return None
     if done.returncode != 0:
         sys.exit(f"{' '.join(map(str, args))} failed ({done.returncode}):\n{done.stderr}")
     return done
@@ -56,12 +60,14 @@ def evaluate(pprl, truth, entities, work):
     return doc["overall"]["f1"], {group: figures["f1"] for group, figures in doc["groups"].items()}
 
 
-def link(pprl, files, work, *options):
+def link(pprl, files, work, *options, may_be_killed=False):
     out = work / "entities.csv"
     if out.exists():
         out.unlink()
     start = time.perf_counter()
-    done = run([pprl, "link", *files, "--out", out, *options])
+    done = run([pprl, "link", *files, "--out", out, *options], may_be_killed=may_be_killed)
+    if done is None:
+        return None
     seconds = time.perf_counter() - start
     linked = re.search(r"linked in ([0-9.]+) s", done.stderr)
     threshold = re.search(r"threshold (?:auto: )?([0-9.]+)", done.stderr)
@@ -86,19 +92,24 @@ def measure(pprl, work, parties, truth, key, people):
         f1, groups = evaluate(pprl, truth, entities, work)
         rows[name] = (f1, groups, seconds, threshold)
     # The record-level model's best threshold: a sweep in steps of 0.025 over 0.1 either side of the
-    # automatic one (not below 0.4, nor below 0.525 from 100,000 people, where every pair above a
-    # lower threshold no longer fits in memory).
+    # automatic one (not below 0.4, nor below 0.525 from 100,000 people). A threshold whose pairs do
+    # not fit in memory is skipped; the best is then a lower bound, marked by `memory_floor` (the
+    # lowest threshold that ran).
     estimate = rows["record, auto"][3]
     low = max(0.4 if people < 100_000 else 0.525, round((estimate - 0.1) / 0.025) * 0.025)
-    best = None
+    best, memory_floor = None, None
     for step in range(0, 9):
         threshold = f"{low + 0.025 * step:.3f}"
-        entities, seconds, _ = link(pprl, encoded["record"], work, "--model", "record", "--threshold", threshold)
-        f1, groups = evaluate(pprl, truth, entities, work)
+        linked = link(pprl, encoded["record"], work, "--model", "record", "--threshold", threshold,
+                      may_be_killed=True)
+        if linked is None:
+            memory_floor = low + 0.025 * (step + 1)
+            continue
+        f1, groups = evaluate(pprl, truth, linked[0], work)
         if best is None or f1 > best[0]:
-            best = (f1, groups, seconds, float(threshold))
+            best = (f1, groups, linked[1], float(threshold))
     rows = {"record, best": best, **rows}
-    return rows
+    return rows, memory_floor
 
 
 def main():
@@ -127,11 +138,15 @@ def main():
             run([sys.executable, ROOT / "scripts" / "febrl_corrupt.py", synth_dir, populations[1][1],
                  "--seed", str(args.seed)])
         for name, directory, parties in populations:
-            rows = measure(pprl, directory, parties, directory / "truth.csv", key, people)
+            rows, memory_floor = measure(pprl, directory, parties, directory / "truth.csv", key, people)
+            if memory_floor is not None:
+                print(f"{name} {people}: thresholds below {memory_floor:.3f} did not fit in memory; "
+                      f"record, best is the best from there up", file=sys.stderr)
             for setting, (f1, groups, seconds, threshold) in rows.items():
                 worst = min(groups, key=groups.get) if groups else ""
                 gap = max((abs(g - f1) for g in groups.values()), default=0.0)
                 results.append({"population": name, "people": people, "setting": setting, "f1": f1,
+                                "sweep_memory_floor": memory_floor if setting == "record, best" else None,
                                 "threshold": threshold, "worst_group": worst, "worst_group_f1": groups.get(worst),
                                 "largest_gap": gap, "link_seconds": seconds, "groups": groups})
                 print(f"{name} {people} {setting}: F1 {f1:.4f} (threshold {threshold}), worst group {worst} "

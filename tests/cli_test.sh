@@ -303,7 +303,7 @@ head -801 syn/city.csv > trade_city.csv
 expect 0 "audit --tradeoff" -- "$pprl" audit trade_city.pprl --schema "$schema" --plaintext aud_ref/city.csv --truth trade_city.csv --tradeoff --json --report trade.html
 check "compares the hardenings, the schema's own first and equal to its own step" -- python3 -c "
 import json; t = json.load(open('out.txt'))['tradeoff']; names = [p['hardening'] for p in t]
-given, same = t[0], t[names.index('blip eps=3')]
+given, same = t[0], t[names.index('diffusion t=3')]
 assert names[0] == 'as given' and {'none', 'balance', 'diffusion t=3', 'salt dob year', 'salt + balance'} <= set(names), names
 assert all(k in given and given[k] == same[k] for k in ('f1', 'threshold', 'reidentified', 'attack')), (given, same)
 assert all(0.5 < p['f1'] <= 1 and 0 <= p['reidentified'] <= 1 and p['attack'] for p in t), t
