@@ -4,7 +4,7 @@
 #   bench/real_match.sh PPRL_BINARY [BASELINE_BINARY] [PEOPLE] [ROUNDS]
 #
 # pprl synth makes PEOPLE people (default 50,000); city and schools are encoded with the example
-# schema (record-level CLK with BLIP) and with examples/clkhash_youth_schema.json (a clkhash
+# schema (record-level CLK, diffused) and with examples/clkhash_youth_schema.json (a clkhash
 # tutorial-style schema), and `pprl match city schools` runs at the example schema's operating
 # threshold (0.65) and at 0.8, and on the clkhash-style encodings at 0.8, with one and two threads,
 # to /dev/null. Each row reports the kernel's own time ("matched in", as pprl match prints it) and
