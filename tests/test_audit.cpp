@@ -245,6 +245,46 @@ TEST(Audit, VulnerabilitiesFollowWhatTheEncodingsShow) {
                  UsageError);
 }
 
+// Prepared once, the encodings give every field the report a fresh audit of that field gives (the
+// CLI attacks each field through the whole filter this way).
+TEST(Audit, PreparedEncodingsGiveEachFieldTheSameReport) {
+    const Case c = first_names(R"(, "hardening": [{"step": "blip", "epsilon": 3}])");
+    const FieldSpec& f = c.schema.fields()[0];
+    const FilterMatrix other = encode_names(c.schema, c.reference, 5);
+    // A second "field" of the same records: the first two letters of each name.
+    const auto prefix = [](const std::vector<std::string>& names) {
+        std::vector<std::string> out;
+        for (const auto& name : names) out.push_back(name.substr(0, 2));
+        return out;
+    };
+    std::vector<std::string> groups;
+    for (std::size_t i = 0; i < c.truth.size(); ++i) groups.push_back(i % 2 ? "a" : "b");
+    const AuditedFilters prepared(c.filters, {}, &other);
+    for (const auto& [truth, reference] : {std::pair{c.truth, c.reference}, std::pair{prefix(c.truth), prefix(c.reference)}}) {
+        const AuditReport fresh = audit(c.filters, truth, reference, f.normalize, f.tokenizer, {}, &other, &reference, &groups);
+        const AuditReport shared = audit(prepared, truth, reference, f.normalize, f.tokenizer, &reference, &groups);
+        ASSERT_EQ(shared.attacks.size(), 4u);
+        ASSERT_EQ(fresh.attacks.size(), shared.attacks.size());
+        for (std::size_t a = 0; a < fresh.attacks.size(); ++a) {
+            EXPECT_EQ(fresh.attacks[a].name, shared.attacks[a].name);
+            EXPECT_EQ(fresh.attacks[a].guessed, shared.attacks[a].guessed) << fresh.attacks[a].name;
+            EXPECT_EQ(fresh.attacks[a].correct, shared.attacks[a].correct) << fresh.attacks[a].name;
+            EXPECT_EQ(fresh.attacks[a].names_correct, shared.attacks[a].names_correct) << fresh.attacks[a].name;
+            EXPECT_EQ(fresh.attacks[a].threshold, shared.attacks[a].threshold) << fresh.attacks[a].name;
+        }
+        ASSERT_EQ(fresh.vulnerabilities.size(), 3u);
+        ASSERT_EQ(shared.vulnerabilities.size(), 3u);
+        for (std::size_t g = 0; g < 3; ++g)
+            for (std::size_t m = 0; m < vulnerability_measures; ++m) {
+                EXPECT_EQ(fresh.vulnerabilities[g].mean[m], shared.vulnerabilities[g].mean[m]);
+                EXPECT_EQ(fresh.vulnerabilities[g].high[m], shared.vulnerabilities[g].high[m]);
+            }
+        EXPECT_EQ(fresh.statistics.distinct_filters, shared.statistics.distinct_filters);
+    }
+    EXPECT_GT(audit(prepared, c.truth, c.reference, f.normalize, f.tokenizer, &c.reference).attacks[3].correct, 0u);
+    EXPECT_THROW(audit(prepared, c.truth, c.reference, f.normalize, f.tokenizer), UsageError);  // no reference values
+}
+
 TEST(Audit, NeedsOneTrueValuePerFilter) {
     const Case c = first_names("");
     const FieldSpec& f = c.schema.fields()[0];

@@ -31,6 +31,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -115,6 +116,35 @@ struct AuditReport {
     std::vector<AttackResult> attacks;
     std::vector<Vulnerability> vulnerabilities;  // all records, then each group in name order
 };
+
+// What the attacks take from the encodings alone, before they look at any value: groups of identical
+// filters, the statistics, the similarity attack's τ and clusters, the graph attack's matched nodes
+// (with the attacker's own encodings, when given) and four of the five vulnerabilities. It is the
+// same for every field attacked through one filter, so `pprl audit`, which attacks each field
+// through the whole filter, computes it once. It holds a copy of the filters.
+class AuditedFilters {
+public:
+    explicit AuditedFilters(const FilterMatrix& filters, const AuditOptions& options = {},
+                            const FilterMatrix* reference_encoded = nullptr);
+    ~AuditedFilters();
+    AuditedFilters(AuditedFilters&&) noexcept;
+    AuditedFilters& operator=(AuditedFilters&&) noexcept;
+    struct Impl;
+
+private:
+    std::unique_ptr<Impl> impl_;
+    friend AuditReport audit(const AuditedFilters&, const std::vector<std::string>&, const std::vector<std::string>&,
+                             const NormalizeOptions&, const TokenizerSpec&, const std::vector<std::string>*,
+                             const std::vector<std::string>*);
+};
+
+// The attacks on one field of prepared encodings: `truth`, `reference`, `groups` as below;
+// `reference_encoded_values` (the attacked field of the attacker's encodings, row for row) is needed
+// when the encodings were prepared with the attacker's.
+AuditReport audit(const AuditedFilters& encodings, const std::vector<std::string>& truth,
+                  const std::vector<std::string>& reference, const NormalizeOptions& normalize,
+                  const TokenizerSpec& tokenizer, const std::vector<std::string>* reference_encoded_values = nullptr,
+                  const std::vector<std::string>* groups = nullptr);
 
 // `truth[i]` is the true value of filters row i ("" where unknown), `reference` the attacker's list
 // (one entry per person, so frequencies count). Both are normalised with `normalize` and tokenised

@@ -443,21 +443,33 @@ std::vector<std::vector<std::size_t>> similarity_clusters(const FilterMatrix& fi
     return clusters;
 }
 
-AttackResult similarity_attack(const FilterMatrix& filters, const std::vector<std::string>& truth, const Reference& ref,
-                               const AuditOptions& options) {
+// The similarity attack's clusters: τ chosen from the filters, then the clusters at τ (none for
+// fewer than two filters). They depend on the filters alone, not on the field attacked.
+struct SimilarityClusters {
+    double tau = 0;
+    std::vector<std::vector<std::size_t>> clusters;
+};
+
+SimilarityClusters similarity_clustering(const FilterMatrix& filters, const AuditOptions& options) {
+    SimilarityClusters out;
+    if (filters.rows() < 2) return out;
+    out.tau = attacker_threshold(filters, options);
+    out.clusters = similarity_clusters(filters, out.tau, options.similarity_neighbours);
+    return out;
+}
+
+AttackResult similarity_attack(const SimilarityClusters& clustering, std::size_t n, const std::vector<std::string>& truth,
+                               const Reference& ref) {
     AttackResult result;
     result.name = "similarity clustering";
-    const std::size_t n = filters.rows();
     std::vector<std::string> guesses(n);
     if (n < 2 || ref.values.empty()) {
         score(result, truth, guesses, ref);
         return result;
     }
-    const double tau = attacker_threshold(filters, options);
-    result.threshold = tau;
-    const auto clusters = similarity_clusters(filters, tau, options.similarity_neighbours);
-    for (std::size_t rank = 0; rank < clusters.size() && rank < ref.values.size(); ++rank)
-        for (std::size_t row : clusters[rank]) guesses[row] = ref.values[rank];
+    result.threshold = clustering.tau;
+    for (std::size_t rank = 0; rank < clustering.clusters.size() && rank < ref.values.size(); ++rank)
+        for (std::size_t row : clustering.clusters[rank]) guesses[row] = ref.values[rank];
     score(result, truth, guesses, ref);
     return result;
 }
@@ -536,19 +548,22 @@ SimilarityGraph similarity_graph(const FilterMatrix& filters, double tau, std::s
     return graph;
 }
 
-AttackResult graph_attack(const FilterMatrix& filters, const std::vector<std::string>& truth, const Reference& ref,
-                          const FilterMatrix& reference_filters, const std::vector<std::string>& reference_values,
-                          const AuditOptions& options) {
-    AttackResult result;
-    result.name = "graph matching";
+// The graph attack's node matching: each side's nodes (groups of records) and the pairs of nodes it
+// matches, most alike first; the same whatever field is then guessed.
+struct GraphMatching {
+    bool ran = false;  // both sides have two records or more
+    double tau = 0;
+    std::vector<std::pair<std::vector<std::size_t>, std::vector<std::size_t>>> matched;  // (encoded rows, reference rows)
+};
+
+GraphMatching graph_matching(const FilterMatrix& filters, const FilterMatrix& reference_filters,
+                             const AuditOptions& options) {
+    GraphMatching out;
     const std::size_t n = filters.rows(), n_ref = reference_filters.rows();
-    std::vector<std::string> guesses(n);
-    if (n < 2 || n_ref < 2) {
-        score(result, truth, guesses, ref);
-        return result;
-    }
+    if (n < 2 || n_ref < 2) return out;
+    out.ran = true;
     const double tau = attacker_threshold(reference_filters, options);
-    result.threshold = tau;
+    out.tau = tau;
     const SimilarityGraph mine = similarity_graph(reference_filters, tau, options.similarity_neighbours, 1.0);
     const SimilarityGraph theirs = similarity_graph(filters, tau, options.similarity_neighbours,
                                                     static_cast<double>(n_ref) / static_cast<double>(n));
@@ -599,24 +614,44 @@ AttackResult graph_attack(const FilterMatrix& filters, const std::vector<std::st
         if (theirs_used[p.theirs] || mine_used[p.mine]) continue;
         theirs_used[p.theirs] = mine_used[p.mine] = 1;
         ++matched;
-        std::map<std::string, std::size_t> values;  // the reference node's most frequent value
-        for (std::size_t r : mine.nodes[p.mine])
+        out.matched.emplace_back(theirs.nodes[p.theirs], mine.nodes[p.mine]);
+    }
+    return out;
+}
+
+// Each matched encoded node's records are guessed as its reference node's most frequent value.
+AttackResult graph_attack(const GraphMatching& matching, std::size_t n, const std::vector<std::string>& truth,
+                          const Reference& ref, const std::vector<std::string>& reference_values) {
+    AttackResult result;
+    result.name = "graph matching";
+    std::vector<std::string> guesses(n);
+    if (!matching.ran) {
+        score(result, truth, guesses, ref);
+        return result;
+    }
+    result.threshold = matching.tau;
+    for (const auto& [encoded_rows, reference_rows] : matching.matched) {
+        std::map<std::string, std::size_t> values;
+        for (std::size_t r : reference_rows)
             if (!reference_values[r].empty()) ++values[reference_values[r]];
         std::string guess;
         std::size_t most = 0;
         for (const auto& [value, count] : values)
             if (count > most) guess = value, most = count;
-        for (std::size_t r : theirs.nodes[p.theirs]) guesses[r] = guess;
+        for (std::size_t r : encoded_rows) guesses[r] = guess;
     }
     score(result, truth, guesses, ref);
     return result;
 }
 
+
 // Per record, its vulnerability under each measure (see Vulnerability). A record's near copies are
 // its neighbours at Dice ≥ τ among its `vulnerability_neighbours` nearest; the records that share
 // a signature hold about Σ 1 / (near copies + 1) distinct values, the size of its class.
-std::vector<std::array<double, vulnerability_measures>> record_vulnerabilities(
-    const FilterMatrix& filters, const std::vector<std::size_t>& fitting, const AuditOptions& options) {
+// The co-occurrence measure is the pattern attack's (set per field by with_cooccurrence); the
+// other four depend on the filters alone.
+std::vector<std::array<double, vulnerability_measures>> record_vulnerabilities(const FilterMatrix& filters,
+                                                                               const AuditOptions& options) {
     const std::size_t n = filters.rows();
     std::vector<std::array<double, vulnerability_measures>> out(n, std::array<double, vulnerability_measures>{});
     if (n < 2) return out;
@@ -654,8 +689,14 @@ std::vector<std::array<double, vulnerability_measures>> record_vulnerabilities(
         for (std::size_t r = 0; r < n; ++r) values[signature[r]] += 1.0 / static_cast<double>(copies[r] + 1);
         for (std::size_t r = 0; r < n; ++r) out[r][m] = std::min(1.0, 1.0 / values[signature[r]]);
     }
-    for (std::size_t r = 0; r < n; ++r) out[r][2] = fitting[r] ? 1.0 / static_cast<double>(fitting[r]) : 0.0;
     return out;
+}
+
+std::vector<std::array<double, vulnerability_measures>> with_cooccurrence(
+    std::vector<std::array<double, vulnerability_measures>> per_record, const std::vector<std::size_t>& fitting) {
+    for (std::size_t r = 0; r < per_record.size(); ++r)
+        per_record[r][2] = fitting[r] ? 1.0 / static_cast<double>(fitting[r]) : 0.0;
+    return per_record;
 }
 
 std::vector<Vulnerability> summarise_vulnerabilities(const std::vector<std::array<double, vulnerability_measures>>& per_record,
@@ -749,40 +790,86 @@ FilterStatistics filter_statistics(const FilterMatrix& given) {
     return statistics(filters, identical_filters(filters));
 }
 
-AuditReport audit(const FilterMatrix& given, const std::vector<std::string>& truth_raw,
+struct AuditedFilters::Impl {
+    FilterMatrix filters;
+    AuditOptions options;
+    std::vector<std::vector<std::size_t>> identical;
+    FilterStatistics statistics;
+    SimilarityClusters clustering;
+    bool graph = false;  // the attacker's encodings were given
+    std::size_t reference_rows = 0;
+    GraphMatching matching;
+    std::vector<std::array<double, vulnerability_measures>> vulnerability;  // co-occurrence still 0
+};
+
+AuditedFilters::AuditedFilters(const FilterMatrix& given, const AuditOptions& options,
+                               const FilterMatrix* reference_encoded)
+    : impl_(std::make_unique<Impl>()) {
+    Impl& p = *impl_;
+    p.filters = with_popcounts(given);
+    p.options = options;
+    if (reference_encoded != nullptr && reference_encoded->bits() != p.filters.bits())
+        throw UsageError("the reference encodings and the audited ones differ in length");
+    p.identical = identical_filters(p.filters);
+    p.statistics = statistics(p.filters, p.identical);
+    p.clustering = similarity_clustering(p.filters, options);
+    if (reference_encoded != nullptr) {
+        p.graph = true;
+        p.reference_rows = reference_encoded->rows();
+        p.matching = graph_matching(p.filters, with_popcounts(*reference_encoded), options);
+    }
+    p.vulnerability = record_vulnerabilities(p.filters, options);
+}
+
+AuditedFilters::~AuditedFilters() = default;
+AuditedFilters::AuditedFilters(AuditedFilters&&) noexcept = default;
+AuditedFilters& AuditedFilters::operator=(AuditedFilters&&) noexcept = default;
+
+AuditReport audit(const AuditedFilters& encodings, const std::vector<std::string>& truth_raw,
                   const std::vector<std::string>& reference, const NormalizeOptions& normalize_options,
-                  const TokenizerSpec& tokenizer, const AuditOptions& options, const FilterMatrix* reference_encoded,
-                  const std::vector<std::string>* reference_encoded_values, const std::vector<std::string>* groups) {
-    const FilterMatrix filters = with_popcounts(given);
+                  const TokenizerSpec& tokenizer, const std::vector<std::string>* reference_encoded_values,
+                  const std::vector<std::string>* groups) {
+    const AuditedFilters::Impl& p = *encodings.impl_;
+    const FilterMatrix& filters = p.filters;
     if (truth_raw.size() != filters.rows())
         throw UsageError("audit needs one true value per filter (" + std::to_string(truth_raw.size()) + " for " +
                          std::to_string(filters.rows()) + ")");
     if (groups != nullptr && groups->size() != filters.rows())
         throw UsageError("audit needs one group per filter (" + std::to_string(groups->size()) + " for " +
                          std::to_string(filters.rows()) + ")");
+    if (p.graph && (reference_encoded_values == nullptr || reference_encoded_values->size() != p.reference_rows))
+        throw UsageError("the graph attack needs one reference value per reference encoding");
     std::vector<std::string> truth(truth_raw.size());
     for (std::size_t i = 0; i < truth.size(); ++i) truth[i] = normalized_or_empty(truth_raw[i], normalize_options);
     const Reference ref = reference_frequencies(reference, normalize_options);
     AuditReport report;
-    const auto identical = identical_filters(filters);
-    report.statistics = statistics(filters, identical);
-    report.attacks.push_back(frequency_attack(filters, identical, truth, ref));
+    report.statistics = p.statistics;
+    report.attacks.push_back(frequency_attack(filters, p.identical, truth, ref));
     std::vector<std::size_t> fitting;
-    report.attacks.push_back(pattern_attack(filters, truth, ref, tokenizer, options, fitting));
-    report.attacks.push_back(similarity_attack(filters, truth, ref, options));
-    if (reference_encoded != nullptr) {
-        if (reference_encoded_values == nullptr || reference_encoded_values->size() != reference_encoded->rows())
-            throw UsageError("the graph attack needs one reference value per reference encoding");
-        if (reference_encoded->bits() != filters.bits())
-            throw UsageError("the reference encodings and the audited ones differ in length");
+    report.attacks.push_back(pattern_attack(filters, truth, ref, tokenizer, p.options, fitting));
+    report.attacks.push_back(similarity_attack(p.clustering, filters.rows(), truth, ref));
+    if (p.graph) {
         std::vector<std::string> values(reference_encoded_values->size());
         for (std::size_t i = 0; i < values.size(); ++i)
             values[i] = normalized_or_empty((*reference_encoded_values)[i], normalize_options);
-        report.attacks.push_back(
-            graph_attack(filters, truth, ref, with_popcounts(*reference_encoded), values, options));
+        report.attacks.push_back(graph_attack(p.matching, filters.rows(), truth, ref, values));
     }
-    report.vulnerabilities = summarise_vulnerabilities(record_vulnerabilities(filters, fitting, options), groups);
+    report.vulnerabilities = summarise_vulnerabilities(with_cooccurrence(p.vulnerability, fitting), groups);
     return report;
+}
+
+AuditReport audit(const FilterMatrix& given, const std::vector<std::string>& truth_raw,
+                  const std::vector<std::string>& reference, const NormalizeOptions& normalize_options,
+                  const TokenizerSpec& tokenizer, const AuditOptions& options, const FilterMatrix* reference_encoded,
+                  const std::vector<std::string>* reference_encoded_values, const std::vector<std::string>* groups) {
+    if (truth_raw.size() != given.rows())
+        throw UsageError("audit needs one true value per filter (" + std::to_string(truth_raw.size()) + " for " +
+                         std::to_string(given.rows()) + ")");
+    if (reference_encoded != nullptr &&
+        (reference_encoded_values == nullptr || reference_encoded_values->size() != reference_encoded->rows()))
+        throw UsageError("the graph attack needs one reference value per reference encoding");
+    return audit(AuditedFilters(given, options, reference_encoded), truth_raw, reference, normalize_options, tokenizer,
+                 reference_encoded_values, groups);
 }
 
 }  // namespace pprl

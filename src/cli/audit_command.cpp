@@ -238,23 +238,27 @@ std::vector<AuditSection> audit_schema(const Schema& schema, const std::string& 
     const Layout layout = schema.layout();
     options.flip_probability = hardening_flip_probability(schema.hardening());
     std::vector<AuditSection> sections;
+    std::optional<AuditedFilters> whole;  // what every field attacked through the whole filter shares
     for (const Target& target : audit_targets(schema, layout, requested, reference_table)) {
         const FieldSpec& spec = *target.field;
         const std::string& field = spec.name;
         const std::vector<std::string> reference = column_values(reference_table, field);
         std::vector<std::string> attacker_values;
-        FilterMatrix attacker_filters(0, 64);
-        if (attacker != nullptr) {
+        if (attacker != nullptr)
             for (std::size_t r : attacker->row) attacker_values.push_back(reference[r]);
-            attacker_filters = target.segment ? segment_filters(attacker->filters, *target.segment) : attacker->filters;
+        std::optional<AuditedFilters> segment;
+        if (target.segment) {
+            const FilterMatrix attacker_segment =
+                attacker ? segment_filters(attacker->filters, *target.segment) : FilterMatrix(0, 64);
+            segment.emplace(segment_filters(filters, *target.segment), options, attacker ? &attacker_segment : nullptr);
+        } else if (!whole) {
+            whole.emplace(filters, options, attacker ? &attacker->filters : nullptr);
         }
         const std::string name = target.segment ? field + " (segment " + target.segment->name + ")"
                                                 : field + (layout.empty() ? "" : " (whole filter)");
         sections.push_back({name,
-                            audit(target.segment ? segment_filters(filters, *target.segment) : filters,
-                                  truth_of(field), reference, spec.normalize, spec.tokenizer, options,
-                                  attacker ? &attacker_filters : nullptr, attacker ? &attacker_values : nullptr,
-                                  groups),
+                            audit(target.segment ? *segment : *whole, truth_of(field), reference, spec.normalize,
+                                  spec.tokenizer, attacker ? &attacker_values : nullptr, groups),
                             field, target.segment ? "segment " + target.segment->name : std::string("whole filter")});
     }
     return sections;
