@@ -644,7 +644,6 @@ AttackResult graph_attack(const GraphMatching& matching, std::size_t n, const st
     return result;
 }
 
-
 // Per record, its vulnerability under each measure (see Vulnerability). A record's near copies are
 // its neighbours at Dice ≥ τ among its `vulnerability_neighbours` nearest; the records that share
 // a signature hold about Σ 1 / (near copies + 1) distinct values, the size of its class.
@@ -790,6 +789,19 @@ FilterStatistics filter_statistics(const FilterMatrix& given) {
     return statistics(filters, identical_filters(filters));
 }
 
+// One true value per filter, and one value per attacker's encoding when the graph attack runs: the
+// two audit() entries check these, the wrapper before the preparation's work.
+void check_truth(std::size_t truth, std::size_t filters) {
+    if (truth != filters)
+        throw UsageError("audit needs one true value per filter (" + std::to_string(truth) + " for " +
+                         std::to_string(filters) + ")");
+}
+
+void check_reference_values(const std::vector<std::string>* values, std::size_t reference_rows) {
+    if (values == nullptr || values->size() != reference_rows)
+        throw UsageError("the graph attack needs one reference value per reference encoding");
+}
+
 struct AuditedFilters::Impl {
     FilterMatrix filters;
     AuditOptions options;
@@ -831,14 +843,11 @@ AuditReport audit(const AuditedFilters& encodings, const std::vector<std::string
                   const std::vector<std::string>* groups) {
     const AuditedFilters::Impl& p = *encodings.impl_;
     const FilterMatrix& filters = p.filters;
-    if (truth_raw.size() != filters.rows())
-        throw UsageError("audit needs one true value per filter (" + std::to_string(truth_raw.size()) + " for " +
-                         std::to_string(filters.rows()) + ")");
+    check_truth(truth_raw.size(), filters.rows());
     if (groups != nullptr && groups->size() != filters.rows())
         throw UsageError("audit needs one group per filter (" + std::to_string(groups->size()) + " for " +
                          std::to_string(filters.rows()) + ")");
-    if (p.graph && (reference_encoded_values == nullptr || reference_encoded_values->size() != p.reference_rows))
-        throw UsageError("the graph attack needs one reference value per reference encoding");
+    if (p.graph) check_reference_values(reference_encoded_values, p.reference_rows);
     std::vector<std::string> truth(truth_raw.size());
     for (std::size_t i = 0; i < truth.size(); ++i) truth[i] = normalized_or_empty(truth_raw[i], normalize_options);
     const Reference ref = reference_frequencies(reference, normalize_options);
@@ -862,12 +871,8 @@ AuditReport audit(const FilterMatrix& given, const std::vector<std::string>& tru
                   const std::vector<std::string>& reference, const NormalizeOptions& normalize_options,
                   const TokenizerSpec& tokenizer, const AuditOptions& options, const FilterMatrix* reference_encoded,
                   const std::vector<std::string>* reference_encoded_values, const std::vector<std::string>* groups) {
-    if (truth_raw.size() != given.rows())
-        throw UsageError("audit needs one true value per filter (" + std::to_string(truth_raw.size()) + " for " +
-                         std::to_string(given.rows()) + ")");
-    if (reference_encoded != nullptr &&
-        (reference_encoded_values == nullptr || reference_encoded_values->size() != reference_encoded->rows()))
-        throw UsageError("the graph attack needs one reference value per reference encoding");
+    check_truth(truth_raw.size(), given.rows());
+    if (reference_encoded != nullptr) check_reference_values(reference_encoded_values, reference_encoded->rows());
     return audit(AuditedFilters(given, options, reference_encoded), truth_raw, reference, normalize_options, tokenizer,
                  reference_encoded_values, groups);
 }

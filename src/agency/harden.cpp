@@ -258,12 +258,10 @@ void Hardener::apply(const std::uint8_t* in, std::uint8_t* out, std::string_view
                 break;
             }
             case HardeningKind::diffusion: {
-                // Each set input bit flips the outputs it feeds: about t per set bit, with no branch
-                // on the data, where testing each output's t inputs cost t reads and a branch per output.
-                // (Pointers held in locals: a byte store may alias anything, which would make the
-                // compiler reload the vectors' data pointers at every flip.)
+                // The output is the XOR of what the set input bits feed, so the work follows the set
+                // bits, with no branch on the outputs' values.
                 if (!step.columns.empty()) {
-                    // One image of out_bits / 64 words XORed per set bit: no branch but the loop's.
+                    // One image of out_bits / 64 words XORed per set bit.
                     const std::size_t words = step.out_bits / 64;
                     out_words.assign(words, 0);
                     std::uint64_t* const o = out_words.data();
@@ -279,6 +277,9 @@ void Hardener::apply(const std::uint8_t* in, std::uint8_t* out, std::string_view
                     std::memcpy(next.data(), o, words * 8);
                     break;
                 }
+                // Each set bit flips the outputs it feeds, about t of them. (Pointers held in locals:
+                // a byte store may alias anything, which would make the compiler reload the vectors'
+                // data pointers at every flip.)
                 std::uint8_t* const o = next.data();
                 const std::uint32_t* const offsets = step.offsets.data();
                 const std::uint32_t* const outputs = step.outputs.data();

@@ -248,9 +248,10 @@ std::vector<AuditSection> audit_schema(const Schema& schema, const std::string& 
             for (std::size_t r : attacker->row) attacker_values.push_back(reference[r]);
         std::optional<AuditedFilters> segment;
         if (target.segment) {
-            const FilterMatrix attacker_segment =
-                attacker ? segment_filters(attacker->filters, *target.segment) : FilterMatrix(0, 64);
-            segment.emplace(segment_filters(filters, *target.segment), options, attacker ? &attacker_segment : nullptr);
+            std::optional<FilterMatrix> attacker_segment;
+            if (attacker) attacker_segment.emplace(segment_filters(attacker->filters, *target.segment));
+            segment.emplace(segment_filters(filters, *target.segment), options,
+                            attacker_segment ? &*attacker_segment : nullptr);
         } else if (!whole) {
             whole.emplace(filters, options, attacker ? &attacker->filters : nullptr);
         }
