@@ -118,10 +118,10 @@ PPRL_FORCE_BACKEND=sha256=sse9 expect 2 "unknown sha256 implementation" -- "$ppr
 PPRL_FORCE_BACKEND=gpu=cuda expect 2 "unknown kernel family" -- "$pprl" --version --verbose
 PPRL_FORCE_BACKEND=matcher=generic,matcher=avx2 expect 2 "family named twice" -- "$pprl" match a.pprl b.pprl --out m.csv
 expect 0 "version lists every family" -- "$pprl" --version --verbose
-for family in matcher sha256 blake2b aes blip; do
+for family in matcher sha256 blake2b aes blip diffusion; do
     check "version names $family" -- grep -q "^  $family: " out.txt
 done
-PPRL_FORCE_BACKEND=matcher=generic,sha256=openssl,blake2b=portable,aes=openssl,blip=portable \
+PPRL_FORCE_BACKEND=matcher=generic,sha256=openssl,blake2b=portable,aes=openssl,blip=portable,diffusion=portable \
     expect 0 "every family forced to its portable path" -- "$pprl" encode --schema "$schema" --secret-file k.key --in "$sample" --out portable.pprl --party p
 expect 0 "best paths" -- "$pprl" encode --schema "$schema" --secret-file k.key --in "$sample" --out best.pprl --party p
 check "portable and best paths give the same file" -- cmp -s portable.pprl best.pprl

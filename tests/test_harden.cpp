@@ -13,6 +13,7 @@
 #include "pprl/error.hpp"
 #include "pprl/harden.hpp"
 #include "simd/blip.hpp"
+#include "simd/diffusion.hpp"
 #include "pprl/match.hpp"
 #include "pprl/schema.hpp"
 
@@ -98,10 +99,13 @@ TEST(Harden, FoldingHalvesTheLengthAndXorsSecretPairs) {
 }
 
 TEST(Harden, DiffusionIsAKeyedXorOfExactlyTInputs) {
-    // 1024 → 768 bits keeps each input bit's whole output image; 4096 → 4096 (2 MiB of images) flips
-    // the outputs one by one: both must be the same kind of map.
-    for (const auto& [in_bits, out_bits, t] : {std::tuple{1024u, 768u, 1u}, std::tuple{1024u, 768u, 3u},
-                                               std::tuple{1024u, 768u, 7u}, std::tuple{4096u, 4096u, 3u}}) {
+    // 1024 → 768 bits keeps each input bit's whole output image (12 words, padded to 16), as do
+    // 512 → 2560 (40 words: passes of 16 or 32 words and a shorter last one) and 1024 → 4096 (64
+    // words); 4096 → 4096 (2 MiB of images) flips the outputs one by one: all must be the same kind
+    // of map.
+    for (const auto& [in_bits, out_bits, t] :
+         {std::tuple{1024u, 768u, 1u}, std::tuple{1024u, 768u, 3u}, std::tuple{1024u, 768u, 7u},
+          std::tuple{512u, 2560u, 3u}, std::tuple{1024u, 4096u, 3u}, std::tuple{4096u, 4096u, 3u}}) {
         const Hardener h({step(HardeningKind::diffusion, 0, t, out_bits)}, in_bits, key_of(4), fingerprint);
         ASSERT_EQ(h.output_bits(), out_bits);
         // Columns of the map: the image of each unit vector. Every output bit has exactly t inputs.
@@ -164,6 +168,38 @@ TEST(Harden, BlipCoinStepIsTheSameVectorisedAndPortable) {
 #endif
             simd::blip_flips_portable(coins.data(), bits, below, f.data(), slow.data());
             EXPECT_EQ(fast, slow) << bits << " bits, below " << below;
+        }
+    }
+}
+
+TEST(Harden, DiffusionSumIsTheSameInEveryImplementation) {
+    // Random images (not diffusion's sparse ones, so every word of every image matters) and filters
+    // from empty to full; strides of one to eight passes, the last one shorter.
+    std::mt19937_64 rng(21);
+    for (std::uint32_t in_words : {1u, 2u, 16u, 17u}) {
+        for (std::uint32_t stride : {8u, 16u, 24u, 32u, 40u, 56u, 64u, 136u}) {
+            std::vector<std::uint64_t> images(std::size_t{in_words} * 64 * stride);
+            for (auto& word : images) word = rng();
+            for (const double density : {0.0, 0.1, 0.4, 1.0}) {
+                const auto f = random_filter(64 * in_words, density, rng);
+                std::vector<std::uint64_t> expected(stride, 0);
+                for (std::uint32_t bit = 0; bit < 64 * in_words; ++bit)
+                    if ((f[bit / 8] >> (7 - bit % 8)) & 1)
+                        for (std::uint32_t q = 0; q < stride; ++q) expected[q] ^= images[std::size_t{bit} * stride + q];
+                const auto sum_of = [&](void (*kernel)(const std::uint8_t*, std::uint32_t, const std::uint64_t*,
+                                                       std::uint32_t, std::uint64_t*) noexcept) {
+                    std::vector<std::uint64_t> sum(stride, ~std::uint64_t{0});
+                    kernel(f.data(), in_words, images.data(), stride, sum.data());
+                    return sum;
+                };
+                const std::string where = std::to_string(in_words) + " words in, stride " + std::to_string(stride) +
+                                          ", density " + std::to_string(density);
+                EXPECT_EQ(sum_of(&simd::diffusion_sum_portable), expected) << where;
+                EXPECT_EQ(sum_of(&simd::diffusion_sum), expected) << where;
+#if defined(__x86_64__)
+                if (__builtin_cpu_supports("avx2")) EXPECT_EQ(sum_of(&simd::diffusion_sum_avx2), expected) << where;
+#endif
+            }
         }
     }
 }

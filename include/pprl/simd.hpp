@@ -26,7 +26,7 @@ struct FamilyReport {
     std::vector<std::string> available;
     std::string active;
 };
-// Every family (matcher, sha256, blake2b, aes, blip). Throws UsageError for a bad PPRL_FORCE_BACKEND.
+// Every family (matcher, sha256, blake2b, aes, blip, diffusion). Throws UsageError for a bad PPRL_FORCE_BACKEND.
 std::vector<FamilyReport> capabilities();
 
 // The matcher family on its own (tests and benchmarks switch it).

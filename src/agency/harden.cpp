@@ -10,6 +10,7 @@
 #include "crypto/wiped.hpp"
 #include "pprl/error.hpp"
 #include "simd/blip.hpp"
+#include "simd/diffusion.hpp"
 #include "simd/isa.hpp"
 
 
@@ -70,10 +71,11 @@ struct Step {
     unsigned in_bits = 0, out_bits = 0;
     WipedVector<std::uint32_t> map;  // balance, xor_fold: the keyed permutation
     // diffusion, by input position (the map's transpose), so that a filter's output is the XOR of
-    // what its set bits feed: input bit i's whole output image, out_bits / 64 words at i · out_bits / 64,
-    // while all images fit in max_diffusion_columns_bytes; else the outputs it feeds,
-    // outputs[offsets[i] .. offsets[i + 1]).
+    // what its set bits feed: input bit i's whole output image, out_bits / 64 words padded with zero
+    // words to `stride` (a multiple of 8, simd/diffusion.hpp), at i · stride, while all images fit in
+    // max_diffusion_columns_bytes; else the outputs it feeds, outputs[offsets[i] .. offsets[i + 1]).
     WipedVector<std::uint64_t> columns;
+    std::uint32_t stride = 0;
     WipedVector<std::uint32_t> offsets, outputs;
     std::unique_ptr<crypto::HmacSha256> blip_mac;
     std::uint32_t flip_below = 0;    // blip: flip when a 16-bit coin is below this
@@ -161,11 +163,12 @@ Hardener::Hardener(const std::vector<HardeningStep>& steps, unsigned input_bits,
                 }
                 if (bits % 64 == 0 && step.out_bits % 64 == 0 &&
                     std::size_t{bits} * step.out_bits / 8 <= max_diffusion_columns_bytes) {
-                    const std::size_t words = step.out_bits / 64;
-                    step.columns.assign(std::size_t{bits} * words, 0);
+                    step.stride = (step.out_bits / 64 + 7) / 8 * 8;
+                    step.columns.assign(std::size_t{bits} * step.stride, 0);
                     for (std::size_t q = 0; q < inputs.size(); ++q) {
                         const std::size_t j = q / t;  // output j, in the filter's bit order within its word
-                        std::uint8_t* image = reinterpret_cast<std::uint8_t*>(step.columns.data() + inputs[q] * words);
+                        std::uint8_t* image =
+                            reinterpret_cast<std::uint8_t*>(step.columns.data() + std::size_t{inputs[q]} * step.stride);
                         image[j / 8] ^= static_cast<std::uint8_t>(0x80u >> (j % 8));
                     }
                     break;
@@ -261,20 +264,10 @@ void Hardener::apply(const std::uint8_t* in, std::uint8_t* out, std::string_view
                 // The output is the XOR of what the set input bits feed, so the work follows the set
                 // bits, with no branch on the outputs' values.
                 if (!step.columns.empty()) {
-                    // One image of out_bits / 64 words XORed per set bit.
-                    const std::size_t words = step.out_bits / 64;
-                    out_words.assign(words, 0);
-                    std::uint64_t* const o = out_words.data();
-                    const std::uint64_t* const columns = step.columns.data();
-                    for (std::uint32_t word = 0; word < step.in_bits / 64; ++word) {
-                        std::uint64_t w = 0;
-                        std::memcpy(&w, f + 8 * word, 8);
-                        for (w = __builtin_bswap64(w); w != 0; w &= w - 1) {  // bit 63 - p: input 64·word + p
-                            const std::uint64_t* image = columns + (64 * word + 63 - __builtin_ctzll(w)) * words;
-                            for (std::size_t q = 0; q < words; ++q) o[q] ^= image[q];
-                        }
-                    }
-                    std::memcpy(next.data(), o, words * 8);
+                    // One image XORed per set bit, the sum in vector registers.
+                    out_words.resize(step.stride);
+                    simd::diffusion_sum(f, step.in_bits / 64, step.columns.data(), step.stride, out_words.data());
+                    std::memcpy(next.data(), out_words.data(), std::size_t{step.out_bits} / 8);
                     break;
                 }
                 // Each set bit flips the outputs it feeds, about t of them. (Pointers held in locals:

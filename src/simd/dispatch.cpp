@@ -88,6 +88,7 @@ const FamilyTable families[family_count] = {
     {Family::blake2b, "blake2b", {{{"portable", true, &always}, {"avx512", x86_64, &cpu_has_avx512f}}}, 2},
     {Family::aes, "aes", {{{"openssl", true, &always}, {"vaes", x86_64, &cpu_has_vaes}}}, 2},
     {Family::blip, "blip", {{{"portable", true, &always}, {"sse2", x86_64, &cpu_has_sse2}}}, 2},
+    {Family::diffusion, "diffusion", {{{"portable", true, &always}, {"avx2", x86_64, &cpu_has_avx2}}}, 2},
 };
 
 const FamilyTable& table_of(Family family) noexcept { return families[static_cast<unsigned>(family)]; }
@@ -101,6 +102,13 @@ unsigned best(const FamilyTable& table) noexcept {
     for (unsigned i = 0; i < table.count; ++i)
         if (runnable(table.implementations[i])) chosen = i;
     return chosen;
+}
+
+// "matcher, sha256, ...": every family's name, for the errors that name an unknown one.
+std::string family_names() {
+    std::string names;
+    for (const FamilyTable& table : families) names += std::string(names.empty() ? "" : ", ") + table.name;
+    return names;
 }
 
 const FamilyTable* find_family(const std::string& name) noexcept {
@@ -148,7 +156,7 @@ void apply_override(const char* text, unsigned (&choice)[family_count], std::str
         const std::string name = equals == std::string::npos ? item : item.substr(equals + 1);
         const FamilyTable* table = find_family(family_text);
         if (table == nullptr) {
-            error = "unknown kernel family '" + family_text + "' (families: matcher, sha256, blake2b, aes, blip)";
+            error = "unknown kernel family '" + family_text + "' (families: " + family_names() + ")";
             return;
         }
         const unsigned f = static_cast<unsigned>(table->family);
@@ -204,7 +212,7 @@ const KernelTable* matcher_table(unsigned implementation) noexcept {
 const FamilyTable& family_named(const std::string& name) {
     const FamilyTable* table = find_family(name);
     if (table == nullptr)
-        throw UsageError("unknown kernel family '" + name + "' (families: matcher, sha256, blake2b, aes, blip)");
+        throw UsageError("unknown kernel family '" + name + "' (families: " + family_names() + ")");
     return *table;
 }
 

@@ -1,11 +1,12 @@
 // simd/isa.hpp — which implementation each kernel family runs, chosen once for the process.
 //
-// Five families have implementations per instruction set:
+// Six families have implementations per instruction set:
 //   matcher  generic | popcnt | avx2 | avx512   Dice counting and popcounts (simd/kernels.hpp)
 //   sha256   openssl | shani | avx512           the batched HMAC-SHA256 of tokens
 //   blake2b  portable | avx512                  clkhash's blakeHash digests, eight at a time
 //   aes      openssl | vaes                     BLIP's AES-256-CTR keystream
 //   blip     portable | sse2                    BLIP's coin comparison
+//   diffusion portable | avx2                  diffusion's XOR of output images
 // Each family starts on the best implementation the CPU and OS support (GCC's
 // __builtin_cpu_supports, which also checks that the OS saves the AVX-512 state), as simdjson's
 // get_active_implementation does. One environment variable overrides any of them, with one grammar:
@@ -24,8 +25,8 @@
 
 namespace pprl::simd {
 
-enum class Family : unsigned { matcher, sha256, blake2b, aes, blip };
-constexpr unsigned family_count = 5;
+enum class Family : unsigned { matcher, sha256, blake2b, aes, blip, diffusion };
+constexpr unsigned family_count = 6;
 
 // Implementation indexes per family, worst first (the order of the tables in dispatch.cpp).
 namespace matcher_isa {
@@ -42,6 +43,9 @@ enum : unsigned { openssl, vaes };
 }
 namespace blip_isa {
 enum : unsigned { portable, sse2 };
+}
+namespace diffusion_isa {
+enum : unsigned { portable, avx2 };
 }
 
 // The implementation index in use for `family`. With a malformed override it is the best available

@@ -201,7 +201,7 @@ def test_link_synth_evaluate_and_capabilities(data, key_file):
     assert caps["active_backend"] in caps["backends"]
     assert caps["keystream"] in ("vaes", "openssl")
     families = caps["families"]
-    assert set(families) == {"matcher", "sha256", "blake2b", "aes", "blip"}
+    assert set(families) == {"matcher", "sha256", "blake2b", "aes", "blip", "diffusion"}
     for family in families.values():
         assert family["active"] in family["available"]
         assert set(family["available"]) <= set(family["compiled"])
