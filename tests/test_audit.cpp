@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "agency/nearest.hpp"
 #include "pprl/audit.hpp"
 #include "pprl/encode.hpp"
 #include "pprl/error.hpp"
@@ -289,6 +290,30 @@ TEST(Audit, NeedsOneTrueValuePerFilter) {
     const Case c = first_names("");
     const FieldSpec& f = c.schema.fields()[0];
     EXPECT_THROW(audit(c.filters, {"x"}, c.reference, f.normalize, f.tokenizer), UsageError);
+}
+
+TEST(Audit, EveryAttacksLinksAreTheFirstOfOneSharedMatch) {
+    // The attacks take their links from one top-k match (agency/nearest.hpp): for every k and
+    // threshold they use, the links must be exactly what their own match would keep. First names
+    // encoded alone (many identical filters: ties at every score) and BLIP-noisy ones.
+    for (const std::string hardening : {"", R"(, "hardening": [{"step": "blip", "epsilon": 3}])"}) {
+        FilterMatrix filters = first_names(hardening).filters;
+        filters.compute_popcounts();
+        const detail::Nearest near = detail::nearest_records(filters, 65);
+        for (const std::size_t k : {1, 2, 16, 17, 65})
+            for (const char* floor : {"0.01", "0.35", "0.8", "0.95"}) {
+                MatchOptions options;
+                options.threshold = Threshold::parse(floor);
+                options.top_k = k;
+                const Candidates direct = match(filters, filters, options);
+                const Candidates shared = detail::first_links(near, k, options.threshold);
+                ASSERT_GT(direct.size(), 0u);
+                EXPECT_EQ(shared.a_index, direct.a_index) << "k " << k << ", Dice >= " << floor << hardening;
+                EXPECT_EQ(shared.b_index, direct.b_index) << "k " << k << ", Dice >= " << floor << hardening;
+                EXPECT_EQ(shared.common, direct.common) << "k " << k << ", Dice >= " << floor << hardening;
+                EXPECT_EQ(shared.total, direct.total) << "k " << k << ", Dice >= " << floor << hardening;
+            }
+    }
 }
 
 }  // namespace

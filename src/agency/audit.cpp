@@ -14,10 +14,17 @@
 #include "pprl/error.hpp"
 #include "pprl/evaluate.hpp"
 #include "pprl/match.hpp"
+#include "agency/nearest.hpp"
 #include "agency/tokenize.hpp"
+#include "simd/kernels.hpp"
 
 namespace pprl {
 namespace {
+
+using detail::any_similarity;
+using detail::first_links;
+using detail::Nearest;
+using detail::nearest_records;
 
 std::string normalized_or_empty(const std::string& value, const NormalizeOptions& options) {
     std::string out;
@@ -119,10 +126,14 @@ AttackResult frequency_attack(const FilterMatrix& filters, const std::vector<std
     return result;
 }
 
+// Bit counts of record sets (one bit per record) with the matcher's popcount kernels: built for the
+// baseline architecture, __builtin_popcountll is a library call per word.
 std::size_t popcount_and(const std::uint64_t* a, const std::uint64_t* b, std::size_t words) {
-    std::size_t n = 0;
-    for (std::size_t w = 0; w < words; ++w) n += static_cast<std::size_t>(__builtin_popcountll(a[w] & b[w]));
-    return n;
+    return static_cast<std::size_t>(simd::kernels().and_popcount(a, b, words));
+}
+
+std::size_t popcount_of(const std::vector<std::uint64_t>& set) {
+    return static_cast<std::size_t>(simd::kernels().popcount(set.data(), set.size()));
 }
 
 // The reference's q-grams: each value's distinct grams (sorted), and the `max` most frequent grams
@@ -282,8 +293,7 @@ LocatedGrams mine_patterns(const BitColumns& columns, std::size_t n, const Refer
         if (pattern.size() < 3) continue;  // one noisy position, not a q-gram's k positions
         std::vector<std::uint64_t> common = holders(columns, pattern, noise.present_count(pattern.size()), n);
         if (noise.p > 0) {  // re-read the pattern from the records that show most of it
-            std::size_t count = 0;
-            for (std::uint64_t w : common) count += static_cast<std::size_t>(__builtin_popcountll(w));
+            const std::size_t count = popcount_of(common);
             if (count == 0) continue;
             pattern.clear();
             for (unsigned b = 0; b < m; ++b)
@@ -293,8 +303,7 @@ LocatedGrams mine_patterns(const BitColumns& columns, std::size_t n, const Refer
             if (pattern.size() < 3) continue;
             common = holders(columns, pattern, noise.present_count(pattern.size()), n);
         }
-        std::size_t count = 0;
-        for (std::uint64_t w : common) count += static_cast<std::size_t>(__builtin_popcountll(w));
+        const std::size_t count = popcount_of(common);
         if (count == 0) continue;
         const double share = static_cast<double>(count) / nd;
         // Conditional shares, P(other | this), compared between the reference and the encodings.
@@ -398,19 +407,18 @@ AttackResult pattern_attack(const FilterMatrix& filters, const std::vector<std::
 // size are aligned with reference values ranked by frequency. τ comes from the filters alone: each
 // sampled record's nearest-neighbour Dice, fitted with a two-component Gaussian mixture (values
 // that recur form the high component), the threshold where the posteriors cross.
-double attacker_threshold(const FilterMatrix& filters, const AuditOptions& options) {
-    const std::size_t n = filters.rows();
+double attacker_threshold(const Nearest& near, const AuditOptions& options) {
+    const std::size_t n = near.rows;
     const std::size_t sample = std::min(n, options.similarity_sample);
-    std::vector<std::size_t> source(sample);
-    for (std::size_t s = 0; s < sample; ++s) source[s] = s * n / sample;  // evenly spread, deterministic
-    const FilterMatrix probes = filters.copy_rows(source);
-    MatchOptions match_options;
-    match_options.threshold = Threshold::parse("0.01");
-    match_options.top_k = 2;  // the record itself, and its nearest other
-    const Candidates best = match(probes, filters, match_options);
+    constexpr std::size_t unsampled = std::numeric_limits<std::size_t>::max();
+    std::vector<std::size_t> sampled(n, unsampled);
+    for (std::size_t s = 0; s < sample; ++s) sampled[s * n / sample] = s;  // evenly spread, deterministic
     std::vector<double> nearest(sample, 0.0);
-    for (std::size_t k = 0; k < best.size(); ++k)
-        if (source[best.a_index[k]] != best.b_index[k]) nearest[best.a_index[k]] = std::max(nearest[best.a_index[k]], best.score(k));
+    const Candidates& links = near.links;
+    for (std::size_t k = 0; k < links.size(); ++k) {
+        const std::size_t s = sampled[links.a_index[k]];
+        if (s != unsampled && links.a_index[k] != links.b_index[k]) nearest[s] = std::max(nearest[s], links.score(k));
+    }
     const MixtureEstimate mixture = fit_mixture(nearest);
     double threshold = mixture.threshold;
     if (!(threshold > 0.0 && threshold < 1.0)) {  // no two components: the median nearest neighbour
@@ -422,13 +430,18 @@ double attacker_threshold(const FilterMatrix& filters, const AuditOptions& optio
 
 // Records joined at Dice ≥ τ (each record's `neighbours` nearest links), the connected components
 // of two records or more, largest first.
-std::vector<std::vector<std::size_t>> similarity_clusters(const FilterMatrix& filters, double tau,
+std::vector<std::vector<std::size_t>> similarity_clusters(const FilterMatrix& filters, const Nearest& near, double tau,
                                                           std::size_t neighbours) {
     const std::size_t n = filters.rows();
-    MatchOptions match_options;
-    match_options.threshold = Threshold::from_double(tau);
-    match_options.top_k = neighbours;
-    const Candidates links = match(filters, filters, match_options);
+    Candidates links;
+    if (neighbours == 0 || neighbours > near.k) {  // every link at τ, or more than `near` holds
+        MatchOptions match_options;
+        match_options.threshold = Threshold::from_double(tau);
+        match_options.top_k = neighbours;
+        links = match(filters, filters, match_options);
+    } else {
+        links = first_links(near, neighbours, Threshold::from_double(tau));
+    }
     detail::DisjointSets sets(n);
     for (std::size_t k = 0; k < links.size(); ++k)
         if (links.a_index[k] != links.b_index[k]) sets.join(links.a_index[k], links.b_index[k]);
@@ -450,11 +463,11 @@ struct SimilarityClusters {
     std::vector<std::vector<std::size_t>> clusters;
 };
 
-SimilarityClusters similarity_clustering(const FilterMatrix& filters, const AuditOptions& options) {
+SimilarityClusters similarity_clustering(const FilterMatrix& filters, const Nearest& near, const AuditOptions& options) {
     SimilarityClusters out;
     if (filters.rows() < 2) return out;
-    out.tau = attacker_threshold(filters, options);
-    out.clusters = similarity_clusters(filters, out.tau, options.similarity_neighbours);
+    out.tau = attacker_threshold(near, options);
+    out.clusters = similarity_clusters(filters, near, out.tau, options.similarity_neighbours);
     return out;
 }
 
@@ -493,11 +506,12 @@ struct SimilarityGraph {
     std::vector<NodeFeatures> features;
 };
 
-SimilarityGraph similarity_graph(const FilterMatrix& filters, double tau, std::size_t neighbours, double size_scale) {
+SimilarityGraph similarity_graph(const FilterMatrix& filters, const Nearest& near, double tau, std::size_t neighbours,
+                                 double size_scale) {
     const std::size_t n = filters.rows();
     SimilarityGraph graph;
     std::vector<std::size_t> node_of(n, std::numeric_limits<std::size_t>::max());
-    graph.nodes = similarity_clusters(filters, tau, neighbours);
+    graph.nodes = similarity_clusters(filters, near, tau, neighbours);
     for (std::size_t v = 0; v < graph.nodes.size(); ++v)
         for (std::size_t r : graph.nodes[v]) node_of[r] = v;
     for (std::size_t r = 0; r < n; ++r)
@@ -506,10 +520,7 @@ SimilarityGraph similarity_graph(const FilterMatrix& filters, double tau, std::s
             graph.nodes.push_back({r});
         }
     // Every record's nearest others, at any similarity: the edges of the graph.
-    MatchOptions match_options;
-    match_options.threshold = Threshold::parse("0.01");
-    match_options.top_k = neighbours + 1;
-    const Candidates links = match(filters, filters, match_options);
+    const Candidates links = first_links(near, neighbours + 1, any_similarity());
     const std::size_t V = graph.nodes.size();
     std::vector<double> cohesion(V, 0.0);
     std::vector<std::size_t> cohesion_links(V, 0);
@@ -556,16 +567,19 @@ struct GraphMatching {
     std::vector<std::pair<std::vector<std::size_t>, std::vector<std::size_t>>> matched;  // (encoded rows, reference rows)
 };
 
-GraphMatching graph_matching(const FilterMatrix& filters, const FilterMatrix& reference_filters,
+GraphMatching graph_matching(const FilterMatrix& filters, const Nearest& near, const FilterMatrix& reference_filters,
                              const AuditOptions& options) {
     GraphMatching out;
     const std::size_t n = filters.rows(), n_ref = reference_filters.rows();
     if (n < 2 || n_ref < 2) return out;
     out.ran = true;
-    const double tau = attacker_threshold(reference_filters, options);
+    const Nearest reference_near =
+        nearest_records(reference_filters, std::max(std::size_t{2}, options.similarity_neighbours + 1));
+    const double tau = attacker_threshold(reference_near, options);
     out.tau = tau;
-    const SimilarityGraph mine = similarity_graph(reference_filters, tau, options.similarity_neighbours, 1.0);
-    const SimilarityGraph theirs = similarity_graph(filters, tau, options.similarity_neighbours,
+    const SimilarityGraph mine =
+        similarity_graph(reference_filters, reference_near, tau, options.similarity_neighbours, 1.0);
+    const SimilarityGraph theirs = similarity_graph(filters, near, tau, options.similarity_neighbours,
                                                     static_cast<double>(n_ref) / static_cast<double>(n));
     // Features in units of their spread over the attacker's nodes.
     NodeFeatures mean{}, spread{};
@@ -583,17 +597,31 @@ GraphMatching graph_matching(const FilterMatrix& filters, const FilterMatrix& re
     };
     std::vector<Pair> pairs;
     std::vector<Pair> best;
+    // Squared distances to a block of my nodes at a time, summed feature by feature over columns of
+    // my features: the additions run in the same order as one pair at a time (the same values), but
+    // the block's pairs are independent of each other, where one pair's eight are a serial chain.
+    const std::size_t M = mine.features.size();
+    constexpr std::size_t block = 256;
+    std::vector<double> columns(graph_features * M), d2(block);
+    for (std::size_t m = 0; m < M; ++m)
+        for (std::size_t d = 0; d < graph_features; ++d) columns[d * M + m] = mine.features[m][d];
     for (std::size_t t = 0; t < theirs.features.size(); ++t) {
         best.clear();
-        for (std::size_t m = 0; m < mine.features.size(); ++m) {
-            double d2 = 0;
+        for (std::size_t first = 0; first < M; first += block) {
+            const std::size_t size = std::min(block, M - first);
+            std::fill(d2.begin(), d2.begin() + static_cast<std::ptrdiff_t>(size), 0.0);
             for (std::size_t d = 0; d < graph_features; ++d) {
-                const double x = (theirs.features[t][d] - mine.features[m][d]) * spread[d];
-                d2 += x * x;
+                const double at = theirs.features[t][d], scale = spread[d];
+                const double* column = columns.data() + d * M + first;
+                for (std::size_t i = 0; i < size; ++i) {
+                    const double x = (at - column[i]) * scale;
+                    d2[i] += x * x;
+                }
             }
-            if (best.size() < shortlist || d2 < best.back().distance) {
+            for (std::size_t i = 0; i < size; ++i) {
+                if (best.size() == shortlist && !(d2[i] < best.back().distance)) continue;
                 if (best.size() == shortlist) best.pop_back();
-                const Pair p{d2, static_cast<std::uint32_t>(t), static_cast<std::uint32_t>(m)};
+                const Pair p{d2[i], static_cast<std::uint32_t>(t), static_cast<std::uint32_t>(first + i)};
                 best.insert(std::upper_bound(best.begin(), best.end(), p,
                                              [](const Pair& a, const Pair& b) { return a.distance < b.distance; }),
                             p);
@@ -650,15 +678,12 @@ AttackResult graph_attack(const GraphMatching& matching, std::size_t n, const st
 // The co-occurrence measure is the pattern attack's (set per field by with_cooccurrence); the
 // other four depend on the filters alone.
 std::vector<std::array<double, vulnerability_measures>> record_vulnerabilities(const FilterMatrix& filters,
+                                                                               const Nearest& near, double tau,
                                                                                const AuditOptions& options) {
     const std::size_t n = filters.rows();
     std::vector<std::array<double, vulnerability_measures>> out(n, std::array<double, vulnerability_measures>{});
     if (n < 2) return out;
-    const double tau = attacker_threshold(filters, options);
-    MatchOptions match_options;
-    match_options.threshold = Threshold::parse("0.01");
-    match_options.top_k = options.vulnerability_neighbours + 1;
-    const Candidates links = match(filters, filters, match_options);
+    const Candidates links = first_links(near, options.vulnerability_neighbours + 1, any_similarity());
     std::vector<std::size_t> copies(n, 0);
     std::vector<std::vector<double>> others(n);  // Dice to the nearest records that are not near copies
     for (std::size_t k = 0; k < links.size(); ++k) {
@@ -824,13 +849,18 @@ AuditedFilters::AuditedFilters(const FilterMatrix& given, const AuditOptions& op
         throw UsageError("the reference encodings and the audited ones differ in length");
     p.identical = identical_filters(p.filters);
     p.statistics = statistics(p.filters, p.identical);
-    p.clustering = similarity_clustering(p.filters, options);
+    // One match for every attack's links: at least two per record (the attacker's threshold wants
+    // each record's nearest other), as many as the clustering, the graph's edges and the near-copy
+    // count take.
+    const Nearest near = nearest_records(
+        p.filters, std::max({std::size_t{2}, options.similarity_neighbours + 1, options.vulnerability_neighbours + 1}));
+    p.clustering = similarity_clustering(p.filters, near, options);
     if (reference_encoded != nullptr) {
         p.graph = true;
         p.reference_rows = reference_encoded->rows();
-        p.matching = graph_matching(p.filters, with_popcounts(*reference_encoded), options);
+        p.matching = graph_matching(p.filters, near, with_popcounts(*reference_encoded), options);
     }
-    p.vulnerability = record_vulnerabilities(p.filters, options);
+    p.vulnerability = record_vulnerabilities(p.filters, near, p.clustering.tau, options);
 }
 
 AuditedFilters::~AuditedFilters() = default;
