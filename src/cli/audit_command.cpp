@@ -6,7 +6,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -17,6 +16,7 @@
 #include "format/csv.hpp"
 #include "pprl/error.hpp"
 #include "pprl/encode.hpp"
+#include "pprl/evaluate.hpp"
 #include "pprl/format.hpp"
 #include "pprl/harden.hpp"
 #include "pprl/link.hpp"
@@ -316,25 +316,20 @@ void link_quality(const FilterMatrix& extract, const FilterMatrix& copy, Privacy
     const LinkResult result = link({&extract, &copy}, options);
     point.model = result.model == LinkModel::fellegi_sunter ? "fellegi-sunter" : "record";
     point.threshold = result.threshold;
-    std::map<std::string, std::pair<long long, long long>> members;  // entity → (row in extract, row in copy)
-    for (std::size_t i = 0; i < result.entities.size(); ++i) {
-        auto& m = members.try_emplace(result.entities.entity_id[i], -1, -1).first->second;
-        (result.entities.party[i] == 0 ? m.first : m.second) = result.entities.record[i];
-    }
-    std::size_t linked = 0, correct = 0;
-    for (const auto& [entity, m] : members)
-        if (m.first >= 0 && m.second >= 0) {
-            ++linked;
-            correct += extract.ids()[static_cast<std::size_t>(m.first)] == copy.ids()[static_cast<std::size_t>(m.second)];
-        }
-    std::set<std::string> in_copy(copy.ids().begin(), copy.ids().end());
-    std::size_t both = 0;
-    for (const auto& id : extract.ids()) both += in_copy.count(id);
-    point.precision = linked ? static_cast<double>(correct) / static_cast<double>(linked) : 0;
-    point.recall = both ? static_cast<double>(correct) / static_cast<double>(both) : 0;
-    point.f1 = point.precision + point.recall > 0
-                   ? 2 * point.precision * point.recall / (point.precision + point.recall)
-                   : 0;
+    // The copy keeps each row's id: a record and its copy are one person.
+    const FilterMatrix* parties[] = {&extract, &copy};
+    Truth truth;
+    for (std::size_t party = 0; party < 2; ++party)
+        for (const std::string& id : parties[party]->ids()) truth.add(std::to_string(party), id, id, "");
+    std::vector<EntityRow> entities;
+    for (std::size_t i = 0; i < result.entities.size(); ++i)
+        entities.push_back(EntityRow{std::to_string(result.entities.party[i]),
+                                     parties[result.entities.party[i]]->ids()[result.entities.record[i]],
+                                     result.entities.entity_id[i]});
+    const Confusion quality = evaluate_entities(truth, entities).overall;
+    point.precision = quality.precision();
+    point.recall = quality.recall();
+    point.f1 = quality.f1();
 }
 
 // Each hardening on the agency's own rows: F1 of the extract linked with an erroneous copy of
