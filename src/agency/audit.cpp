@@ -406,7 +406,8 @@ AttackResult pattern_attack(const FilterMatrix& filters, const std::vector<std::
 // each record's `similarity_neighbours` nearest filters, connected components), clusters ranked by
 // size are aligned with reference values ranked by frequency. τ comes from the filters alone: each
 // sampled record's nearest-neighbour Dice, fitted with a two-component Gaussian mixture (values
-// that recur form the high component), the threshold where the posteriors cross.
+// that recur form the high component), the threshold where the posteriors cross. `near` holds at
+// least two links per record (itself and its nearest other).
 double attacker_threshold(const Nearest& near, const AuditOptions& options) {
     const std::size_t n = near.rows;
     const std::size_t sample = std::min(n, options.similarity_sample);
