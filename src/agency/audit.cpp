@@ -598,9 +598,9 @@ GraphMatching graph_matching(const FilterMatrix& filters, const Nearest& near, c
     };
     std::vector<Pair> pairs;
     std::vector<Pair> best;
-    // Squared distances to a block of my nodes at a time, summed feature by feature over columns of
-    // my features: the additions run in the same order as one pair at a time (the same values), but
-    // the block's pairs are independent of each other, where one pair's eight are a serial chain.
+    // Squared distances to a block of my nodes at a time, from columns of my features: each pair's
+    // eight additions run in order (the same values as one pair at a time), and the block's pairs,
+    // independent of each other, fill the vector lanes.
     const std::size_t M = mine.features.size();
     constexpr std::size_t block = 256;
     std::vector<double> columns(graph_features * M), d2(block);
@@ -610,14 +610,14 @@ GraphMatching graph_matching(const FilterMatrix& filters, const Nearest& near, c
         best.clear();
         for (std::size_t first = 0; first < M; first += block) {
             const std::size_t size = std::min(block, M - first);
-            std::fill(d2.begin(), d2.begin() + static_cast<std::ptrdiff_t>(size), 0.0);
-            for (std::size_t d = 0; d < graph_features; ++d) {
-                const double at = theirs.features[t][d], scale = spread[d];
-                const double* column = columns.data() + d * M + first;
-                for (std::size_t i = 0; i < size; ++i) {
-                    const double x = (at - column[i]) * scale;
-                    d2[i] += x * x;
+            const double* const column = columns.data() + first;
+            for (std::size_t i = 0; i < size; ++i) {
+                double sum = 0;
+                for (std::size_t d = 0; d < graph_features; ++d) {
+                    const double x = (theirs.features[t][d] - column[d * M + i]) * spread[d];
+                    sum += x * x;
                 }
+                d2[i] = sum;
             }
             for (std::size_t i = 0; i < size; ++i) {
                 if (best.size() == shortlist && !(d2[i] < best.back().distance)) continue;
