@@ -435,12 +435,11 @@ std::vector<std::vector<std::size_t>> similarity_clusters(const FilterMatrix& fi
                                                           std::size_t neighbours) {
     const std::size_t n = filters.rows();
     Candidates links;
-    if (neighbours == 0 || neighbours > near.k) {  // every link at τ, or more than `near` holds
+    if (neighbours == 0) {  // every link at τ, more than any record's nearest hold
         MatchOptions match_options;
         match_options.threshold = Threshold::from_double(tau);
-        match_options.top_k = neighbours;
         links = match(filters, filters, match_options);
-    } else {
+    } else {  // neighbours ≤ near.k: every caller's `near` keeps that many
         links = first_links(near, neighbours, Threshold::from_double(tau));
     }
     detail::DisjointSets sets(n);
