@@ -215,35 +215,6 @@ FilterMatrix finish_rows(const Encoder& encoder, const std::vector<std::vector<s
     return out;
 }
 
-void overlap(const std::function<void()>& background, bool own_thread, const std::function<void()>& foreground) {
-    std::exception_ptr failure;
-    const auto run = [&] {
-        try {
-            if (background) background();
-        } catch (...) {
-            failure = std::current_exception();
-        }
-    };
-    std::thread thread;
-    if (own_thread && background) {
-        try {
-            thread = std::thread(run);
-        } catch (const std::system_error&) {
-            run();  // no thread to be had: the two run in turn
-        }
-    } else {
-        run();
-    }
-    try {
-        foreground();
-    } catch (...) {
-        if (thread.joinable()) thread.join();
-        throw;
-    }
-    if (thread.joinable()) thread.join();
-    if (failure) std::rethrow_exception(failure);
-}
-
 }  // namespace pprl::detail
 
 namespace pprl {

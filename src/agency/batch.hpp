@@ -54,9 +54,4 @@ FilterMatrix finish_rows(const Encoder& encoder, const std::vector<std::vector<s
                          const std::vector<std::uint64_t>& row_numbers, const std::vector<std::uint64_t>& lines,
                          EncodedRows& encoded, RecordIdSet& seen_ids, EncodeSummary& summary);
 
-// One step of a pipeline: `background` (if any) on a thread of its own when `own_thread` (else, or
-// when no thread can be had, first, here) while `foreground` runs on this thread. Both have ended
-// when it returns; a failure of foreground is rethrown first, then one of background.
-void overlap(const std::function<void()>& background, bool own_thread, const std::function<void()>& foreground);
-
 }  // namespace pprl::detail

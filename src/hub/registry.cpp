@@ -40,6 +40,7 @@
 #include "runtime/calendar.hpp"
 #include "format/atomic_file.hpp"
 #include "hub/solve.hpp"
+#include "runtime/parallel.hpp"
 #include "pprl/error.hpp"
 #include "pprl/format.hpp"
 #include "pprl/match.hpp"
@@ -705,21 +706,23 @@ RegistryLink Registry::link(const RegistryLinkOptions& options) {
                                        : StoredPair{y, x, found.common[k], found.total[k]});
         }
     };
-    if (current.parties.size() == 1) {
-        // One party: deduplication. Dirty pairs among themselves, and dirty against clean.
-        const std::vector<std::size_t> dirty = rows_where(0, true), clean = rows_where(0, false);
-        result.scored_records = dirty.size();
-        score(0, dirty, 0, nullptr, true);
-        score(0, dirty, 0, &clean, true);
-    } else {
-        for (std::size_t p = 0; p < current.parties.size(); ++p) result.scored_records += rows_where(p, true).size();
-        for (std::size_t p = 0; p < current.parties.size(); ++p)
-            for (std::size_t q = p + 1; q < current.parties.size(); ++q) {
-                const std::vector<std::size_t> dirty_q = rows_where(q, true);
-                score(p, rows_where(p, true), q, nullptr, true);
-                score(p, rows_where(p, false), q, &dirty_q, false);
-            }
-    }
+    const auto score_dirty = [&] {
+        if (current.parties.size() == 1) {
+            // One party: deduplication. Dirty pairs among themselves, and dirty against clean.
+            const std::vector<std::size_t> dirty = rows_where(0, true), clean = rows_where(0, false);
+            result.scored_records = dirty.size();
+            score(0, dirty, 0, nullptr, true);
+            score(0, dirty, 0, &clean, true);
+        } else {
+            for (std::size_t p = 0; p < current.parties.size(); ++p) result.scored_records += rows_where(p, true).size();
+            for (std::size_t p = 0; p < current.parties.size(); ++p)
+                for (std::size_t q = p + 1; q < current.parties.size(); ++q) {
+                    const std::vector<std::size_t> dirty_q = rows_where(q, true);
+                    score(p, rows_where(p, true), q, nullptr, true);
+                    score(p, rows_where(p, false), q, &dirty_q, false);
+                }
+        }
+    };
 
     // The candidates at this run's threshold: the kept pairs that reach it, then the new ones.
     LinkResult solved;
@@ -730,19 +733,21 @@ RegistryLink Registry::link(const RegistryLinkOptions& options) {
         if (y->party < x->party || (y->party == x->party && y->row < x->row)) std::swap(x, y);
         solved.candidates.push_back(ScoredPair{x->party, x->row, y->party, y->row, pair.common, pair.total});
     };
-    // Room for every stored pair at once (an upper bound: the lists' sizes, read from their record
-    // headers), so that tens of millions of candidates are not copied as the vector grows.
-    {
-        Statement sizes(db, "SELECT COALESCE(SUM(length(pairs)), 0) FROM pair_lists");
-        sizes.step();
-        solved.candidates.reserve(static_cast<std::size_t>(sizes.integer(0)) / stored_pair_bytes + new_pairs.size());
-    }
     // A kept list is valid for its clean owner; an entry whose partner has since been updated is
     // stale (the partner's new pairs come with the new ones) and is skipped. When stale entries
     // outnumber the valid ones, every list is rewritten without them.
     std::uint64_t stale = 0;
     std::vector<std::pair<std::int64_t, std::vector<StoredPair>>> kept_lists;
-    {
+    const auto read_kept = [&] {
+        // Room for every stored pair at once (an upper bound: the lists' sizes, read from their record
+        // headers) and a quarter more for the new ones, so that tens of millions of candidates are not
+        // copied as the vector grows.
+        {
+            Statement sizes(db, "SELECT COALESCE(SUM(length(pairs)), 0) FROM pair_lists");
+            sizes.step();
+            const auto stored = static_cast<std::size_t>(sizes.integer(0)) / stored_pair_bytes;
+            solved.candidates.reserve(stored + stored / 4);
+        }
         Statement lists(db, "SELECT rid, scored_through, pairs FROM pair_lists");
         std::vector<StoredPair> entries;
         while (lists.step()) {
@@ -769,55 +774,22 @@ RegistryLink Registry::link(const RegistryLinkOptions& options) {
                 kept_lists.emplace_back(owner, std::move(valid));
             }
         }
-    }
-    Statement drop_list(db, "DELETE FROM pair_lists WHERE rid = ?");
-    Statement put_list(db, "INSERT OR REPLACE INTO pair_lists(rid, scored_through, pairs) VALUES(?, ?, ?)");
-    if (stale > result.kept_pairs)
-        for (const auto& [owner, valid] : kept_lists) {
-            if (valid.empty()) {
-                drop_list.bind(1, owner).run();
-                continue;
-            }
-            const std::string blob = encode_pairs(valid.begin(), valid.end());
-            Statement(db, "UPDATE pair_lists SET pairs = ? WHERE rid = ?").bind_blob(1, blob.data(), blob.size()).bind(2, owner).run();
-        }
-    // Each dirty record's list, replaced whole (empty lists are not kept).
-    for (std::size_t p = 0; p < current.parties.size(); ++p)
-        for (std::size_t r = 0; r < current.rids[p].size(); ++r)
-            if (current.dirty[p][r]) drop_list.bind(1, current.rids[p][r]).run();
+    };
+    // The kept pairs are read on a thread of their own while the dirty records are scored: the two
+    // share nothing but the current records, which neither changes.
+    detail::overlap(read_kept, detail::thread_count(options.threads, 2) > 1, score_dirty);
+    solved.candidates.reserve(solved.candidates.size() + new_pairs.size());
+    // The new pairs join the candidates (any order: ranking sorts them into one total order).
     std::sort(new_pairs.begin(), new_pairs.end(), [](const StoredPair& x, const StoredPair& y) {
         return x.owner != y.owner ? x.owner < y.owner : x.partner < y.partner;
     });
-    for (auto first = new_pairs.begin(); first != new_pairs.end();) {
-        auto last = first;
-        for (; last != new_pairs.end() && last->owner == first->owner; ++last) {
-            const Place* x = current.place(last->owner);
-            const Place* y = current.place(last->partner);
-            if (x == nullptr || y == nullptr)
-                throw FormatError("registry: a new pair names a record that is not current");
-            add_candidate(x, y, *last);
-        }
-        const std::string blob = encode_pairs(first, last);
-        put_list.bind(1, first->owner).bind(2, last_extract).bind_blob(3, blob.data(), blob.size()).run();
-        first = last;
+    for (const StoredPair& pair : new_pairs) {
+        const Place* x = current.place(pair.owner);
+        const Place* y = current.place(pair.partner);
+        if (x == nullptr || y == nullptr) throw FormatError("registry: a new pair names a record that is not current");
+        add_candidate(x, y, pair);
     }
-    impl_->set_meta("scored_through", std::to_string(last_extract));
-    impl_->set_meta("pair_threshold", threshold_text(scoring));
-    impl_->set_meta("pair_blocking", blocking);
 
-    // For the optimal method, as link() orders them: party-pair blocks in match() order (score
-    // descending, then rows). For greedy, in the merge's own order already (a sort of the pairs
-    // themselves, which the merge's sort of their indices then finds done).
-    if (options.method == LinkMethod::optimal)
-        std::sort(solved.candidates.begin(), solved.candidates.end(), [](const ScoredPair& x, const ScoredPair& y) {
-            if (x.party_a != y.party_a) return x.party_a < y.party_a;
-            if (x.party_b != y.party_b) return x.party_b < y.party_b;
-            if (const int order = compare_scores(x.common, x.total, y.common, y.total); order != 0) return order > 0;
-            if (x.a != y.a) return x.a < y.a;
-            return x.b < y.b;
-        });
-    else
-        detail::sort_in_rank_order(solved.candidates);
     LinkOptions link_options;
     link_options.threshold = options.threshold;
     link_options.method = options.method;
@@ -829,35 +801,77 @@ RegistryLink Registry::link(const RegistryLinkOptions& options) {
         parties.push_back(&current.parties[p]);
         node_rid.insert(node_rid.end(), current.rids[p].begin(), current.rids[p].end());
     }
-    const std::vector<std::size_t> root = parties.empty() ? std::vector<std::size_t>() : detail::solve_clusters(parties, link_options, solved);
-    for (char linked : solved.linked) result.links += linked != 0;
-
-    // The new partition: clusters numbered in the order of their first-seen member (smallest rid).
     const std::size_t nodes = node_rid.size();
-    std::vector<std::int64_t> first_rid(nodes, INT64_MAX);
-    for (std::size_t node = 0; node < nodes; ++node) first_rid[root[node]] = std::min(first_rid[root[node]], node_rid[node]);
-    std::vector<std::size_t> roots;
-    for (std::size_t node = 0; node < nodes; ++node)
-        if (root[node] == node) roots.push_back(node);
-    std::sort(roots.begin(), roots.end(), [&](std::size_t x, std::size_t y) { return first_rid[x] < first_rid[y]; });
-    std::vector<std::size_t> cluster_of(nodes), cluster_size(roots.size(), 0);
-    for (std::size_t c = 0; c < roots.size(); ++c) cluster_of[roots[c]] = c;
-    for (std::size_t node = 0; node < nodes; ++node) ++cluster_size[cluster_of[node] = cluster_of[root[node]]];
-    result.entities = roots.size();
+    // The new partition, with clusters numbered in the order of their first-seen member (smallest
+    // rid), is worked out on a thread of its own while this one writes the pair lists and reads the
+    // previous partition: the two touch nothing in common.
+    std::vector<std::size_t> cluster_of(nodes), cluster_size;
+    const auto solve = [&] {
+        // For the optimal method, as link() orders them: party-pair blocks in match() order (score
+        // descending, then rows). For greedy, in the merge's own order already (a sort of the
+        // pairs themselves, which the merge's sort of their indices then finds done).
+        if (options.method == LinkMethod::optimal)
+            std::sort(solved.candidates.begin(), solved.candidates.end(), [](const ScoredPair& x, const ScoredPair& y) {
+                if (x.party_a != y.party_a) return x.party_a < y.party_a;
+                if (x.party_b != y.party_b) return x.party_b < y.party_b;
+                if (const int order = compare_scores(x.common, x.total, y.common, y.total); order != 0) return order > 0;
+                if (x.a != y.a) return x.a < y.a;
+                return x.b < y.b;
+            });
+        else
+            detail::sort_in_rank_order(solved.candidates);
+        const std::vector<std::size_t> root =
+            parties.empty() ? std::vector<std::size_t>() : detail::solve_clusters(parties, link_options, solved);
+        std::vector<std::int64_t> first_rid(nodes, INT64_MAX);
+        for (std::size_t node = 0; node < nodes; ++node) first_rid[root[node]] = std::min(first_rid[root[node]], node_rid[node]);
+        std::vector<std::size_t> roots;
+        for (std::size_t node = 0; node < nodes; ++node)
+            if (root[node] == node) roots.push_back(node);
+        std::sort(roots.begin(), roots.end(), [&](std::size_t x, std::size_t y) { return first_rid[x] < first_rid[y]; });
+        cluster_size.assign(roots.size(), 0);
+        for (std::size_t c = 0; c < roots.size(); ++c) cluster_of[roots[c]] = c;
+        for (std::size_t node = 0; node < nodes; ++node) ++cluster_size[cluster_of[node] = cluster_of[root[node]]];
+    };
+    std::vector<std::int64_t> previous(current.places.size(), 0);  // each record's entity by issue order (0: none yet)
+    std::unordered_map<std::int64_t, std::string> entity_ids;      // seq → id of every entity not retired
+    const auto store = [&] {
+        Statement drop_list(db, "DELETE FROM pair_lists WHERE rid = ?");
+        Statement put_list(db, "INSERT OR REPLACE INTO pair_lists(rid, scored_through, pairs) VALUES(?, ?, ?)");
+        if (stale > result.kept_pairs)
+            for (const auto& [owner, valid] : kept_lists) {
+                if (valid.empty()) {
+                    drop_list.bind(1, owner).run();
+                    continue;
+                }
+                const std::string blob = encode_pairs(valid.begin(), valid.end());
+                Statement(db, "UPDATE pair_lists SET pairs = ? WHERE rid = ?").bind_blob(1, blob.data(), blob.size()).bind(2, owner).run();
+            }
+        // Each dirty record's list, replaced whole (empty lists are not kept).
+        for (std::size_t p = 0; p < current.parties.size(); ++p)
+            for (std::size_t r = 0; r < current.rids[p].size(); ++r)
+                if (current.dirty[p][r]) drop_list.bind(1, current.rids[p][r]).run();
+        for (auto first = new_pairs.begin(); first != new_pairs.end();) {
+            auto last = first;
+            while (last != new_pairs.end() && last->owner == first->owner) ++last;
+            const std::string blob = encode_pairs(first, last);
+            put_list.bind(1, first->owner).bind(2, last_extract).bind_blob(3, blob.data(), blob.size()).run();
+            first = last;
+        }
+        impl_->set_meta("scored_through", std::to_string(last_extract));
+        impl_->set_meta("pair_threshold", threshold_text(scoring));
+        impl_->set_meta("pair_blocking", blocking);
 
-    // The previous partition: each current record's entity, by issue order (seq; 0: none yet).
-    std::vector<std::int64_t> previous(current.places.size(), 0);
-    {
-        Statement query(db, "SELECT rid, seq FROM memberships WHERE to_link IS NULL");
-        while (query.step())
-            if (const auto rid = query.integer(0); rid >= 0 && static_cast<std::size_t>(rid) < previous.size())
-                previous[static_cast<std::size_t>(rid)] = query.integer(1);
-    }
-    std::unordered_map<std::int64_t, std::string> entity_ids;  // seq → id of every entity not retired
-    {
-        Statement query(db, "SELECT seq, entity_id FROM entities WHERE retired_link IS NULL");
-        while (query.step()) entity_ids.emplace(query.integer(0), query.text(1));
-    }
+        Statement memberships(db, "SELECT rid, seq FROM memberships WHERE to_link IS NULL");
+        while (memberships.step())
+            if (const auto rid = memberships.integer(0); rid >= 0 && static_cast<std::size_t>(rid) < previous.size())
+                previous[static_cast<std::size_t>(rid)] = memberships.integer(1);
+        Statement entities(db, "SELECT seq, entity_id FROM entities WHERE retired_link IS NULL");
+        while (entities.step()) entity_ids.emplace(entities.integer(0), entities.text(1));
+    };
+    detail::overlap(solve, detail::thread_count(options.threads, 2) > 1, store);
+    for (char linked : solved.linked) result.links += linked != 0;
+    result.entities = cluster_size.size();
+
     // Where each previous entity's records went: (seq, cluster, records), and its heir, the cluster
     // holding most of them (ties: the cluster whose first member was seen first, the lower index).
     struct Spread {
@@ -914,8 +928,8 @@ RegistryLink Registry::link(const RegistryLinkOptions& options) {
     Statement taken(db, "SELECT 1 FROM entities WHERE entity_id = ?");
     Statement add_entity(db, "INSERT INTO entities(entity_id, created_link) VALUES(?, ?)");
     Statement retire(db, "UPDATE entities SET retired_link = ?, survivor = ? WHERE seq = ?");
-    std::vector<std::int64_t> cluster_seq(roots.size(), 0);
-    std::vector<std::string> cluster_id(roots.size());
+    std::vector<std::int64_t> cluster_seq(cluster_size.size(), 0);
+    std::vector<std::string> cluster_id(cluster_size.size());
     for (std::size_t k = 0; k < heirs.size();) {
         const std::size_t c = heirs[k].first;
         cluster_seq[c] = heirs[k].second;  // the oldest claimant survives
@@ -928,7 +942,7 @@ RegistryLink Registry::link(const RegistryLinkOptions& options) {
             ++result.merged;
         }
     }
-    for (std::size_t c = 0; c < roots.size(); ++c) {
+    for (std::size_t c = 0; c < cluster_size.size(); ++c) {
         if (cluster_seq[c] != 0) continue;
         cluster_id[c] = fresh_entity_id(taken);
         add_entity.bind(1, cluster_id[c]).bind(2, link_id).run();

@@ -2,12 +2,15 @@
 //
 // Every parallel step in pprl has the same shape: resolve "0 = all cores", cap by the amount of
 // work, run one worker per thread with worker 0 on the calling thread, join. These helpers are that
-// shape, so the encoder, the matcher and LSH do not each spell it out.
+// shape, so the encoder, the matcher and LSH do not each spell it out; overlap is the other shape,
+// two different jobs at once (the encoder's pipeline, the registry's solving beside its writes).
 #pragma once
 
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
+#include <exception>
+#include <functional>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -64,6 +67,38 @@ void parallel_for(std::size_t n, unsigned threads, Body&& body) {
     run_workers(threads, [&](unsigned id) {
         for (std::size_t i; (i = next.fetch_add(1)) < n;) body(i, id);
     });
+}
+
+// One step of a pipeline: `background` (if any) on a thread of its own when `own_thread` (else, or
+// when no thread can be had, first, here) while `foreground` runs on this thread. Both have ended
+// when it returns; a failure of foreground is rethrown first, then one of background.
+inline void overlap(const std::function<void()>& background, bool own_thread, const std::function<void()>& foreground) {
+    std::exception_ptr failure;
+    const auto run = [&] {
+        try {
+            if (background) background();
+        } catch (...) {
+            failure = std::current_exception();
+        }
+    };
+    std::thread thread;
+    if (own_thread && background) {
+        try {
+            thread = std::thread(run);
+        } catch (const std::system_error&) {
+            run();  // no thread to be had: the two run in turn
+        }
+    } else {
+        run();
+    }
+    try {
+        foreground();
+    } catch (...) {
+        if (thread.joinable()) thread.join();
+        throw;
+    }
+    if (thread.joinable()) thread.join();
+    if (failure) std::rethrow_exception(failure);
 }
 
 }  // namespace pprl::detail
