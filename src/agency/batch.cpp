@@ -4,8 +4,7 @@
 #include <atomic>
 #include <cstring>
 #include <exception>
-#include <system_error>
-#include <thread>
+#include <functional>
 
 #include "pprl/secret.hpp"
 #include "runtime/parallel.hpp"

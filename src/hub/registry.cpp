@@ -777,7 +777,8 @@ RegistryLink Registry::link(const RegistryLinkOptions& options) {
     };
     // The kept pairs are read on a thread of their own while the dirty records are scored: the two
     // share nothing but the current records, which neither changes.
-    detail::overlap(read_kept, detail::thread_count(options.threads, 2) > 1, score_dirty);
+    const bool two_threads = detail::thread_count(options.threads, 2) > 1;
+    detail::overlap(read_kept, two_threads, score_dirty);
     solved.candidates.reserve(solved.candidates.size() + new_pairs.size());
     // The new pairs join the candidates (any order: ranking sorts them into one total order).
     std::sort(new_pairs.begin(), new_pairs.end(), [](const StoredPair& x, const StoredPair& y) {
@@ -868,7 +869,7 @@ RegistryLink Registry::link(const RegistryLinkOptions& options) {
         Statement entities(db, "SELECT seq, entity_id FROM entities WHERE retired_link IS NULL");
         while (entities.step()) entity_ids.emplace(entities.integer(0), entities.text(1));
     };
-    detail::overlap(solve, detail::thread_count(options.threads, 2) > 1, store);
+    detail::overlap(solve, two_threads, store);
     for (char linked : solved.linked) result.links += linked != 0;
     result.entities = cluster_size.size();
 
