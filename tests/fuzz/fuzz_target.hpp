@@ -19,12 +19,23 @@
 
 namespace pprl::fuzz {
 
-// The input as a file (the readers take paths): one per process, rewritten for every input.
+// The input as a file (the readers take paths): one per process, rewritten for every input and
+// removed when the process exits normally (libFuzzer's end of -max_total_time, the driver's return).
+inline std::string& input_path() {
+    static std::string path;
+    return path;
+}
+
+inline void remove_input_file() {
+    if (!input_path().empty()) std::remove(input_path().c_str());
+}
+
 inline std::string as_file(const std::uint8_t* data, std::size_t size, const char* suffix) {
-    static std::string path = [suffix] {
+    static const std::string& path = [suffix]() -> const std::string& {
         const char* dir = std::getenv("TMPDIR");
-        std::string p = std::string(dir != nullptr ? dir : "/tmp") + "/pprl-fuzz-" + std::to_string(::getpid()) + suffix;
-        return p;
+        input_path() = std::string(dir != nullptr ? dir : "/tmp") + "/pprl-fuzz-" + std::to_string(::getpid()) + suffix;
+        std::atexit(remove_input_file);
+        return input_path();
     }();
     std::FILE* file = std::fopen(path.c_str(), "wb");
     if (file == nullptr) std::abort();
