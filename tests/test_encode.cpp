@@ -486,6 +486,72 @@ TEST(Encoder, TokenCacheLeavesEveryFilterUnchanged) {
     }
 }
 
+TEST(Encoder, ValueCacheLeavesEveryFilterRejectionAndCountUnchanged) {
+    // Field values recur (names, dates, sex) or never do (a serial, which turns the value cache off
+    // for its field after 4,096 lookups); a salted field (never cached by value); invalid dates taken
+    // as missing (counted, so not cached); rows rejected by a field after a cached one. Hardening
+    // with diffusion first (cached diffusion sums), diffusion after another step, BLIP, and none.
+    // Encoded with the caches off, with 3 entries (cleared all the time) and the default.
+    test::TempDir dir;
+    const char* hardenings[] = {R"([{"step": "diffusion", "t": 3, "bits": 1024}])",
+                                R"([{"step": "diffusion", "t": 2, "bits": 512}, {"step": "blip", "epsilon": 4}])",
+                                R"([{"step": "balance"}, {"step": "diffusion", "t": 3, "bits": 1024}])",
+                                R"([{"step": "blip", "epsilon": 3}])", "[]"};
+    const char* first[] = {"Ana", "José", "Liam", "Mei", "Zoë", "Nguyen", "Ava", "ana"};
+    const char* last[] = {"Chen", "Müller", "O'Neal", "Smith", "Okafor", "", "Ng"};
+    const char* sex[] = {"f", "m", "girl", "x", "F", "q"};  // "q" is rejected
+    std::string csv = "record_id,first,last,dob,sex,serial\n";
+    for (int i = 0; i < 6000; ++i) {
+        const std::string dob = i % 13 == 0 ? "2019-02-30" : "20" + std::to_string(10 + i % 11) + "-0" +
+                                                                std::to_string(1 + i % 9) + "-1" + std::to_string(i % 10);
+        csv += std::to_string(i) + "," + first[i % 8] + "," + last[(i / 8) % 7] + "," + dob + "," + sex[i % 6 == 5 && i % 7 != 0 ? 0 : i % 6] +
+               ",s" + std::to_string(i) + "\n";
+    }
+    const std::string input = dir.write("in.csv", csv);
+    for (const char* hardening : hardenings) {
+        const std::string schema_path = dir.write("s.json", std::string(R"({"pprl_schema": 1,
+            "filter": {"bits": 1024, "hardening": )") + hardening + R"(},
+            "fields": [
+              {"name": "first", "tokenizer": {"kind": "qgram", "q": 2, "padding": true}, "weight": {"bits_per_token": 12},
+               "salt": {"field": "dob", "part": "year"}},
+              {"name": "last", "tokenizer": {"kind": "qgram", "q": 2, "padding": true}, "weight": {"bits_per_feature": 90}},
+              {"name": "dob", "type": "date", "formats": ["%Y-%m-%d"], "invalid": "missing",
+               "tokenizer": {"kind": "date_parts", "parts": ["year", "month", "day"]}, "weight": {"bits_per_token": 20}},
+              {"name": "sex", "type": "enum", "values": ["f", "m", "x"], "aliases": {"girl": "f"},
+               "tokenizer": {"kind": "exact"}, "weight": {"bits_per_token": 8}},
+              {"name": "serial", "tokenizer": {"kind": "exact"}, "weight": {"bits_per_token": 30}}]})");
+        const Schema schema = Schema::from_file(schema_path);
+        std::string reference;
+        EncodeSummary first_summary;
+        for (std::size_t entries : {std::size_t{0}, std::size_t{3}, default_token_cache_entries})
+            for (unsigned threads : {1u, 3u}) {
+                EncodeOptions options;
+                options.threads = threads;
+                options.batch_rows = 700;
+                options.token_cache_entries = entries;
+                EncodeSummary summary;
+                const FilterMatrix m = encode_csv(input, schema, fixed_key(3), options, summary);
+                const std::string where = std::string(hardening) + ", " + std::to_string(entries) + " entries, " +
+                                          std::to_string(threads) + " threads";
+                if (reference.empty()) {
+                    reference = all_bytes(m);
+                    first_summary = summary;
+                    EXPECT_GT(summary.rejections.size(), 100u);
+                    EXPECT_GT(summary.invalid_as_missing, 100u);
+                }
+                EXPECT_EQ(all_bytes(m), reference) << where;
+                EXPECT_EQ(summary.tokens, first_summary.tokens) << where;
+                EXPECT_EQ(summary.invalid_as_missing, first_summary.invalid_as_missing) << where;
+                ASSERT_EQ(summary.rejections.size(), first_summary.rejections.size()) << where;
+                for (std::size_t r = 0; r < summary.rejections.size(); ++r) {
+                    EXPECT_EQ(summary.rejections[r].row, first_summary.rejections[r].row) << where;
+                    EXPECT_EQ(summary.rejections[r].field, first_summary.rejections[r].field) << where;
+                    EXPECT_EQ(summary.rejections[r].reason, first_summary.rejections[r].reason) << where;
+                }
+            }
+    }
+}
+
 }  // namespace
 }  // namespace pprl
 

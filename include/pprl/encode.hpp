@@ -13,7 +13,8 @@
 // encodings. For m = 1024 one HMAC yields 25 positions, so a token costs two SHA-256 compressions.
 // Tokens repeat (a name field draws from a few thousand bigrams), so each encoding thread keeps the
 // positions of the tokens it hashed recently in a bounded cache, wiped after use (token_cache_entries
-// below); the filters are the same with it or without it.
+// below), and, beside it, the whole contribution of field values it encoded recently (a first name,
+// a date of birth); the filters are the same with the caches or without them.
 //
 // Determinism: a record's filter depends only on the record, the schema and the key, and batches are
 // written in input order, so output bytes are identical for every thread count.
@@ -40,7 +41,8 @@ struct Rejection {
     std::string reason;
 };
 
-// Tokens whose positions each encoding thread remembers (src/token_cache.hpp); 0 turns the cache off.
+// Tokens whose positions each encoding thread remembers (src/agency/token_cache.hpp); it also remembers
+// twice as many field values. 0 turns both caches off.
 // 16,384 entries is far more than the distinct bigrams of a name field and, at about 0.5 MiB with
 // 12 positions and 4-byte tokens, small enough to stay in a core's L2 cache.
 constexpr std::size_t default_token_cache_entries = 16384;
@@ -129,8 +131,8 @@ public:
     // field or id column, a duplicated column, or a column the schema neither encodes nor ignores.
     void bind_columns(const std::vector<std::string>& columns);
 
-    // What one encoding thread works with: a token cache (taken from the encoder's pool and given
-    // back when the worker ends, so it stays warm from batch to batch) and scratch buffers for the
+    // What one encoding thread works with: a token cache and a field-value cache (taken from the
+    // encoder's pool and given back when the worker ends, so they stay warm from batch to batch) and scratch buffers for the
     // record in hand (normalised values, tokens, HMAC outputs, the filter before hardening), which
     // are wiped (OPENSSL_cleanse) when the worker ends. One per thread; the encoder must outlive it.
     class Worker {
@@ -191,6 +193,7 @@ public:
 
 private:
     struct Impl;
+    struct Caches;
     std::unique_ptr<Impl> impl_;
 };
 

@@ -29,6 +29,10 @@
 
 namespace pprl {
 
+namespace detail {
+struct HardenerSteps;
+}
+
 // The BLIP flip probability for ε.
 double blip_flip_probability(double epsilon) noexcept;
 // The probability that a bit ends flipped after all of `steps`' BLIP steps (0 without one): what an
@@ -74,6 +78,10 @@ public:
     void apply(const std::uint8_t* in, std::uint8_t* out, std::string_view record = {}) const;
 
 private:
+    friend struct detail::HardenerSteps;  // the encoder's view of the first step (src/agency)
+    // Steps first_step, first_step + 1, ... from `in`, that step's input.
+    void apply_from(std::size_t first_step, const std::uint8_t* in, std::uint8_t* out, std::string_view record,
+                    Workspace& workspace) const;
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -5,11 +5,19 @@
 // its last field costs no hashing; then each token's positions come from the worker's token cache
 // or, for the tokens it does not hold, from one batched round of HMACs (agency/hashing.hpp); then
 // the schema's hardening. A clkhash schema goes to clkhash::RecordEncoder instead.
+//
+// A field value seen recently (a first name, a date of birth) skips all of that: the worker's value
+// cache (agency/token_cache.hpp) holds its filter words whole, and, when the first hardening step
+// is diffusion, their diffusion sum too. Diffusion D is linear, so the record's D(f₁ ∨ … ∨ fₙ) is
+// ⊕ D(fᵢ) ⊕ D(r), where r, the record's filter XOR the fields' filters, holds only the bits two or
+// more fields share (and fields without a cached sum): the cached sums leave diffusion a fraction of
+// the set bits. A field whose values do not recur (addresses, say) stops using the cache.
 #include "pprl/encode.hpp"
 
 #include <map>
 #include <mutex>
 
+#include "agency/harden_steps.hpp"
 #include "agency/hashing.hpp"
 #include "agency/token_cache.hpp"
 #include "agency/tokenize.hpp"
@@ -19,6 +27,7 @@
 #include "crypto/wiped.hpp"
 #include "pprl/error.hpp"
 #include "pprl/harden.hpp"
+#include "simd/diffusion.hpp"
 
 namespace pprl {
 namespace {
@@ -31,6 +40,7 @@ struct BoundField {
     const BoundField* salt_source = nullptr;  // the field whose value salts this one's tokens
     // Where its tokens go: the whole filter, or its segment of a segmented layout.
     unsigned first_bit = 0, bits = 0, index_width = 0;
+    bool value_cached = false;  // whether its values may go to the value cache (not when salted)
 };
 
 // A token of the record being encoded: its field and its k.
@@ -39,7 +49,30 @@ struct PendingToken {
     unsigned k;
 };
 
+// How often a field's value was looked up in a worker's value cache and found there.
+struct FieldUse {
+    std::uint64_t lookups = 0, hits = 0;
+    bool off = false;  // its values recur too rarely to pay for the cache (see `recurring`)
+};
+
+// A field stops using the value cache once, after this many lookups, fewer than a quarter hit: a
+// miss costs an insertion and a hit saves the tokens' lookups, bits and diffusion.
+constexpr std::uint64_t value_trial_lookups = 4096;
+bool recurring(const FieldUse& use) noexcept { return use.lookups < value_trial_lookups || 4 * use.hits >= use.lookups; }
+
+// Entries larger than this (filters beyond 8,192 bits with diffusion) are not cached by value.
+constexpr std::size_t max_value_entry_words = 512;
+
 }  // namespace
+
+// A worker's caches, handed on from worker to worker by the encoder (never shared between threads).
+struct Encoder::Caches {
+    Caches(std::size_t token_entries, std::size_t value_entries, std::size_t value_entry_words, std::size_t fields)
+        : tokens(token_entries), values(value_entries, value_entry_words), use(fields) {}
+    detail::TokenCache tokens;
+    detail::ValueCache values;
+    std::vector<FieldUse> use;  // by field
+};
 
 struct Encoder::Impl {
     Schema schema;
@@ -53,18 +86,29 @@ struct Encoder::Impl {
     std::unique_ptr<clkhash::RecordEncoder> clkhash;
     std::vector<std::size_t> feature_columns;
 
-    // Token caches (token_cache.hpp) of workers that ended, kept warm for the next: a Worker takes
-    // one (or makes one) and gives it back, so a cache is never shared between threads.
+    // Caches (token_cache.hpp) of workers that ended, kept warm for the next: a Worker takes one
+    // (or makes one) and gives it back, so a cache is never shared between threads. The value cache
+    // holds twice as many entries as the token cache; an entry is the value's filter words, then
+    // (when the first hardening step is diffusion) their diffusion sum, then its token count.
     std::size_t token_cache_entries = 0;
+    bool value_cache = false;
+    std::size_t filter_words = 0, value_entry_words = 0;
+    const std::uint64_t* linear_images = nullptr;  // the first hardening step's images, when it is diffusion
+    std::uint32_t linear_stride = 0;
     mutable std::mutex caches_mutex;
-    mutable std::vector<std::unique_ptr<detail::TokenCache>> idle_caches;
+    mutable std::vector<std::unique_ptr<Caches>> idle_caches;
 
     bool encode(const std::vector<std::string>& values, std::uint64_t* row, Rejection& why, std::uint64_t& tokens,
                 std::uint64_t& invalid_fields, Worker::State& worker) const;
     bool encode_clkhash(const std::vector<std::string>& values, std::uint64_t* row, Rejection& why,
                         std::uint64_t& tokens, Worker::State& worker) const;
+    bool gather_field(const BoundField& field, const std::vector<std::string>& values, Rejection& why,
+                      std::uint64_t& invalid_fields, Worker::State& worker) const;
     bool gather_tokens(const std::vector<std::string>& values, Rejection& why, std::uint64_t& invalid_fields,
                        Worker::State& worker) const;
+    void hash_tokens(Worker::State& worker, std::uint64_t* target) const;
+    std::uint64_t combine_fields(const std::vector<std::string>& values, std::uint64_t* target, std::uint64_t* row,
+                                 Worker::State& worker) const;
     void bind_clkhash(const std::map<std::string, std::size_t>& position, const std::vector<std::string>& columns);
     // Is `name` the id column or a field of the schema (safe to print)?
     bool names_in_schema(const std::string& name) const {
@@ -79,7 +123,7 @@ struct Encoder::Impl {
 // of one is a wiped type (crypto/wiped.hpp); wipe() overwrites what they hold.
 struct Encoder::Worker::State {
     const Impl* encoder;
-    std::unique_ptr<detail::TokenCache> cache;
+    std::unique_ptr<Caches> caches;
     ValueScratch value, salt_value;
     WipedString salt;
     TokenList tokens;
@@ -91,6 +135,14 @@ struct Encoder::Worker::State {
     WipedVector<crypto::Digest256> digests;
     WipedVector<std::uint16_t> positions;
     WipedVector<std::uint64_t> unhardened;
+    // The value cache, by field: each value's cache hash, the entry found (or nullptr), whether the
+    // value goes into the cache, its token count, and the filter words of the fields not found.
+    WipedVector<std::uint64_t> value_hashes;
+    std::vector<const std::uint64_t*> entries;
+    std::vector<char> to_insert;
+    std::vector<std::uint32_t> field_tokens;
+    WipedVector<std::uint64_t> field_words;
+    WipedVector<std::uint64_t> entry, rest, linear_sum, rest_sum;  // an entry being made; diffusion's parts
     std::vector<const std::string*> feature_values;  // clkhash: each feature's cell
     std::unique_ptr<clkhash::RecordEncoder::Scratch> clkhash;
     std::unique_ptr<Hardener::Workspace> hardening;
@@ -107,6 +159,12 @@ struct Encoder::Worker::State {
         pprl::wipe(digests);
         pprl::wipe(positions);
         pprl::wipe(unhardened);
+        pprl::wipe(value_hashes);
+        pprl::wipe(field_words);
+        pprl::wipe(entry);
+        pprl::wipe(rest);
+        pprl::wipe(linear_sum);
+        pprl::wipe(rest_sum);
         if (clkhash) clkhash->wipe();
         if (hardening) hardening->wipe();
     }
@@ -118,11 +176,14 @@ Encoder::Worker::Worker(const Encoder& encoder) : state_(std::make_unique<State>
     {
         std::lock_guard<std::mutex> lock(impl.caches_mutex);
         if (!impl.idle_caches.empty()) {
-            state_->cache = std::move(impl.idle_caches.back());
+            state_->caches = std::move(impl.idle_caches.back());
             impl.idle_caches.pop_back();
         }
     }
-    if (!state_->cache) state_->cache = std::make_unique<detail::TokenCache>(impl.token_cache_entries);
+    if (!state_->caches)
+        state_->caches = std::make_unique<Caches>(impl.token_cache_entries,
+                                                  impl.value_cache ? 2 * impl.token_cache_entries : 0,
+                                                  impl.value_entry_words, impl.fields.size());
     if (impl.clkhash) state_->clkhash = std::make_unique<clkhash::RecordEncoder::Scratch>();
     if (impl.hardener) state_->hardening = std::make_unique<Hardener::Workspace>();
 }
@@ -130,7 +191,7 @@ Encoder::Worker::Worker(const Encoder& encoder) : state_(std::make_unique<State>
 Encoder::Worker::~Worker() {
     state_->wipe();
     std::lock_guard<std::mutex> lock(state_->encoder->caches_mutex);
-    state_->encoder->idle_caches.push_back(std::move(state_->cache));
+    state_->encoder->idle_caches.push_back(std::move(state_->caches));
 }
 
 void Encoder::Worker::wipe() noexcept { state_->wipe(); }
@@ -147,6 +208,12 @@ void Encoder::Worker::visit_scratch(const std::function<void(const void*, std::s
     visit_buffer(s.digests, visit);
     visit_buffer(s.positions, visit);
     visit_buffer(s.unhardened, visit);
+    visit_buffer(s.value_hashes, visit);
+    visit_buffer(s.field_words, visit);
+    visit_buffer(s.entry, visit);
+    visit_buffer(s.rest, visit);
+    visit_buffer(s.linear_sum, visit);
+    visit_buffer(s.rest_sum, visit);
     if (s.clkhash) s.clkhash->visit_buffers(visit);
     if (s.hardening) s.hardening->visit_buffers(visit);
 }
@@ -181,10 +248,17 @@ Encoder::Encoder(const Schema& schema, const SecretKey& secret, std::size_t toke
         field.index_width = index_bits(field.bits);
         impl_->fields.push_back(std::move(field));
     }
-    for (BoundField& field : impl_->fields)
+    for (BoundField& field : impl_->fields) {
         for (const BoundField& other : impl_->fields)
             if (!field.rule.spec->salt_field.empty() && other.rule.spec->name == field.rule.spec->salt_field)
                 field.salt_source = &other;
+        field.value_cached = field.salt_source == nullptr;
+    }
+    Impl& impl = *impl_;
+    impl.filter_words = impl.schema.filter_bits() / 64;
+    if (impl.hardener) impl.linear_images = detail::HardenerSteps::first_images(*impl.hardener, impl.linear_stride);
+    impl.value_entry_words = impl.filter_words + (impl.linear_images != nullptr ? impl.linear_stride : 0) + 1;
+    impl.value_cache = token_cache_entries > 0 && impl.value_entry_words <= max_value_entry_words;
 }
 
 Encoder::~Encoder() = default;
@@ -291,48 +365,97 @@ bool Encoder::Impl::encode_clkhash(const std::vector<std::string>& values, std::
     for (std::size_t column : feature_columns)
         worker.feature_values.push_back(column == no_column ? &empty : &values[column]);
     return clkhash->encode(worker.feature_values, reinterpret_cast<std::uint8_t*>(row), why.field, why.reason, tokens,
-                           *worker.clkhash, worker.cache.get());
+                           *worker.clkhash, &worker.caches->tokens);
 }
 
-// Every field's value and tokens into the worker's token list, with each token's field and k in
-// `pending`; false (with why) at the first field that rejects the row.
+// The field's value and tokens appended to the worker's token list, with each token's field and k
+// in `pending`; false (with why) when the value rejects the row.
+bool Encoder::Impl::gather_field(const BoundField& field, const std::vector<std::string>& values, Rejection& why,
+                                 std::uint64_t& invalid_fields, Worker::State& worker) const {
+    TokenList& tokens = worker.tokens;
+    const FieldSpec& spec = *field.rule.spec;
+    std::string_view encoded;
+    const ValueOutcome outcome =
+        field_value(field.rule, values[field.column], worker.value, encoded, why.reason, invalid_fields);
+    if (outcome == ValueOutcome::reject) {
+        why.field = spec.name;
+        return false;
+    }
+    if (outcome == ValueOutcome::skip) return true;
+    const std::size_t before = tokens.size();
+    tokenize(encoded, spec.tokenizer, tokens);
+    const std::size_t added = tokens.size() - before;
+    if (added == 0) return true;
+    if (field.salt_source != nullptr) {
+        // Salt: the source field's canonical value (a date's year), or empty when it has none.
+        // The unit separator keeps "salt|token" unambiguous.
+        std::string_view salt_encoded;
+        std::string ignored_reason;
+        std::uint64_t ignored_count = 0;
+        WipedString& salt = worker.salt;
+        salt.clear();
+        if (field_value(field.salt_source->rule, values[field.salt_source->column], worker.salt_value, salt_encoded,
+                        ignored_reason, ignored_count) == ValueOutcome::encode)
+            salt.assign(spec.salt_year_only ? salt_encoded.substr(0, 4) : salt_encoded);
+        salt.push_back('\x1f');
+        for (std::size_t t = before; t < tokens.size(); ++t) tokens[t].insert(0, salt);
+    }
+    unsigned k = spec.weight.bits;
+    if (spec.weight.mode == WeightSpec::Mode::bits_per_feature)
+        k = static_cast<unsigned>((spec.weight.bits + added - 1) / added);
+    for (std::size_t t = 0; t < added; ++t) worker.pending.push_back(PendingToken{&field, k});
+    return true;
+}
+
+// Every field's value and tokens, or only those of the values the value cache does not hold (with
+// each field's entry, or whether it goes into the cache, in the worker); false (with why) at the
+// first field that rejects the row.
 bool Encoder::Impl::gather_tokens(const std::vector<std::string>& values, Rejection& why, std::uint64_t& invalid_fields,
                                   Worker::State& worker) const {
-    TokenList& tokens = worker.tokens;
-    tokens.clear();
+    worker.tokens.clear();
     worker.pending.clear();
+    if (!value_cache) {
+        for (const BoundField& field : fields)
+            if (!gather_field(field, values, why, invalid_fields, worker)) return false;
+        return true;
+    }
+    Caches& caches = *worker.caches;
+    worker.value_hashes.resize(fields.size());
+    worker.entries.assign(fields.size(), nullptr);
+    worker.to_insert.assign(fields.size(), 0);
+    worker.field_tokens.assign(fields.size(), 0);
+    // The values' hashes first, each slot prefetched; then the lookups, each entry found prefetched
+    // (it is read after the other fields' tokens are hashed); then the other fields' tokens, in field
+    // order, so that the first field that rejects the row is the one reported.
+    for (const BoundField& field : fields)
+        if (field.value_cached && !caches.use[field.index].off) {
+            const std::string& value = values[field.column];
+            worker.value_hashes[field.index] = detail::ValueCache::hash(field.index, 0, value);
+            caches.values.prefetch(worker.value_hashes[field.index]);
+        }
     for (const BoundField& field : fields) {
-        const FieldSpec& spec = *field.rule.spec;
-        std::string_view encoded;
-        const ValueOutcome outcome =
-            field_value(field.rule, values[field.column], worker.value, encoded, why.reason, invalid_fields);
-        if (outcome == ValueOutcome::reject) {
-            why.field = spec.name;
-            return false;
+        FieldUse& use = caches.use[field.index];
+        if (!field.value_cached || use.off) continue;
+        ++use.lookups;
+        const std::uint64_t* entry =
+            caches.values.find(worker.value_hashes[field.index], field.index, 0, values[field.column]);
+        if (entry == nullptr) {
+            use.off = !recurring(use);
+            worker.to_insert[field.index] = 1;
+            continue;
         }
-        if (outcome == ValueOutcome::skip) continue;
-        const std::size_t before = tokens.size();
-        tokenize(encoded, spec.tokenizer, tokens);
-        const std::size_t added = tokens.size() - before;
-        if (added == 0) continue;
-        if (field.salt_source != nullptr) {
-            // Salt: the source field's canonical value (a date's year), or empty when it has none.
-            // The unit separator keeps "salt|token" unambiguous.
-            std::string_view salt_encoded;
-            std::string ignored_reason;
-            std::uint64_t ignored_count = 0;
-            WipedString& salt = worker.salt;
-            salt.clear();
-            if (field_value(field.salt_source->rule, values[field.salt_source->column], worker.salt_value, salt_encoded,
-                            ignored_reason, ignored_count) == ValueOutcome::encode)
-                salt.assign(spec.salt_year_only ? salt_encoded.substr(0, 4) : salt_encoded);
-            salt.push_back('\x1f');
-            for (std::size_t t = before; t < tokens.size(); ++t) tokens[t].insert(0, salt);
-        }
-        unsigned k = spec.weight.bits;
-        if (spec.weight.mode == WeightSpec::Mode::bits_per_feature)
-            k = static_cast<unsigned>((spec.weight.bits + added - 1) / added);
-        for (std::size_t t = 0; t < added; ++t) worker.pending.push_back(PendingToken{&field, k});
+        ++use.hits;
+        worker.entries[field.index] = entry;
+        for (std::size_t line = 0; line < value_entry_words; line += 8) __builtin_prefetch(entry + line);
+    }
+    for (const BoundField& field : fields) {
+        if (worker.entries[field.index] != nullptr) continue;
+        const std::uint64_t invalid_before = invalid_fields;
+        const std::size_t before = worker.tokens.size();
+        if (!gather_field(field, values, why, invalid_fields, worker)) return false;
+        worker.field_tokens[field.index] = static_cast<std::uint32_t>(worker.tokens.size() - before);
+        // A value counted as invalid is not cached: a hit would not count it again.
+        if (invalid_fields != invalid_before) worker.to_insert[field.index] = 0;
     }
     return true;
 }
@@ -347,13 +470,33 @@ bool Encoder::Impl::encode(const std::vector<std::string>& values, std::uint64_t
     }
     if (clkhash) return encode_clkhash(values, row, why, tokens, worker);
     if (!gather_tokens(values, why, invalid_fields, worker)) return false;
-    const unsigned m = schema.filter_bits();
-    const TokenList& token_list = worker.tokens;
     std::uint64_t* target = row;
     if (hardener) {
-        worker.unhardened.assign(m / 64, 0);
+        worker.unhardened.assign(filter_words, 0);
         target = worker.unhardened.data();
     }
+    if (!value_cache) {
+        hash_tokens(worker, target);
+        if (hardener)
+            hardener->apply(reinterpret_cast<const std::uint8_t*>(worker.unhardened.data()),
+                            reinterpret_cast<std::uint8_t*>(row), values[id_index], *worker.hardening);
+        tokens += worker.tokens.size();
+        return true;
+    }
+    // Each field's tokens set bits in its own words, so that its value can be cached whole.
+    worker.field_words.assign(fields.size() * filter_words, 0);
+    hash_tokens(worker, worker.field_words.data());
+    tokens += combine_fields(values, target, row, worker);
+    return true;
+}
+
+// The gathered tokens' bits: from the token cache, or hashed (and then cached). With the value cache
+// a token's bits go to its field's words in `target` (filter_words each, in field order), else all
+// to `target`.
+void Encoder::Impl::hash_tokens(Worker::State& worker, std::uint64_t* target) const {
+    const TokenList& token_list = worker.tokens;
+    detail::TokenCache& cache = worker.caches->tokens;
+    const std::size_t field_stride = value_cache ? filter_words : 0;
     // Positions from the cache; the tokens it does not hold are hashed together, so the HMACs run
     // several at a time (crypto::HmacSha256::mac_many).
     worker.requests.clear();
@@ -364,14 +507,14 @@ bool Encoder::Impl::encode(const std::vector<std::string>& values, std::uint64_t
         const PendingToken& token = worker.pending[t];
         worker.hashes[t] = detail::TokenCache::hash(token.field->index, token.k,
                                                     std::string_view(token_list[t].data(), token_list[t].size()));
-        worker.cache->prefetch(worker.hashes[t]);
+        cache.prefetch(worker.hashes[t]);
     }
     // Then the lookups, each hit's positions prefetched, and only then the bits set from them.
     worker.known.resize(token_list.size());
     for (std::size_t t = 0; t < token_list.size(); ++t) {
         const PendingToken& token = worker.pending[t];
         const std::string_view text(token_list[t].data(), token_list[t].size());
-        worker.known[t] = worker.cache->find(worker.hashes[t], token.field->index, token.k, text);
+        worker.known[t] = cache.find(worker.hashes[t], token.field->index, token.k, text);
         if (worker.known[t] != nullptr) {
             __builtin_prefetch(worker.known[t]);
             continue;
@@ -380,9 +523,10 @@ bool Encoder::Impl::encode(const std::vector<std::string>& values, std::uint64_t
         worker.requests.push_back({&token.field->mac, 0, text.data(), text.size()});
     }
     for (std::size_t t = 0; t < token_list.size(); ++t)
-        if (const std::uint16_t* known = worker.known[t])
-            for (unsigned j = 0; j < worker.pending[t].k; ++j)
-                FilterMatrix::set_word_bit(target, known[j]);
+        if (const std::uint16_t* known = worker.known[t]) {
+            std::uint64_t* words = target + worker.pending[t].field->index * field_stride;
+            for (unsigned j = 0; j < worker.pending[t].k; ++j) FilterMatrix::set_word_bit(words, known[j]);
+        }
     worker.digests.resize(worker.requests.size());
     crypto::HmacSha256::mac_many(worker.requests.data(), worker.requests.size(), worker.digests.data());
     for (std::size_t r = 0; r < worker.misses.size(); ++r) {
@@ -391,20 +535,79 @@ bool Encoder::Impl::encode(const std::vector<std::string>& values, std::uint64_t
         const std::string_view text(token_list[t].data(), token_list[t].size());
         worker.positions.resize(token.k);
         const BoundField& field = *token.field;
+        std::uint64_t* words = target + field.index * field_stride;
         draw_positions(field.mac, text, worker.digests[r], token.k, field.bits, field.index_width, worker.positions.data());
         for (unsigned j = 0; j < token.k; ++j) {
             // The cache keeps each position as the bit's place in the row's words (word_bit, done
             // once per token here rather than on every hit).
             worker.positions[j] = static_cast<std::uint16_t>(FilterMatrix::word_bit(worker.positions[j] + field.first_bit));
-            FilterMatrix::set_word_bit(target, worker.positions[j]);
+            FilterMatrix::set_word_bit(words, worker.positions[j]);
         }
-        worker.cache->insert(worker.hashes[t], token.field->index, token.k, text, worker.positions.data());
+        cache.insert(worker.hashes[t], token.field->index, token.k, text, worker.positions.data());
     }
-    if (hardener)
-        hardener->apply(reinterpret_cast<const std::uint8_t*>(worker.unhardened.data()),
-                        reinterpret_cast<std::uint8_t*>(row), values[id_index], *worker.hardening);
-    tokens += token_list.size();
-    return true;
+}
+
+// The record's filter from its fields' words (cached entries, or the words hash_tokens set), the
+// values to cache cached, then the hardening into `row`; returns the record's token count. With
+// diffusion first, its output is the cached and new fields' sums XOR the sum of `rest` (see the top
+// of this file). The entries found are read before any is inserted: an insertion may move or clear
+// them.
+std::uint64_t Encoder::Impl::combine_fields(const std::vector<std::string>& values, std::uint64_t* target,
+                                            std::uint64_t* row, Worker::State& worker) const {
+    const std::size_t words = filter_words;
+    const bool linear = linear_images != nullptr;
+    const auto diffuse = [&](const std::uint64_t* in, std::uint64_t* sum) {
+        simd::diffusion_sum(reinterpret_cast<const std::uint8_t*>(in), static_cast<std::uint32_t>(words), linear_images,
+                            linear_stride, sum);
+    };
+    if (linear) {
+        worker.linear_sum.assign(linear_stride, 0);
+        worker.rest.assign(words, 0);
+        worker.rest_sum.resize(linear_stride);
+    }
+    // Adds a field's words to the filter and, when its sum is known (`entry`), to the sums.
+    const auto add = [&](const std::uint64_t* field_words, const std::uint64_t* entry) {
+        for (std::size_t w = 0; w < words; ++w) target[w] |= field_words[w];
+        if (!linear || entry == nullptr) return;  // its bits go to rest's sum
+        for (std::size_t w = 0; w < words; ++w) worker.rest[w] ^= field_words[w];
+        for (std::uint32_t w = 0; w < linear_stride; ++w) worker.linear_sum[w] ^= entry[words + w];
+    };
+    std::uint64_t tokens = 0;
+    for (const BoundField& field : fields)
+        if (const std::uint64_t* entry = worker.entries[field.index]) {
+            add(entry, entry);
+            tokens += entry[value_entry_words - 1];
+        }
+    for (const BoundField& field : fields) {
+        if (worker.entries[field.index] != nullptr) continue;
+        const std::uint64_t* field_words = worker.field_words.data() + field.index * words;
+        tokens += worker.field_tokens[field.index];
+        if (!worker.to_insert[field.index]) {
+            add(field_words, nullptr);
+            continue;
+        }
+        worker.entry.resize(value_entry_words);
+        std::copy(field_words, field_words + words, worker.entry.begin());
+        if (linear) diffuse(field_words, worker.entry.data() + words);
+        worker.entry[value_entry_words - 1] = worker.field_tokens[field.index];
+        worker.caches->values.insert(worker.value_hashes[field.index], field.index, 0, values[field.column],
+                                     worker.entry.data(), value_entry_words);
+        add(field_words, worker.entry.data());
+    }
+    if (!hardener) return tokens;
+    if (!linear) {
+        hardener->apply(reinterpret_cast<const std::uint8_t*>(target), reinterpret_cast<std::uint8_t*>(row),
+                        values[id_index], *worker.hardening);
+        return tokens;
+    }
+    // rest: the filter XOR the fields whose sums are known, i.e. the bits several fields share and
+    // the bits of fields without a sum.
+    for (std::size_t w = 0; w < words; ++w) worker.rest[w] ^= target[w];
+    diffuse(worker.rest.data(), worker.rest_sum.data());
+    for (std::uint32_t w = 0; w < linear_stride; ++w) worker.linear_sum[w] ^= worker.rest_sum[w];
+    detail::HardenerSteps::apply_after_first(*hardener, worker.linear_sum.data(), reinterpret_cast<std::uint8_t*>(row),
+                                             values[id_index], *worker.hardening);
+    return tokens;
 }
 
 }  // namespace pprl

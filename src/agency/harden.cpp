@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "agency/harden_steps.hpp"
 #include "pprl/bloom.hpp"
 #include "crypto/crypto.hpp"
 #include "crypto/wiped.hpp"
@@ -225,9 +226,16 @@ void Hardener::apply(const std::uint8_t* in, std::uint8_t* out, std::string_view
 }
 
 void Hardener::apply(const std::uint8_t* in, std::uint8_t* out, std::string_view record, Workspace& workspace) const {
+    apply_from(0, in, out, record, workspace);
+}
+
+void Hardener::apply_from(std::size_t first_step, const std::uint8_t* in, std::uint8_t* out, std::string_view record,
+                          Workspace& workspace) const {
     auto& [current, next, coins, seed_input, out_words, keystream] = *workspace.buffers_;
-    current.assign(in, in + impl_->input_bits / 8);
-    for (const Step& step : impl_->steps) {
+    const unsigned in_bits = first_step < impl_->steps.size() ? impl_->steps[first_step].in_bits : impl_->output_bits;
+    current.assign(in, in + in_bits / 8);
+    for (std::size_t s = first_step; s < impl_->steps.size(); ++s) {
+        const Step& step = impl_->steps[s];
         next.assign((step.out_bits + 7) / 8, 0);
         const std::uint8_t* f = current.data();
         switch (step.spec.kind) {
@@ -289,6 +297,20 @@ void Hardener::apply(const std::uint8_t* in, std::uint8_t* out, std::string_view
         current.swap(next);
     }
     std::memcpy(out, current.data(), impl_->output_bits / 8);
+}
+
+const std::uint64_t* detail::HardenerSteps::first_images(const Hardener& hardener, std::uint32_t& stride) noexcept {
+    const std::vector<Step>& steps = hardener.impl_->steps;
+    if (steps.empty() || steps.front().spec.kind != HardeningKind::diffusion || steps.front().columns.empty())
+        return nullptr;
+    stride = steps.front().stride;
+    return steps.front().columns.data();
+}
+
+void detail::HardenerSteps::apply_after_first(const Hardener& hardener, const std::uint64_t* first_output,
+                                              std::uint8_t* out, std::string_view record,
+                                              Hardener::Workspace& workspace) {
+    hardener.apply_from(1, reinterpret_cast<const std::uint8_t*>(first_output), out, record, workspace);
 }
 
 }  // namespace pprl

@@ -1,21 +1,25 @@
-// agency/token_cache.hpp — the bit positions of tokens hashed recently (internal to the encoder).
+// agency/token_cache.hpp — what the encoder remembers of recent tokens and field values (internal).
 //
 // Why. The tokens of real quasi-identifiers repeat far more than the records do: a field of bigrams
 // over names draws from a few thousand distinct bigrams, dates from a few hundred parts, zip codes
 // from a few hundred values. A token's k positions depend only on its field's subkey, k and its
 // text, so once drawn they can be reused: a lookup here costs a hash of a few bytes and a compare,
 // where keyed hashing costs two SHA-256 compressions (bench_encode measures both, cached and not).
+// Whole values repeat too (first and last names, dates of birth, sex, zip codes): a value's whole
+// contribution to the filter (its bits as filter words, and what the first hardening step makes of
+// them when that step is linear) depends only on its field and its text, and is reused whole.
 //
-// What. An open-addressing table keyed by (field, k, token) whose entries hold the positions as
-// 16-bit numbers (filters are at most 65,536 bits). Each encoder worker owns one, so there is no
-// locking on the hot path. It is bounded: when it holds `capacity` entries, or its texts or positions
-// reach 64 per entry on average, it is wiped and refilled, so a field of unique values (which never
-// hits) costs an insertion per token and no more memory. XXH3 hashes the table's keys: a hash-table
-// index, never part of the keyed encoding.
+// What. BoundedCache<Item>: an open-addressing table keyed by (field, tag, text) whose entries hold
+// a run of items: a token's k positions as 16-bit numbers (TokenCache, tag k; filters are at most
+// 65,536 bits), or a value's filter words (ValueCache, tag 0). Each encoder worker owns one of each,
+// so there is no locking on the hot path. It is bounded: when it holds `capacity` entries, or its
+// texts or items reach their average budget per entry, it is wiped and refilled, so a field of unique
+// values (which never hits) costs an insertion per token and no more memory. XXH3 hashes the table's
+// keys: a hash-table index, never part of the keyed encoding.
 //
-// Secrecy. The positions are key material (they are what the key makes of a token) and the texts
-// are pieces of personal data, so the table is wiped with OPENSSL_cleanse when cleared or destroyed,
-// and so is every buffer it outgrows (it grows by copying and wiping, never by a plain realloc).
+// Secrecy. The items are key material (what the key makes of a token or a value) and the texts are
+// pieces of personal data, so the table is wiped with OPENSSL_cleanse when cleared or destroyed, and
+// so is every buffer it outgrows (it grows by copying and wiping, never by a plain realloc).
 #pragma once
 
 // XXH3 inlined: a call into the shared library per token cost more than the hash of two bytes.
@@ -32,31 +36,35 @@
 
 namespace pprl::detail {
 
-class TokenCache {
+template <class Item>
+class BoundedCache {
 public:
     static constexpr std::size_t text_bytes_per_entry = 64;
-    static constexpr std::size_t positions_per_entry = 64;
-    // Offsets are 32-bit: 2^22 entries of 64 bytes and 64 positions stay below 2^32.
+    // Offsets are 32-bit: 2^22 entries of 64 bytes stay below 2^32, and so do their items.
     static constexpr std::size_t max_capacity = std::size_t{1} << 22;
+    static constexpr std::size_t max_items_per_entry = 1024;
 
-    explicit TokenCache(std::size_t capacity)
-        : capacity_(capacity < max_capacity ? capacity : max_capacity), slots_(initial_slots) {}
-    ~TokenCache() { clear(); }
-    TokenCache(const TokenCache&) = delete;
-    TokenCache& operator=(const TokenCache&) = delete;
+    // `items_per_entry`: the items' budget per entry on average (at most max_items_per_entry).
+    BoundedCache(std::size_t capacity, std::size_t items_per_entry)
+        : capacity_(capacity < max_capacity ? capacity : max_capacity),
+          items_per_entry_(items_per_entry < max_items_per_entry ? items_per_entry : max_items_per_entry),
+          slots_(initial_slots) {}
+    ~BoundedCache() { clear(); }
+    BoundedCache(const BoundedCache&) = delete;
+    BoundedCache& operator=(const BoundedCache&) = delete;
 
-    static std::uint64_t hash(std::uint32_t field, std::uint32_t k, std::string_view token) noexcept {
-        return XXH3_64bits_withSeed(token.data(), token.size(), (static_cast<std::uint64_t>(field) << 32) | k);
+    static std::uint64_t hash(std::uint32_t field, std::uint32_t tag, std::string_view text) noexcept {
+        return XXH3_64bits_withSeed(text.data(), text.size(), (static_cast<std::uint64_t>(field) << 32) | tag);
     }
 
-    // The k positions of the token, or nullptr when the table does not hold it.
-    const std::uint16_t* find(std::uint64_t hash, std::uint32_t field, std::uint32_t k, std::string_view token) const noexcept {
+    // The entry's items, or nullptr when the table does not hold it.
+    const Item* find(std::uint64_t hash, std::uint32_t field, std::uint32_t tag, std::string_view text) const noexcept {
         if (capacity_ == 0) return nullptr;
         const Slot* slot = probe(slots_, hash, is_free, [&](const Slot& s) {
-            return s.field == field && s.k == k && s.text_size == token.size() &&
-                   same_bytes(texts_.data() + s.text, token.data(), token.size());
+            return s.field == field && s.tag == tag && s.text_size == text.size() &&
+                   same_bytes(texts_.data() + s.text, text.data(), text.size());
         });
-        return slot == nullptr ? nullptr : positions_.data() + slot->positions;
+        return slot == nullptr ? nullptr : items_.data() + slot->items;
     }
 
     // Starts loading the slot a lookup of `hash` probes first, so that the lookups of a record's
@@ -65,35 +73,35 @@ public:
         if (capacity_ != 0) __builtin_prefetch(slots_.data() + (hash & (slots_.size() - 1)));
     }
 
-    // Remembers the token's k positions (clearing the table first when it is full); a token it
-    // already holds (one repeated within a record misses twice) is left as it is.
-    void insert(std::uint64_t hash, std::uint32_t field, std::uint32_t k, std::string_view token,
-                const std::uint16_t* positions) {
-        if (capacity_ == 0 || find(hash, field, k, token) != nullptr) return;
-        if (entries_ == capacity_ || texts_.size() + token.size() > capacity_ * text_bytes_per_entry ||
-            positions_.size() + k > capacity_ * positions_per_entry)
+    // Remembers the entry's n items (clearing the table first when it is full); an entry it already
+    // holds (a token repeated within a record misses twice) is left as it is.
+    void insert(std::uint64_t hash, std::uint32_t field, std::uint32_t tag, std::string_view text, const Item* items,
+                std::size_t n) {
+        if (capacity_ == 0 || find(hash, field, tag, text) != nullptr) return;
+        if (entries_ == capacity_ || texts_.size() + text.size() > capacity_ * text_bytes_per_entry ||
+            items_.size() + n > capacity_ * items_per_entry_)
             clear();
-        if (token.size() > capacity_ * text_bytes_per_entry || k > capacity_ * positions_per_entry) return;
+        if (text.size() > capacity_ * text_bytes_per_entry || n > capacity_ * items_per_entry_) return;
         if (2 * (entries_ + 1) > slots_.size()) double_slots(slots_, is_free, true);
         Slot& slot = free_slot(slots_, hash, is_free);
         slot.hash = hash;
         slot.field = field;
-        slot.k = k;
+        slot.tag = tag;
         slot.text = static_cast<std::uint32_t>(texts_.size());
-        slot.text_size = static_cast<std::uint32_t>(token.size());
-        slot.positions = static_cast<std::uint32_t>(positions_.size());
-        append_wiping(texts_, token.data(), token.size());
-        append_wiping(positions_, positions, k);
+        slot.text_size = static_cast<std::uint32_t>(text.size());
+        slot.items = static_cast<std::uint32_t>(items_.size());
+        append_wiping(texts_, text.data(), text.size());
+        append_wiping(items_, items, n);
         ++entries_;
     }
 
     void clear() noexcept {
         secure_wipe(texts_.data(), texts_.size());
-        secure_wipe(positions_.data(), positions_.size() * sizeof(std::uint16_t));
+        secure_wipe(items_.data(), items_.size() * sizeof(Item));
         secure_wipe(slots_.data(), slots_.size() * sizeof(Slot));
         texts_.clear();
-        positions_.clear();
-        for (Slot& slot : slots_) slot.positions = empty;
+        items_.clear();
+        for (Slot& slot : slots_) slot.items = empty;
         entries_ = 0;
     }
 
@@ -109,11 +117,11 @@ private:
     }
     struct Slot {
         std::uint64_t hash = 0;
-        std::uint32_t field = 0, k = 0;
+        std::uint32_t field = 0, tag = 0;
         std::uint32_t text = 0, text_size = 0;  // offset and length in texts_
-        std::uint32_t positions = empty;        // offset in positions_; `empty` marks a free slot
+        std::uint32_t items = empty;            // offset in items_; `empty` marks a free slot
     };
-    static bool is_free(const Slot& slot) noexcept { return slot.positions == empty; }
+    static bool is_free(const Slot& slot) noexcept { return slot.items == empty; }
     // Appends n items; when the buffer must grow, the old one is wiped before it is freed.
     template <class T>
     static void append_wiping(std::vector<T>& buffer, const T* items, std::size_t n) {
@@ -132,11 +140,25 @@ private:
     // which leaves the core's cache to the rest of the encoder.
     static constexpr std::size_t initial_slots = 1024;
 
-    std::size_t capacity_;
+    std::size_t capacity_, items_per_entry_;
     std::vector<Slot> slots_;
     std::size_t entries_ = 0;
     std::vector<char> texts_;
-    std::vector<std::uint16_t> positions_;
+    std::vector<Item> items_;
 };
+
+// Tokens' positions: 64 per entry on average is room for any k a schema gives a short token.
+class TokenCache : public BoundedCache<std::uint16_t> {
+public:
+    static constexpr std::size_t positions_per_entry = 64;
+    explicit TokenCache(std::size_t capacity) : BoundedCache(capacity, positions_per_entry) {}
+    void insert(std::uint64_t hash, std::uint32_t field, std::uint32_t k, std::string_view token,
+                const std::uint16_t* positions) {
+        BoundedCache::insert(hash, field, k, token, positions, k);
+    }
+};
+
+// Field values' filter words (the encoder's layout of an entry: encoder.cpp).
+using ValueCache = BoundedCache<std::uint64_t>;
 
 }  // namespace pprl::detail
