@@ -14,6 +14,7 @@
 // the set bits. A field whose values do not recur (addresses, say) stops using the cache.
 #include "pprl/encode.hpp"
 
+#include <cstring>
 #include <map>
 #include <mutex>
 
@@ -62,6 +63,21 @@ bool recurring(const FieldUse& use) noexcept { return use.lookups < value_trial_
 
 // Entries larger than this (filters beyond 8,192 bits with diffusion) are not cached by value.
 constexpr std::size_t max_value_entry_words = 512;
+
+// Word-wise OR and XOR of n words and zeroing, on arrays the compiler may take as distinct (so it
+// vectorises them: through possibly aliased pointers it did one word at a time).
+void or_words(std::uint64_t* __restrict to, const std::uint64_t* __restrict from, std::size_t n) noexcept {
+    for (std::size_t w = 0; w < n; ++w) to[w] |= from[w];
+}
+void xor_words(std::uint64_t* __restrict to, const std::uint64_t* __restrict from, std::size_t n) noexcept {
+    for (std::size_t w = 0; w < n; ++w) to[w] ^= from[w];
+}
+// The vector holds n zero words.
+template <class Words>
+void zero_words(Words& words, std::size_t n) {
+    words.resize(n);
+    std::memset(words.data(), 0, n * sizeof(std::uint64_t));
+}
 
 }  // namespace
 
@@ -472,7 +488,7 @@ bool Encoder::Impl::encode(const std::vector<std::string>& values, std::uint64_t
     if (!gather_tokens(values, why, invalid_fields, worker)) return false;
     std::uint64_t* target = row;
     if (hardener) {
-        worker.unhardened.assign(filter_words, 0);
+        zero_words(worker.unhardened, filter_words);
         target = worker.unhardened.data();
     }
     if (!value_cache) {
@@ -484,7 +500,7 @@ bool Encoder::Impl::encode(const std::vector<std::string>& values, std::uint64_t
         return true;
     }
     // Each field's tokens set bits in its own words, so that its value can be cached whole.
-    worker.field_words.assign(fields.size() * filter_words, 0);
+    zero_words(worker.field_words, fields.size() * filter_words);
     hash_tokens(worker, worker.field_words.data());
     tokens += combine_fields(values, target, row, worker);
     return true;
@@ -561,16 +577,16 @@ std::uint64_t Encoder::Impl::combine_fields(const std::vector<std::string>& valu
                             linear_stride, sum);
     };
     if (linear) {
-        worker.linear_sum.assign(linear_stride, 0);
-        worker.rest.assign(words, 0);
+        zero_words(worker.linear_sum, linear_stride);
+        zero_words(worker.rest, words);
         worker.rest_sum.resize(linear_stride);
     }
     // Adds a field's words to the filter and, when its sum is known (`entry`), to the sums.
     const auto add = [&](const std::uint64_t* field_words, const std::uint64_t* entry) {
-        for (std::size_t w = 0; w < words; ++w) target[w] |= field_words[w];
+        or_words(target, field_words, words);
         if (!linear || entry == nullptr) return;  // its bits go to rest's sum
-        for (std::size_t w = 0; w < words; ++w) worker.rest[w] ^= field_words[w];
-        for (std::uint32_t w = 0; w < linear_stride; ++w) worker.linear_sum[w] ^= entry[words + w];
+        xor_words(worker.rest.data(), field_words, words);
+        xor_words(worker.linear_sum.data(), entry + words, linear_stride);
     };
     std::uint64_t tokens = 0;
     for (const BoundField& field : fields)
@@ -602,9 +618,9 @@ std::uint64_t Encoder::Impl::combine_fields(const std::vector<std::string>& valu
     }
     // rest: the filter XOR the fields whose sums are known, i.e. the bits several fields share and
     // the bits of fields without a sum.
-    for (std::size_t w = 0; w < words; ++w) worker.rest[w] ^= target[w];
+    xor_words(worker.rest.data(), target, words);
     diffuse(worker.rest.data(), worker.rest_sum.data());
-    for (std::uint32_t w = 0; w < linear_stride; ++w) worker.linear_sum[w] ^= worker.rest_sum[w];
+    xor_words(worker.linear_sum.data(), worker.rest_sum.data(), linear_stride);
     detail::HardenerSteps::apply_after_first(*hardener, worker.linear_sum.data(), reinterpret_cast<std::uint8_t*>(row),
                                              values[id_index], *worker.hardening);
     return tokens;

@@ -109,9 +109,17 @@ public:
 
 private:
     static constexpr std::uint32_t empty = UINT32_MAX;
-    // Tokens are a few bytes: a loop beats a call to memcmp.
+    // Tokens and values are a few bytes: eight at a time, then the rest one by one, beats a call
+    // to memcmp.
     static bool same_bytes(const char* a, const char* b, std::size_t size) noexcept {
-        for (std::size_t i = 0; i < size; ++i)
+        std::size_t i = 0;
+        for (; i + 8 <= size; i += 8) {
+            std::uint64_t x, y;
+            std::memcpy(&x, a + i, 8);
+            std::memcpy(&y, b + i, 8);
+            if (x != y) return false;
+        }
+        for (; i < size; ++i)
             if (a[i] != b[i]) return false;
         return true;
     }
