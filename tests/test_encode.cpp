@@ -433,6 +433,16 @@ TEST(TokenCache, FindsWhatItHoldsByFieldKAndTextAndStaysWithinItsCapacity) {
     EXPECT_EQ(off.find(h(0, 3, "an"), 0, 3, "an"), nullptr);
 }
 
+// The CSV encoded with caches of `entries` tokens on `threads` threads, 700 rows a batch.
+FilterMatrix encode_with_caches(const std::string& input, const Schema& schema, std::size_t entries, unsigned threads,
+                                EncodeSummary& summary) {
+    EncodeOptions options;
+    options.threads = threads;
+    options.batch_rows = 700;
+    options.token_cache_entries = entries;
+    return encode_csv(input, schema, fixed_key(3), options, summary);
+}
+
 TEST(Encoder, TokenCacheLeavesEveryFilterUnchanged) {
     // Every way a token's positions can depend on more than its text: salted tokens, positional
     // q-grams, bits per feature (k varies with the value), rejection sampling (960 bits), BLIP after
@@ -460,12 +470,8 @@ TEST(Encoder, TokenCacheLeavesEveryFilterUnchanged) {
     std::string reference;
     for (std::size_t entries : {std::size_t{0}, std::size_t{3}, default_token_cache_entries})
         for (unsigned threads : {1u, 3u}) {
-            EncodeOptions options;
-            options.threads = threads;
-            options.batch_rows = 700;
-            options.token_cache_entries = entries;
             EncodeSummary summary;
-            const FilterMatrix m = encode_csv(input, schema, fixed_key(3), options, summary);
+            const FilterMatrix m = encode_with_caches(input, schema, entries, threads, summary);
             ASSERT_EQ(m.rows(), 2000u);
             if (reference.empty()) reference = all_bytes(m);
             EXPECT_EQ(all_bytes(m), reference) << entries << " entries, " << threads << " threads";
@@ -525,12 +531,8 @@ TEST(Encoder, ValueCacheLeavesEveryFilterRejectionAndCountUnchanged) {
         EncodeSummary first_summary;
         for (std::size_t entries : {std::size_t{0}, std::size_t{3}, default_token_cache_entries})
             for (unsigned threads : {1u, 3u}) {
-                EncodeOptions options;
-                options.threads = threads;
-                options.batch_rows = 700;
-                options.token_cache_entries = entries;
                 EncodeSummary summary;
-                const FilterMatrix m = encode_csv(input, schema, fixed_key(3), options, summary);
+                const FilterMatrix m = encode_with_caches(input, schema, entries, threads, summary);
                 const std::string where = std::string(hardening) + ", " + std::to_string(entries) + " entries, " +
                                           std::to_string(threads) + " threads";
                 if (reference.empty()) {
