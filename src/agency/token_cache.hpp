@@ -26,6 +26,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
@@ -90,8 +91,8 @@ public:
         slot.text = static_cast<std::uint32_t>(texts_.size());
         slot.text_size = static_cast<std::uint32_t>(text.size());
         slot.items = static_cast<std::uint32_t>(items_.size());
-        append_wiping(texts_, text.data(), text.size());
-        append_wiping(items_, items, n);
+        append_wiping(texts_, text.data(), text.size(), capacity_ * text_bytes_per_entry);
+        append_wiping(items_, items, n, capacity_ * items_per_entry_);
         ++entries_;
     }
 
@@ -130,12 +131,13 @@ private:
         std::uint32_t items = empty;            // offset in items_; `empty` marks a free slot
     };
     static bool is_free(const Slot& slot) noexcept { return slot.items == empty; }
-    // Appends n items; when the buffer must grow, the old one is wiped before it is freed.
+    // Appends n items; when the buffer must grow (doubling, but never past `budget` items), the old
+    // one is wiped before it is freed.
     template <class T>
-    static void append_wiping(std::vector<T>& buffer, const T* items, std::size_t n) {
+    static void append_wiping(std::vector<T>& buffer, const T* items, std::size_t n, std::size_t budget) {
         if (buffer.size() + n > buffer.capacity()) {
             std::vector<T> larger;
-            larger.reserve(2 * (buffer.size() + n));
+            larger.reserve(std::max(buffer.size() + n, std::min(2 * (buffer.size() + n), budget)));
             larger.assign(buffer.begin(), buffer.end());
             secure_wipe(buffer.data(), buffer.size() * sizeof(T));
             buffer.swap(larger);
