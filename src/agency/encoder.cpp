@@ -61,7 +61,8 @@ struct FieldUse {
 constexpr std::uint64_t value_trial_lookups = 4096;
 bool recurring(const FieldUse& use) noexcept { return use.lookups < value_trial_lookups || 4 * use.hits >= use.lookups; }
 
-// Entries larger than this (filters beyond 8,192 bits with diffusion) are not cached by value.
+// Entries larger than this, 4 KiB (filters of 16,384 bits or more with diffusion to as many, 32,768
+// without), are not cached by value.
 constexpr std::size_t max_value_entry_words = 512;
 
 // Word-wise OR and XOR of n words and zeroing, on arrays the compiler may take as distinct (so it
