@@ -506,12 +506,18 @@ TEST(Encoder, ValueCacheLeavesEveryFilterRejectionAndCountUnchanged) {
     const char* first[] = {"Ana", "José", "Liam", "Mei", "Zoë", "Nguyen", "Ava", "ana"};
     const char* last[] = {"Chen", "Müller", "O'Neal", "Smith", "Okafor", "", "Ng"};
     const char* sex[] = {"f", "m", "girl", "x", "F", "q"};  // "q" is rejected
-    std::string csv = "record_id,first,last,dob,sex,serial\n";
+    // Bigrams from the fields' tables: ASCII streets (unique, so the value cache turns off for them),
+    // non-ASCII ones and one-letter ones (tokenised as before), codes without padding (one letter
+    // makes no bigram: tokenised as before).
+    const char* street[] = {"Main St", "Ünter Straße", "A", "", "Elm  Road", "O'Hare Ave"};
+    const char* code[] = {"X", "XY", "", "ZZZZ", "ÆB"};
+    std::string csv = "record_id,first,last,dob,sex,serial,street,code\n";
     for (int i = 0; i < 6000; ++i) {
         const std::string dob = i % 13 == 0 ? "2019-02-30" : "20" + std::to_string(10 + i % 11) + "-0" +
                                                                 std::to_string(1 + i % 9) + "-1" + std::to_string(i % 10);
         csv += std::to_string(i) + "," + first[i % 8] + "," + last[(i / 8) % 7] + "," + dob + "," + sex[i % 6 == 5 && i % 7 != 0 ? 0 : i % 6] +
-               ",s" + std::to_string(i) + "\n";
+               ",s" + std::to_string(i) + "," + (i % 3 == 0 ? std::to_string(i) + " " : "") + street[i % 6] + "," +
+               code[i % 5] + "\n";
     }
     const std::string input = dir.write("in.csv", csv);
     for (const char* hardening : hardenings) {
@@ -525,7 +531,10 @@ TEST(Encoder, ValueCacheLeavesEveryFilterRejectionAndCountUnchanged) {
                "tokenizer": {"kind": "date_parts", "parts": ["year", "month", "day"]}, "weight": {"bits_per_token": 20}},
               {"name": "sex", "type": "enum", "values": ["f", "m", "x"], "aliases": {"girl": "f"},
                "tokenizer": {"kind": "exact"}, "weight": {"bits_per_token": 8}},
-              {"name": "serial", "tokenizer": {"kind": "exact"}, "weight": {"bits_per_token": 30}}]})");
+              {"name": "serial", "tokenizer": {"kind": "exact"}, "weight": {"bits_per_token": 30}},
+              {"name": "street", "normalize": {"punctuation": "space", "whitespace": "collapse"},
+               "tokenizer": {"kind": "qgram", "q": 2, "padding": true}, "weight": {"bits_per_token": 4}},
+              {"name": "code", "tokenizer": {"kind": "qgram", "q": 2, "padding": false}, "weight": {"bits_per_token": 3}}]})");
         const Schema schema = Schema::from_file(schema_path);
         std::string reference;
         EncodeSummary first_summary;

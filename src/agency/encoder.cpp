@@ -42,12 +42,16 @@ struct BoundField {
     // Where its tokens go: the whole filter, or its segment of a segmented layout.
     unsigned first_bit = 0, bits = 0, index_width = 0;
     bool value_cached = false;  // whether its values may go to the value cache (not when salted)
+    unsigned bigram_k = 0;      // its tokens' k when they may go to a bigram table, else 0 (see BigramTable)
 };
 
-// A token of the record being encoded: its field and its k.
+// A token of the record being encoded: its field and its k, and its byte pair when it is a bigram
+// its field's table did not hold (no_pair otherwise).
+constexpr unsigned no_pair = 65536;
 struct PendingToken {
     const BoundField* field;
     unsigned k;
+    unsigned pair = no_pair;
 };
 
 // How often a field's value was looked up in a worker's value cache and found there.
@@ -82,13 +86,38 @@ void zero_words(Words& words, std::size_t n) {
 
 }  // namespace
 
+// The positions of a field's two-byte tokens (the bigrams of ASCII text), indexed by their bytes:
+// where the token cache hashes a token's text and compares it, this table is one load. For fields
+// of unsalted bigrams with a fixed k of at most max_bigram_k; the table is made on first use, 2·k
+// bytes for each of the 65,536 byte pairs, a bit each saying which it holds. Both are key material
+// (what the key made of pieces of personal data) and are wiped when freed.
+constexpr unsigned max_bigram_k = 16;
+
+struct BigramTable {
+    WipedVector<std::uint16_t> positions;  // k word_bit places per byte pair
+    WipedVector<std::uint64_t> held;       // 65,536 bits
+    const std::uint16_t* find(unsigned pair, unsigned k) const noexcept {
+        if (held.empty() || (held[pair / 64] >> (pair % 64) & 1) == 0) return nullptr;
+        return positions.data() + std::size_t{pair} * k;
+    }
+    void insert(unsigned pair, unsigned k, const std::uint16_t* places) {
+        if (held.empty()) {
+            positions.resize(std::size_t{65536} * k);
+            held.resize(65536 / 64);
+        }
+        std::copy(places, places + k, positions.begin() + std::size_t{pair} * k);
+        held[pair / 64] |= std::uint64_t{1} << (pair % 64);
+    }
+};
+
 // A worker's caches, handed on from worker to worker by the encoder (never shared between threads).
 struct Encoder::Caches {
     Caches(std::size_t token_entries, std::size_t value_entries, std::size_t value_entry_words, std::size_t fields)
-        : tokens(token_entries), values(value_entries, value_entry_words), use(fields) {}
+        : tokens(token_entries), values(value_entries, value_entry_words), use(fields), bigrams(fields) {}
     detail::TokenCache tokens;
     detail::ValueCache values;
-    std::vector<FieldUse> use;  // by field
+    std::vector<FieldUse> use;          // by field
+    std::vector<BigramTable> bigrams;   // by field (empty for the others)
 };
 
 struct Encoder::Impl {
@@ -121,6 +150,7 @@ struct Encoder::Impl {
                         std::uint64_t& tokens, Worker::State& worker) const;
     bool gather_field(const BoundField& field, const std::vector<std::string>& values, Rejection& why,
                       std::uint64_t& invalid_fields, Worker::State& worker) const;
+    bool bigrams_from_table(const BoundField& field, std::string_view value, Worker::State& worker) const;
     bool gather_tokens(const std::vector<std::string>& values, Rejection& why, std::uint64_t& invalid_fields,
                        Worker::State& worker) const;
     void hash_tokens(Worker::State& worker, std::uint64_t* target) const;
@@ -158,6 +188,7 @@ struct Encoder::Worker::State {
     std::vector<const std::uint64_t*> entries;
     std::vector<char> to_insert;
     std::vector<std::uint32_t> field_tokens;
+    std::uint32_t table_hits = 0;  // the last gathered field's bigrams found in its table
     WipedVector<std::uint64_t> field_words;
     WipedVector<std::uint64_t> entry, rest, linear_sum, rest_sum;  // an entry being made; diffusion's parts
     std::vector<const std::string*> feature_values;  // clkhash: each feature's cell
@@ -276,6 +307,13 @@ Encoder::Encoder(const Schema& schema, const SecretKey& secret, std::size_t toke
     if (impl.hardener) impl.linear_images = detail::HardenerSteps::first_images(*impl.hardener, impl.linear_stride);
     impl.value_entry_words = impl.filter_words + (impl.linear_images != nullptr ? impl.linear_stride : 0) + 1;
     impl.value_cache = token_cache_entries > 0 && impl.value_entry_words <= max_value_entry_words;
+    for (BoundField& field : impl.fields) {
+        const FieldSpec& spec = *field.rule.spec;
+        if (impl.value_cache && field.salt_source == nullptr && spec.tokenizer.kind == TokenizerKind::qgram &&
+            spec.tokenizer.q == 2 && spec.weight.mode == WeightSpec::Mode::bits_per_token && spec.weight.bits > 0 &&
+            spec.weight.bits <= max_bigram_k)
+            field.bigram_k = spec.weight.bits;
+    }
 }
 
 Encoder::~Encoder() = default;
@@ -385,6 +423,39 @@ bool Encoder::Impl::encode_clkhash(const std::vector<std::string>& values, std::
                            *worker.clkhash, &worker.caches->tokens);
 }
 
+// The bigrams of an ASCII value (tokenize's grams, boundary markers included) from the field's table:
+// the bits of those it holds set in the field's words, the others added to the token list (marked
+// with their pair, so that hash_tokens fills the table). False, with nothing done, when the value is
+// not ASCII or too short for a bigram (tokenize's other cases).
+bool Encoder::Impl::bigrams_from_table(const BoundField& field, std::string_view value, Worker::State& worker) const {
+    const std::size_t n = value.size();
+    const std::size_t pad = field.rule.spec->tokenizer.padding ? 1 : 0;
+    if (n + 2 * pad < 2) return false;
+    for (const char c : value)
+        if (static_cast<unsigned char>(c) >= 0x80) return false;
+    const BigramTable& table = worker.caches->bigrams[field.index];
+    std::uint64_t* words = worker.field_words.data() + field.index * filter_words;
+    const unsigned k = field.bigram_k;
+    const auto at = [&](std::size_t p) -> unsigned char {
+        return p < pad || p >= pad + n ? static_cast<unsigned char>(boundary_marker) : static_cast<unsigned char>(value[p - pad]);
+    };
+    std::uint32_t grams = 0, pushed = 0;
+    for (std::size_t i = 0; i + 2 <= n + 2 * pad; ++i, ++grams) {
+        const unsigned pair = unsigned{at(i)} << 8 | at(i + 1);
+        if (const std::uint16_t* places = table.find(pair, k)) {
+            for (unsigned j = 0; j < k; ++j) FilterMatrix::set_word_bit(words, places[j]);
+            continue;
+        }
+        WipedString& token = worker.tokens.add();
+        token.push_back(static_cast<char>(pair >> 8));
+        token.push_back(static_cast<char>(pair & 0xFF));
+        worker.pending.push_back(PendingToken{&field, k, pair});
+        ++pushed;
+    }
+    worker.table_hits = grams - pushed;
+    return true;
+}
+
 // The field's value and tokens appended to the worker's token list, with each token's field and k
 // in `pending`; false (with why) when the value rejects the row.
 bool Encoder::Impl::gather_field(const BoundField& field, const std::vector<std::string>& values, Rejection& why,
@@ -399,6 +470,7 @@ bool Encoder::Impl::gather_field(const BoundField& field, const std::vector<std:
         return false;
     }
     if (outcome == ValueOutcome::skip) return true;
+    if (field.bigram_k != 0 && bigrams_from_table(field, encoded, worker)) return true;
     const std::size_t before = tokens.size();
     tokenize(encoded, spec.tokenizer, tokens);
     const std::size_t added = tokens.size() - before;
@@ -441,6 +513,7 @@ bool Encoder::Impl::gather_tokens(const std::vector<std::string>& values, Reject
     worker.entries.assign(fields.size(), nullptr);
     worker.to_insert.assign(fields.size(), 0);
     worker.field_tokens.assign(fields.size(), 0);
+    zero_words(worker.field_words, fields.size() * filter_words);  // bigram tables set bits here
     // The values' hashes first, each slot prefetched; then the lookups, each entry found prefetched
     // (it is read after the other fields' tokens are hashed); then the other fields' tokens, in field
     // order, so that the first field that rejects the row is the one reported.
@@ -469,8 +542,9 @@ bool Encoder::Impl::gather_tokens(const std::vector<std::string>& values, Reject
         if (worker.entries[field.index] != nullptr) continue;
         const std::uint64_t invalid_before = invalid_fields;
         const std::size_t before = worker.tokens.size();
+        worker.table_hits = 0;
         if (!gather_field(field, values, why, invalid_fields, worker)) return false;
-        worker.field_tokens[field.index] = static_cast<std::uint32_t>(worker.tokens.size() - before);
+        worker.field_tokens[field.index] = static_cast<std::uint32_t>(worker.tokens.size() - before) + worker.table_hits;
         // A value counted as invalid is not cached: a hit would not count it again.
         if (invalid_fields != invalid_before) worker.to_insert[field.index] = 0;
     }
@@ -500,8 +574,8 @@ bool Encoder::Impl::encode(const std::vector<std::string>& values, std::uint64_t
         tokens += worker.tokens.size();
         return true;
     }
-    // Each field's tokens set bits in its own words, so that its value can be cached whole.
-    zero_words(worker.field_words, fields.size() * filter_words);
+    // Each field's tokens set bits in its own words (zeroed by gather_tokens), so that its value can
+    // be cached whole.
     hash_tokens(worker, worker.field_words.data());
     tokens += combine_fields(values, target, row, worker);
     return true;
@@ -541,8 +615,10 @@ void Encoder::Impl::hash_tokens(Worker::State& worker, std::uint64_t* target) co
     }
     for (std::size_t t = 0; t < token_list.size(); ++t)
         if (const std::uint16_t* known = worker.known[t]) {
-            std::uint64_t* words = target + worker.pending[t].field->index * field_stride;
-            for (unsigned j = 0; j < worker.pending[t].k; ++j) FilterMatrix::set_word_bit(words, known[j]);
+            const PendingToken& token = worker.pending[t];
+            std::uint64_t* words = target + token.field->index * field_stride;
+            for (unsigned j = 0; j < token.k; ++j) FilterMatrix::set_word_bit(words, known[j]);
+            if (token.pair != no_pair) worker.caches->bigrams[token.field->index].insert(token.pair, token.k, known);
         }
     worker.digests.resize(worker.requests.size());
     crypto::HmacSha256::mac_many(worker.requests.data(), worker.requests.size(), worker.digests.data());
@@ -561,6 +637,8 @@ void Encoder::Impl::hash_tokens(Worker::State& worker, std::uint64_t* target) co
             FilterMatrix::set_word_bit(words, worker.positions[j]);
         }
         cache.insert(worker.hashes[t], token.field->index, token.k, text, worker.positions.data());
+        if (token.pair != no_pair)
+            worker.caches->bigrams[token.field->index].insert(token.pair, token.k, worker.positions.data());
     }
 }
 

@@ -48,6 +48,9 @@ private:
     std::size_t size_ = 0;
 };
 
+// What a padded q-gram holds in place of a code point before or after the value.
+constexpr char boundary_marker = '\x02';
+
 // Appends the tokens of `value` under `spec` to `out`. For date_parts `value` must be a canonical
 // date "YYYY-MM-DD" (see parse_date).
 void tokenize(std::string_view value, const TokenizerSpec& spec, TokenList& out);
