@@ -17,6 +17,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <type_traits>
 
 #include "agency/harden_steps.hpp"
 #include "agency/hashing.hpp"
@@ -69,13 +70,27 @@ bool recurring(const FieldUse& use) noexcept { return use.lookups < value_trial_
 // without), are not cached by value.
 constexpr std::size_t max_value_entry_words = 512;
 
-// Word-wise OR and XOR of n words and zeroing, on arrays the compiler may take as distinct (so it
-// vectorises them: through possibly aliased pointers it did one word at a time).
-void or_words(std::uint64_t* __restrict to, const std::uint64_t* __restrict from, std::size_t n) noexcept {
-    for (std::size_t w = 0; w < n; ++w) to[w] |= from[w];
+// Word-wise OR and XOR of n words, on arrays the compiler may take as distinct (so it vectorises
+// them: through possibly aliased pointers it did one word at a time), with the usual filter lengths
+// (512, 1,024 and 2,048 bits) unrolled whole.
+template <class Op>
+void combine_words(std::uint64_t* __restrict to, const std::uint64_t* __restrict from, std::size_t n, Op op) noexcept {
+    const auto fixed = [&](auto words) {
+        for (std::size_t w = 0; w < decltype(words)::value; ++w) to[w] = op(to[w], from[w]);
+    };
+    switch (n) {
+        case 8: return fixed(std::integral_constant<std::size_t, 8>{});
+        case 16: return fixed(std::integral_constant<std::size_t, 16>{});
+        case 32: return fixed(std::integral_constant<std::size_t, 32>{});
+        default:
+            for (std::size_t w = 0; w < n; ++w) to[w] = op(to[w], from[w]);
+    }
 }
-void xor_words(std::uint64_t* __restrict to, const std::uint64_t* __restrict from, std::size_t n) noexcept {
-    for (std::size_t w = 0; w < n; ++w) to[w] ^= from[w];
+void or_words(std::uint64_t* to, const std::uint64_t* from, std::size_t n) noexcept {
+    combine_words(to, from, n, [](std::uint64_t x, std::uint64_t y) { return x | y; });
+}
+void xor_words(std::uint64_t* to, const std::uint64_t* from, std::size_t n) noexcept {
+    combine_words(to, from, n, [](std::uint64_t x, std::uint64_t y) { return x ^ y; });
 }
 // The vector holds n zero words.
 template <class Words>
@@ -436,22 +451,25 @@ bool Encoder::Impl::bigrams_from_table(const BoundField& field, std::string_view
     const BigramTable& table = worker.caches->bigrams[field.index];
     std::uint64_t* words = worker.field_words.data() + field.index * filter_words;
     const unsigned k = field.bigram_k;
-    const auto at = [&](std::size_t p) -> unsigned char {
-        return p < pad || p >= pad + n ? static_cast<unsigned char>(boundary_marker) : static_cast<unsigned char>(value[p - pad]);
-    };
     std::uint32_t grams = 0, pushed = 0;
-    for (std::size_t i = 0; i + 2 <= n + 2 * pad; ++i, ++grams) {
-        const unsigned pair = unsigned{at(i)} << 8 | at(i + 1);
+    const auto gram = [&](unsigned char first, unsigned char second) {
+        const unsigned pair = unsigned{first} << 8 | second;
+        ++grams;
         if (const std::uint16_t* places = table.find(pair, k)) {
             for (unsigned j = 0; j < k; ++j) FilterMatrix::set_word_bit(words, places[j]);
-            continue;
+            return;
         }
         WipedString& token = worker.tokens.add();
-        token.push_back(static_cast<char>(pair >> 8));
-        token.push_back(static_cast<char>(pair & 0xFF));
+        token.push_back(static_cast<char>(first));
+        token.push_back(static_cast<char>(second));
         worker.pending.push_back(PendingToken{&field, k, pair});
         ++pushed;
-    }
+    };
+    const auto* text = reinterpret_cast<const unsigned char*>(value.data());
+    const auto marker = static_cast<unsigned char>(boundary_marker);
+    if (pad != 0) gram(marker, n > 0 ? text[0] : marker);
+    for (std::size_t i = 0; i + 1 < n; ++i) gram(text[i], text[i + 1]);
+    if (pad != 0 && n > 0) gram(text[n - 1], marker);
     worker.table_hits = grams - pushed;
     return true;
 }
