@@ -103,24 +103,23 @@ void zero_words(Words& words, std::size_t n) {
 
 // The positions of a field's two-byte tokens (the bigrams of ASCII text), indexed by their bytes:
 // where the token cache hashes a token's text and compares it, this table is one load. For fields
-// of unsalted bigrams with a fixed k of at most max_bigram_k; the table is made on first use, 2·k
-// bytes for each of the 65,536 byte pairs, a bit each saying which it holds. Both are key material
-// (what the key made of pieces of personal data) and are wiped when freed.
+// of unsalted bigrams with a fixed k of at most max_bigram_k. A bigram's k positions sit in the
+// block of its first byte, made on first use (2·k bytes for each second byte), a bit each saying
+// which it holds. Both are key material (what the key made of pieces of personal data) and are
+// wiped when freed.
 constexpr unsigned max_bigram_k = 16;
 
 struct BigramTable {
-    WipedVector<std::uint16_t> positions;  // k word_bit places per byte pair
-    WipedVector<std::uint64_t> held;       // 65,536 bits
+    std::vector<WipedVector<std::uint16_t>> blocks = std::vector<WipedVector<std::uint16_t>>(256);
+    WipedVector<std::uint64_t> held = WipedVector<std::uint64_t>(65536 / 64);
     const std::uint16_t* find(unsigned pair, unsigned k) const noexcept {
-        if (held.empty() || (held[pair / 64] >> (pair % 64) & 1) == 0) return nullptr;
-        return positions.data() + std::size_t{pair} * k;
+        if ((held[pair / 64] >> (pair % 64) & 1) == 0) return nullptr;
+        return blocks[pair >> 8].data() + std::size_t{pair & 0xFF} * k;
     }
     void insert(unsigned pair, unsigned k, const std::uint16_t* places) {
-        if (held.empty()) {
-            positions.resize(std::size_t{65536} * k);
-            held.resize(65536 / 64);
-        }
-        std::copy(places, places + k, positions.begin() + std::size_t{pair} * k);
+        WipedVector<std::uint16_t>& block = blocks[pair >> 8];
+        if (block.empty()) block.resize(std::size_t{256} * k);
+        std::copy(places, places + k, block.begin() + std::size_t{pair & 0xFF} * k);
         held[pair / 64] |= std::uint64_t{1} << (pair % 64);
     }
 };
