@@ -1,6 +1,8 @@
 // Normalisation and tokeniser tables.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "pprl/normalize.hpp"
 #include "agency/tokenize.hpp"
 
@@ -51,6 +53,32 @@ TEST(Normalize, WhitespaceRules) {
     NormalizeOptions remove;
     remove.whitespace = WhitespaceRule::remove;
     EXPECT_EQ(norm(" Mary  Ann ", remove), "maryann");
+}
+
+TEST(Normalize, AsciiPathAgreesWithUtf8proc) {
+    // ASCII takes a one-pass path of its own; a zero-width space (U+200B, whitespace to normalize)
+    // sends the same text through utf8proc. Every rule combination, random strings over all 128
+    // ASCII bytes (controls, punctuation, symbols, runs of spaces).
+    std::mt19937 random(7);
+    std::uniform_int_distribution<int> byte(0, 127), length(0, 24);
+    const char* zero_width_space = "\xE2\x80\x8B";
+    for (int round = 0; round < 3000; ++round) {
+        std::string text;
+        for (int i = length(random); i > 0; --i) text.push_back(static_cast<char>(i % 3 == 0 ? ' ' : byte(random)));
+        for (PunctuationRule punctuation : {PunctuationRule::remove, PunctuationRule::space, PunctuationRule::keep})
+            for (WhitespaceRule whitespace : {WhitespaceRule::collapse, WhitespaceRule::remove, WhitespaceRule::keep})
+                for (bool case_fold : {true, false}) {
+                    NormalizeOptions options;
+                    options.punctuation = punctuation;
+                    options.whitespace = whitespace;
+                    options.case_fold = case_fold;
+                    const std::string ascii = norm(text, options);
+                    const std::string via_utf8proc = norm(text + zero_width_space, options);
+                    // The zero-width space ends the text as one more space: kept, or trimmed.
+                    EXPECT_EQ(via_utf8proc, whitespace == WhitespaceRule::keep ? ascii + " " : ascii)
+                        << round << " " << static_cast<int>(punctuation) << static_cast<int>(whitespace) << case_fold;
+                }
+    }
 }
 
 TEST(Normalize, InvalidUtf8IsRejected) {

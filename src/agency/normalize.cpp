@@ -38,27 +38,6 @@ bool is_ascii_plain(std::string_view input) {
     return true;
 }
 
-// Fast path for ASCII input, which is nearly all of it: identical result to the utf8proc path
-// (NFKC and stripping are identities on ASCII; case folding is A-Z → a-z).
-template <class String>
-void append_ascii(std::string_view input, const NormalizeOptions& options, String& out) {
-    for (unsigned char c : input) {
-        bool punctuation = (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60) ||
-                           (c >= 0x7B && c <= 0x7E);
-        bool space = c == ' ' || c < 0x20 || c == 0x7F;
-        if (punctuation && options.punctuation != PunctuationRule::keep) {
-            if (options.punctuation == PunctuationRule::remove) continue;
-            space = true;
-        }
-        if (space) {
-            out.push_back(' ');
-            continue;
-        }
-        if (options.case_fold && c >= 'A' && c <= 'Z') c = static_cast<unsigned char>(c - 'A' + 'a');
-        out.push_back(static_cast<char>(c));
-    }
-}
-
 // Trims and collapses (or removes) runs of ' ' in place.
 template <class String>
 void apply_whitespace_rule(WhitespaceRule rule, String& text) {
@@ -78,12 +57,41 @@ void apply_whitespace_rule(WhitespaceRule rule, String& text) {
     text.resize(out);
 }
 
+// Fast path for ASCII input, which is nearly all of it: identical result to the utf8proc path
+// (NFKC and stripping are identities on ASCII; case folding is A-Z → a-z), with the whitespace
+// rule applied in the same pass, in place (a byte in gives at most one byte out).
+template <class String>
+void normalize_ascii(std::string_view input, const NormalizeOptions& options, String& out) {
+    out.resize(input.size());
+    char* const o = &out[0];
+    std::size_t length = 0;
+    bool pending_space = false;
+    for (unsigned char c : input) {
+        const bool punctuation = (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60) ||
+                                 (c >= 0x7B && c <= 0x7E);
+        bool space = c == ' ' || c < 0x20 || c == 0x7F;
+        if (punctuation && options.punctuation != PunctuationRule::keep) {
+            if (options.punctuation == PunctuationRule::remove) continue;
+            space = true;
+        }
+        if (space) {
+            if (options.whitespace == WhitespaceRule::keep) o[length++] = ' ';
+            else pending_space = true;
+            continue;
+        }
+        if (pending_space && options.whitespace == WhitespaceRule::collapse && length > 0) o[length++] = ' ';
+        pending_space = false;
+        if (options.case_fold && c >= 'A' && c <= 'Z') c = static_cast<unsigned char>(c - 'A' + 'a');
+        o[length++] = static_cast<char>(c);
+    }
+    out.resize(length);
+}
+
 template <class String>
 bool normalize_into(std::string_view input, const NormalizeOptions& options, String& out) {
     out.clear();
     if (is_ascii_plain(input)) {
-        append_ascii(input, options, out);
-        apply_whitespace_rule(options.whitespace, out);
+        normalize_ascii(input, options, out);
         return true;
     }
     int flags = UTF8PROC_COMPOSE | UTF8PROC_COMPAT;
