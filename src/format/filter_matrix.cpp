@@ -15,12 +15,17 @@ namespace pprl {
 FilterMatrix::FilterMatrix(std::size_t rows, unsigned bits) : rows_(rows), bits_(bits), stride_(stride_for(bits)) {
     if (bits == 0 || bits > max_filter_bits)
         throw UsageError("filter length must be from 1 to 65536 bits, got " + std::to_string(bits));
+    // calloc rather than aligned_alloc and memset: a large block comes from the kernel already zero,
+    // so its pages are first touched (and cleared by the kernel) where rows are written, by the
+    // encoding threads in parallel, rather than all at once on this thread. The rows start at the
+    // block's first 64-byte boundary.
+    if (rows_ > (SIZE_MAX - alignment) / stride_) throw std::bad_alloc();
     const std::size_t bytes = rows_ == 0 ? alignment : rows_ * stride_;
-    void* memory = std::aligned_alloc(alignment, bytes);
-    if (memory == nullptr) throw std::bad_alloc();
-    std::memset(memory, 0, bytes);
-    data_ = static_cast<std::uint8_t*>(memory);
-    owner_ = std::shared_ptr<const void>(memory, [](const void* p) { std::free(const_cast<void*>(p)); });
+    void* block = std::calloc(bytes + alignment, 1);
+    if (block == nullptr) throw std::bad_alloc();
+    const std::uintptr_t start = (reinterpret_cast<std::uintptr_t>(block) + alignment - 1) & ~std::uintptr_t{alignment - 1};
+    data_ = reinterpret_cast<std::uint8_t*>(start);
+    owner_ = std::shared_ptr<const void>(block, [](const void* p) { std::free(const_cast<void*>(p)); });
     owns_writable_ = true;
 }
 
