@@ -132,9 +132,10 @@ public:
     void bind_columns(const std::vector<std::string>& columns);
 
     // What one encoding thread works with: a token cache and a field-value cache (taken from the
-    // encoder's pool and given back when the worker ends, so they stay warm from batch to batch) and scratch buffers for the
-    // record in hand (normalised values, tokens, HMAC outputs, the filter before hardening), which
-    // are wiped (OPENSSL_cleanse) when the worker ends. One per thread; the encoder must outlive it.
+    // encoder's pool and given back when the worker ends, so they stay warm from batch to batch) and
+    // scratch buffers for the record in hand (normalised values, tokens, HMAC outputs, the filter
+    // before hardening), which are wiped (OPENSSL_cleanse) when the worker ends. One per thread; the
+    // encoder must outlive it.
     class Worker {
     public:
         explicit Worker(const Encoder& encoder);

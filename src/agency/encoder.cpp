@@ -110,13 +110,17 @@ void zero_words(Words& words, std::size_t n) {
 constexpr unsigned max_bigram_k = 16;
 
 struct BigramTable {
-    std::vector<WipedVector<std::uint16_t>> blocks = std::vector<WipedVector<std::uint16_t>>(256);
-    WipedVector<std::uint64_t> held = WipedVector<std::uint64_t>(65536 / 64);
+    std::vector<WipedVector<std::uint16_t>> blocks;  // 256 once the first bigram is inserted
+    WipedVector<std::uint64_t> held;                 // 65,536 bits, likewise
     const std::uint16_t* find(unsigned pair, unsigned k) const noexcept {
-        if ((held[pair / 64] >> (pair % 64) & 1) == 0) return nullptr;
+        if (held.empty() || (held[pair / 64] >> (pair % 64) & 1) == 0) return nullptr;
         return blocks[pair >> 8].data() + std::size_t{pair & 0xFF} * k;
     }
     void insert(unsigned pair, unsigned k, const std::uint16_t* places) {
+        if (held.empty()) {
+            blocks.resize(256);
+            held.resize(65536 / 64);
+        }
         WipedVector<std::uint16_t>& block = blocks[pair >> 8];
         if (block.empty()) block.resize(std::size_t{256} * k);
         std::copy(places, places + k, block.begin() + std::size_t{pair & 0xFF} * k);

@@ -10,7 +10,6 @@
 namespace pprl {
 namespace {
 
-
 bool read_digits(std::string_view text, std::size_t& pos, std::size_t min_digits, std::size_t max_digits,
                  int& value) {
     std::size_t count = 0;
